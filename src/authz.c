@@ -1,0 +1,341 @@
+/*
+ * authz.c - the decision.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "authz.h"
+#include "creds.h"
+#include "log.h"
+#include "rules.h"
+
+void
+authz_init(struct authz *az, struct kg *kg, const struct authz_opts *o)
+{
+	memset(az, 0, sizeof *az);
+	az->kg = kg;
+	if (o != NULL)
+		az->opts = *o;
+}
+
+/* Store result -> verdict for failures on the way. */
+static enum verdict
+store_failure(struct authz *az, int rc, struct authz_res *res)
+{
+	if (rc == ST_RECOVER || rc == ST_ERROR || rc == ST_DEADLOCK) {
+		res->reason = store_errmsg(az->kg->store);
+		return V_UNAVAILABLE;
+	}
+	res->reason = "record larger than expected";
+	return V_INTERNAL;
+}
+
+/*
+ * The plain-SHA-256 fallback of a peppered store is tried only when the
+ * store holds such records (meta.plain_digests), so that ordinary stores
+ * pay for one lookup per unknown key, not two.
+ */
+static int
+plain_digests_exist(struct authz *az, int *exist)
+{
+	struct meta_rec m;
+	int rc = kg_read_meta(az->kg, NULL, az->metabuf, sizeof az->metabuf, &m, 0);
+
+	if (rc != ST_OK)
+		return rc;
+	*exist = m.plain_digests > 0;
+	return ST_OK;
+}
+
+static int
+get_key(struct authz *az, const unsigned char digest[DIGEST_LEN], size_t *len)
+{
+	return store_get(az->kg->store, NULL, TBL_KEYS, digest, DIGEST_LEN,
+	    az->keybuf, sizeof az->keybuf, len, 0);
+}
+
+enum verdict
+authz_find_key(struct authz *az, const char *key, size_t len,
+    unsigned char digest[DIGEST_LEN], struct authz_res *res)
+{
+	struct kg *kg = az->kg;
+	enum apikey_mode mode = MODE_LIVE;
+	enum apikey_form form;
+	size_t rlen = 0;
+	int rc, plain = 0, exist;
+
+	apikey_display(kg->prefix, key, len, res->display, sizeof res->display);
+	form = apikey_classify(kg->prefix, key, len, &mode);
+	if (form == APIKEY_GARBAGE || form == APIKEY_MALFORMED) {
+		res->reason = form == APIKEY_GARBAGE ? "not a key" : "malformed or bad checksum";
+		return V_INVALID;
+	}
+	if (digester_digest(kg->digester, key, len, digest) != 0) {
+		res->reason = "digest failed";
+		return V_INTERNAL;
+	}
+	rc = get_key(az, digest, &rlen);
+	if (rc == ST_NOTFOUND && digester_peppered(kg->digester)) {
+		if ((rc = plain_digests_exist(az, &exist)) != ST_OK)
+			return store_failure(az, rc, res);
+		rc = ST_NOTFOUND;
+		if (exist) {
+			if (digester_sha256(kg->digester, key, len, digest) != 0) {
+				res->reason = "digest failed";
+				return V_INTERNAL;
+			}
+			rc = get_key(az, digest, &rlen);
+			plain = 1;
+		}
+	}
+	if (rc == ST_NOTFOUND) {
+		res->reason = "unknown key";
+		return V_INVALID;
+	}
+	if (rc != ST_OK)
+		return store_failure(az, rc, res);
+	if (record_decode_key(az->keybuf, rlen, &az->key) != 0) {
+		res->reason = "damaged key record";
+		return V_INTERNAL;
+	}
+	/* A record answers only the lookup it was stored for. */
+	if (!!(az->key.flags & KEYF_PLAIN) != plain) {
+		res->reason = "unknown key";
+		return V_INVALID;
+	}
+	res->key_id = az->key.id;
+	res->mode = (az->key.flags & KEYF_TEST) ? MODE_TEST : MODE_LIVE;
+	if (form == APIKEY_OURS && mode != res->mode) {
+		res->reason = "mode differs from the record";
+		return V_INVALID;
+	}
+	return V_ALLOW;
+}
+
+static enum verdict
+load_org_plan(struct authz *az, struct authz_res *res)
+{
+	struct store *st = az->kg->store;
+	const char *org = az->key.org;
+	size_t len = 0;
+	int rc;
+
+	rc = store_get(st, NULL, TBL_ORGS, org, strlen(org), az->orgbuf,
+	    sizeof az->orgbuf, &len, 0);
+	if (rc == ST_NOTFOUND) {
+		res->reason = "the key's organization does not exist";
+		return V_INTERNAL;
+	}
+	if (rc != ST_OK)
+		return store_failure(az, rc, res);
+	if (record_decode_org(az->orgbuf, len, &az->org) != 0) {
+		res->reason = "damaged organization record";
+		return V_INTERNAL;
+	}
+	rc = store_get(st, NULL, TBL_PLANS, az->org.plan, strlen(az->org.plan),
+	    az->planbuf, sizeof az->planbuf, &len, 0);
+	if (rc == ST_NOTFOUND) {
+		res->reason = "the organization's plan does not exist";
+		return V_INTERNAL;
+	}
+	if (rc != ST_OK)
+		return store_failure(az, rc, res);
+	if (record_decode_plan(az->planbuf, len, &az->plan) != 0) {
+		res->reason = "damaged plan record";
+		return V_INTERNAL;
+	}
+	res->org = org;
+	res->plan = az->org.plan;
+	return V_ALLOW;
+}
+
+static enum verdict
+check_routes(struct authz *az, const struct authz_req *req, struct authz_res *res)
+{
+	if (az->plan.nrules == 0 && az->key.nrules == 0)
+		return V_ALLOW;
+	request_target_init(&az->target, req->method, req->host, req->uri);
+	if (az->target.unsafe) {
+		res->reason = "path cannot be normalised safely";
+		return V_FORBIDDEN;
+	}
+	/* The key's rules can only narrow the plan's: both must allow. */
+	if (!rules_allow(az->plan.rules, az->plan.nrules, &az->target)) {
+		res->reason = "the plan's route rules";
+		return V_FORBIDDEN;
+	}
+	if (!rules_allow(az->key.rules, az->key.nrules, &az->target)) {
+		res->reason = "the key's route rules";
+		return V_FORBIDDEN;
+	}
+	return V_ALLOW;
+}
+
+static uint64_t
+quota_total(struct authz *az)
+{
+	uint64_t q = az->plan.quota.count;
+
+	if (az->plan.quota.period == QUOTA_CREDITS) {
+		q += az->org.credits;
+		if (q > QUOTA_USED_MAX || q < az->org.credits)
+			q = QUOTA_USED_MAX;
+	}
+	return q;
+}
+
+static enum verdict
+check_quota(struct authz *az, struct counter_slot *slot, int consume,
+    int64_t now_s, struct authz_res *res)
+{
+	counters_quota(slot, az->plan.quota.period, quota_total(az),
+	    az->plan.overage_pct, now_s, consume, &res->quota);
+	res->has_quota = 1;
+	if (!res->quota.allowed) {
+		res->reason = "quota used up";
+		return V_QUOTA;
+	}
+	return V_ALLOW;
+}
+
+static enum verdict
+check_rate(struct counter_slot *slot, const struct rate_spec *r, int consume,
+    uint64_t now_ns, struct authz_res *res)
+{
+	struct rate_result rr;
+
+	counters_rate(slot, r, now_ns, consume, &rr);
+	/* With two limits (plan and key), report the tighter one. */
+	if (!res->has_rate || !rr.allowed || rr.remaining < res->rate.remaining)
+		res->rate = rr;
+	res->has_rate = 1;
+	if (!rr.allowed) {
+		res->reason = "rate limit reached";
+		return V_RATE;
+	}
+	return V_ALLOW;
+}
+
+static enum verdict
+check_limits(struct authz *az, const unsigned char digest[DIGEST_LEN],
+    int consume, uint64_t now_ns, struct authz_res *res)
+{
+	struct counters *c = az->kg->counters;
+	int64_t now_s = (int64_t)(now_ns / NS_PER_S);
+	const struct rate_spec *plan_rate = &az->plan.rate, *key_rate = &az->key.rate;
+	int use_quota = az->plan.quota.period != QUOTA_NONE && res->mode == MODE_LIVE;
+	struct counter_slot *kslot, *oslot = NULL;
+	enum verdict v;
+
+	kslot = counters_find(c, counters_key_tag(digest), 1);
+	if (use_quota) {
+		oslot = counters_find(c, counters_org_tag(az->key.org), 1);
+		if (oslot == NULL) {
+			res->reason = "counter table full (keygate db check)";
+			return V_UNAVAILABLE;
+		}
+		/* Peek first, so a request refused for quota costs no rate token. */
+		if ((v = check_quota(az, oslot, 0, now_s, res)) != V_ALLOW)
+			return v;
+	}
+	if (plan_rate->count > 0 || key_rate->count > 0) {
+		if (kslot == NULL) {
+			res->reason = "counter table full (keygate db check)";
+			return V_UNAVAILABLE;
+		}
+		/*
+		 * A key's own limit narrows the plan's: both apply, each in
+		 * its own slot (the key's own one under a derived tag).
+		 */
+		if (plan_rate->count > 0 &&
+		    (v = check_rate(kslot, plan_rate, consume, now_ns, res)) != V_ALLOW)
+			return v;
+		if (key_rate->count > 0) {
+			unsigned char d2[DIGEST_LEN];
+			struct counter_slot *s2;
+
+			memcpy(d2, digest, DIGEST_LEN);
+			d2[0] ^= 0x5a;
+			if ((s2 = counters_find(c, counters_key_tag(d2), 1)) == NULL) {
+				res->reason = "counter table full (keygate db check)";
+				return V_UNAVAILABLE;
+			}
+			if ((v = check_rate(s2, key_rate, consume, now_ns, res)) != V_ALLOW)
+				return v;
+		}
+	}
+	if (use_quota && consume && (v = check_quota(az, oslot, 1, now_s, res)) != V_ALLOW)
+		return v;
+	if (consume && kslot != NULL)
+		counters_touch(kslot, now_s);
+	return V_ALLOW;
+}
+
+static enum verdict
+decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
+    struct authz_res *res)
+{
+	unsigned char digest[DIGEST_LEN];
+	int64_t now_s = (int64_t)(now_ns / NS_PER_S);
+	struct creds creds;
+	enum verdict v;
+
+	switch (creds_extract(req->authorization, req->x_api_key, req->query,
+	    az->opts.query_param, &creds)) {
+	case CREDS_MISSING:
+		res->reason = "no key";
+		return V_MISSING;
+	case CREDS_INVALID:
+		res->reason = "empty or unusable key value";
+		return V_INVALID;
+	case CREDS_CONFLICT:
+		res->reason = "two different keys";
+		return V_CONFLICT;
+	case CREDS_OK:
+		break;
+	}
+	v = authz_find_key(az, creds.key, creds.len, digest, res);
+	creds_wipe(&creds);
+	if (v != V_ALLOW)
+		return v;
+	if (az->key.flags & KEYF_REVOKED) {
+		res->reason = "revoked";
+		return V_INVALID;
+	}
+	if (az->key.expires_at != 0 && now_s >= az->key.expires_at) {
+		res->reason = "expired";
+		return V_EXPIRED;
+	}
+	if ((v = load_org_plan(az, res)) != V_ALLOW)
+		return v;
+	if (az->org.flags & ORGF_SUSPENDED) {
+		res->reason = "organization suspended";
+		return V_FORBIDDEN;
+	}
+	if ((v = check_routes(az, req, res)) != V_ALLOW)
+		return v;
+	res->user = az->key.user[0] ? az->key.user : NULL;
+	return check_limits(az, digest, !req->subrequest && !req->replay, now_ns, res);
+}
+
+void
+authz_decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
+    struct authz_res *res)
+{
+	memset(res, 0, sizeof *res);
+	res->display[0] = '\0';
+	res->verdict = decide(az, req, now_ns, res);
+	/* A replay exists to repeat a denial; it can never let a request in. */
+	if (req->replay && res->verdict == V_ALLOW) {
+		res->verdict = V_UNAVAILABLE;
+		res->reason = "replay of a request that is now allowed";
+	}
+	if (res->verdict != V_ALLOW) {
+		res->has_quota = res->verdict == V_QUOTA ? res->has_quota : 0;
+		if (res->verdict != V_RATE)
+			res->has_rate = 0;
+	}
+}

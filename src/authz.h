@@ -1,0 +1,91 @@
+/*
+ * authz.h - the request path: FastCGI params in, a decision out.
+ *
+ *   credentials -> key format -> digest -> key record -> revoked/expired
+ *   -> org (suspended) -> plan -> route rules -> quota peek -> rate limit
+ *   -> quota -> last use
+ *
+ * Every error on the way is a deny: a store that cannot be read is 503,
+ * a record that cannot be decoded is 500.  Nothing here allocates.
+ */
+#ifndef KEYGATE_AUTHZ_H
+#define KEYGATE_AUTHZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apikey.h"
+#include "counters.h"
+#include "ctx.h"
+#include "record.h"
+
+enum verdict {
+	V_ALLOW,
+	V_CONFLICT,    /* 400 conflicting_api_keys */
+	V_MISSING,     /* 401 missing_api_key */
+	V_INVALID,     /* 401 invalid_api_key */
+	V_EXPIRED,     /* 401 expired_api_key */
+	V_QUOTA,       /* 402 quota_exceeded */
+	V_FORBIDDEN,   /* 403 forbidden */
+	V_RATE,        /* 429 rate_limited */
+	V_INTERNAL,    /* 500 internal_error */
+	V_UNAVAILABLE  /* 503 unavailable */
+};
+
+enum fcgi_role { ROLE_RESPONDER = 1, ROLE_AUTHORIZER = 2 };
+
+struct authz_req {
+	enum fcgi_role role;
+	const char *authorization; /* HTTP_AUTHORIZATION */
+	const char *x_api_key;     /* HTTP_X_API_KEY */
+	const char *method;
+	const char *uri;           /* REQUEST_URI, or SCRIPT_NAME + PATH_INFO */
+	const char *host;
+	const char *remote;
+	const char *query;
+	int subrequest;            /* SERVER_PROTOCOL=INCLUDED: never counted */
+	int replay;                /* KEYGATE_REPLAY=1: never 200, never counted */
+};
+
+struct authz_res {
+	enum verdict verdict;
+	const char *reason;        /* for the log: "revoked", "unknown key"... */
+	char display[DISPLAY_MAX]; /* never the key: kg_live_AbCd… */
+	const char *key_id;
+	const char *org;
+	const char *plan;
+	const char *user;
+	enum apikey_mode mode;
+	int has_rate;
+	struct rate_result rate;
+	int has_quota;
+	struct quota_result quota;
+};
+
+struct authz_opts {
+	const char *query_param; /* NULL: keys in query strings are ignored */
+};
+
+struct authz {
+	struct kg *kg;
+	struct authz_opts opts;
+	/* records are decoded in place: these outlive each decision */
+	unsigned char keybuf[RECORD_MAX];
+	unsigned char orgbuf[RECORD_MAX];
+	unsigned char planbuf[RECORD_MAX];
+	unsigned char metabuf[RECORD_MAX];
+	struct key_rec key;
+	struct org_rec org;
+	struct plan_rec plan;
+	struct request_target target;
+};
+
+void authz_init(struct authz *az, struct kg *kg, const struct authz_opts *o);
+void authz_decide(struct authz *az, const struct authz_req *req,
+    uint64_t now_ns, struct authz_res *res);
+
+/* Looks a presented key up: V_ALLOW (found, *rec filled) or a deny. */
+enum verdict authz_find_key(struct authz *az, const char *key, size_t len,
+    unsigned char digest[DIGEST_LEN], struct authz_res *res);
+
+#endif

@@ -1,0 +1,414 @@
+/*
+ * cli.c - shared plumbing of the admin CLI.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "counters.h"
+#include "log.h"
+
+int
+cli_fail(int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "keygate: %s\n", msg);
+	return code;
+}
+
+void
+cli_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const struct optspec global_specs[] = {
+	{"db", 1, 0}, {"config", 1, 0}, {"json", 0, 0}, {NULL, 0, 0},
+};
+
+static const struct optspec *
+find_spec(const struct optspec *specs, const char *name, size_t len)
+{
+	const struct optspec *s;
+
+	for (s = specs; s != NULL && s->name != NULL; s++)
+		if (strlen(s->name) == len && strncmp(s->name, name, len) == 0)
+			return s;
+	return NULL;
+}
+
+int
+cli_parse(struct cli *c, int argc, char **argv, const struct optspec *specs,
+    size_t minpos, size_t maxpos, const char *synopsis, struct args *a)
+{
+	int i;
+
+	memset(a, 0, sizeof *a);
+	for (i = 0; i < argc; i++) {
+		const char *arg = argv[i], *name, *eq, *value = NULL;
+		const struct optspec *s;
+		size_t len, j;
+
+		if (strcmp(arg, "--") == 0) {
+			for (i++; i < argc; i++) {
+				if (a->npos == ARGS_MAX)
+					return cli_fail(EX_USAGE, "too many arguments");
+				a->pos[a->npos++] = argv[i];
+			}
+			break;
+		}
+		if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+			if (a->npos == ARGS_MAX)
+				return cli_fail(EX_USAGE, "too many arguments");
+			a->pos[a->npos++] = arg;
+			continue;
+		}
+		name = arg + 2;
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+		if ((s = find_spec(specs, name, len)) == NULL &&
+		    (s = find_spec(global_specs, name, len)) == NULL)
+			return cli_fail(EX_USAGE, "%s: unknown option --%.*s (usage: keygate %s)",
+			    c->cmd, (int)len, name, synopsis);
+		if (s->takes_value) {
+			if (eq != NULL)
+				value = eq + 1;
+			else if (i + 1 < argc)
+				value = argv[++i];
+			else
+				return cli_fail(EX_USAGE, "%s: --%s needs a value", c->cmd, s->name);
+		} else if (eq != NULL) {
+			return cli_fail(EX_USAGE, "%s: --%s takes no value", c->cmd, s->name);
+		}
+		if (!s->repeat) {
+			for (j = 0; j < a->n; j++)
+				if (strcmp(a->v[j].name, s->name) == 0)
+					return cli_fail(EX_USAGE, "%s: --%s given twice", c->cmd, s->name);
+		}
+		if (a->n == ARGS_MAX)
+			return cli_fail(EX_USAGE, "too many options");
+		a->v[a->n].name = s->name;
+		a->v[a->n].value = value;
+		a->n++;
+		if (strcmp(s->name, "db") == 0)
+			c->db_opt = value;
+		else if (strcmp(s->name, "config") == 0)
+			c->config_opt = value;
+		else if (strcmp(s->name, "json") == 0)
+			c->json = 1;
+	}
+	if (a->npos < minpos || a->npos > maxpos) {
+		if (a->npos > maxpos)
+			return cli_fail(EX_USAGE, "%s: unexpected argument '%s' (usage: keygate %s)",
+			    c->cmd, a->pos[maxpos], synopsis);
+		return cli_fail(EX_USAGE, "%s: missing argument (usage: keygate %s)",
+		    c->cmd, synopsis);
+	}
+	return EX_OK;
+}
+
+const char *
+arg_get(const struct args *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].name, name) == 0)
+			return a->v[i].value;
+	return NULL;
+}
+
+int
+arg_has(const struct args *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+int
+cli_open(struct cli *c)
+{
+	char err[600];
+	const char *path;
+	int must_exist;
+
+	conf_defaults(&c->conf);
+	path = conf_path(c->config_opt, &must_exist);
+	if (conf_load(path, must_exist, &c->conf, err, sizeof err) != 0)
+		return cli_fail(EX_USAGE, "%s", err);
+	c->dir = conf_db(c->db_opt, &c->conf);
+	if (kg_open(&c->kg, c->dir, 0, err, sizeof err) != 0)
+		return cli_fail(EX_STORE, "%s", err);
+	c->opened = 1;
+	return EX_OK;
+}
+
+void
+cli_close(struct cli *c)
+{
+	if (!c->opened)
+		return;
+	/* Keep recovery short and logs trimmed: checkpoint after every command. */
+	store_checkpoint(c->kg.store);
+	kg_close(&c->kg);
+	c->opened = 0;
+}
+
+int
+cli_store_fail(struct cli *c, int rc, const char *what)
+{
+	switch (rc) {
+	case ST_NOTFOUND:
+		return cli_fail(EX_NOTFOUND, "%s not found", what);
+	case ST_EXISTS:
+		return cli_fail(EX_CONFLICT, "%s already exists", what);
+	case ST_SMALL:
+		return cli_fail(EX_STORE, "%s: record larger than expected", what);
+	default:
+		return cli_fail(EX_STORE, "store error on %s: %s", what,
+		    store_errmsg(c->kg.store));
+	}
+}
+
+#define TXN_RETRIES 8
+
+int
+cli_txn(struct cli *c, cli_txn_fn fn, void *ctx)
+{
+	struct store_txn *t;
+	int attempt, rc, code;
+
+	for (attempt = 0; attempt < TXN_RETRIES; attempt++) {
+		if ((rc = store_txn_begin(c->kg.store, &t)) != ST_OK)
+			return cli_store_fail(c, rc, "begin");
+		code = fn(c, t, ctx);
+		if (code == -ST_DEADLOCK) {
+			store_txn_abort(t);
+			continue;
+		}
+		if (code != EX_OK) {
+			store_txn_abort(t);
+			return code;
+		}
+		rc = store_txn_commit(t);
+		if (rc == ST_DEADLOCK)
+			continue;
+		if (rc != ST_OK)
+			return cli_store_fail(c, rc, "commit");
+		return EX_OK;
+	}
+	return cli_fail(EX_STORE, "the store stayed busy (lock conflicts); nothing was changed");
+}
+
+/* In a transaction body: a deadlock asks cli_txn for a retry. */
+static int
+txn_rc(struct cli *c, int rc, const char *what)
+{
+	if (rc == ST_DEADLOCK)
+		return -ST_DEADLOCK;
+	return cli_store_fail(c, rc, what);
+}
+
+int
+cli_get_org(struct cli *c, struct store_txn *t, const char *id,
+    unsigned char *buf, struct org_rec *o, int rmw)
+{
+	char what[128];
+	size_t len;
+	int rc;
+
+	snprintf(what, sizeof what, "organization '%s'", id);
+	rc = store_get(c->kg.store, t, TBL_ORGS, id, strlen(id), buf, RECORD_MAX, &len, rmw);
+	if (rc != ST_OK)
+		return txn_rc(c, rc, what);
+	if (record_decode_org(buf, len, o) != 0)
+		return cli_fail(EX_STORE, "%s: damaged record", what);
+	return EX_OK;
+}
+
+int
+cli_get_plan(struct cli *c, struct store_txn *t, const char *name,
+    unsigned char *buf, struct plan_rec *p, int rmw)
+{
+	char what[128];
+	size_t len;
+	int rc;
+
+	snprintf(what, sizeof what, "plan '%s'", name);
+	rc = store_get(c->kg.store, t, TBL_PLANS, name, strlen(name), buf, RECORD_MAX, &len, rmw);
+	if (rc != ST_OK)
+		return txn_rc(c, rc, what);
+	if (record_decode_plan(buf, len, p) != 0)
+		return cli_fail(EX_STORE, "%s: damaged record", what);
+	return EX_OK;
+}
+
+int
+cli_put_org(struct cli *c, struct store_txn *t, const char *id,
+    const struct org_rec *o)
+{
+	unsigned char buf[RECORD_MAX];
+	int n = record_encode_org(o, buf, sizeof buf), rc;
+
+	if (n < 0)
+		return cli_fail(EX_USAGE, "organization record too large");
+	rc = store_put(c->kg.store, t, TBL_ORGS, id, strlen(id), buf, (size_t)n, 0);
+	return rc == ST_OK ? EX_OK : txn_rc(c, rc, "organization");
+}
+
+int
+cli_put_plan(struct cli *c, struct store_txn *t, const struct plan_rec *p)
+{
+	unsigned char buf[RECORD_MAX];
+	int n = record_encode_plan(p, buf, sizeof buf), rc;
+
+	if (n < 0)
+		return cli_fail(EX_USAGE, "plan record too large (too many or too long rules)");
+	rc = store_put(c->kg.store, t, TBL_PLANS, p->name, strlen(p->name), buf, (size_t)n, 0);
+	return rc == ST_OK ? EX_OK : txn_rc(c, rc, "plan");
+}
+
+int
+cli_get_key_by_id(struct cli *c, struct store_txn *t, const char *id,
+    unsigned char digest[DIGEST_LEN], unsigned char *buf, struct key_rec *k,
+    int rmw)
+{
+	unsigned char ibuf[64];
+	struct keyid_rec kid;
+	char what[64];
+	size_t len;
+	int rc;
+
+	snprintf(what, sizeof what, "key '%.30s'", id);
+	rc = store_get(c->kg.store, t, TBL_KEYIDS, id, strlen(id), ibuf, sizeof ibuf, &len, rmw);
+	if (rc != ST_OK)
+		return txn_rc(c, rc, what);
+	if (record_decode_keyid(ibuf, len, &kid) != 0)
+		return cli_fail(EX_STORE, "%s: damaged id record", what);
+	memcpy(digest, kid.digest, DIGEST_LEN);
+	rc = store_get(c->kg.store, t, TBL_KEYS, digest, DIGEST_LEN, buf, RECORD_MAX, &len, rmw);
+	if (rc == ST_NOTFOUND)
+		return cli_fail(EX_STORE, "%s: its id record points to no key (run keygate db check)", what);
+	if (rc != ST_OK)
+		return txn_rc(c, rc, what);
+	if (record_decode_key(buf, len, k) != 0)
+		return cli_fail(EX_STORE, "%s: damaged record", what);
+	return EX_OK;
+}
+
+int
+cli_put_key(struct cli *c, struct store_txn *t,
+    const unsigned char digest[DIGEST_LEN], const struct key_rec *k)
+{
+	unsigned char buf[RECORD_MAX];
+	int n = record_encode_key(k, buf, sizeof buf), rc;
+
+	if (n < 0)
+		return cli_fail(EX_USAGE, "key record too large (too many or too long rules)");
+	rc = store_put(c->kg.store, t, TBL_KEYS, digest, DIGEST_LEN, buf, (size_t)n, 0);
+	return rc == ST_OK ? EX_OK : txn_rc(c, rc, "key");
+}
+
+int
+cli_exists(struct cli *c, struct store_txn *t, enum store_tbl tbl,
+    const char *key)
+{
+	return store_exists(c->kg.store, t, tbl, key, strlen(key)) != ST_NOTFOUND;
+}
+
+int
+cli_bump_generation(struct cli *c, struct store_txn *t)
+{
+	unsigned char buf[RECORD_MAX], out[RECORD_MAX];
+	struct meta_rec m;
+	int rc, n;
+
+	if ((rc = kg_read_meta(&c->kg, t, buf, sizeof buf, &m, 1)) != ST_OK)
+		return txn_rc(c, rc, "meta record");
+	m.generation++;
+	if ((n = record_encode_meta(&m, out, sizeof out)) < 0)
+		return cli_fail(EX_STORE, "meta record too large");
+	rc = store_put(c->kg.store, t, TBL_META, "store", 5, out, (size_t)n, 0);
+	return rc == ST_OK ? EX_OK : txn_rc(c, rc, "meta record");
+}
+
+int
+cli_parse_rules(const struct args *a, struct rule *rules,
+    struct rule_view *views, size_t *n)
+{
+	size_t i;
+
+	*n = 0;
+	for (i = 0; i < a->n; i++) {
+		enum rule_action act;
+		const char *err;
+
+		if (strcmp(a->v[i].name, "allow") == 0)
+			act = RULE_ALLOW;
+		else if (strcmp(a->v[i].name, "deny") == 0)
+			act = RULE_DENY;
+		else
+			continue;
+		if (*n == RULES_MAX)
+			return cli_fail(EX_USAGE, "at most %d rules", RULES_MAX);
+		if (rule_parse(act, a->v[i].value, &rules[*n], &err) != 0)
+			return cli_fail(EX_USAGE, "rule '%s': %s", a->v[i].value, err);
+		record_rule_view(&rules[*n], &views[*n]);
+		(*n)++;
+	}
+	return EX_OK;
+}
+
+void
+cli_print_rules(FILE *f, const struct rule_view *r, size_t n, const char *indent)
+{
+	char buf[1024];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		rule_format(r[i].action, r[i].methods, r[i].host, r[i].path, buf, sizeof buf);
+		fprintf(f, "%s%s\n", indent, buf);
+	}
+}
+
+void
+cli_json_rules(struct json *j, const struct rule_view *r, size_t n)
+{
+	char buf[1024];
+	size_t i;
+
+	json_arr_begin(j);
+	for (i = 0; i < n; i++) {
+		rule_format(r[i].action, r[i].methods, r[i].host, r[i].path, buf, sizeof buf);
+		json_str(j, buf);
+	}
+	json_arr_end(j);
+}
+
+int64_t
+cli_last_used(struct cli *c, const unsigned char digest[DIGEST_LEN],
+    const struct key_rec *k)
+{
+	struct counter_slot *s = counters_find(c->kg.counters, counters_key_tag(digest), 0);
+	int64_t t = s ? counters_last_used(s) : 0;
+
+	return t > k->last_used_at ? t : k->last_used_at;
+}

@@ -1,0 +1,522 @@
+/*
+ * cmd_key.c - keygate key create|list|show|revoke|rotate|import.
+ *
+ * A new key is printed once, on stdout and alone, only after its
+ * transaction committed; its id goes to stderr.  The store keeps only the
+ * digest.  Key buffers are wiped before they go out of scope.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "cli.h"
+#include "counters.h"
+
+/* What key create and rotate need to make one key. */
+struct newkey {
+	/* in */
+	const char *org;
+	const char *name;
+	const char *user;
+	int test;
+	int64_t expires_at;
+	struct rate_spec rate;
+	struct rule rules[RULES_MAX];
+	struct rule_view views[RULES_MAX];
+	size_t nrules;
+	int skip_max_keys;   /* rotation replaces a key: not a new one */
+	/* rotation */
+	const char *old_id;
+	int64_t grace;
+	/* out */
+	char key[APIKEY_BUF];
+	char id[KEYID_LEN + 1];
+	unsigned char digest[DIGEST_LEN];
+};
+
+struct count_active {
+	const char *org;
+	int64_t now;
+	uint32_t n;
+};
+
+static int
+count_active_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct count_active *ca = ctx;
+	struct key_rec r;
+
+	(void)k;
+	(void)kl;
+	if (record_decode_key(v, vl, &r) == 0 && strcmp(r.org, ca->org) == 0 &&
+	    !(r.flags & KEYF_REVOKED) && (r.expires_at == 0 || r.expires_at > ca->now))
+		ca->n++;
+	return 0;
+}
+
+/*
+ * The org record counts keys not revoked; expired ones still count there,
+ * so at the limit we recount by scanning, which is rare and exact.
+ */
+static int
+check_max_keys(struct cli *c, struct store_txn *t, const char *org,
+    struct org_rec *o, const struct plan_rec *p, uint32_t adding)
+{
+	struct count_active ca = {org, kg_now(), 0};
+	int rc;
+
+	if (p->max_keys == 0 || o->nkeys + adding <= p->max_keys)
+		return EX_OK;
+	rc = store_scan(c->kg.store, t, TBL_KEYS, count_active_row, &ca);
+	if (rc != ST_OK)
+		return rc == ST_DEADLOCK ? -ST_DEADLOCK : cli_store_fail(c, rc, "keys");
+	if (ca.n + adding <= p->max_keys)
+		return EX_OK;
+	return cli_fail(EX_CONFLICT, "organization '%s' has %u active keys; its plan '%s' allows %u",
+	    org, ca.n, p->name, p->max_keys);
+}
+
+/* Writes a new key record and its id record in t. */
+static int
+insert_key(struct cli *c, struct store_txn *t, struct newkey *nk)
+{
+	struct keyid_rec kid;
+	unsigned char buf[64];
+	struct key_rec k;
+	int n, rc, tries, code;
+
+	for (tries = 0; tries < 4; tries++) {
+		if (apikey_generate(c->kg.prefix, nk->test ? MODE_TEST : MODE_LIVE,
+		    nk->key, sizeof nk->key) < 0 || apikey_new_id(nk->id) != 0)
+			return cli_fail(EX_STORE, "OpenSSL's random generator failed");
+		if (digester_digest(c->kg.digester, nk->key, strlen(nk->key), nk->digest) != 0)
+			return cli_fail(EX_STORE, "OpenSSL failed to hash the key");
+		/* 190 random bits make a collision a broken RNG, but never overwrite */
+		if (store_exists(c->kg.store, t, TBL_KEYS, nk->digest, DIGEST_LEN) == ST_NOTFOUND &&
+		    !cli_exists(c, t, TBL_KEYIDS, nk->id))
+			break;
+	}
+	if (tries == 4)
+		return cli_fail(EX_STORE, "could not draw a unique key; is the random generator broken?");
+	memset(&k, 0, sizeof k);
+	k.flags = nk->test ? KEYF_TEST : 0;
+	k.id = nk->id;
+	k.org = nk->org;
+	k.name = nk->name ? nk->name : "";
+	k.user = nk->user ? nk->user : "";
+	k.successor = "";
+	{
+		char disp[DISPLAY_MAX];
+		apikey_display(c->kg.prefix, nk->key, strlen(nk->key), disp, sizeof disp);
+		k.display = disp;
+		k.created_at = kg_now();
+		k.expires_at = nk->expires_at;
+		k.rate = nk->rate;
+		memcpy(k.rules, nk->views, nk->nrules * sizeof nk->views[0]);
+		k.nrules = nk->nrules;
+		if ((code = cli_put_key(c, t, nk->digest, &k)) != EX_OK)
+			return code;
+	}
+	memcpy(kid.digest, nk->digest, DIGEST_LEN);
+	n = record_encode_keyid(&kid, buf, sizeof buf);
+	rc = store_put(c->kg.store, t, TBL_KEYIDS, nk->id, strlen(nk->id), buf, (size_t)n, 1);
+	if (rc != ST_OK)
+		return rc == ST_DEADLOCK ? -ST_DEADLOCK : cli_store_fail(c, rc, "key id");
+	return EX_OK;
+}
+
+static int
+key_create_txn(struct cli *c, struct store_txn *t, void *ctx)
+{
+	struct newkey *nk = ctx;
+	unsigned char obuf[RECORD_MAX], pbuf[RECORD_MAX];
+	struct org_rec o;
+	struct plan_rec p;
+	int code;
+
+	if ((code = cli_get_org(c, t, nk->org, obuf, &o, 1)) != EX_OK)
+		return code;
+	if ((code = cli_get_plan(c, t, o.plan, pbuf, &p, 0)) != EX_OK)
+		return code;
+	if (!nk->skip_max_keys && (code = check_max_keys(c, t, nk->org, &o, &p, 1)) != EX_OK)
+		return code;
+	if ((code = insert_key(c, t, nk)) != EX_OK)
+		return code;
+	o.nkeys++;
+	return cli_put_org(c, t, nk->org, &o);
+}
+
+static int
+parse_key_options(const struct args *a, struct newkey *nk, const char *cmd)
+{
+	const char *v, *why;
+	int code;
+
+	nk->name = arg_get(a, "name");
+	nk->user = arg_get(a, "user");
+	nk->test = arg_has(a, "test");
+	if (!record_text_valid(nk->name))
+		return cli_fail(EX_USAGE, "%s: --name must be at most 128 characters without control characters", cmd);
+	if (nk->user != NULL && (nk->user[0] == '\0' || !record_header_safe(nk->user) ||
+	    nk->user[0] == ' ' || nk->user[strlen(nk->user) - 1] == ' '))
+		return cli_fail(EX_USAGE, "%s: --user must be 1-128 printable ASCII characters (it is sent as a header)", cmd);
+	if ((v = arg_get(a, "expires")) != NULL) {
+		if (parse_when(v, kg_now(), &nk->expires_at, &why) != 0)
+			return cli_fail(EX_USAGE, "%s: --expires: %s", cmd, why);
+		if (nk->expires_at <= kg_now() && !arg_has(a, "force"))
+			return cli_fail(EX_USAGE, "%s: --expires is in the past (use --force to create an expired key)", cmd);
+	}
+	if ((v = arg_get(a, "rate")) != NULL && parse_rate(v, &nk->rate, &why) != 0)
+		return cli_fail(EX_USAGE, "%s: --rate: %s", cmd, why);
+	if ((code = cli_parse_rules(a, nk->rules, nk->views, &nk->nrules)) != EX_OK)
+		return code;
+	return EX_OK;
+}
+
+static int
+key_create(struct cli *c, int argc, char **argv)
+{
+	static const struct optspec specs[] = {
+		{"org", 1, 0}, {"name", 1, 0}, {"user", 1, 0}, {"test", 0, 0},
+		{"expires", 1, 0}, {"rate", 1, 0}, {"allow", 1, 1}, {"deny", 1, 1},
+		{"force", 0, 0}, {NULL, 0, 0},
+	};
+	struct newkey *nk;
+	struct args a;
+	int code;
+
+	c->cmd = "key create";
+	if ((code = cli_parse(c, argc, argv, specs, 0, 0,
+	    "key create --org ORG [--name TEXT] [--user ID] [--test] [--expires 90d] "
+	    "[--rate 10/s] [--allow RULE] [--deny RULE]", &a)) != EX_OK)
+		return code;
+	if ((nk = calloc(1, sizeof *nk)) == NULL)
+		return cli_fail(EX_STORE, "out of memory");
+	if ((nk->org = arg_get(&a, "org")) == NULL) {
+		code = cli_fail(EX_USAGE, "key create: --org ORG is required");
+		goto out;
+	}
+	if ((code = parse_key_options(&a, nk, "key create")) != EX_OK)
+		goto out;
+	if ((code = cli_open(c)) != EX_OK)
+		goto out;
+	if ((code = cli_txn(c, key_create_txn, nk)) != EX_OK)
+		goto out;
+	/* Committed: the one and only time the key is shown. */
+	printf("%s\n", nk->key);
+	fflush(stdout);
+	cli_note("%s", nk->id);
+out:
+	OPENSSL_cleanse(nk, sizeof *nk);
+	free(nk);
+	return code;
+}
+
+/* ---- revoke ---- */
+
+static int
+key_revoke_txn(struct cli *c, struct store_txn *t, void *ctx)
+{
+	const char **idp = ctx;
+	unsigned char kbuf[RECORD_MAX], obuf[RECORD_MAX], digest[DIGEST_LEN];
+	struct key_rec k;
+	struct org_rec o;
+	int code;
+
+	if ((code = cli_get_key_by_id(c, t, *idp, digest, kbuf, &k, 1)) != EX_OK)
+		return code;
+	if (k.flags & KEYF_REVOKED) {
+		*idp = NULL; /* tell the caller: nothing to do */
+		return EX_OK;
+	}
+	k.flags |= KEYF_REVOKED;
+	k.revoked_at = kg_now();
+	if ((code = cli_put_key(c, t, digest, &k)) != EX_OK)
+		return code;
+	if ((code = cli_get_org(c, t, k.org, obuf, &o, 1)) != EX_OK)
+		return code;
+	if (o.nkeys > 0)
+		o.nkeys--;
+	return cli_put_org(c, t, k.org, &o);
+}
+
+static int
+key_revoke(struct cli *c, int argc, char **argv)
+{
+	const char *id;
+	struct args a;
+	int code;
+
+	c->cmd = "key revoke";
+	if ((code = cli_parse(c, argc, argv, NULL, 1, 1, "key revoke ID", &a)) != EX_OK)
+		return code;
+	if ((code = cli_open(c)) != EX_OK)
+		return code;
+	id = a.pos[0];
+	if ((code = cli_txn(c, key_revoke_txn, &id)) != EX_OK)
+		return code;
+	if (id == NULL)
+		cli_note("keygate: key %s was already revoked", a.pos[0]);
+	else
+		cli_note("keygate: key %s revoked", a.pos[0]);
+	return EX_OK;
+}
+
+/* ---- rotate ---- */
+
+static int
+key_rotate_txn(struct cli *c, struct store_txn *t, void *ctx)
+{
+	struct newkey *nk = ctx;
+	unsigned char kbuf[RECORD_MAX], obuf[RECORD_MAX], digest[DIGEST_LEN];
+	struct key_rec k;
+	struct org_rec o;
+	int64_t until;
+	size_t i;
+	int code;
+
+	if ((code = cli_get_key_by_id(c, t, nk->old_id, digest, kbuf, &k, 1)) != EX_OK)
+		return code;
+	if (k.flags & KEYF_REVOKED)
+		return cli_fail(EX_CONFLICT, "key rotate: key %s is revoked", nk->old_id);
+	if (k.successor[0] != '\0')
+		return cli_fail(EX_CONFLICT, "key rotate: key %s was already rotated to %s",
+		    nk->old_id, k.successor);
+	if ((code = cli_get_org(c, t, k.org, obuf, &o, 1)) != EX_OK)
+		return code;
+	/* The successor inherits everything the old key was. */
+	nk->org = k.org;
+	nk->name = k.name;
+	nk->user = k.user[0] ? k.user : NULL;
+	nk->test = (k.flags & KEYF_TEST) != 0;
+	nk->expires_at = 0;
+	nk->rate = k.rate;
+	nk->nrules = k.nrules;
+	for (i = 0; i < k.nrules; i++)
+		nk->views[i] = k.rules[i];
+	if ((code = insert_key(c, t, nk)) != EX_OK)
+		return code;
+	until = kg_now() + nk->grace;
+	if (k.expires_at == 0 || k.expires_at > until)
+		k.expires_at = until;
+	k.successor = nk->id;
+	if ((code = cli_put_key(c, t, digest, &k)) != EX_OK)
+		return code;
+	o.nkeys++;
+	return cli_put_org(c, t, nk->org, &o);
+}
+
+static int
+key_rotate(struct cli *c, int argc, char **argv)
+{
+	static const struct optspec specs[] = {{"grace", 1, 0}, {NULL, 0, 0}};
+	struct newkey *nk;
+	struct args a;
+	const char *why;
+	char gb[32];
+	int code;
+
+	c->cmd = "key rotate";
+	if ((code = cli_parse(c, argc, argv, specs, 1, 1, "key rotate ID [--grace 24h]", &a)) != EX_OK)
+		return code;
+	if ((nk = calloc(1, sizeof *nk)) == NULL)
+		return cli_fail(EX_STORE, "out of memory");
+	nk->old_id = a.pos[0];
+	nk->grace = 24 * 3600;
+	if (arg_get(&a, "grace") && parse_duration(arg_get(&a, "grace"), &nk->grace, &why) != 0) {
+		code = cli_fail(EX_USAGE, "key rotate: --grace: %s", why);
+		goto out;
+	}
+	if ((code = cli_open(c)) != EX_OK)
+		goto out;
+	if ((code = cli_txn(c, key_rotate_txn, nk)) != EX_OK)
+		goto out;
+	printf("%s\n", nk->key);
+	fflush(stdout);
+	cli_note("%s (replaces %s, which expires in %s)", nk->id, a.pos[0],
+	    format_duration(nk->grace, gb, sizeof gb));
+out:
+	OPENSSL_cleanse(nk, sizeof *nk);
+	free(nk);
+	return code;
+}
+
+/* ---- list / show ---- */
+
+static const char *
+key_state(const struct key_rec *k, int64_t now)
+{
+	if (k->flags & KEYF_REVOKED)
+		return "revoked";
+	if (k->expires_at != 0 && now >= k->expires_at)
+		return "expired";
+	return "active";
+}
+
+static void
+json_keyrec(struct cli *c, struct json *j, const unsigned char *digest,
+    const struct key_rec *k)
+{
+	char r[64];
+
+	json_obj_begin(j);
+	json_kv_str(j, "id", k->id, 0);
+	json_kv_str(j, "org", k->org, 0);
+	json_kv_str(j, "name", k->name, 1);
+	json_kv_str(j, "user", k->user, 1);
+	json_kv_str(j, "mode", (k->flags & KEYF_TEST) ? "test" : "live", 0);
+	json_kv_str(j, "display", k->display, 0);
+	json_kv_str(j, "state", key_state(k, kg_now()), 0);
+	json_key(j, "imported");
+	json_bool(j, (k->flags & KEYF_IMPORTED) != 0);
+	json_kv_time(j, "created_at", k->created_at);
+	json_kv_time(j, "expires_at", k->expires_at);
+	json_kv_time(j, "revoked_at", k->revoked_at);
+	json_kv_time(j, "last_used_at", cli_last_used(c, digest, k));
+	json_kv_str(j, "rate", k->rate.count ? format_rate(&k->rate, r, sizeof r) : NULL, 0);
+	json_kv_str(j, "successor", k->successor, 1);
+	json_key(j, "rules");
+	cli_json_rules(j, k->rules, k->nrules);
+	json_obj_end(j);
+}
+
+struct key_list {
+	struct cli *c;
+	const char *org;
+	int all;
+	struct json j;
+	unsigned long n;
+};
+
+static int
+key_list_row(const void *kp, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct key_list *kl_ = ctx;
+	struct key_rec k;
+	char lu[32];
+
+	if (kl != DIGEST_LEN || record_decode_key(v, vl, &k) != 0) {
+		cli_note("keygate: skipping a damaged key record (run keygate db check)");
+		return 0;
+	}
+	if (kl_->org != NULL && strcmp(k.org, kl_->org) != 0)
+		return 0;
+	if (!kl_->all && (k.flags & KEYF_REVOKED))
+		return 0;
+	kl_->n++;
+	if (kl_->c->json) {
+		json_keyrec(kl_->c, &kl_->j, kp, &k);
+		return 0;
+	}
+	printf("%-22s %-16s %-4s %-8s %-20s %-20s %s\n", k.id, k.org,
+	    (k.flags & KEYF_TEST) ? "test" : "live", key_state(&k, kg_now()), k.display,
+	    format_time(cli_last_used(kl_->c, kp, &k), lu, sizeof lu), k.name);
+	return 0;
+}
+
+static int
+key_list(struct cli *c, int argc, char **argv)
+{
+	static const struct optspec specs[] = {{"org", 1, 0}, {"all", 0, 0}, {NULL, 0, 0}};
+	struct key_list kl;
+	struct args a;
+	int code, rc;
+
+	c->cmd = "key list";
+	if ((code = cli_parse(c, argc, argv, specs, 0, 0, "key list [--org ORG] [--all] [--json]",
+	    &a)) != EX_OK)
+		return code;
+	if ((code = cli_open(c)) != EX_OK)
+		return code;
+	memset(&kl, 0, sizeof kl);
+	kl.c = c;
+	kl.org = arg_get(&a, "org");
+	kl.all = arg_has(&a, "all");
+	if (kl.org != NULL && !cli_exists(c, NULL, TBL_ORGS, kl.org))
+		return cli_fail(EX_NOTFOUND, "organization '%s' not found", kl.org);
+	if (c->json) {
+		json_init(&kl.j, stdout);
+		json_arr_begin(&kl.j);
+	} else {
+		printf("%-22s %-16s %-4s %-8s %-20s %-20s %s\n", "ID", "ORG", "MODE", "STATE",
+		    "KEY", "LAST USED", "NAME");
+	}
+	rc = store_scan(c->kg.store, NULL, TBL_KEYS, key_list_row, &kl);
+	if (c->json)
+		json_arr_end(&kl.j);
+	return rc == ST_OK ? EX_OK : cli_store_fail(c, rc, "keys");
+}
+
+static int
+key_show(struct cli *c, int argc, char **argv)
+{
+	unsigned char kbuf[RECORD_MAX], digest[DIGEST_LEN];
+	struct key_rec k;
+	struct args a;
+	struct json j;
+	char t1[32], r[64];
+	int code;
+
+	c->cmd = "key show";
+	if ((code = cli_parse(c, argc, argv, NULL, 1, 1, "key show ID [--json]", &a)) != EX_OK)
+		return code;
+	if ((code = cli_open(c)) != EX_OK)
+		return code;
+	if ((code = cli_get_key_by_id(c, NULL, a.pos[0], digest, kbuf, &k, 0)) != EX_OK)
+		return code < 0 ? EX_STORE : code;
+	if (c->json) {
+		json_init(&j, stdout);
+		json_keyrec(c, &j, digest, &k);
+		return EX_OK;
+	}
+	printf("id:         %s\n", k.id);
+	printf("key:        %s\n", k.display);
+	printf("org:        %s\n", k.org);
+	printf("name:       %s\n", k.name);
+	if (k.user[0])
+		printf("user:       %s\n", k.user);
+	printf("mode:       %s\n", (k.flags & KEYF_TEST) ? "test" : "live");
+	printf("state:      %s\n", key_state(&k, kg_now()));
+	printf("created:    %s\n", format_time(k.created_at, t1, sizeof t1));
+	printf("expires:    %s\n", format_time(k.expires_at, t1, sizeof t1));
+	if (k.revoked_at)
+		printf("revoked:    %s\n", format_time(k.revoked_at, t1, sizeof t1));
+	printf("last used:  %s\n", format_time(cli_last_used(c, digest, &k), t1, sizeof t1));
+	if (k.rate.count)
+		printf("rate:       %s (the plan's limit applies too)\n", format_rate(&k.rate, r, sizeof r));
+	if (k.successor[0])
+		printf("successor:  %s\n", k.successor);
+	if (k.flags & KEYF_IMPORTED)
+		printf("imported:   yes%s\n", (k.flags & KEYF_PLAIN) ? " (plain SHA-256 digest)" : "");
+	if (k.nrules) {
+		printf("rules:\n");
+		cli_print_rules(stdout, k.rules, k.nrules, "  ");
+	}
+	return EX_OK;
+}
+
+int
+cmd_key(struct cli *c, int argc, char **argv)
+{
+	c->cmd = "key";
+	if (argc < 1)
+		return cli_fail(EX_USAGE, "key: expected create, list, show, revoke, rotate or import");
+	if (strcmp(argv[0], "create") == 0)
+		return key_create(c, argc - 1, argv + 1);
+	if (strcmp(argv[0], "list") == 0)
+		return key_list(c, argc - 1, argv + 1);
+	if (strcmp(argv[0], "show") == 0)
+		return key_show(c, argc - 1, argv + 1);
+	if (strcmp(argv[0], "revoke") == 0)
+		return key_revoke(c, argc - 1, argv + 1);
+	if (strcmp(argv[0], "rotate") == 0)
+		return key_rotate(c, argc - 1, argv + 1);
+	if (strcmp(argv[0], "import") == 0)
+		return cmd_key_import(c, argc - 1, argv + 1);
+	return cli_fail(EX_USAGE, "key: unknown subcommand '%s' (create, list, show, revoke, rotate, import)",
+	    argv[0]);
+}

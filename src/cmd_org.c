@@ -1,0 +1,358 @@
+/*
+ * cmd_org.c - keygate org create|set|credit|list|show.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "counters.h"
+#include "policy.h"
+
+struct org_op {
+	const char *id;
+	const struct args *a;
+	int64_t credit; /* org credit */
+};
+
+static int
+org_create_txn(struct cli *c, struct store_txn *t, void *ctx)
+{
+	struct org_op *op = ctx;
+	unsigned char pbuf[RECORD_MAX];
+	struct plan_rec p;
+	struct org_rec o;
+	int code;
+
+	if (cli_exists(c, t, TBL_ORGS, op->id))
+		return cli_fail(EX_CONFLICT, "org create: organization '%s' already exists", op->id);
+	if ((code = cli_get_plan(c, t, arg_get(op->a, "plan"), pbuf, &p, 0)) != EX_OK)
+		return code;
+	memset(&o, 0, sizeof o);
+	o.name = arg_get(op->a, "name") ? arg_get(op->a, "name") : "";
+	o.plan = p.name;
+	o.created_at = kg_now();
+	if ((code = cli_put_org(c, t, op->id, &o)) != EX_OK)
+		return code;
+	return cli_bump_generation(c, t);
+}
+
+static int
+org_create(struct cli *c, int argc, char **argv)
+{
+	static const struct optspec specs[] = {
+		{"plan", 1, 0}, {"name", 1, 0}, {NULL, 0, 0},
+	};
+	struct org_op op;
+	struct args a;
+	int code;
+
+	c->cmd = "org create";
+	if ((code = cli_parse(c, argc, argv, specs, 1, 1,
+	    "org create ORG --plan NAME [--name TEXT]", &a)) != EX_OK)
+		return code;
+	if (!record_id_valid(a.pos[0]))
+		return cli_fail(EX_USAGE, "org create: organization ids are 1-64 of A-Z a-z 0-9 . _ -");
+	if (arg_get(&a, "plan") == NULL)
+		return cli_fail(EX_USAGE, "org create: --plan NAME is required");
+	if (!record_text_valid(arg_get(&a, "name")))
+		return cli_fail(EX_USAGE, "org create: --name must be at most 128 characters without control characters");
+	if ((code = cli_open(c)) != EX_OK)
+		return code;
+	op.id = a.pos[0];
+	op.a = &a;
+	if ((code = cli_txn(c, org_create_txn, &op)) != EX_OK)
+		return code;
+	cli_note("keygate: organization %s created on plan %s", op.id, arg_get(&a, "plan"));
+	return EX_OK;
+}
+
+static int
+org_set_txn(struct cli *c, struct store_txn *t, void *ctx)
+{
+	struct org_op *op = ctx;
+	unsigned char buf[RECORD_MAX], pbuf[RECORD_MAX];
+	struct plan_rec p;
+	struct org_rec o;
+	const char *v;
+	int code;
+
+	if ((code = cli_get_org(c, t, op->id, buf, &o, 1)) != EX_OK)
+		return code;
+	if ((v = arg_get(op->a, "plan")) != NULL) {
+		if ((code = cli_get_plan(c, t, v, pbuf, &p, 0)) != EX_OK)
+			return code;
+		o.plan = p.name;
+	}
+	if ((v = arg_get(op->a, "name")) != NULL)
+		o.name = v;
+	if (arg_has(op->a, "suspend"))
+		o.flags |= ORGF_SUSPENDED;
+	if (arg_has(op->a, "resume"))
+		o.flags &= ~(uint32_t)ORGF_SUSPENDED;
+	if ((code = cli_put_org(c, t, op->id, &o)) != EX_OK)
+		return code;
+	return cli_bump_generation(c, t);
+}
+
+static int
+org_set(struct cli *c, int argc, char **argv)
+{
+	static const struct optspec specs[] = {
+		{"plan", 1, 0}, {"name", 1, 0}, {"suspend", 0, 0}, {"resume", 0, 0},
+		{NULL, 0, 0},
+	};
+	struct org_op op;
+	struct args a;
+	int code;
+
+	c->cmd = "org set";
+	if ((code = cli_parse(c, argc, argv, specs, 1, 1,
+	    "org set ORG [--plan NAME] [--name TEXT] [--suspend | --resume]", &a)) != EX_OK)
+		return code;
+	if (arg_has(&a, "suspend") && arg_has(&a, "resume"))
+		return cli_fail(EX_USAGE, "org set: --suspend and --resume exclude each other");
+	if (!arg_has(&a, "suspend") && !arg_has(&a, "resume") && !arg_get(&a, "plan") &&
+	    !arg_get(&a, "name"))
+		return cli_fail(EX_USAGE, "org set: nothing to change (--plan, --name, --suspend, --resume)");
+	if (!record_text_valid(arg_get(&a, "name")))
+		return cli_fail(EX_USAGE, "org set: --name must be at most 128 characters without control characters");
+	if ((code = cli_open(c)) != EX_OK)
+		return code;
+	op.id = a.pos[0];
+	op.a = &a;
+	if ((code = cli_txn(c, org_set_txn, &op)) != EX_OK)
+		return code;
+	cli_note("keygate: organization %s updated%s", op.id,
+	    arg_has(&a, "suspend") ? " (suspended)" : arg_has(&a, "resume") ? " (resumed)" : "");
+	return EX_OK;
+}
+
+static int
+org_credit_txn(struct cli *c, struct store_txn *t, void *ctx)
+{
+	struct org_op *op = ctx;
+	unsigned char buf[RECORD_MAX];
+	struct org_rec o;
+	int code;
+
+	if ((code = cli_get_org(c, t, op->id, buf, &o, 1)) != EX_OK)
+		return code;
+	if (op->credit < 0 && (uint64_t)-op->credit > o.credits)
+		return cli_fail(EX_CONFLICT, "org credit: only %llu credits were granted; cannot remove %lld",
+		    (unsigned long long)o.credits, (long long)-op->credit);
+	if (op->credit > 0 && o.credits + (uint64_t)op->credit > QUOTA_USED_MAX)
+		return cli_fail(EX_CONFLICT, "org credit: the total would exceed %llu",
+		    (unsigned long long)QUOTA_USED_MAX);
+	o.credits = (uint64_t)((int64_t)o.credits + op->credit);
+	op->credit = (int64_t)o.credits;
+	if ((code = cli_put_org(c, t, op->id, &o)) != EX_OK)
+		return code;
+	return cli_bump_generation(c, t);
+}
+
+static int
+org_credit(struct cli *c, int argc, char **argv)
+{
+	struct org_op op;
+	struct args a;
+	const char *v, *why;
+	uint64_t n;
+	int code, neg = 0;
+
+	c->cmd = "org credit";
+	if ((code = cli_parse(c, argc, argv, NULL, 2, 2, "org credit ORG +N", &a)) != EX_OK)
+		return code;
+	v = a.pos[1];
+	if (*v == '+')
+		v++;
+	else if (*v == '-')
+		v++, neg = 1;
+	if (parse_u64(v, 1, QUOTA_USED_MAX, &n, &why) != 0)
+		return cli_fail(EX_USAGE, "org credit: '%s': %s (use +N to add, -N to take back)",
+		    a.pos[1], why);
+	if ((code = cli_open(c)) != EX_OK)
+		return code;
+	op.id = a.pos[0];
+	op.a = &a;
+	op.credit = neg ? -(int64_t)n : (int64_t)n;
+	if ((code = cli_txn(c, org_credit_txn, &op)) != EX_OK)
+		return code;
+	cli_note("keygate: organization %s now has %lld credits granted in total", op.id,
+	    (long long)op.credit);
+	return EX_OK;
+}
+
+/* Units used in the current period, with its quota. */
+struct usage_now {
+	uint64_t used, quota;
+	uint32_t period;
+	int has_quota;
+};
+
+static void
+org_usage(struct cli *c, const char *id, const struct org_rec *o,
+    const struct plan_rec *p, struct usage_now *u)
+{
+	enum quota_period kind = p ? p->quota.period : QUOTA_NONE;
+	struct counter_slot *s;
+
+	memset(u, 0, sizeof u[0]);
+	u->has_quota = kind != QUOTA_NONE;
+	if (kind == QUOTA_NONE)
+		kind = QUOTA_MONTH; /* without a quota, usage is counted by month */
+	u->period = policy_period_id(kind, kg_now());
+	u->quota = p ? p->quota.count : 0;
+	if (p && kind == QUOTA_CREDITS)
+		u->quota += o->credits;
+	s = counters_find(c->kg.counters, counters_org_tag(id), 0);
+	u->used = s ? counters_quota_used(s, u->period) : 0;
+}
+
+static void
+json_org(struct cli *c, struct json *j, const char *id, const struct org_rec *o,
+    const struct plan_rec *p)
+{
+	struct usage_now u;
+
+	org_usage(c, id, o, p, &u);
+	json_obj_begin(j);
+	json_kv_str(j, "id", id, 0);
+	json_kv_str(j, "name", o->name, 1);
+	json_kv_str(j, "plan", o->plan, 0);
+	json_key(j, "suspended");
+	json_bool(j, (o->flags & ORGF_SUSPENDED) != 0);
+	json_kv_int(j, "keys", o->nkeys);
+	json_key(j, "credits");
+	json_uint(j, o->credits);
+	json_kv_time(j, "created_at", o->created_at);
+	json_key(j, "used");
+	json_uint(j, u.used);
+	json_key(j, "quota");
+	if (u.has_quota)
+		json_uint(j, u.quota);
+	else
+		json_null(j);
+	json_obj_end(j);
+}
+
+struct org_list {
+	struct cli *c;
+	struct json j;
+};
+
+static int
+org_list_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct org_list *ol = ctx;
+	unsigned char pbuf[RECORD_MAX];
+	char id[ID_MAX + 1];
+	struct org_rec o;
+	struct plan_rec p;
+	size_t plen;
+	int havep;
+
+	if (kl > ID_MAX || record_decode_org(v, vl, &o) != 0) {
+		cli_note("keygate: skipping a damaged organization record (run keygate db check)");
+		return 0;
+	}
+	memcpy(id, k, kl);
+	id[kl] = '\0';
+	havep = store_get(ol->c->kg.store, NULL, TBL_PLANS, o.plan, strlen(o.plan), pbuf,
+	    sizeof pbuf, &plen, 0) == ST_OK && record_decode_plan(pbuf, plen, &p) == 0;
+	if (ol->c->json) {
+		json_org(ol->c, &ol->j, id, &o, havep ? &p : NULL);
+		return 0;
+	}
+	printf("%-24s %-16s %-9s %6u  %s\n", id, o.plan,
+	    (o.flags & ORGF_SUSPENDED) ? "suspended" : "active", o.nkeys, o.name);
+	return 0;
+}
+
+static int
+org_list(struct cli *c, int argc, char **argv)
+{
+	struct org_list ol;
+	struct args a;
+	int code, rc;
+
+	c->cmd = "org list";
+	if ((code = cli_parse(c, argc, argv, NULL, 0, 0, "org list [--json]", &a)) != EX_OK)
+		return code;
+	if ((code = cli_open(c)) != EX_OK)
+		return code;
+	memset(&ol, 0, sizeof ol);
+	ol.c = c;
+	if (c->json) {
+		json_init(&ol.j, stdout);
+		json_arr_begin(&ol.j);
+	} else {
+		printf("%-24s %-16s %-9s %6s  %s\n", "ORG", "PLAN", "STATE", "KEYS", "NAME");
+	}
+	rc = store_scan(c->kg.store, NULL, TBL_ORGS, org_list_row, &ol);
+	if (c->json)
+		json_arr_end(&ol.j);
+	return rc == ST_OK ? EX_OK : cli_store_fail(c, rc, "organizations");
+}
+
+static int
+org_show(struct cli *c, int argc, char **argv)
+{
+	unsigned char buf[RECORD_MAX], pbuf[RECORD_MAX];
+	struct org_rec o;
+	struct plan_rec p;
+	struct usage_now u;
+	struct args a;
+	struct json j;
+	char tb[32];
+	int code, havep;
+
+	c->cmd = "org show";
+	if ((code = cli_parse(c, argc, argv, NULL, 1, 1, "org show ORG [--json]", &a)) != EX_OK)
+		return code;
+	if ((code = cli_open(c)) != EX_OK)
+		return code;
+	if ((code = cli_get_org(c, NULL, a.pos[0], buf, &o, 0)) != EX_OK)
+		return code < 0 ? EX_STORE : code;
+	havep = cli_get_plan(c, NULL, o.plan, pbuf, &p, 0) == EX_OK;
+	if (c->json) {
+		json_init(&j, stdout);
+		json_org(c, &j, a.pos[0], &o, havep ? &p : NULL);
+		return EX_OK;
+	}
+	org_usage(c, a.pos[0], &o, havep ? &p : NULL, &u);
+	printf("id:        %s\n", a.pos[0]);
+	printf("name:      %s\n", o.name);
+	printf("plan:      %s\n", o.plan);
+	printf("state:     %s\n", (o.flags & ORGF_SUSPENDED) ? "suspended" : "active");
+	printf("keys:      %u\n", o.nkeys);
+	printf("credits:   %llu\n", (unsigned long long)o.credits);
+	printf("created:   %s\n", format_time(o.created_at, tb, sizeof tb));
+	if (u.has_quota)
+		printf("usage:     %llu of %llu\n", (unsigned long long)u.used,
+		    (unsigned long long)u.quota);
+	else
+		printf("usage:     %llu this month (no quota)\n", (unsigned long long)u.used);
+	return EX_OK;
+}
+
+int
+cmd_org(struct cli *c, int argc, char **argv)
+{
+	c->cmd = "org";
+	if (argc < 1)
+		return cli_fail(EX_USAGE, "org: expected create, set, credit, list or show");
+	if (strcmp(argv[0], "create") == 0)
+		return org_create(c, argc - 1, argv + 1);
+	if (strcmp(argv[0], "set") == 0)
+		return org_set(c, argc - 1, argv + 1);
+	if (strcmp(argv[0], "credit") == 0)
+		return org_credit(c, argc - 1, argv + 1);
+	if (strcmp(argv[0], "list") == 0)
+		return org_list(c, argc - 1, argv + 1);
+	if (strcmp(argv[0], "show") == 0)
+		return org_show(c, argc - 1, argv + 1);
+	return cli_fail(EX_USAGE, "org: unknown subcommand '%s' (create, set, credit, list, show)",
+	    argv[0]);
+}

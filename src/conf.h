@@ -1,0 +1,46 @@
+/*
+ * conf.h - keygate.conf: "name = value" lines, '#' comments.  Parsed into
+ * a struct; an unknown name, a bad value or a repeated name is an error
+ * with its line number, and a broken file never replaces a working setup.
+ */
+#ifndef KEYGATE_CONF_H
+#define KEYGATE_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define CONF_DEFAULT_PATH "/etc/keygate/keygate.conf"
+#define CONF_DEFAULT_DB   "/var/lib/keygate"
+#define CONF_LINE_MAX     4096
+#define CONF_FILE_MAX     (1 << 20)
+
+struct conf {
+	char db[1024];
+	char realm[128];
+	enum log_dest log;
+	int log_denials;
+	int debug;
+	char query_param[64];   /* "" = keys in query strings are not read */
+	unsigned workers;
+	char listen[1024];      /* "" = the socket on fd 0 */
+	unsigned socket_mode;
+	unsigned watchdog_s;    /* a request stuck this long ends the process */
+};
+
+void conf_defaults(struct conf *c);
+/* Parses a whole file's text; on error, err holds "line N: reason". */
+int conf_parse(const char *text, size_t len, struct conf *c, char *err,
+    size_t errlen);
+/*
+ * Loads path; a missing file is an error only if must_exist (a path the
+ * user named), since /etc/keygate/keygate.conf is optional.
+ */
+int conf_load(const char *path, int must_exist, struct conf *c, char *err,
+    size_t errlen);
+/* The config path and store dir by the precedence of SPEC section 1. */
+const char *conf_path(const char *opt, int *must_exist);
+const char *conf_db(const char *opt, const struct conf *c);
+
+#endif

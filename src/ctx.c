@@ -1,0 +1,174 @@
+/*
+ * ctx.c - opening a store with its settings.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "ctx.h"
+
+#define PEPPER_CHECK_TEXT "keygate pepper check v1"
+
+int64_t
+kg_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+uint64_t
+kg_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int
+kg_read_pepper(const char *path, unsigned char *buf, size_t cap, size_t *len,
+    char *err, size_t errlen)
+{
+	struct stat st;
+	ssize_t r;
+	size_t got = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "cannot open the pepper file %s: %s", path,
+		    errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "the pepper file %s is not a regular file", path);
+		goto fail;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "the pepper file %s is writable by group or others (chmod 0640)", path);
+		goto fail;
+	}
+	if (st.st_mode & S_IROTH) {
+		snprintf(err, errlen, "the pepper file %s is readable by others (chmod 0640)", path);
+		goto fail;
+	}
+	while (got < cap && (r = read(fd, buf + got, cap - got)) > 0)
+		got += (size_t)r;
+	if (got == cap) {
+		snprintf(err, errlen, "the pepper file %s is larger than %d bytes", path, PEPPER_MAX);
+		goto fail;
+	}
+	close(fd);
+	if (got > 0 && buf[got - 1] == '\n')
+		got--;
+	if (got < PEPPER_MIN) {
+		OPENSSL_cleanse(buf, cap);
+		snprintf(err, errlen, "the pepper file %s holds fewer than %d bytes", path, PEPPER_MIN);
+		return -1;
+	}
+	*len = got;
+	return 0;
+fail:
+	close(fd);
+	OPENSSL_cleanse(buf, cap);
+	return -1;
+}
+
+int
+kg_pepper_check(const unsigned char *pepper, size_t len,
+    unsigned char out[DIGEST_LEN])
+{
+	struct digester *d = digester_new(pepper, len);
+	int rc;
+
+	if (d == NULL)
+		return -1;
+	rc = digester_digest(d, PEPPER_CHECK_TEXT, strlen(PEPPER_CHECK_TEXT), out);
+	digester_free(d);
+	return rc;
+}
+
+int
+kg_read_meta(struct kg *kg, struct store_txn *txn, unsigned char *buf,
+    size_t cap, struct meta_rec *m, int rmw)
+{
+	size_t len;
+	int rc;
+
+	rc = store_get(kg->store, txn, TBL_META, "store", 5, buf, cap, &len, rmw);
+	if (rc != ST_OK)
+		return rc == ST_NOTFOUND ? ST_ERROR : rc;
+	if (record_decode_meta(buf, len, m) != 0)
+		return ST_ERROR;
+	return ST_OK;
+}
+
+int
+kg_open(struct kg *kg, const char *dir, unsigned store_flags, char *err,
+    size_t errlen)
+{
+	unsigned char buf[RECORD_MAX], pepper[PEPPER_MAX], check[DIGEST_LEN];
+	struct meta_rec m;
+	size_t plen = 0;
+	int rc;
+
+	memset(kg, 0, sizeof *kg);
+	if ((kg->store = store_open(dir, store_flags, err, errlen)) == NULL)
+		return -1;
+	rc = kg_read_meta(kg, NULL, buf, sizeof buf, &m, 0);
+	if (rc != ST_OK) {
+		snprintf(err, errlen, "%s: the store's meta record is unreadable (%s)",
+		    dir, rc == ST_ERROR ? "missing or damaged" : store_errmsg(kg->store));
+		goto fail;
+	}
+	if (m.format != STORE_FORMAT) {
+		snprintf(err, errlen, "%s: store format %u, this keygate reads format %u",
+		    dir, m.format, STORE_FORMAT);
+		goto fail;
+	}
+	snprintf(kg->prefix, sizeof kg->prefix, "%s", m.prefix);
+	snprintf(kg->pepper_path, sizeof kg->pepper_path, "%s", m.pepper_path);
+	kg->meta_flags = m.flags;
+	if (m.flags & METAF_PEPPER) {
+		if (kg_read_pepper(m.pepper_path, pepper, sizeof pepper, &plen, err,
+		    errlen) != 0)
+			goto fail;
+		if (kg_pepper_check(pepper, plen, check) != 0 ||
+		    CRYPTO_memcmp(check, m.pepper_check, DIGEST_LEN) != 0) {
+			OPENSSL_cleanse(pepper, sizeof pepper);
+			snprintf(err, errlen, "the pepper file %s is not the one this store was created with",
+			    m.pepper_path);
+			goto fail;
+		}
+	}
+	kg->digester = digester_new(plen ? pepper : NULL, plen);
+	OPENSSL_cleanse(pepper, sizeof pepper);
+	if (kg->digester == NULL) {
+		snprintf(err, errlen, "OpenSSL cannot set up SHA-256");
+		goto fail;
+	}
+	if ((kg->counters = counters_open(dir, err, errlen)) == NULL)
+		goto fail;
+	return 0;
+fail:
+	kg_close(kg);
+	return -1;
+}
+
+void
+kg_close(struct kg *kg)
+{
+	counters_close(kg->counters);
+	digester_free(kg->digester);
+	store_close(kg->store);
+	memset(kg, 0, sizeof *kg);
+}

@@ -1,0 +1,50 @@
+/*
+ * ctx.h - an opened keygate store: the Berkeley DB environment, the shared
+ * counters, the settings from its meta record and the digester (with the
+ * pepper when the store has one).  Both programs open exactly one.
+ */
+#ifndef KEYGATE_CTX_H
+#define KEYGATE_CTX_H
+
+#include <stddef.h>
+
+#include "apikey.h"
+#include "counters.h"
+#include "record.h"
+#include "store.h"
+
+#define PEPPER_MIN 16
+#define PEPPER_MAX 4096
+
+struct kg {
+	struct store *store;
+	struct counters *counters;
+	struct digester *digester;
+	char prefix[APIKEY_PREFIX_MAX + 1];
+	uint32_t meta_flags;
+	char pepper_path[PATHNAME_MAX + 1];
+};
+
+int kg_open(struct kg *kg, const char *dir, unsigned store_flags, char *err,
+    size_t errlen);
+void kg_close(struct kg *kg);
+
+/* Reads the meta record (buf must outlive m). */
+int kg_read_meta(struct kg *kg, struct store_txn *txn, unsigned char *buf,
+    size_t cap, struct meta_rec *m, int rmw);
+/*
+ * Reads a pepper file: opened without following links, refused when it is
+ * not a regular file, when group or others may write it, or when others
+ * may read it.  One trailing newline is not part of the pepper.
+ */
+int kg_read_pepper(const char *path, unsigned char *buf, size_t cap,
+    size_t *len, char *err, size_t errlen);
+/* HMAC(pepper, fixed text): stored at init to recognise the right pepper. */
+int kg_pepper_check(const unsigned char *pepper, size_t len,
+    unsigned char out[DIGEST_LEN]);
+
+/* Now, in seconds and nanoseconds since the epoch. */
+int64_t kg_now(void);
+uint64_t kg_now_ns(void);
+
+#endif

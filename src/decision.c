@@ -1,0 +1,139 @@
+/*
+ * decision.c - verdict -> status, headers, body.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "decision.h"
+#include "record.h"
+
+static const struct decision_info infos[] = {
+	[V_ALLOW] = {200, "OK", NULL, NULL},
+	[V_CONFLICT] = {400, "Bad Request", "conflicting_api_keys",
+	    "The request carries two different API keys."},
+	[V_MISSING] = {401, "Unauthorized", "missing_api_key",
+	    "An API key is required: send it as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'."},
+	[V_INVALID] = {401, "Unauthorized", "invalid_api_key",
+	    "Invalid or revoked API key."},
+	[V_EXPIRED] = {401, "Unauthorized", "expired_api_key",
+	    "This API key has expired."},
+	[V_QUOTA] = {402, "Payment Required", "quota_exceeded",
+	    "The organization's quota for this period is used up."},
+	[V_FORBIDDEN] = {403, "Forbidden", "forbidden",
+	    "This API key is not allowed to make this request."},
+	[V_RATE] = {429, "Too Many Requests", "rate_limited",
+	    "Rate limit exceeded; retry after the time in Retry-After."},
+	[V_INTERNAL] = {500, "Internal Server Error", "internal_error",
+	    "Internal error."},
+	[V_UNAVAILABLE] = {503, "Service Unavailable", "unavailable",
+	    "The API key service is temporarily unavailable."},
+};
+
+const struct decision_info *
+decision_info(enum verdict v)
+{
+	if ((unsigned)v >= sizeof infos / sizeof infos[0])
+		v = V_INTERNAL;
+	return &infos[v];
+}
+
+struct out {
+	char *buf;
+	size_t cap, len;
+	int overflow;
+};
+
+static void
+outf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+outf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len)
+		o->overflow = 1;
+	else
+		o->len += (size_t)n;
+}
+
+int
+decision_body(enum verdict v, char *buf, size_t cap)
+{
+	const struct decision_info *d = decision_info(v);
+	int n;
+
+	if (d->code == NULL)
+		return -1;
+	n = snprintf(buf, cap, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+	    d->code, d->message);
+	return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+static int
+render_deny(enum verdict v, const struct authz_res *res, const char *realm,
+    struct out *o)
+{
+	const struct decision_info *d = decision_info(v);
+	char body[512];
+
+	if (decision_body(v, body, sizeof body) < 0)
+		return -1;
+	outf(o, "Status: %d %s\r\nContent-Type: application/json\r\n"
+	    "Cache-Control: no-store\r\n", d->status, d->phrase);
+	if (d->status == 401)
+		outf(o, "WWW-Authenticate: Bearer realm=\"%s\"\r\n", realm);
+	if (v == V_RATE && res != NULL && res->has_rate) {
+		outf(o, "Retry-After: %u\r\nRateLimit-Limit: %u\r\n"
+		    "RateLimit-Remaining: 0\r\nRateLimit-Reset: %u\r\n",
+		    res->rate.retry_after_s, res->rate.limit, res->rate.reset_s);
+	}
+	outf(o, "\r\n%s\n", body);
+	return o->overflow ? -1 : (int)o->len;
+}
+
+int
+decision_render(const struct authz_res *res, const char *realm, char *buf,
+    size_t cap)
+{
+	struct out o = {buf, cap, 0, 0};
+
+	if (res->verdict != V_ALLOW)
+		return render_deny(res->verdict, res, realm, &o);
+	if (!record_header_safe(res->org) || !record_header_safe(res->plan) ||
+	    !record_header_safe(res->key_id) || !record_header_safe(res->user) ||
+	    res->org == NULL || res->plan == NULL || res->key_id == NULL) {
+		o.len = 0;
+		return render_deny(V_INTERNAL, NULL, realm, &o);
+	}
+	outf(&o, "Status: 200 OK\r\nVariable-Org-Id: %s\r\nVariable-Plan: %s\r\n"
+	    "Variable-Key-Id: %s\r\nVariable-Key-Mode: %s\r\n", res->org, res->plan,
+	    res->key_id, res->mode == MODE_TEST ? "test" : "live");
+	if (res->user != NULL)
+		outf(&o, "Variable-User-Id: %s\r\n", res->user);
+	if (res->has_rate)
+		outf(&o, "Variable-RateLimit-Remaining: %llu\r\n",
+		    (unsigned long long)res->rate.remaining);
+	if (res->has_quota) {
+		outf(&o, "Variable-Quota-Remaining: %llu\r\n",
+		    (unsigned long long)res->quota.remaining);
+		if (res->quota.over)
+			outf(&o, "Variable-Quota-Exceeded: 1\r\n");
+	}
+	outf(&o, "\r\n");
+	if (o.overflow) {
+		o.len = 0;
+		o.overflow = 0;
+		return render_deny(V_INTERNAL, NULL, realm, &o);
+	}
+	return (int)o.len;
+}

@@ -1,0 +1,462 @@
+/*
+ * keygate-authz - the FastCGI authorizer.
+ *
+ * Process model: started by a spawner (mod_fcgid, lighttpd bin-path,
+ * spawn-fcgi) the listening socket is fd 0; with --listen we bind it
+ * ourselves.  With --workers N (or --listen) a master pre-forks N workers,
+ * restarts any that dies and forwards SIGTERM.  Each worker is one request
+ * thread (one FastCGI connection at a time, as libfcgi serves them) plus a
+ * maintenance thread that runs the store's failchk and lock-expiry every
+ * second and ends the process if a request is stuck past the watchdog.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fastcgi.h>
+#include <fcgiapp.h>
+#include <openssl/crypto.h>
+
+#include "authz.h"
+#include "conf.h"
+#include "ctx.h"
+#include "decision.h"
+#include "log.h"
+#include "server.h"
+
+#define MAX_WORKERS 256
+
+static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t child_exited;
+
+/* Shared between the request thread and the maintenance thread. */
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t request_started; /* atomic: 0 when idle */
+
+struct worker {
+	struct conf conf;
+	const char *dir;
+	struct kg kg;
+	struct authz az;
+	int listen_fd;
+	int64_t last_reopen;
+	char out[8192];
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: keygate-authz [--db DIR] [--config FILE] [--listen unix:PATH|HOST:PORT]\n"
+	    "                     [--workers N] [--socket-mode MODE] [--debug]\n"
+	    "       keygate-authz --help | --version\n"
+	    "\n"
+	    "FastCGI authorizer for keygate API keys (AUTHORIZER and RESPONDER roles).\n"
+	    "Without --listen the listening socket is fd 0, as given by mod_fcgid,\n"
+	    "lighttpd or spawn-fcgi.  See keygate-authz(8).\n");
+}
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+static void
+on_child(int sig)
+{
+	(void)sig;
+	child_exited = 1;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop; /* no SA_RESTART: accept(2) must return EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* mod_fcgid sends SIGUSR1 for a graceful stop */
+	sa.sa_handler = on_stop;
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* ---- maintenance thread ---- */
+
+static void *
+maintenance(void *arg)
+{
+	struct worker *w = arg;
+
+	for (;;) {
+		int64_t started;
+
+		sleep(1);
+		pthread_mutex_lock(&store_lock);
+		if (!store_broken(w->kg.store) && store_maintain(w->kg.store) == ST_RECOVER)
+			log_warnx("store needs recovery: %s; denying until it reopens",
+			    store_errmsg(w->kg.store));
+		pthread_mutex_unlock(&store_lock);
+		/*
+		 * A request blocked this long is stuck on a lock or mutex
+		 * that a dead process held: exit, so that the web server's
+		 * connection fails (a 5xx, never a 200) and a fresh process
+		 * runs recovery.
+		 */
+		started = __atomic_load_n(&request_started, __ATOMIC_RELAXED);
+		if (started != 0 && kg_now() - started > (int64_t)w->conf.watchdog_s) {
+			log_warnx("a request has been stuck for more than %us; exiting",
+			    w->conf.watchdog_s);
+			_exit(3);
+		}
+	}
+	return NULL;
+}
+
+static void
+start_maintenance(struct worker *w)
+{
+	sigset_t all, old;
+	pthread_t t;
+
+	/* Signals belong to the request thread, which must see EINTR. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (pthread_create(&t, NULL, maintenance, w) != 0)
+		fatal("cannot start the maintenance thread");
+	pthread_detach(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* ---- one request ---- */
+
+static void
+wipe_param(char **envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp != NULL && *envp != NULL; envp++) {
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			OPENSSL_cleanse(*envp + n + 1, strlen(*envp + n + 1));
+	}
+}
+
+/* Reopens a store that needs recovery, at most once a second. */
+static void
+reopen_if_broken(struct worker *w)
+{
+	int64_t now;
+
+	if (!store_broken(w->kg.store))
+		return;
+	now = kg_now();
+	if (now == w->last_reopen)
+		return;
+	w->last_reopen = now;
+	pthread_mutex_lock(&store_lock);
+	if (store_reopen(w->kg.store) == ST_OK)
+		log_info("store reopened");
+	else
+		log_warnx("store reopen failed: %s", store_errmsg(w->kg.store));
+	pthread_mutex_unlock(&store_lock);
+}
+
+static void
+log_denial(const struct authz_req *q, const struct authz_res *r)
+{
+	const struct decision_info *d = decision_info(r->verdict);
+	char m[32], u[260], a[64];
+
+	log_info("deny %d %s key=%s%s%s reason=\"%s\" remote=%s \"%s %s\"%s%s",
+	    d->status, d->code, r->key_id ? r->key_id : "",
+	    r->key_id && r->display[0] ? " " : "",
+	    r->display[0] ? r->display : (r->key_id ? "" : "-"),
+	    r->reason ? r->reason : "",
+	    log_sanitize(q->remote, 45, a, sizeof a),
+	    log_sanitize(q->method, 16, m, sizeof m),
+	    log_sanitize(q->uri, 256, u, sizeof u),
+	    q->subrequest ? " subrequest" : "", q->replay ? " replay" : "");
+}
+
+static void
+handle(struct worker *w, FCGX_Request *rq)
+{
+	char uri[4096];
+	struct authz_req q;
+	struct authz_res r;
+	const char *replay, *proto, *sn, *pi;
+	int n;
+
+	memset(&q, 0, sizeof q);
+	q.role = rq->role == FCGI_AUTHORIZER ? ROLE_AUTHORIZER : ROLE_RESPONDER;
+	q.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", rq->envp);
+	q.x_api_key = FCGX_GetParam("HTTP_X_API_KEY", rq->envp);
+	q.method = FCGX_GetParam("REQUEST_METHOD", rq->envp);
+	q.host = FCGX_GetParam("HTTP_HOST", rq->envp);
+	q.remote = FCGX_GetParam("REMOTE_ADDR", rq->envp);
+	q.query = w->conf.query_param[0] ? FCGX_GetParam("QUERY_STRING", rq->envp) : NULL;
+	/* REQUEST_URI wins: nginx sets SCRIPT_NAME to the auth location. */
+	q.uri = FCGX_GetParam("REQUEST_URI", rq->envp);
+	if (q.uri == NULL) {
+		sn = FCGX_GetParam("SCRIPT_NAME", rq->envp);
+		pi = FCGX_GetParam("PATH_INFO", rq->envp);
+		snprintf(uri, sizeof uri, "%s%s", sn ? sn : "", pi ? pi : "");
+		q.uri = uri;
+	}
+	proto = FCGX_GetParam("SERVER_PROTOCOL", rq->envp);
+	q.subrequest = proto != NULL && strcmp(proto, "INCLUDED") == 0;
+	replay = FCGX_GetParam("KEYGATE_REPLAY", rq->envp);
+	q.replay = replay != NULL && strcmp(replay, "1") == 0;
+
+	reopen_if_broken(w);
+	if (rq->role != FCGI_AUTHORIZER && rq->role != FCGI_RESPONDER) {
+		memset(&r, 0, sizeof r);
+		r.verdict = V_INTERNAL;
+		r.reason = "unsupported FastCGI role";
+	} else {
+		authz_decide(&w->az, &q, kg_now_ns(), &r);
+	}
+	n = decision_render(&r, w->conf.realm, w->out, sizeof w->out);
+	if (n < 0) {
+		static const char fallback[] = "Status: 500 Internal Server Error\r\n"
+		    "Content-Type: application/json\r\n\r\n"
+		    "{\"error\":{\"code\":\"internal_error\",\"message\":\"Internal error.\"}}\n";
+		FCGX_PutStr(fallback, sizeof fallback - 1, rq->out);
+	} else {
+		FCGX_PutStr(w->out, n, rq->out);
+	}
+	if (r.verdict == V_INTERNAL || (r.verdict == V_UNAVAILABLE && !q.replay))
+		log_warnx("error %d: %s (key=%s)", decision_info(r.verdict)->status,
+		    r.reason ? r.reason : "?", r.key_id ? r.key_id : r.display);
+	else if (r.verdict != V_ALLOW && w->conf.log_denials)
+		log_denial(&q, &r);
+	wipe_param(rq->envp, "HTTP_AUTHORIZATION");
+	wipe_param(rq->envp, "HTTP_X_API_KEY");
+	if (q.query != NULL)
+		wipe_param(rq->envp, "QUERY_STRING");
+}
+
+static int
+worker_main(struct worker *w)
+{
+	FCGX_Request rq;
+	char err[512];
+	struct authz_opts o;
+
+	if (kg_open(&w->kg, w->dir, STORE_SERVER, err, sizeof err) != 0) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	memset(&o, 0, sizeof o);
+	o.query_param = w->conf.query_param[0] ? w->conf.query_param : NULL;
+	authz_init(&w->az, &w->kg, &o);
+	start_maintenance(w);
+	if (FCGX_InitRequest(&rq, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_warnx("FCGX_InitRequest failed");
+		return 1;
+	}
+	log_debug("worker ready");
+	while (!stopping) {
+		if (FCGX_Accept_r(&rq) < 0) {
+			if (stopping)
+				break;
+			if (errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept");
+			continue;
+		}
+		__atomic_store_n(&request_started, kg_now(), __ATOMIC_RELAXED);
+		handle(w, &rq);
+		FCGX_Finish_r(&rq);
+		__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
+	}
+	FCGX_Finish_r(&rq);
+	pthread_mutex_lock(&store_lock);
+	kg_close(&w->kg);
+	pthread_mutex_unlock(&store_lock);
+	return 0;
+}
+
+/* ---- master ---- */
+
+static pid_t
+spawn_worker(struct worker *w)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_warn("fork");
+		return -1;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(0);
+		signal(SIGCHLD, SIG_DFL);
+		_exit(worker_main(w));
+	}
+	return pid;
+}
+
+static int
+master_main(struct worker *w)
+{
+	pid_t pids[MAX_WORKERS];
+	int64_t started[MAX_WORKERS];
+	unsigned i, n = w->conf.workers, alive = 0;
+	struct sigaction sa;
+	sigset_t mask, old;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_child;
+	sigaction(SIGCHLD, &sa, NULL);
+	for (i = 0; i < n; i++) {
+		pids[i] = spawn_worker(w);
+		started[i] = kg_now();
+		alive += pids[i] > 0;
+	}
+	log_info("started %u workers", alive);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	while (!stopping) {
+		int status;
+		pid_t pid;
+
+		sigprocmask(SIG_BLOCK, &mask, &old);
+		if (!child_exited && !stopping)
+			sigsuspend(&old);
+		child_exited = 0;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			for (i = 0; i < n; i++) {
+				if (pids[i] != pid)
+					continue;
+				pids[i] = -1;
+				if (stopping)
+					break;
+				log_warnx("worker %ld exited (%s %d); restarting", (long)pid,
+				    WIFSIGNALED(status) ? "signal" : "status",
+				    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+				/* a worker that cannot even start: do not spin */
+				if (kg_now() - started[i] < 1)
+					sleep(1);
+				pids[i] = spawn_worker(w);
+				started[i] = kg_now();
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGTERM);
+	while (wait(NULL) > 0 || errno == EINTR)
+		;
+	log_info("stopped");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"config", required_argument, NULL, 'c'},
+		{"listen", required_argument, NULL, 'l'},
+		{"workers", required_argument, NULL, 'w'},
+		{"socket-mode", required_argument, NULL, 'm'},
+		{"debug", no_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct worker w;
+	const char *db = NULL, *config = NULL, *listen = NULL, *workers = NULL,
+	    *mode = NULL, *cpath, *why;
+	char err[512];
+	int c, debug = 0, must_exist;
+	uint64_t n;
+
+	umask(007);
+	log_init("keygate-authz", LOG_TO_STDERR, 0);
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'c': config = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'w': workers = optarg; break;
+		case 'm': mode = optarg; break;
+		case 'D': debug = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("keygate-authz %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "keygate-authz: unexpected argument '%s'\n", argv[optind]);
+		return 1;
+	}
+	conf_defaults(&w.conf);
+	cpath = conf_path(config, &must_exist);
+	if (conf_load(cpath, must_exist, &w.conf, err, sizeof err) != 0)
+		fatalx("%s", err);
+	if (workers != NULL) {
+		if (parse_u64(workers, 1, MAX_WORKERS, &n, &why) != 0)
+			fatalx("--workers: %s", why);
+		w.conf.workers = (unsigned)n;
+	}
+	if (listen != NULL)
+		snprintf(w.conf.listen, sizeof w.conf.listen, "%s", listen);
+	if (mode != NULL) {
+		char *end;
+		unsigned long m = strtoul(mode, &end, 8);
+		if (*mode == '\0' || *end != '\0' || m > 0777)
+			fatalx("--socket-mode: must be an octal mode such as 0660");
+		w.conf.socket_mode = (unsigned)m;
+	}
+	if (debug)
+		w.conf.debug = 1;
+	log_init("keygate-authz", w.conf.log, w.conf.debug);
+	w.dir = conf_db(db, &w.conf);
+
+	/* Fatal only at start-up: check the store opens before serving. */
+	if (kg_open(&w.kg, w.dir, STORE_SERVER, err, sizeof err) != 0)
+		fatalx("%s", err);
+	kg_close(&w.kg);
+
+	if (w.conf.listen[0] != '\0') {
+		w.listen_fd = server_listen(w.conf.listen, w.conf.socket_mode, err, sizeof err);
+		if (w.listen_fd < 0)
+			fatalx("%s", err);
+	} else {
+		if (!server_is_listener(0))
+			fatalx("fd 0 is not a listening socket: start keygate-authz from a "
+			    "FastCGI spawner (mod_fcgid, lighttpd, spawn-fcgi) or use --listen");
+		w.listen_fd = 0;
+	}
+	/* a client that stalls mid-request gives up its worker after this */
+	server_set_timeout(w.listen_fd, w.conf.watchdog_s);
+	if (FCGX_Init() != 0)
+		fatalx("FCGX_Init failed");
+	install_signals();
+	if (w.conf.listen[0] != '\0' || w.conf.workers > 1)
+		return master_main(&w);
+	return worker_main(&w);
+}

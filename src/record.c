@@ -1,0 +1,464 @@
+/*
+ * record.c - record layout.  Every record starts with a version byte and
+ * a type byte; integers are little-endian fixed width; strings are a
+ * 16-bit length, the bytes, and a NUL (so decoded strings are C strings
+ * pointing into the buffer).  A decoder refuses a version it does not
+ * know, trailing bytes, missing NULs and embedded NULs.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "record.h"
+
+enum rec_type {
+	REC_META = 'M', REC_KEY = 'K', REC_KEYID = 'I', REC_ORG = 'O', REC_PLAN = 'P',
+};
+
+struct wr {
+	unsigned char *buf;
+	size_t cap, len;
+	int overflow;
+};
+
+struct rd {
+	const unsigned char *buf;
+	size_t len, pos;
+	int bad;
+};
+
+static void
+put_bytes(struct wr *w, const void *p, size_t n)
+{
+	if (w->overflow || n > w->cap - w->len) {
+		w->overflow = 1;
+		return;
+	}
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+}
+
+static void
+put_u8(struct wr *w, uint8_t v)
+{
+	put_bytes(w, &v, 1);
+}
+
+static void
+put_u32(struct wr *w, uint32_t v)
+{
+	unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8),
+	    (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
+	put_bytes(w, b, 4);
+}
+
+static void
+put_u64(struct wr *w, uint64_t v)
+{
+	put_u32(w, (uint32_t)v);
+	put_u32(w, (uint32_t)(v >> 32));
+}
+
+static void
+put_str(struct wr *w, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n > 0xFFFF) {
+		w->overflow = 1;
+		return;
+	}
+	put_u8(w, (uint8_t)n);
+	put_u8(w, (uint8_t)(n >> 8));
+	put_bytes(w, s ? s : "", n);
+	put_u8(w, 0);
+}
+
+static void
+put_rules(struct wr *w, const struct rule_view *r, size_t n)
+{
+	size_t i;
+
+	if (n > RULES_MAX) {
+		w->overflow = 1;
+		return;
+	}
+	put_u8(w, (uint8_t)n);
+	for (i = 0; i < n; i++) {
+		put_u8(w, (uint8_t)r[i].action);
+		put_str(w, r[i].methods);
+		put_str(w, r[i].host);
+		put_str(w, r[i].path);
+	}
+}
+
+static const unsigned char *
+get_bytes(struct rd *r, size_t n)
+{
+	const unsigned char *p;
+
+	if (r->bad || n > r->len - r->pos) {
+		r->bad = 1;
+		return NULL;
+	}
+	p = r->buf + r->pos;
+	r->pos += n;
+	return p;
+}
+
+static uint8_t
+get_u8(struct rd *r)
+{
+	const unsigned char *p = get_bytes(r, 1);
+	return p ? p[0] : 0;
+}
+
+static uint32_t
+get_u32(struct rd *r)
+{
+	const unsigned char *p = get_bytes(r, 4);
+	return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24 : 0;
+}
+
+static uint64_t
+get_u64(struct rd *r)
+{
+	uint64_t lo = get_u32(r);
+	return lo | (uint64_t)get_u32(r) << 32;
+}
+
+static const char *
+get_str(struct rd *r, size_t max)
+{
+	const unsigned char *p;
+	size_t n = get_u8(r);
+
+	n |= (size_t)get_u8(r) << 8;
+	if (n > max) {
+		r->bad = 1;
+		return "";
+	}
+	p = get_bytes(r, n + 1);
+	if (p == NULL || p[n] != '\0' || memchr(p, '\0', n) != NULL) {
+		r->bad = 1;
+		return "";
+	}
+	return (const char *)p;
+}
+
+static void
+get_rules(struct rd *r, struct rule_view *v, size_t *n)
+{
+	size_t i, count = get_u8(r);
+
+	*n = 0;
+	if (count > RULES_MAX) {
+		r->bad = 1;
+		return;
+	}
+	for (i = 0; i < count && !r->bad; i++) {
+		uint8_t a = get_u8(r);
+		if (a != RULE_ALLOW && a != RULE_DENY)
+			r->bad = 1;
+		v[i].action = (enum rule_action)a;
+		v[i].methods = get_str(r, RULE_METHODS_MAX - 1);
+		v[i].host = get_str(r, RULE_HOST_MAX - 1);
+		v[i].path = get_str(r, RULE_PATH_MAX - 1);
+		/* a path pattern from disk must still look like one */
+		if (v[i].path[0] != '/' || v[i].methods[0] == '\0')
+			r->bad = 1;
+	}
+	if (!r->bad)
+		*n = count;
+}
+
+static void
+begin(struct wr *w, unsigned char *buf, size_t cap, enum rec_type type)
+{
+	w->buf = buf;
+	w->cap = cap;
+	w->len = 0;
+	w->overflow = 0;
+	put_u8(w, RECORD_VERSION);
+	put_u8(w, (uint8_t)type);
+}
+
+static int
+finish(struct wr *w)
+{
+	return w->overflow ? -1 : (int)w->len;
+}
+
+static int
+open_rd(struct rd *r, const unsigned char *buf, size_t len, enum rec_type type)
+{
+	r->buf = buf;
+	r->len = len;
+	r->pos = 0;
+	r->bad = 0;
+	if (buf == NULL || len < 2 || buf[0] != RECORD_VERSION || buf[1] != type)
+		return -1;
+	r->pos = 2;
+	return 0;
+}
+
+static int
+close_rd(struct rd *r)
+{
+	return r->bad || r->pos != r->len ? -1 : 0;
+}
+
+int
+record_encode_meta(const struct meta_rec *m, unsigned char *buf, size_t cap)
+{
+	struct wr w;
+
+	begin(&w, buf, cap, REC_META);
+	put_u32(&w, m->format);
+	put_u32(&w, m->flags);
+	put_str(&w, m->prefix);
+	put_str(&w, m->pepper_path);
+	put_bytes(&w, m->pepper_check, DIGEST_LEN);
+	put_u64(&w, (uint64_t)m->created_at);
+	put_u64(&w, m->plain_digests);
+	put_u64(&w, m->generation);
+	return finish(&w);
+}
+
+int
+record_decode_meta(const unsigned char *buf, size_t len, struct meta_rec *m)
+{
+	struct rd r;
+	const unsigned char *p;
+
+	memset(m, 0, sizeof *m);
+	if (open_rd(&r, buf, len, REC_META) != 0)
+		return -1;
+	m->format = get_u32(&r);
+	m->flags = get_u32(&r);
+	m->prefix = get_str(&r, APIKEY_PREFIX_MAX);
+	m->pepper_path = get_str(&r, PATHNAME_MAX);
+	if ((p = get_bytes(&r, DIGEST_LEN)) != NULL)
+		memcpy(m->pepper_check, p, DIGEST_LEN);
+	m->created_at = (int64_t)get_u64(&r);
+	m->plain_digests = get_u64(&r);
+	m->generation = get_u64(&r);
+	if (close_rd(&r) != 0 || !apikey_prefix_valid(m->prefix))
+		return -1;
+	return 0;
+}
+
+int
+record_encode_key(const struct key_rec *k, unsigned char *buf, size_t cap)
+{
+	struct wr w;
+
+	begin(&w, buf, cap, REC_KEY);
+	put_u32(&w, k->flags);
+	put_str(&w, k->id);
+	put_str(&w, k->org);
+	put_str(&w, k->name);
+	put_str(&w, k->user);
+	put_str(&w, k->display);
+	put_str(&w, k->successor);
+	put_u64(&w, (uint64_t)k->created_at);
+	put_u64(&w, (uint64_t)k->expires_at);
+	put_u64(&w, (uint64_t)k->revoked_at);
+	put_u64(&w, (uint64_t)k->last_used_at);
+	put_u32(&w, k->rate.count);
+	put_u32(&w, k->rate.window_s);
+	put_rules(&w, k->rules, k->nrules);
+	return finish(&w);
+}
+
+static int
+rate_valid(const struct rate_spec *r)
+{
+	return r->count == 0 || r->window_s == 1 || r->window_s == 60 ||
+	    r->window_s == 3600;
+}
+
+int
+record_decode_key(const unsigned char *buf, size_t len, struct key_rec *k)
+{
+	struct rd r;
+
+	if (open_rd(&r, buf, len, REC_KEY) != 0)
+		return -1;
+	k->flags = get_u32(&r);
+	k->id = get_str(&r, KEYID_LEN);
+	k->org = get_str(&r, ID_MAX);
+	k->name = get_str(&r, TEXT_MAX);
+	k->user = get_str(&r, TEXT_MAX);
+	k->display = get_str(&r, DISPLAY_MAX);
+	k->successor = get_str(&r, KEYID_LEN);
+	k->created_at = (int64_t)get_u64(&r);
+	k->expires_at = (int64_t)get_u64(&r);
+	k->revoked_at = (int64_t)get_u64(&r);
+	k->last_used_at = (int64_t)get_u64(&r);
+	k->rate.count = get_u32(&r);
+	k->rate.window_s = get_u32(&r);
+	get_rules(&r, k->rules, &k->nrules);
+	if (close_rd(&r) != 0 || k->id[0] == '\0' || k->org[0] == '\0' ||
+	    !rate_valid(&k->rate))
+		return -1;
+	return 0;
+}
+
+int
+record_encode_keyid(const struct keyid_rec *k, unsigned char *buf, size_t cap)
+{
+	struct wr w;
+
+	begin(&w, buf, cap, REC_KEYID);
+	put_bytes(&w, k->digest, DIGEST_LEN);
+	return finish(&w);
+}
+
+int
+record_decode_keyid(const unsigned char *buf, size_t len, struct keyid_rec *k)
+{
+	struct rd r;
+	const unsigned char *p;
+
+	if (open_rd(&r, buf, len, REC_KEYID) != 0)
+		return -1;
+	if ((p = get_bytes(&r, DIGEST_LEN)) != NULL)
+		memcpy(k->digest, p, DIGEST_LEN);
+	return close_rd(&r);
+}
+
+int
+record_encode_org(const struct org_rec *o, unsigned char *buf, size_t cap)
+{
+	struct wr w;
+
+	begin(&w, buf, cap, REC_ORG);
+	put_u32(&w, o->flags);
+	put_str(&w, o->name);
+	put_str(&w, o->plan);
+	put_u64(&w, (uint64_t)o->created_at);
+	put_u64(&w, o->credits);
+	put_u32(&w, o->nkeys);
+	return finish(&w);
+}
+
+int
+record_decode_org(const unsigned char *buf, size_t len, struct org_rec *o)
+{
+	struct rd r;
+
+	if (open_rd(&r, buf, len, REC_ORG) != 0)
+		return -1;
+	o->flags = get_u32(&r);
+	o->name = get_str(&r, TEXT_MAX);
+	o->plan = get_str(&r, ID_MAX);
+	o->created_at = (int64_t)get_u64(&r);
+	o->credits = get_u64(&r);
+	o->nkeys = get_u32(&r);
+	if (close_rd(&r) != 0 || o->plan[0] == '\0')
+		return -1;
+	return 0;
+}
+
+int
+record_encode_plan(const struct plan_rec *p, unsigned char *buf, size_t cap)
+{
+	struct wr w;
+
+	begin(&w, buf, cap, REC_PLAN);
+	put_str(&w, p->name);
+	put_u32(&w, p->rate.count);
+	put_u32(&w, p->rate.window_s);
+	put_u64(&w, p->quota.count);
+	put_u8(&w, (uint8_t)p->quota.period);
+	put_u32(&w, p->max_keys);
+	put_u32(&w, p->overage_pct);
+	put_u64(&w, (uint64_t)p->created_at);
+	put_u64(&w, (uint64_t)p->updated_at);
+	put_rules(&w, p->rules, p->nrules);
+	return finish(&w);
+}
+
+int
+record_decode_plan(const unsigned char *buf, size_t len, struct plan_rec *p)
+{
+	struct rd r;
+	uint8_t period;
+
+	if (open_rd(&r, buf, len, REC_PLAN) != 0)
+		return -1;
+	p->name = get_str(&r, ID_MAX);
+	p->rate.count = get_u32(&r);
+	p->rate.window_s = get_u32(&r);
+	p->quota.count = get_u64(&r);
+	period = get_u8(&r);
+	p->quota.period = (enum quota_period)period;
+	p->max_keys = get_u32(&r);
+	p->overage_pct = get_u32(&r);
+	p->created_at = (int64_t)get_u64(&r);
+	p->updated_at = (int64_t)get_u64(&r);
+	get_rules(&r, p->rules, &p->nrules);
+	if (close_rd(&r) != 0 || period > QUOTA_CREDITS || !rate_valid(&p->rate) ||
+	    p->overage_pct > 1000)
+		return -1;
+	return 0;
+}
+
+int
+record_id_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	for (n = 0; s[n] != '\0'; n++) {
+		char c = s[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+		if (n >= ID_MAX)
+			return 0;
+	}
+	return n > 0;
+}
+
+int
+record_text_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 1;
+	for (n = 0; s[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)s[n];
+		if (c < 0x20 || c == 0x7f || n >= TEXT_MAX)
+			return 0;
+	}
+	return 1;
+}
+
+int
+record_header_safe(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 1;
+	for (n = 0; s[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)s[n];
+		if (c < 0x20 || c > 0x7e || n >= TEXT_MAX)
+			return 0;
+	}
+	return 1;
+}
+
+void
+record_rule_view(const struct rule *r, struct rule_view *v)
+{
+	v->action = r->action;
+	v->methods = r->methods;
+	v->host = r->host;
+	v->path = r->path;
+}

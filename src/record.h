@@ -1,0 +1,113 @@
+/*
+ * record.h - versioned binary encoding of the store's records: meta, keys,
+ * key ids, organisations, plans, usage.  No I/O.  Decoders never allocate:
+ * strings and rules point into the caller's buffer, which must outlive the
+ * decoded struct.  Every decoder rejects anything malformed (it reads bytes
+ * that came from disk).
+ */
+#ifndef KEYGATE_RECORD_H
+#define KEYGATE_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apikey.h"
+#include "parse.h"
+#include "rules.h"
+
+#define RECORD_VERSION 1
+#define STORE_FORMAT   1   /* meta.format: bumped on incompatible layout changes */
+#define RECORD_MAX     8192
+
+#define ID_MAX        64   /* org ids and plan names: [A-Za-z0-9._-] */
+#define TEXT_MAX      128  /* names, user ids */
+#define PATHNAME_MAX  1024
+
+/* key flags */
+#define KEYF_TEST     0x01
+#define KEYF_REVOKED  0x02
+#define KEYF_PLAIN    0x04 /* plain SHA-256 digest in a peppered store (--sha256 import) */
+#define KEYF_IMPORTED 0x08
+
+/* org flags */
+#define ORGF_SUSPENDED 0x01
+
+/* meta flags */
+#define METAF_PEPPER 0x01
+
+struct meta_rec {
+	uint32_t format;
+	uint32_t flags;
+	const char *prefix;
+	const char *pepper_path;
+	unsigned char pepper_check[DIGEST_LEN];
+	int64_t created_at;
+	uint64_t plain_digests; /* --sha256 imports in a peppered store */
+	uint64_t generation;    /* bumped by every org or plan change */
+};
+
+struct key_rec {
+	uint32_t flags;
+	const char *id;
+	const char *org;
+	const char *name;
+	const char *user;
+	const char *display;
+	const char *successor; /* rotation: the key that replaced this one */
+	int64_t created_at;
+	int64_t expires_at; /* 0 = never */
+	int64_t revoked_at;
+	int64_t last_used_at; /* as of the last write; the live value is in counters */
+	struct rate_spec rate; /* count 0: the plan's */
+	size_t nrules;
+	struct rule_view rules[RULES_MAX];
+};
+
+struct org_rec {
+	uint32_t flags;
+	const char *name;
+	const char *plan;
+	int64_t created_at;
+	uint64_t credits;  /* prepaid units granted in total */
+	uint32_t nkeys;    /* keys not revoked, for the plan's max-keys */
+};
+
+struct plan_rec {
+	const char *name;
+	struct rate_spec rate;
+	struct quota_spec quota;
+	uint32_t max_keys;    /* 0 = unlimited */
+	uint32_t overage_pct; /* soft overage beyond the quota, percent */
+	int64_t created_at;
+	int64_t updated_at;
+	size_t nrules;
+	struct rule_view rules[RULES_MAX];
+};
+
+struct keyid_rec {
+	unsigned char digest[DIGEST_LEN];
+};
+
+/* Encoders return the length written, or -1 if it would exceed cap. */
+int record_encode_meta(const struct meta_rec *m, unsigned char *buf, size_t cap);
+int record_encode_key(const struct key_rec *k, unsigned char *buf, size_t cap);
+int record_encode_org(const struct org_rec *o, unsigned char *buf, size_t cap);
+int record_encode_plan(const struct plan_rec *p, unsigned char *buf, size_t cap);
+int record_encode_keyid(const struct keyid_rec *k, unsigned char *buf, size_t cap);
+
+/* Decoders return 0, or -1 for a malformed or foreign-version record. */
+int record_decode_meta(const unsigned char *buf, size_t len, struct meta_rec *m);
+int record_decode_key(const unsigned char *buf, size_t len, struct key_rec *k);
+int record_decode_org(const unsigned char *buf, size_t len, struct org_rec *o);
+int record_decode_plan(const unsigned char *buf, size_t len, struct plan_rec *p);
+int record_decode_keyid(const unsigned char *buf, size_t len, struct keyid_rec *k);
+
+/* Identifier rules shared by the CLI and the decoders. */
+int record_id_valid(const char *s);      /* org ids, plan names */
+int record_text_valid(const char *s);    /* names: printable, no controls */
+int record_header_safe(const char *s);   /* values sent as headers: 0x20-0x7e */
+
+/* Converts a parsed rule into a view pointing at it (for encoding). */
+void record_rule_view(const struct rule *r, struct rule_view *v);
+
+#endif

@@ -1,0 +1,465 @@
+/*
+ * rules.c - route rule parsing, path normalisation and glob matching.
+ *
+ * Matching is segment-wise: pattern and path are both split at "/"; a
+ * "*" inside a segment never crosses a "/", a "**" segment stands for zero
+ * or more whole segments.  Both levels use the
+ * classic greedy wildcard walk with one backtrack point, which is exact
+ * when a level has one kind of wildcard and bounded by O(n * m).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rules.h"
+
+static int
+is_method_char(char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+static int
+is_host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+	    c == '.' || c == '[' || c == ']' || c == ':';
+}
+
+static int
+parse_methods(const char *s, size_t len, char *out, const char **err)
+{
+	size_t i, tok = 0, ntok = 0;
+
+	*err = "methods must be * or a comma list such as GET,POST";
+	if (len == 1 && s[0] == '*') {
+		memcpy(out, "*", 2);
+		return 0;
+	}
+	if (len == 0 || len >= RULE_METHODS_MAX)
+		return -1;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		if (c == ',') {
+			if (tok == 0)
+				return -1;
+			tok = 0;
+		} else if (is_method_char(c)) {
+			if (tok++ == 0)
+				ntok++;
+		} else {
+			return -1;
+		}
+		out[i] = c;
+	}
+	if (tok == 0)
+		return -1;
+	out[len] = '\0';
+	return 0;
+}
+
+static int
+check_path_pattern(const char *p, const char **err)
+{
+	const char *seg = p + 1;
+
+	if (p[0] != '/') {
+		*err = "path must start with /";
+		return -1;
+	}
+	for (;;) {
+		const char *end = strchr(seg, '/');
+		size_t n = end ? (size_t)(end - seg) : strlen(seg);
+		size_t i;
+
+		if (n == 0 && end != NULL) {
+			*err = "path must not contain // (paths are matched normalised)";
+			return -1;
+		}
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+			*err = "path must not contain . or .. segments (paths are matched normalised)";
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)seg[i];
+			if (c <= 0x20 || c >= 0x7f || c == '%' || c == '?' || c == '#' || c == ';') {
+				*err = "path must be plain decoded characters (no %, ?, #, ; or spaces)";
+				return -1;
+			}
+			if (c == '*' && i + 1 < n && seg[i + 1] == '*' && n != 2) {
+				*err = "** must be a whole segment, as in /v1/** or /a/**/b";
+				return -1;
+			}
+		}
+		if (end == NULL)
+			break;
+		seg = end + 1;
+	}
+	return 0;
+}
+
+int
+rule_parse(enum rule_action action, const char *spec, struct rule *out,
+    const char **err)
+{
+	const char *sp, *target;
+	size_t tlen, hlen;
+
+	memset(out, 0, sizeof *out);
+	out->action = action;
+	if (spec == NULL)
+		spec = "";
+	while (*spec == ' ' || *spec == '\t')
+		spec++;
+	/* A lone "*": any method, any host, any path. */
+	if (strcmp(spec, "*") == 0) {
+		memcpy(out->methods, "*", 2);
+		memcpy(out->path, "/**", 4);
+		return 0;
+	}
+	sp = strpbrk(spec, " \t");
+	if (sp != NULL) {
+		if (parse_methods(spec, (size_t)(sp - spec), out->methods, err) != 0)
+			return -1;
+		target = sp;
+		while (*target == ' ' || *target == '\t')
+			target++;
+	} else {
+		memcpy(out->methods, "*", 2);
+		target = spec;
+	}
+	tlen = strlen(target);
+	while (tlen > 0 && (target[tlen - 1] == ' ' || target[tlen - 1] == '\t'))
+		tlen--;
+	if (tlen == 0 || memchr(target, ' ', tlen) || memchr(target, '\t', tlen)) {
+		*err = "rule must look like 'GET /v1/*' or 'POST api.example.com/hooks/*'";
+		return -1;
+	}
+	hlen = 0;
+	while (hlen < tlen && target[hlen] != '/')
+		hlen++;
+	if (hlen == tlen) {
+		*err = "path must start with /";
+		return -1;
+	}
+	if (hlen >= RULE_HOST_MAX) {
+		*err = "host too long";
+		return -1;
+	}
+	if (hlen > 0) {
+		size_t i, start = 0;
+
+		if (hlen >= 2 && target[0] == '*' && target[1] == '.') {
+			out->host[0] = '*';
+			out->host[1] = '.';
+			start = 2;
+		} else if (hlen == 1 && target[0] == '*') {
+			start = 1; /* "*" host: any */
+		}
+		for (i = start; i < hlen; i++) {
+			char c = target[i];
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c - 'A' + 'a');
+			if (!is_host_char(c)) {
+				*err = "host must be a name such as api.example.com or *.example.com";
+				return -1;
+			}
+			out->host[i] = c;
+		}
+		out->host[hlen] = '\0';
+		if (hlen == 1 && target[0] == '*')
+			out->host[0] = '\0';
+	}
+	if (tlen - hlen >= RULE_PATH_MAX) {
+		*err = "path too long";
+		return -1;
+	}
+	memcpy(out->path, target + hlen, tlen - hlen);
+	out->path[tlen - hlen] = '\0';
+	return check_path_pattern(out->path, err);
+}
+
+int
+rule_format(enum rule_action action, const char *methods, const char *host,
+    const char *path, char *buf, size_t n)
+{
+	return snprintf(buf, n, "%s %s %s%s", action == RULE_ALLOW ? "allow" : "deny",
+	    methods, host, path);
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+path_normalize(const char *uri, char *out, size_t cap)
+{
+	size_t segstart[PATH_SEGS_MAX];
+	size_t nseg = 0, o = 0;
+	const char *p = uri;
+
+	if (uri == NULL || cap < 2)
+		return -1;
+	/* absolute-form request targets: skip scheme and authority */
+	if (strncasecmp(p, "http://", 7) == 0 || strncasecmp(p, "https://", 8) == 0) {
+		p = strstr(p, "://") + 3;
+		p += strcspn(p, "/?#");
+	}
+	if (*p != '/')
+		return -1;
+	out[o++] = '/';
+	while (*p != '\0' && *p != '?' && *p != '#') {
+		char seg[PATH_NORM_MAX];
+		size_t n = 0;
+		int params = 0;
+
+		while (*p == '/')
+			p++;
+		/* decode one segment */
+		while (*p != '\0' && *p != '/' && *p != '?' && *p != '#') {
+			int c = (unsigned char)*p;
+			if (c == '%') {
+				int hi = hexval(p[1]), lo;
+				if (hi < 0 || (lo = hexval(p[2])) < 0)
+					return -1;
+				c = hi << 4 | lo;
+				if (c == '/')
+					return -1; /* encoded slash */
+				p += 3;
+			} else {
+				p++;
+			}
+			if (c < 0x20 || c == 0x7f)
+				return -1; /* NUL and other controls */
+			/* matrix parameters (";jsessionid=...") are not path */
+			if (c == ';')
+				params = 1;
+			if (params)
+				continue;
+			if (n + 1 >= sizeof seg)
+				return -1;
+			seg[n++] = (char)c;
+		}
+		if (n == 0 || (n == 1 && seg[0] == '.'))
+			continue;
+		if (n == 2 && seg[0] == '.' && seg[1] == '.') {
+			if (nseg > 0)
+				o = segstart[--nseg];
+			continue;
+		}
+		if (nseg == PATH_SEGS_MAX || o + n + 2 > cap)
+			return -1;
+		segstart[nseg++] = o;
+		if (o > 1)
+			out[o++] = '/';
+		memcpy(out + o, seg, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+void
+host_normalize(const char *host, char *out, size_t cap)
+{
+	size_t n = 0, i;
+	const char *end;
+
+	if (cap == 0)
+		return;
+	out[0] = '\0';
+	if (host == NULL)
+		return;
+	if (host[0] == '[') { /* IPv6 literal: keep the brackets, drop the port */
+		end = strchr(host, ']');
+		end = end ? end + 1 : host + strlen(host);
+	} else {
+		end = strchr(host, ':');
+		if (end == NULL)
+			end = host + strlen(host);
+	}
+	for (i = 0; host + i < end && n + 1 < cap; i++) {
+		char c = host[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		out[n++] = c;
+	}
+	while (n > 0 && out[n - 1] == '.')
+		n--;
+	out[n] = '\0';
+}
+
+static size_t
+split_path(const char *path, struct seg *segs, size_t max)
+{
+	size_t n = 0;
+	const char *p = path;
+
+	while (*p != '\0') {
+		const char *s;
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		s = p;
+		while (*p != '\0' && *p != '/')
+			p++;
+		if (n == max)
+			return max + 1;
+		segs[n].p = s;
+		segs[n].n = (size_t)(p - s);
+		n++;
+	}
+	return n;
+}
+
+void
+request_target_init(struct request_target *t, const char *method,
+    const char *host, const char *uri)
+{
+	size_t n;
+
+	t->method = method ? method : "";
+	host_normalize(host, t->host, sizeof t->host);
+	t->nsegs = 0;
+	t->unsafe = path_normalize(uri, t->path, sizeof t->path) != 0;
+	if (t->unsafe)
+		return;
+	n = split_path(t->path, t->segs, PATH_SEGS_MAX);
+	if (n > PATH_SEGS_MAX)
+		t->unsafe = 1;
+	else
+		t->nsegs = n;
+}
+
+/* '*' matches any run of bytes within the segment. */
+static int
+seg_match(const char *p, size_t pn, const char *s, size_t sn)
+{
+	size_t pi = 0, si = 0, star = (size_t)-1, mark = 0;
+
+	while (si < sn) {
+		if (pi < pn && p[pi] == '*') {
+			star = pi++;
+			mark = si;
+		} else if (pi < pn && p[pi] == s[si]) {
+			pi++;
+			si++;
+		} else if (star != (size_t)-1) {
+			pi = star + 1;
+			si = ++mark;
+		} else {
+			return 0;
+		}
+	}
+	while (pi < pn && p[pi] == '*')
+		pi++;
+	return pi == pn;
+}
+
+int
+path_glob_match(const char *pattern, const struct seg *segs, size_t nsegs)
+{
+	struct seg pat[PATH_SEGS_MAX];
+	size_t np = split_path(pattern, pat, PATH_SEGS_MAX);
+	size_t pi = 0, si = 0, star = (size_t)-1, mark = 0;
+
+	if (np > PATH_SEGS_MAX)
+		return 0;
+	while (si < nsegs) {
+		if (pi < np && pat[pi].n == 2 && pat[pi].p[0] == '*' && pat[pi].p[1] == '*') {
+			star = pi++;
+			mark = si;
+		} else if (pi < np && seg_match(pat[pi].p, pat[pi].n, segs[si].p, segs[si].n)) {
+			pi++;
+			si++;
+		} else if (star != (size_t)-1) {
+			pi = star + 1;
+			si = ++mark;
+		} else {
+			return 0;
+		}
+	}
+	while (pi < np && pat[pi].n == 2 && pat[pi].p[0] == '*' && pat[pi].p[1] == '*')
+		pi++;
+	return pi == np;
+}
+
+static int
+method_matches(const char *methods, const char *m)
+{
+	size_t mlen = strlen(m);
+	const char *p = methods;
+
+	if (strcmp(methods, "*") == 0)
+		return 1;
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (n == mlen && strncasecmp(p, m, n) == 0)
+			return 1;
+		/* HEAD is GET without a body: a GET rule covers it. */
+		if (n == 3 && strncmp(p, "GET", 3) == 0 && strcasecmp(m, "HEAD") == 0)
+			return 1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int
+host_matches(const char *rule_host, const char *host)
+{
+	size_t rl, hl;
+
+	if (rule_host[0] == '\0')
+		return 1;
+	if (rule_host[0] == '*' && rule_host[1] == '.') {
+		rl = strlen(rule_host + 1); /* ".example.com" */
+		hl = strlen(host);
+		return hl > rl && strcmp(host + hl - rl, rule_host + 1) == 0;
+	}
+	return strcmp(rule_host, host) == 0;
+}
+
+int
+rule_matches(const struct rule_view *r, const struct request_target *t)
+{
+	return method_matches(r->methods, t->method) &&
+	    host_matches(r->host, t->host) &&
+	    path_glob_match(r->path, t->segs, t->nsegs);
+}
+
+int
+rules_allow(const struct rule_view *rules, size_t n,
+    const struct request_target *t)
+{
+	size_t i;
+	int any_allow = 0;
+
+	if (n == 0)
+		return 1;
+	if (t->unsafe)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (rule_matches(&rules[i], t))
+			return rules[i].action == RULE_ALLOW;
+		if (rules[i].action == RULE_ALLOW)
+			any_allow = 1;
+	}
+	return !any_allow;
+}

@@ -1,0 +1,91 @@
+// rules.h - route rules such as
+//     allow GET /v1/*
+//     deny * /admin/**
+//     allow POST hooks.example.com/hooks/*
+/*
+ * Pure logic: parsing, request path normalisation, host normalisation and
+ * matching.
+ *
+ * Rule text: [METHODS] [HOST]PATH
+ *   METHODS  "*" or a comma list (GET,POST); absent means any; GET also
+ *            covers HEAD
+ *   HOST     a host name, or "*.example.com"; absent means any host
+ *   PATH     a glob starting with "/": "*" matches within one segment,
+ *            "**" (a whole segment) matches any number of segments
+ *
+ * A list is evaluated top down, the first match wins.  An empty list
+ * allows everything; a list that holds an allow rule is an allowlist, so
+ * a request that matches nothing is denied; a list of deny rules only
+ * allows what it does not match.
+ */
+#ifndef KEYGATE_RULES_H
+#define KEYGATE_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RULE_METHODS_MAX 64
+#define RULE_HOST_MAX    256
+#define RULE_PATH_MAX    512
+#define RULES_MAX        32
+/* 8 KiB: Apache's default LimitRequestLine; longer paths are not matched */
+#define PATH_NORM_MAX    8192
+#define PATH_SEGS_MAX    256
+
+enum rule_action { RULE_ALLOW = 1, RULE_DENY = 2 };
+
+struct rule {
+	enum rule_action action;
+	char methods[RULE_METHODS_MAX]; /* "*" or "GET,POST" */
+	char host[RULE_HOST_MAX];       /* "" = any */
+	char path[RULE_PATH_MAX];
+};
+
+/* A rule decoded in place from a store record: pointers into the record. */
+struct rule_view {
+	enum rule_action action;
+	const char *methods;
+	const char *host;
+	const char *path;
+};
+
+struct seg {
+	const char *p;
+	size_t n;
+};
+
+/* What rules are matched against: normalised once per request. */
+struct request_target {
+	const char *method;
+	char host[RULE_HOST_MAX];
+	char path[PATH_NORM_MAX];
+	struct seg segs[PATH_SEGS_MAX];
+	size_t nsegs;
+	int unsafe; /* the path cannot be normalised safely: deny */
+};
+
+int rule_parse(enum rule_action action, const char *spec, struct rule *out,
+    const char **err);
+// "allow GET /v1/*"
+int rule_format(enum rule_action action, const char *methods, const char *host,
+    const char *path, char *buf, size_t n);
+
+/*
+ * Normalises a REQUEST_URI: query removed, percent-decoded once, ";params"
+ * removed from segments, empty and "." segments dropped, ".." resolved.
+ * Returns -1 (deny) for an encoded "/", a NUL or other control byte, a bad
+ * escape, or a path too long to check.
+ */
+int path_normalize(const char *uri, char *out, size_t cap);
+/* Lower-cases and drops the port and a trailing dot. */
+void host_normalize(const char *host, char *out, size_t cap);
+void request_target_init(struct request_target *t, const char *method,
+    const char *host, const char *uri);
+
+int path_glob_match(const char *pattern, const struct seg *segs, size_t nsegs);
+int rule_matches(const struct rule_view *r, const struct request_target *t);
+/* 1 allowed, 0 denied. */
+int rules_allow(const struct rule_view *rules, size_t n,
+    const struct request_target *t);
+
+#endif

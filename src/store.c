@@ -1,0 +1,548 @@
+/*
+ * store.c - the Berkeley DB 5.3 transactional environment.
+ *
+ * Choices, each measured (../shared/FACTS.md):
+ * - a transactional environment, not CDB: only it can abort a dead
+ *   writer's transaction (failchk) instead of forcing everyone out;
+ * - DB_TXN_WRITE_NOSYNC as the environment default: a commit reaches the
+ *   OS before the call returns, so a process crash loses nothing (NOSYNC
+ *   loses commits on a mere crash); the admin CLI commits with DB_TXN_SYNC;
+ * - DB_REGISTER|DB_RECOVER|DB_FAILCHK at every open: the opener notices
+ *   dead processes and runs failchk, or recovery when failchk cannot help;
+ * - set_thread_count and set_isalive, which failchk needs;
+ * - hash databases: every request is one exact-match lookup.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <db.h>
+
+#include "log.h"
+#include "store.h"
+
+static const char *const tbl_files[TBL_COUNT] = {
+	"meta.db", "keys.db", "keyids.db", "orgs.db", "plans.db", "usage.db",
+};
+
+struct store {
+	char dir[4096];
+	unsigned flags;
+	DB_ENV *env;
+	DB *db[TBL_COUNT];
+	int broken;
+	char errmsg[512];
+};
+
+struct store_txn {
+	struct store *s;
+	DB_TXN *txn;
+};
+
+const char *
+store_tbl_name(enum store_tbl t)
+{
+	return t < TBL_COUNT ? tbl_files[t] : "?";
+}
+
+const char *
+store_dir(const struct store *s)
+{
+	return s->dir;
+}
+
+const char *
+store_errmsg(const struct store *s)
+{
+	return s->errmsg[0] ? s->errmsg : "store error";
+}
+
+int
+store_broken(const struct store *s)
+{
+	return s->broken;
+}
+
+/* Zombies count as alive: kill(2) succeeds on them, as FACTS.md notes. */
+static int
+isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+{
+	(void)env;
+	(void)tid;
+	(void)flags;
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+static void
+errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	struct store *s = env->app_private;
+
+	(void)pfx;
+	if (s != NULL)
+		snprintf(s->errmsg, sizeof s->errmsg, "%s", msg);
+	log_debug("db: %s", msg);
+}
+
+/* Maps a Berkeley DB return to ours, remembering what went wrong. */
+static int
+classify(struct store *s, int ret, const char *what)
+{
+	switch (ret) {
+	case 0:
+		return ST_OK;
+	case DB_NOTFOUND:
+	case DB_KEYEMPTY:
+		return ST_NOTFOUND;
+	case DB_KEYEXIST:
+		return ST_EXISTS;
+	case DB_BUFFER_SMALL:
+		return ST_SMALL;
+	case DB_LOCK_DEADLOCK:
+	case DB_LOCK_NOTGRANTED:
+		return ST_DEADLOCK;
+	case DB_RUNRECOVERY:
+		s->broken = 1;
+		snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, db_strerror(ret));
+		return ST_RECOVER;
+	default:
+		snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, db_strerror(ret));
+		return ST_ERROR;
+	}
+}
+
+int
+store_write_config(const char *dir, uint64_t cache_bytes, char *err,
+    size_t errlen)
+{
+	char path[4200];
+	FILE *f;
+	int fd;
+
+	if (cache_bytes == 0)
+		cache_bytes = STORE_DEFAULT_CACHE;
+	snprintf(path, sizeof path, "%s/DB_CONFIG", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f,
+	    "# Berkeley DB settings for this keygate store, read when the\n"
+	    "# environment's regions are created.  After editing, stop the\n"
+	    "# authorizers and run `keygate db recover` to apply them.\n"
+	    "# The cache should hold the whole data set (about 250 MB per\n"
+	    "# million keys) for every lookup to stay in memory.\n"
+	    "set_cachesize %llu %llu 1\n",
+	    (unsigned long long)(cache_bytes >> 30),
+	    (unsigned long long)(cache_bytes & ((1u << 30) - 1)));
+	if (fclose(f) != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+env_setup(struct store *s, char *err, size_t errlen)
+{
+	DB_ENV *env;
+	int ret;
+
+	if ((ret = db_env_create(&env, 0)) != 0) {
+		snprintf(err, errlen, "db_env_create: %s", db_strerror(ret));
+		return -1;
+	}
+	env->app_private = s;
+	env->set_errcall(env, errcall);
+	/* Defaults that DB_CONFIG may override; sized for hundreds of processes. */
+	if ((ret = env->set_thread_count(env, 1024)) != 0 ||
+	    (ret = env->set_isalive(env, isalive)) != 0 ||
+	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
+	    (ret = env->set_lk_max_lockers(env, 20000)) != 0 ||
+	    (ret = env->set_lk_max_locks(env, 50000)) != 0 ||
+	    (ret = env->set_lk_max_objects(env, 50000)) != 0 ||
+	    (ret = env->set_tx_max(env, 500)) != 0 ||
+	    (ret = env->set_cachesize(env, 0, STORE_DEFAULT_CACHE, 1)) != 0 ||
+	    (ret = env->set_lg_max(env, 10u << 20)) != 0 ||
+	    (ret = env->set_timeout(env, 3000000, DB_SET_LOCK_TIMEOUT)) != 0 ||
+	    (ret = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0 ||
+	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0) {
+		snprintf(err, errlen, "environment setup: %s", db_strerror(ret));
+		env->close(env, 0);
+		return -1;
+	}
+	s->env = env;
+	return 0;
+}
+
+static void
+close_handles(struct store *s)
+{
+	int i;
+
+	for (i = 0; i < TBL_COUNT; i++) {
+		if (s->db[i] != NULL) {
+			s->db[i]->close(s->db[i], 0);
+			s->db[i] = NULL;
+		}
+	}
+	if (s->env != NULL) {
+		s->env->close(s->env, 0);
+		s->env = NULL;
+	}
+}
+
+static int
+open_all(struct store *s, char *err, size_t errlen)
+{
+	u_int32_t envflags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
+	    DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
+	u_int32_t dbflags = DB_AUTO_COMMIT;
+	int i, ret;
+
+	if (s->flags & STORE_SERVER) {
+		envflags |= DB_THREAD;
+		dbflags |= DB_THREAD;
+	}
+	if (s->flags & STORE_CREATE)
+		dbflags |= DB_CREATE;
+	if (env_setup(s, err, errlen) != 0)
+		return -1;
+	if ((ret = s->env->open(s->env, s->dir, envflags, 0660)) != 0) {
+		snprintf(err, errlen, "cannot open the store environment in %s: %s",
+		    s->dir, ret == DB_RUNRECOVERY ? "it needs recovery and recovery failed"
+		    : db_strerror(ret));
+		close_handles(s);
+		return -1;
+	}
+	for (i = 0; i < TBL_COUNT; i++) {
+		DB *db;
+
+		if ((ret = db_create(&db, s->env, 0)) != 0) {
+			snprintf(err, errlen, "db_create: %s", db_strerror(ret));
+			close_handles(s);
+			return -1;
+		}
+		s->db[i] = db;
+		if ((ret = db->open(db, NULL, tbl_files[i], NULL, DB_HASH, dbflags,
+		    0660)) != 0) {
+			snprintf(err, errlen, "cannot open %s/%s: %s", s->dir,
+			    tbl_files[i], db_strerror(ret));
+			close_handles(s);
+			return -1;
+		}
+	}
+	s->broken = 0;
+	return 0;
+}
+
+struct store *
+store_open(const char *dir, unsigned flags, char *err, size_t errlen)
+{
+	struct store *s;
+	char path[4200];
+	struct stat st;
+
+	if (strlen(dir) >= sizeof s->dir) {
+		snprintf(err, errlen, "store path too long");
+		return NULL;
+	}
+	/*
+	 * The environment is always opened with DB_CREATE (recovery removes
+	 * the region files), so check first that a store is really there.
+	 */
+	snprintf(path, sizeof path, "%s/%s", dir, tbl_files[TBL_META]);
+	if (!(flags & STORE_CREATE) && stat(path, &st) != 0) {
+		if (errno == ENOENT && stat(dir, &st) == 0)
+			snprintf(err, errlen, "no keygate store in %s (run keygate init)", dir);
+		else
+			snprintf(err, errlen, "cannot open the store %s: %s", dir,
+			    strerror(errno));
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(s->dir, sizeof s->dir, "%s", dir);
+	s->flags = flags;
+	if (open_all(s, err, errlen) != 0) {
+		free(s);
+		return NULL;
+	}
+	/* Creation is a one-time thing; a reopen must never create files. */
+	s->flags &= ~STORE_CREATE;
+	return s;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	close_handles(s);
+	free(s);
+}
+
+int
+store_reopen(struct store *s)
+{
+	char err[512];
+
+	close_handles(s);
+	if (open_all(s, err, sizeof err) != 0) {
+		snprintf(s->errmsg, sizeof s->errmsg, "%s", err);
+		s->broken = 1;
+		return ST_ERROR;
+	}
+	return ST_OK;
+}
+
+int
+store_txn_begin(struct store *s, struct store_txn **out)
+{
+	struct store_txn *t;
+	int ret;
+
+	if (s->broken)
+		return ST_RECOVER;
+	if ((t = calloc(1, sizeof *t)) == NULL)
+		return ST_ERROR;
+	t->s = s;
+	/* Admin commits are synchronous: when the CLI returns, it is on disk. */
+	ret = s->env->txn_begin(s->env, NULL, &t->txn, DB_TXN_SYNC);
+	if (ret != 0) {
+		free(t);
+		return classify(s, ret, "txn_begin");
+	}
+	*out = t;
+	return ST_OK;
+}
+
+int
+store_txn_commit(struct store_txn *t)
+{
+	struct store *s = t->s;
+	int ret = t->txn->commit(t->txn, 0);
+
+	free(t);
+	return classify(s, ret, "commit");
+}
+
+void
+store_txn_abort(struct store_txn *t)
+{
+	if (t == NULL)
+		return;
+	t->txn->abort(t->txn);
+	free(t);
+}
+
+static DB_TXN *
+raw(struct store_txn *t)
+{
+	return t ? t->txn : NULL;
+}
+
+int
+store_get(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *key, size_t klen, void *buf, size_t cap, size_t *len, int rmw)
+{
+	DBT k, v;
+	int ret;
+
+	if (s->broken)
+		return ST_RECOVER;
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	k.data = (void *)key;
+	k.size = (u_int32_t)klen;
+	v.data = buf;
+	v.ulen = (u_int32_t)cap;
+	v.flags = DB_DBT_USERMEM;
+	ret = s->db[t]->get(s->db[t], raw(txn), &k, &v, rmw && txn ? DB_RMW : 0);
+	if (ret == 0 && len != NULL)
+		*len = v.size;
+	return classify(s, ret, tbl_files[t]);
+}
+
+int
+store_exists(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *key, size_t klen)
+{
+	DBT k;
+	int ret;
+
+	if (s->broken)
+		return ST_RECOVER;
+	memset(&k, 0, sizeof k);
+	k.data = (void *)key;
+	k.size = (u_int32_t)klen;
+	ret = s->db[t]->exists(s->db[t], raw(txn), &k, 0);
+	return classify(s, ret, tbl_files[t]);
+}
+
+int
+store_put(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *key, size_t klen, const void *val, size_t vlen, int nooverwrite)
+{
+	DBT k, v;
+	int ret;
+
+	if (s->broken)
+		return ST_RECOVER;
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	k.data = (void *)key;
+	k.size = (u_int32_t)klen;
+	v.data = (void *)val;
+	v.size = (u_int32_t)vlen;
+	ret = s->db[t]->put(s->db[t], raw(txn), &k, &v, nooverwrite ? DB_NOOVERWRITE : 0);
+	return classify(s, ret, tbl_files[t]);
+}
+
+int
+store_del(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *key, size_t klen)
+{
+	DBT k;
+	int ret;
+
+	if (s->broken)
+		return ST_RECOVER;
+	memset(&k, 0, sizeof k);
+	k.data = (void *)key;
+	k.size = (u_int32_t)klen;
+	ret = s->db[t]->del(s->db[t], raw(txn), &k, 0);
+	return classify(s, ret, tbl_files[t]);
+}
+
+int
+store_scan(struct store *s, struct store_txn *txn, enum store_tbl t,
+    store_scan_fn fn, void *ctx)
+{
+	DBC *c = NULL;
+	DBT k, v;
+	int ret, rc = ST_OK;
+
+	if (s->broken)
+		return ST_RECOVER;
+	if ((ret = s->db[t]->cursor(s->db[t], raw(txn), &c, 0)) != 0)
+		return classify(s, ret, tbl_files[t]);
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	k.flags = DB_DBT_REALLOC;
+	v.flags = DB_DBT_REALLOC;
+	while ((ret = c->get(c, &k, &v, DB_NEXT)) == 0) {
+		if (fn(k.data, k.size, v.data, v.size, ctx) != 0)
+			break;
+	}
+	if (ret != 0 && ret != DB_NOTFOUND)
+		rc = classify(s, ret, tbl_files[t]);
+	c->close(c);
+	free(k.data);
+	free(v.data);
+	return rc;
+}
+
+int
+store_count(struct store *s, enum store_tbl t, uint64_t *n)
+{
+	DB_HASH_STAT *st = NULL;
+	int ret;
+
+	if ((ret = s->db[t]->stat(s->db[t], NULL, &st, DB_FAST_STAT)) != 0)
+		return classify(s, ret, tbl_files[t]);
+	*n = st->hash_ndata;
+	free(st);
+	return ST_OK;
+}
+
+int
+store_maintain(struct store *s)
+{
+	int ret;
+
+	if (s->broken)
+		return ST_RECOVER;
+	if ((ret = s->env->failchk(s->env, 0)) != 0)
+		return classify(s, ret, "failchk");
+	if ((ret = s->env->lock_detect(s->env, 0, DB_LOCK_EXPIRE, NULL)) != 0)
+		return classify(s, ret, "lock_detect");
+	return ST_OK;
+}
+
+int
+store_checkpoint(struct store *s)
+{
+	int ret;
+
+	if (s->broken)
+		return ST_RECOVER;
+	ret = s->env->txn_checkpoint(s->env, 0, 0, 0);
+	return classify(s, ret, "checkpoint");
+}
+
+int
+store_backup(struct store *s, const char *dir, char *err, size_t errlen)
+{
+	DB_ENV *benv = NULL;
+	int ret;
+
+	ret = s->env->backup(s->env, dir, DB_CREATE | DB_EXCL | DB_BACKUP_CLEAN);
+	if (ret != 0) {
+		snprintf(err, errlen, "backup to %s failed: %s", dir,
+		    ret == EEXIST ? "the directory must be new or empty" : db_strerror(ret));
+		return -1;
+	}
+	/* Run recovery in the copy, so that it opens as a store by itself. */
+	if ((ret = db_env_create(&benv, 0)) != 0 ||
+	    (ret = benv->open(benv, dir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
+	    DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER | DB_PRIVATE, 0660)) != 0) {
+		snprintf(err, errlen, "recovery of the backup in %s failed: %s", dir,
+		    db_strerror(ret));
+		if (benv != NULL)
+			benv->close(benv, 0);
+		return -1;
+	}
+	benv->close(benv, 0);
+	return 0;
+}
+
+int
+store_verify(struct store *s, char *err, size_t errlen)
+{
+	char path[4200];
+	int i, ret;
+
+	for (i = 0; i < TBL_COUNT; i++) {
+		DB *db;
+
+		if ((ret = db_create(&db, NULL, 0)) != 0) {
+			snprintf(err, errlen, "db_create: %s", db_strerror(ret));
+			return -1;
+		}
+		snprintf(path, sizeof path, "%s/%s", s->dir, tbl_files[i]);
+		/* DB->verify frees the handle whatever it returns. */
+		if ((ret = db->verify(db, path, NULL, NULL, DB_NOORDERCHK)) != 0) {
+			snprintf(err, errlen, "%s fails verification: %s", tbl_files[i],
+			    db_strerror(ret));
+			return -1;
+		}
+	}
+	return 0;
+}

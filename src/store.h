@@ -1,0 +1,101 @@
+/*
+ * store.h - the Berkeley DB environment: a transactional, recoverable
+ * environment in one directory, shared by every authorizer process and the
+ * admin CLI.  This is the only module that includes <db.h>.
+ *
+ * Crash safety (see ../shared/FACTS.md): every process registers
+ * (DB_REGISTER) and opens with DB_RECOVER|DB_FAILCHK, so a process killed
+ * at any moment is noticed by the next one to open; long-lived processes
+ * call store_maintain() every second, which runs failchk (aborting a dead
+ * process's transaction and releasing its locks) and expires lock waits.
+ * A call that reports ST_RECOVER means the environment must be reopened
+ * (store_reopen); until then every request is denied.
+ */
+#ifndef KEYGATE_STORE_H
+#define KEYGATE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_tbl {
+	TBL_META,   /* "store" -> meta record (format, prefix, pepper...) */
+	TBL_KEYS,   /* digest (32 bytes) -> key record */
+	TBL_KEYIDS, /* public key id -> digest */
+	TBL_ORGS,   /* org id -> org record */
+	TBL_PLANS,  /* plan name -> plan record */
+	TBL_USAGE,  /* org id + period -> archived usage count */
+	TBL_COUNT
+};
+
+enum store_rc {
+	ST_OK = 0,
+	ST_NOTFOUND,
+	ST_EXISTS,
+	ST_SMALL,    /* the caller's buffer is too small for the record */
+	ST_DEADLOCK, /* lock conflict or timeout: retry the transaction */
+	ST_ERROR,    /* I/O, permissions, corruption: see store_errmsg() */
+	ST_RECOVER   /* the environment needs recovery: reopen it */
+};
+
+#define STORE_CREATE 0x1 /* keygate init: create the environment and databases */
+#define STORE_SERVER 0x2 /* a long-lived authorizer with a maintenance thread */
+
+/* Cache size written to DB_CONFIG by init when none is given. */
+#define STORE_DEFAULT_CACHE (64u << 20)
+
+struct store;
+struct store_txn;
+
+/* Opens (or with STORE_CREATE creates) the store in dir. */
+struct store *store_open(const char *dir, unsigned flags, char *err,
+    size_t errlen);
+void store_close(struct store *s);
+int store_reopen(struct store *s);
+int store_broken(const struct store *s);
+const char *store_dir(const struct store *s);
+const char *store_errmsg(const struct store *s);
+
+int store_txn_begin(struct store *s, struct store_txn **txn);
+int store_txn_commit(struct store_txn *txn);
+void store_txn_abort(struct store_txn *txn);
+
+/*
+ * Reads a record into buf (cap bytes).  txn may be NULL: a single locked
+ * read, which is all the authorizer ever does.  rmw takes a write lock in
+ * a transaction, for read-modify-write.
+ */
+int store_get(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *key, size_t klen, void *buf, size_t cap, size_t *len, int rmw);
+int store_exists(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *key, size_t klen);
+/* Writes a record; with nooverwrite an existing key gives ST_EXISTS. */
+int store_put(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *key, size_t klen, const void *val, size_t vlen, int nooverwrite);
+int store_del(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *key, size_t klen);
+
+/* Calls fn for every record of t; a non-zero return from fn stops the scan. */
+typedef int (*store_scan_fn)(const void *key, size_t klen, const void *val,
+    size_t vlen, void *ctx);
+int store_scan(struct store *s, struct store_txn *txn, enum store_tbl t,
+    store_scan_fn fn, void *ctx);
+
+/* failchk + expired lock waits; ST_RECOVER when the env must be reopened. */
+int store_maintain(struct store *s);
+/* A checkpoint, so that logs can be removed and recovery stays short. */
+int store_checkpoint(struct store *s);
+
+/* Hot backup of databases and logs into dir, made usable by recovery. */
+int store_backup(struct store *s, const char *dir, char *err, size_t errlen);
+/* Verifies every database file's structure. */
+int store_verify(struct store *s, char *err, size_t errlen);
+/* Number of records in t (for db check). */
+int store_count(struct store *s, enum store_tbl t, uint64_t *n);
+
+const char *store_tbl_name(enum store_tbl t);
+
+/* Writes DIR/DB_CONFIG (cache size, log size) for a new store. */
+int store_write_config(const char *dir, uint64_t cache_bytes, char *err,
+    size_t errlen);
+
+#endif
