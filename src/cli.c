@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "counters.h"
@@ -190,6 +191,13 @@ cli_store_fail(struct cli *c, int rc, const char *what)
 
 #define TXN_RETRIES 8
 
+/* A growing, jittered pause, so that retrying writers do not collide again. */
+static void
+backoff(int attempt)
+{
+	usleep((useconds_t)(1000 * (1 << attempt) + (getpid() * 7919 + attempt * 104729) % 1000));
+}
+
 int
 cli_txn(struct cli *c, cli_txn_fn fn, void *ctx)
 {
@@ -202,6 +210,7 @@ cli_txn(struct cli *c, cli_txn_fn fn, void *ctx)
 		code = fn(c, t, ctx);
 		if (code == -ST_DEADLOCK) {
 			store_txn_abort(t);
+			backoff(attempt);
 			continue;
 		}
 		if (code != EX_OK) {
@@ -209,8 +218,10 @@ cli_txn(struct cli *c, cli_txn_fn fn, void *ctx)
 			return code;
 		}
 		rc = store_txn_commit(t);
-		if (rc == ST_DEADLOCK)
+		if (rc == ST_DEADLOCK) {
+			backoff(attempt);
 			continue;
+		}
 		if (rc != ST_OK)
 			return cli_store_fail(c, rc, "commit");
 		return EX_OK;

@@ -10,7 +10,11 @@
  * - DB_REGISTER|DB_RECOVER|DB_FAILCHK at every open: the opener notices
  *   dead processes and runs failchk, or recovery when failchk cannot help;
  * - set_thread_count and set_isalive, which failchk needs;
- * - hash databases: every request is one exact-match lookup.
+ * - hash databases: every request is one exact-match lookup;
+ * - DB_LOCK_MINWRITE deadlock victims: the authorizers' lone reads (no
+ *   write locks) lose and are retried, so admin writers always progress.
+ *   With the default (random) policy, 4 writers and 4 readers livelocked
+ *   at the first hash split: every writer aborted 50 times in a row.
  */
 #include "config.h"
 
@@ -41,6 +45,9 @@ struct store {
 	int broken;
 	char errmsg[512];
 };
+
+/* A lone read that loses a deadlock is tried again this many times. */
+#define READ_RETRIES 5
 
 struct store_txn {
 	struct store *s;
@@ -89,6 +96,14 @@ errcall(const DB_ENV *env, const char *pfx, const char *msg)
 	(void)pfx;
 	if (s != NULL)
 		snprintf(s->errmsg, sizeof s->errmsg, "%s", msg);
+	log_debug("db: %s", msg);
+}
+
+/* Informational messages (failchk freeing a dead process's locks...). */
+static void
+msgcall(const DB_ENV *env, const char *msg)
+{
+	(void)env;
 	log_debug("db: %s", msg);
 }
 
@@ -168,10 +183,11 @@ env_setup(struct store *s, char *err, size_t errlen)
 	}
 	env->app_private = s;
 	env->set_errcall(env, errcall);
+	env->set_msgcall(env, msgcall);
 	/* Defaults that DB_CONFIG may override; sized for hundreds of processes. */
 	if ((ret = env->set_thread_count(env, 1024)) != 0 ||
 	    (ret = env->set_isalive(env, isalive)) != 0 ||
-	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
+	    (ret = env->set_lk_detect(env, DB_LOCK_MINWRITE)) != 0 ||
 	    (ret = env->set_lk_max_lockers(env, 20000)) != 0 ||
 	    (ret = env->set_lk_max_locks(env, 50000)) != 0 ||
 	    (ret = env->set_lk_max_objects(env, 50000)) != 0 ||
@@ -363,7 +379,7 @@ store_get(struct store *s, struct store_txn *txn, enum store_tbl t,
     const void *key, size_t klen, void *buf, size_t cap, size_t *len, int rmw)
 {
 	DBT k, v;
-	int ret;
+	int ret = 0, attempt;
 
 	if (s->broken)
 		return ST_RECOVER;
@@ -374,7 +390,16 @@ store_get(struct store *s, struct store_txn *txn, enum store_tbl t,
 	v.data = buf;
 	v.ulen = (u_int32_t)cap;
 	v.flags = DB_DBT_USERMEM;
-	ret = s->db[t]->get(s->db[t], raw(txn), &k, &v, rmw && txn ? DB_RMW : 0);
+	/*
+	 * The deadlock detector (DB_LOCK_MINWRITE) picks the locker with
+	 * the fewest write locks: a lone read outside a transaction.  It
+	 * holds nothing afterwards, so it is simply asked again.
+	 */
+	for (attempt = 0; attempt < READ_RETRIES; attempt++) {
+		ret = s->db[t]->get(s->db[t], raw(txn), &k, &v, rmw && txn ? DB_RMW : 0);
+		if (txn != NULL || (ret != DB_LOCK_DEADLOCK && ret != DB_LOCK_NOTGRANTED))
+			break;
+	}
 	if (ret == 0 && len != NULL)
 		*len = v.size;
 	return classify(s, ret, tbl_files[t]);

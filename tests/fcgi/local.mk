@@ -1,0 +1,14 @@
+# tests/fcgi: a FastCGI client written from the specification, not on
+# libfcgi, so the tests do not share the code they test.  The library is
+# kept separate for the benchmark to link.
+noinst_LIBRARIES += tests/fcgi/libfcgiclient.a
+tests_fcgi_libfcgiclient_a_SOURCES = \
+	tests/fcgi/fcgiclient.c tests/fcgi/fcgiclient.h
+
+check_PROGRAMS += tests/fcgi/fcgi-client
+tests_fcgi_fcgi_client_SOURCES = tests/fcgi/fcgi-client.c
+tests_fcgi_fcgi_client_LDADD = tests/fcgi/libfcgiclient.a
+
+# Protocol tests: the real keygate-authz driven by the client above.
+TESTS += tests/fcgi/protocol.sh
+EXTRA_DIST += tests/fcgi/lib.sh tests/fcgi/protocol.sh
