@@ -12,3 +12,11 @@ tests_fcgi_fcgi_client_LDADD = tests/fcgi/libfcgiclient.a
 # Protocol tests: the real keygate-authz driven by the client above.
 TESTS += tests/fcgi/protocol.sh
 EXTRA_DIST += tests/fcgi/lib.sh tests/fcgi/protocol.sh
+
+# Decisions under churn: CLI writes while 4 authorizer processes serve.
+check_PROGRAMS += tests/fcgi/churn
+tests_fcgi_churn_SOURCES = tests/fcgi/churn.c
+tests_fcgi_churn_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/fcgi
+tests_fcgi_churn_LDADD = tests/fcgi/libfcgiclient.a $(PTHREAD_LIBS)
+TESTS += tests/fcgi/concurrency.sh
+EXTRA_DIST += tests/fcgi/concurrency.sh
