@@ -219,6 +219,21 @@ check_rate(struct counter_slot *slot, const struct rate_spec *r, int consume,
 	return V_ALLOW;
 }
 
+/*
+ * Without a quota, live requests are still counted by calendar month, so
+ * that `keygate usage` shows every organization's traffic.  Never denies.
+ */
+static void
+count_usage(struct authz *az, int64_t now_s)
+{
+	struct counter_slot *s = counters_find(az->kg->counters,
+	    counters_org_tag(az->key.org), 1);
+	struct quota_result q;
+
+	if (s != NULL)
+		counters_quota(s, QUOTA_MONTH, QUOTA_USED_MAX, 0, now_s, 1, &q);
+}
+
 static enum verdict
 check_limits(struct authz *az, const unsigned char digest[DIGEST_LEN],
     int consume, uint64_t now_ns, struct authz_res *res)
@@ -269,6 +284,8 @@ check_limits(struct authz *az, const unsigned char digest[DIGEST_LEN],
 	}
 	if (use_quota && consume && (v = check_quota(az, oslot, 1, now_s, res)) != V_ALLOW)
 		return v;
+	if (consume && !use_quota && res->mode == MODE_LIVE)
+		count_usage(az, now_s);
 	if (consume && kslot != NULL)
 		counters_touch(kslot, now_s);
 	return V_ALLOW;
