@@ -21,7 +21,7 @@ conf_defaults(struct conf *c)
 	memset(c, 0, sizeof *c);
 	snprintf(c->realm, sizeof c->realm, "keygate");
 	c->log = LOG_TO_STDERR;
-	c->log_denials = 1;
+	c->log_denials = LOG_DENIALS_YES;
 	c->workers = 1;
 	c->socket_mode = 0660;
 	c->watchdog_s = 10;
@@ -100,8 +100,10 @@ set_value(struct conf *c, enum conf_key k, const char *v, const char **why)
 		}
 		return 0;
 	case K_LOG_DENIALS:
-		if (parse_bool(v, &c->log_denials) != 0) {
-			*why = "log-denials must be yes or no";
+		if (strcmp(v, "all") == 0)
+			c->log_denials = LOG_DENIALS_ALL;
+		else if (parse_bool(v, &c->log_denials) != 0) {
+			*why = "log-denials must be yes, all or no";
 			return -1;
 		}
 		return 0;

@@ -16,11 +16,13 @@
 #define CONF_LINE_MAX     4096
 #define CONF_FILE_MAX     (1 << 20)
 
+enum { LOG_DENIALS_NO = 0, LOG_DENIALS_YES = 1, LOG_DENIALS_ALL = 2 };
+
 struct conf {
 	char db[1024];
 	char realm[128];
 	enum log_dest log;
-	int log_denials;
+	int log_denials;        /* LOG_DENIALS_*: yes is at most 50 a second */
 	int debug;
 	char query_param[64];   /* "" = keys in query strings are not read */
 	unsigned workers;

@@ -179,6 +179,38 @@ reopen_if_broken(struct worker *w)
 	pthread_mutex_unlock(&store_lock);
 }
 
+/*
+ * One line per denial, but at most DENY_LOG_RATE a second per worker
+ * unless log-denials = all: a flood of bad keys must not turn the web
+ * server's error log into the bottleneck, nor fill its disk.  What was
+ * left out is counted in one line.
+ */
+#define DENY_LOG_RATE 50
+
+static int
+deny_log_allowed(const struct worker *w)
+{
+	static int64_t second;
+	static unsigned logged, dropped;
+	int64_t now;
+
+	if (w->conf.log_denials == LOG_DENIALS_ALL)
+		return 1;
+	now = kg_now();
+	if (now != second) {
+		if (dropped > 0)
+			log_info("%u more denials were not logged in the last second", dropped);
+		second = now;
+		logged = dropped = 0;
+	}
+	if (logged < DENY_LOG_RATE) {
+		logged++;
+		return 1;
+	}
+	dropped++;
+	return 0;
+}
+
 static void
 log_denial(const struct authz_req *q, const struct authz_res *r)
 {
@@ -196,35 +228,90 @@ log_denial(const struct authz_req *q, const struct authz_res *r)
 	    q->subrequest ? " subrequest" : "", q->replay ? " replay" : "");
 }
 
+/* The params the decision reads, found in one pass over envp. */
+struct params {
+	const char *authorization, *x_api_key, *method, *uri, *host, *remote;
+	const char *query, *protocol, *replay, *script_name, *path_info;
+};
+
+#define PARAM_IS(e, lit) (strncmp((e), lit "=", sizeof(lit)) == 0)
+#define PARAM_VAL(e, lit) ((e) + sizeof(lit))
+
+static void
+read_params(char **envp, struct params *p)
+{
+	memset(p, 0, sizeof *p);
+	for (; envp != NULL && *envp != NULL; envp++) {
+		const char *e = *envp;
+
+		switch (e[0]) {
+		case 'H':
+			if (PARAM_IS(e, "HTTP_AUTHORIZATION"))
+				p->authorization = PARAM_VAL(e, "HTTP_AUTHORIZATION");
+			else if (PARAM_IS(e, "HTTP_X_API_KEY"))
+				p->x_api_key = PARAM_VAL(e, "HTTP_X_API_KEY");
+			else if (PARAM_IS(e, "HTTP_HOST"))
+				p->host = PARAM_VAL(e, "HTTP_HOST");
+			break;
+		case 'R':
+			if (PARAM_IS(e, "REQUEST_METHOD"))
+				p->method = PARAM_VAL(e, "REQUEST_METHOD");
+			else if (PARAM_IS(e, "REQUEST_URI"))
+				p->uri = PARAM_VAL(e, "REQUEST_URI");
+			else if (PARAM_IS(e, "REMOTE_ADDR"))
+				p->remote = PARAM_VAL(e, "REMOTE_ADDR");
+			break;
+		case 'S':
+			if (PARAM_IS(e, "SERVER_PROTOCOL"))
+				p->protocol = PARAM_VAL(e, "SERVER_PROTOCOL");
+			else if (PARAM_IS(e, "SCRIPT_NAME"))
+				p->script_name = PARAM_VAL(e, "SCRIPT_NAME");
+			break;
+		case 'Q':
+			if (PARAM_IS(e, "QUERY_STRING"))
+				p->query = PARAM_VAL(e, "QUERY_STRING");
+			break;
+		case 'P':
+			if (PARAM_IS(e, "PATH_INFO"))
+				p->path_info = PARAM_VAL(e, "PATH_INFO");
+			break;
+		case 'K':
+			if (PARAM_IS(e, "KEYGATE_REPLAY"))
+				p->replay = PARAM_VAL(e, "KEYGATE_REPLAY");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 static void
 handle(struct worker *w, FCGX_Request *rq)
 {
 	char uri[4096];
 	struct authz_req q;
 	struct authz_res r;
-	const char *replay, *proto, *sn, *pi;
+	struct params p;
 	int n;
 
+	read_params(rq->envp, &p);
 	memset(&q, 0, sizeof q);
 	q.role = rq->role == FCGI_AUTHORIZER ? ROLE_AUTHORIZER : ROLE_RESPONDER;
-	q.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", rq->envp);
-	q.x_api_key = FCGX_GetParam("HTTP_X_API_KEY", rq->envp);
-	q.method = FCGX_GetParam("REQUEST_METHOD", rq->envp);
-	q.host = FCGX_GetParam("HTTP_HOST", rq->envp);
-	q.remote = FCGX_GetParam("REMOTE_ADDR", rq->envp);
-	q.query = w->conf.query_param[0] ? FCGX_GetParam("QUERY_STRING", rq->envp) : NULL;
+	q.authorization = p.authorization;
+	q.x_api_key = p.x_api_key;
+	q.method = p.method;
+	q.host = p.host;
+	q.remote = p.remote;
+	q.query = w->conf.query_param[0] ? p.query : NULL;
 	/* REQUEST_URI wins: nginx sets SCRIPT_NAME to the auth location. */
-	q.uri = FCGX_GetParam("REQUEST_URI", rq->envp);
+	q.uri = p.uri;
 	if (q.uri == NULL) {
-		sn = FCGX_GetParam("SCRIPT_NAME", rq->envp);
-		pi = FCGX_GetParam("PATH_INFO", rq->envp);
-		snprintf(uri, sizeof uri, "%s%s", sn ? sn : "", pi ? pi : "");
+		snprintf(uri, sizeof uri, "%s%s", p.script_name ? p.script_name : "",
+		    p.path_info ? p.path_info : "");
 		q.uri = uri;
 	}
-	proto = FCGX_GetParam("SERVER_PROTOCOL", rq->envp);
-	q.subrequest = proto != NULL && strcmp(proto, "INCLUDED") == 0;
-	replay = FCGX_GetParam("KEYGATE_REPLAY", rq->envp);
-	q.replay = replay != NULL && strcmp(replay, "1") == 0;
+	q.subrequest = p.protocol != NULL && strcmp(p.protocol, "INCLUDED") == 0;
+	q.replay = p.replay != NULL && strcmp(p.replay, "1") == 0;
 
 	reopen_if_broken(w);
 	if (rq->role != FCGI_AUTHORIZER && rq->role != FCGI_RESPONDER) {
@@ -246,7 +333,7 @@ handle(struct worker *w, FCGX_Request *rq)
 	if (r.verdict == V_INTERNAL || (r.verdict == V_UNAVAILABLE && !q.replay))
 		log_warnx("error %d: %s (key=%s)", decision_info(r.verdict)->status,
 		    r.reason ? r.reason : "?", r.key_id ? r.key_id : r.display);
-	else if (r.verdict != V_ALLOW && w->conf.log_denials)
+	else if (r.verdict != V_ALLOW && w->conf.log_denials && deny_log_allowed(w))
 		log_denial(&q, &r);
 	wipe_param(rq->envp, "HTTP_AUTHORIZATION");
 	wipe_param(rq->envp, "HTTP_X_API_KEY");

@@ -113,6 +113,15 @@ expect_eq "after a recovery under it: 503 (never 200)" 503 "$first"
 sleep 1.1
 expect_eq "then it reopens the store by itself" 200 "$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$BETA")"
 
+# --- a flood of denials is logged at most 50 a second per worker, then counted ---
+before=$(grep -c 'deny 401' "$LOG")
+"$FCGI_CLIENT" --status --keep-conn --repeat 300 "$A" "${P[@]}" HTTP_X_API_KEY=flood-flood-flood >/dev/null
+sleep 1.1
+status "$A" "${P[@]}" HTTP_X_API_KEY=flood-flood-flood >/dev/null
+logged=$(( $(grep -c 'deny 401' "$LOG") - before ))
+check "denials logged at a bounded rate ($logged lines for 301)" [ "$logged" -le 101 ]
+check "the rest is counted in one line" grep -q 'more denials were not logged' "$LOG"
+
 # --- TCP ---
 port=$(free_port)
 start_authz "127.0.0.1:$port" --workers 2 || exit 99
