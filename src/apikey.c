@@ -198,8 +198,11 @@ apikey_display(const char *prefix, const char *key, size_t len, char *out,
 	size_t plen = prefix ? strlen(prefix) : 0, keep, i;
 	enum apikey_mode mode;
 
-	if (outsz == 0)
+	if (outsz < 4) { /* not even the ellipsis fits */
+		if (outsz > 0)
+			out[0] = '\0';
 		return;
+	}
 	/* Our keys: the public part plus 4 of 190 random bits' characters. */
 	if (prefix && apikey_classify(prefix, key, len, &mode) == APIKEY_OURS)
 		keep = plen + 6 + 4;

@@ -179,9 +179,14 @@ conf_parse(const char *text, size_t len, struct conf *c, char *err,
 	struct conf tmp = *c;
 	size_t pos = 0;
 	unsigned lineno = 0;
+	const char *nul;
 
-	if (memchr(text, '\0', len) != NULL) {
-		snprintf(err, errlen, "the file contains a NUL byte");
+	if ((nul = memchr(text, '\0', len)) != NULL) {
+		const char *q;
+		unsigned line = 1;
+		for (q = text; q < nul; q++)
+			line += *q == '\n';
+		snprintf(err, errlen, "line %u: the file contains a NUL byte", line);
 		return -1;
 	}
 	while (pos < len) {

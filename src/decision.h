@@ -22,9 +22,10 @@ struct decision_info {
 const struct decision_info *decision_info(enum verdict v);
 
 /*
- * Writes the CGI-style response into buf.  Returns its length, or -1 when
- * it does not fit (the caller then answers 500).  A value that is not safe
- * in a header turns the answer into a 500: we never emit CR or LF.
+ * Writes the CGI-style response into buf.  Returns its length.  An allow
+ * that does not fit, or that carries a value not safe in a header, becomes
+ * a 500 (we never emit CR or LF, never a truncated allow); -1 only when
+ * not even that fits, and the caller then answers a fixed 500.
  */
 int decision_render(const struct authz_res *res, const char *realm, char *buf,
     size_t cap);

@@ -47,7 +47,7 @@ json_escape(const char *str, size_t len, char *out, size_t cap)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, o = 0;
 
-#define EMIT(c) do { if (o + 1 < cap) out[o] = (c); o++; } while (0)
+#define EMIT(c) do { char ch_ = (char)(c); if (o + 1 < cap) out[o] = ch_; o++; } while (0)
 	while (i < len) {
 		unsigned char c = s[i];
 		size_t n;

@@ -223,10 +223,13 @@ parse_datetime(const char *s, int64_t *when, const char **err)
 			sign = *s++ == '+' ? 1 : -1;
 			if (take_fixed(&s, 2, &oh))
 				return -1;
-			if (*s == ':')
+			if (*s == ':') {
 				s++;
-			if (*s != '\0' && take_fixed(&s, 2, &om))
+				if (take_fixed(&s, 2, &om))
+					return -1;
+			} else if (*s != '\0' && take_fixed(&s, 2, &om)) {
 				return -1;
+			}
 			if (oh > 23 || om > 59) {
 				*err = "no such time zone offset";
 				return -1;
@@ -274,8 +277,7 @@ parse_rate(const char *s, struct rate_spec *out, const char **err)
 		out->window_s = 0;
 		return 0;
 	}
-	/* 1e9 per window: beyond it the emission interval rounds to 0 us. */
-	if (take_number(&s, 1000000000, &n) != 0 || n == 0 || *s++ != '/')
+	if (take_number(&s, RATE_COUNT_MAX, &n) != 0 || n == 0 || *s++ != '/')
 		return -1;
 	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
 		if (strcmp(s, units[i].name) == 0) {
@@ -300,8 +302,7 @@ parse_quota(const char *s, struct quota_spec *out, const char **err)
 		out->period = QUOTA_NONE;
 		return 0;
 	}
-	/* 2^40 - 1: the width of the shared usage counter. */
-	if (take_number(&s, ((uint64_t)1 << 40) - 1, &n) != 0)
+	if (take_number(&s, QUOTA_COUNT_MAX, &n) != 0)
 		return -1;
 	if (*s == '\0') {
 		out->count = n;

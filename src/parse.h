@@ -19,6 +19,11 @@ enum quota_period {
 	QUOTA_CREDITS = 3 /* prepaid: no period, topped up by `org credit` */
 };
 
+/* 1e9 per window: beyond it the GCRA emission interval rounds to 0 ns */
+#define RATE_COUNT_MAX 1000000000u
+/* 2^40 - 1: the width of the shared usage counter */
+#define QUOTA_COUNT_MAX ((UINT64_C(1) << 40) - 1)
+
 struct rate_spec {
 	uint32_t count;    /* 0 = no rate limit */
 	uint32_t window_s; /* 1, 60 or 3600 */

@@ -39,7 +39,7 @@ policy_gcra(uint64_t tat, uint64_t now, const struct rate_spec *r, int consume,
 		if (res->retry_after_s == 0)
 			res->retry_after_s = 1;
 		res->reset_s = ceil_seconds(base - now);
-		return tat;
+		return tat; /* possibly clamped: the caller stores it */
 	}
 	res->allowed = 1;
 	res->retry_after_s = 0;
@@ -108,11 +108,12 @@ policy_quota(uint64_t word, uint32_t period_id, uint64_t quota,
     uint32_t overage_pct, int consume, struct quota_result *res)
 {
 	uint64_t used = policy_quota_used(word, period_id);
-	uint64_t hard = quota;
+	/* never past the 40 bits of the counter, or it would carry into the period */
+	uint64_t hard = quota < QUOTA_USED_MAX ? quota : QUOTA_USED_MAX;
 
 	if (overage_pct > 0) {
-		uint64_t extra = quota / 100 * overage_pct + quota % 100 * overage_pct / 100;
-		hard = quota + extra > QUOTA_USED_MAX ? QUOTA_USED_MAX : quota + extra;
+		uint64_t extra = hard / 100 * overage_pct + hard % 100 * overage_pct / 100;
+		hard = extra > QUOTA_USED_MAX - hard ? QUOTA_USED_MAX : hard + extra;
 	}
 	res->limit = quota;
 	res->reset_at = policy_period_start(period_id + 1);

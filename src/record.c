@@ -272,11 +272,14 @@ record_encode_key(const struct key_rec *k, unsigned char *buf, size_t cap)
 	return finish(&w);
 }
 
+/* The bounds parse_rate and parse_quota enforce, for records from disk. */
 static int
 rate_valid(const struct rate_spec *r)
 {
-	return r->count == 0 || r->window_s == 1 || r->window_s == 60 ||
-	    r->window_s == 3600;
+	if (r->count == 0)
+		return 1;
+	return r->count <= RATE_COUNT_MAX &&
+	    (r->window_s == 1 || r->window_s == 60 || r->window_s == 3600);
 }
 
 int
@@ -401,7 +404,7 @@ record_decode_plan(const unsigned char *buf, size_t len, struct plan_rec *p)
 	p->updated_at = (int64_t)get_u64(&r);
 	get_rules(&r, p->rules, &p->nrules);
 	if (close_rd(&r) != 0 || period > QUOTA_CREDITS || !rate_valid(&p->rate) ||
-	    p->overage_pct > 1000)
+	    p->quota.count > QUOTA_COUNT_MAX || p->overage_pct > 1000)
 		return -1;
 	return 0;
 }

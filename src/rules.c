@@ -217,7 +217,8 @@ path_normalize(const char *uri, char *out, size_t cap)
 		p = strstr(p, "://") + 3;
 		p += strcspn(p, "/?#");
 	}
-	if (*p != '/')
+	/* a path too long to check is refused, however short it normalises */
+	if (*p != '/' || strcspn(p, "?#") >= PATH_NORM_MAX)
 		return -1;
 	out[o++] = '/';
 	while (*p != '\0' && *p != '?' && *p != '#') {
@@ -451,10 +452,10 @@ rules_allow(const struct rule_view *rules, size_t n,
 	size_t i;
 	int any_allow = 0;
 
-	if (n == 0)
-		return 1;
 	if (t->unsafe)
 		return 0;
+	if (n == 0)
+		return 1;
 	for (i = 0; i < n; i++) {
 		if (rule_matches(&rules[i], t))
 			return rules[i].action == RULE_ALLOW;

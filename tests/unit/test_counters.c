@@ -1,0 +1,322 @@
+/*
+ * test_counters.c - the shared counter file: slots claimed and found
+ * across mappings and processes, a full table, exact limits under
+ * concurrent processes, and last-use writes throttled to one per 30 s.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "counters.h"
+#include "tap.h"
+
+#define T0_S  INT64_C(1795564800) /* 2026-11-25T00:00:00Z */
+#define T0_NS ((uint64_t)T0_S * NS_PER_S)
+#define NCHILD 4
+
+static char err[512];
+
+static void
+make_dir(char *dir)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, 200, "%s/kg-counters-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		abort();
+}
+
+static void
+remove_dir(const char *dir)
+{
+	char path[300];
+
+	snprintf(path, sizeof path, "%s/%s", dir, COUNTERS_FILE);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+test_file(void)
+{
+	char dir[200], path[300];
+	struct counters *c;
+	struct stat st;
+	int fd;
+
+	make_dir(dir);
+	is_int(counters_create(dir, 0, err, sizeof err), -1, "0 slots are refused");
+	is_int(counters_create(dir, 63, err, sizeof err), -1, "63 slots (not a power of two) are refused");
+	is_int(counters_create(dir, 64, err, sizeof err), 0, "a 64-slot file is created");
+	is_int(counters_create(dir, 64, err, sizeof err), -1, "it is not created twice");
+	snprintf(path, sizeof path, "%s/%s", dir, COUNTERS_FILE);
+	ok(stat(path, &st) == 0 && (st.st_mode & 0007) == 0, "the file is not world-accessible");
+	c = counters_open(dir, err, sizeof err);
+	ok(c != NULL, "it opens");
+	is_int(counters_nslots(c), 64, "with 64 slots");
+	is_int(counters_used(c), 0, "none used");
+	counters_close(c);
+
+	/* a file of the wrong size or magic is refused */
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || ftruncate(fd, 4096 + 64 * 32 + 1) != 0)
+		abort();
+	close(fd);
+	ok(counters_open(dir, err, sizeof err) == NULL, "a file of the wrong size is refused");
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || ftruncate(fd, 4096 + 64 * 32) != 0 || pwrite(fd, "XXXXXXXX", 8, 0) != 8)
+		abort();
+	close(fd);
+	ok(counters_open(dir, err, sizeof err) == NULL, "a file with the wrong magic is refused");
+	remove_dir(dir);
+	ok(counters_open(dir, err, sizeof err) == NULL && err[0] != '\0', "a missing file is an error");
+}
+
+static void
+test_slots(void)
+{
+	char dir[200], name[32];
+	struct counters *c1, *c2;
+	struct counter_slot *s1[64], *s2;
+	unsigned char d1[DIGEST_LEN] = {0}, d2[DIGEST_LEN] = {0};
+	uint64_t tags[64];
+	int i, j, distinct = 1, same = 1, found = 1;
+
+	make_dir(dir);
+	if (counters_create(dir, 64, err, sizeof err) != 0)
+		abort();
+	c1 = counters_open(dir, err, sizeof err);
+	c2 = counters_open(dir, err, sizeof err);
+	ok(c1 != NULL && c2 != NULL, "two mappings of one file");
+
+	d2[0] = 0x80; /* tags keep the first 62 bits of the digest */
+	ok(counters_key_tag(d1) != counters_key_tag(d2), "key tags differ by digest");
+	ok(counters_key_tag(d1) != 0 && counters_org_tag("") != 0, "tags are never 0 (a free slot)");
+	ok(counters_key_tag(d1) >> 62 == 1 && counters_org_tag("acme") >> 62 == 2,
+	    "key and org tags live in different spaces");
+	ok(counters_org_tag("acme") == counters_org_tag("acme") &&
+	    counters_org_tag("acme") != counters_org_tag("acmf"), "org tags are stable and distinct");
+
+	ok(counters_find(c1, counters_org_tag("nobody"), 0) == NULL, "find without create: not found");
+	is_int(counters_used(c1), 0, "  and nothing claimed");
+	for (i = 0; i < 64; i++) {
+		snprintf(name, sizeof name, "org-%d", i);
+		tags[i] = counters_org_tag(name);
+		s1[i] = counters_find(c1, tags[i], 1);
+		if (s1[i] == NULL)
+			found = 0;
+		for (j = 0; j < i; j++)
+			if (s1[j] == s1[i] || tags[j] == tags[i])
+				distinct = 0;
+	}
+	ok(found, "64 distinct tags claim slots in a 64-slot table");
+	ok(distinct, "  each its own slot");
+	is_int(counters_used(c2), 64, "the other mapping sees 64 used");
+	ok(counters_find(c1, counters_org_tag("org-64"), 1) == NULL, "a 65th tag: table full, NULL");
+	ok(counters_find(c2, counters_org_tag("org-65"), 0) == NULL, "find without create in a full table: NULL");
+	ok(counters_find(c1, tags[5], 1) == s1[5], "claiming a tag again returns its slot");
+	is_int(counters_used(c1), 64, "  without a second slot");
+
+	/* the same slot through the other mapping: a write through one is read through the other */
+	for (i = 0; i < 64; i++) {
+		s2 = counters_find(c2, tags[i], 0);
+		if (s2 == NULL) {
+			same = 0;
+			continue;
+		}
+		counters_touch(s1[i], 1000000 + i);
+		if (counters_last_used(s2) != 1000000 + i)
+			same = 0;
+	}
+	ok(same, "find returns the same slot from either mapping");
+	counters_close(c2);
+	counters_close(c1);
+	c1 = counters_open(dir, err, sizeof err);
+	s2 = counters_find(c1, tags[9], 0);
+	ok(s2 != NULL && counters_last_used(s2) == 1000009, "slots persist across close and open");
+	counters_close(c1);
+	remove_dir(dir);
+}
+
+static void
+test_touch_and_periods(void)
+{
+	char dir[200];
+	struct counters *c;
+	struct counter_slot *k, *o;
+	struct quota_result q;
+	struct rate_result r;
+	struct rate_spec rs = {10, 60};
+	uint32_t day0 = policy_period_id(QUOTA_DAY, T0_S);
+	int i, n;
+
+	make_dir(dir);
+	if (counters_create(dir, 64, err, sizeof err) != 0 ||
+	    (c = counters_open(dir, err, sizeof err)) == NULL)
+		abort();
+	k = counters_find(c, counters_org_tag("touch"), 1);
+	is_int(counters_last_used(k), 0, "a new slot was never used");
+	counters_touch(k, 1000);
+	is_int(counters_last_used(k), 1000, "the first touch writes");
+	counters_touch(k, 1010);
+	counters_touch(k, 1029);
+	is_int(counters_last_used(k), 1000, "touches within 30 s do not write");
+	counters_touch(k, 1030);
+	is_int(counters_last_used(k), 1030, "a touch 30 s later writes");
+	counters_touch(k, 500);
+	is_int(counters_last_used(k), 1030, "a touch from the past does not go back");
+
+	o = counters_find(c, counters_org_tag("periods"), 1);
+	for (i = 0; i < 5; i++)
+		counters_quota(o, QUOTA_DAY, 100, 0, T0_S + 100, 1, &q);
+	is_int(counters_quota_used(o, day0), 5, "5 units today");
+	counters_quota(o, QUOTA_DAY, 100, 0, T0_S + 86400 + 5, 1, &q);
+	ok(q.allowed && q.used == 1, "a new day starts from 1");
+	is_int(counters_quota_used(o, day0 + 1), 1, "1 unit the next day");
+	is_int(counters_quota_used(o, day0), 5, "the previous day's 5 are kept for `keygate usage`");
+	counters_quota(o, QUOTA_DAY, 100, 0, T0_S + 86400 + 6, 0, &q);
+	is_int(counters_quota_used(o, day0 + 1), 1, "a peek does not count");
+
+	/* the clock steps back 10 h after a full burst */
+	k = counters_find(c, counters_org_tag("clock"), 1);
+	for (n = 0, i = 0; i < 20; i++) {
+		counters_rate(k, &rs, T0_NS, 1, &r);
+		n += r.allowed;
+	}
+	is_int(n, 10, "10/min: a burst of 10");
+	{
+		uint64_t back = T0_NS - 36000 * NS_PER_S;
+		counters_rate(k, &rs, back, 1, &r);
+		ok(!r.allowed, "clock 10 h back: denied");
+		for (n = 0, i = 0; i < 20; i++) {
+			counters_rate(k, &rs, back + 120 * NS_PER_S, 1, &r);
+			n += r.allowed;
+		}
+		is_int(n, 10, "  and a whole burst again two windows later, as policy.h promises "
+		    "(\"waits one window at most\")");
+	}
+	counters_close(c);
+	remove_dir(dir);
+}
+
+/*
+ * NCHILD processes, each with its own mapping, released at once; each
+ * tries 1000 times and writes its admitted count to the pipe.
+ */
+static long
+race(const char *dir, int quota)
+{
+	int res[2], go[2], i, status, failed = 0;
+	long total = 0, got;
+	pid_t pids[NCHILD];
+
+	if (pipe(res) != 0 || pipe(go) != 0)
+		abort();
+	for (i = 0; i < NCHILD; i++) {
+		if ((pids[i] = fork()) < 0)
+			abort();
+		if (pids[i] == 0) {
+			struct counters *c;
+			struct counter_slot *s;
+			struct rate_spec rs = {100, 3600};
+			struct rate_result rr;
+			struct quota_result qr;
+			long n = 0;
+			char b;
+			int k;
+
+			alarm(20);
+			close(res[0]);
+			close(go[1]);
+			c = counters_open(dir, err, sizeof err);
+			if (c == NULL)
+				_exit(2);
+			if (read(go[0], &b, 1) != 0)
+				_exit(3);
+			s = counters_find(c, counters_org_tag("shared"), 1);
+			if (s == NULL)
+				_exit(4);
+			for (k = 0; k < 1000; k++) {
+				if (quota) {
+					counters_quota(s, QUOTA_DAY, 50, 0, T0_S, 1, &qr);
+					n += qr.allowed;
+				} else {
+					counters_rate(s, &rs, T0_NS, 1, &rr);
+					n += rr.allowed;
+				}
+			}
+			if (write(res[1], &n, sizeof n) != (ssize_t)sizeof n)
+				_exit(5);
+			_exit(0);
+		}
+	}
+	close(res[1]);
+	close(go[0]);
+	close(go[1]); /* releases every child at once */
+	for (i = 0; i < NCHILD; i++) {
+		if (read(res[0], &got, sizeof got) != (ssize_t)sizeof got) {
+			failed++;
+			continue;
+		}
+		total += got;
+	}
+	close(res[0]);
+	for (i = 0; i < NCHILD; i++) {
+		if (waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			failed++;
+	}
+	if (failed) {
+		diag("%d children failed", failed);
+		return -1;
+	}
+	return total;
+}
+
+static void
+test_processes(void)
+{
+	char dir[200];
+	struct counters *c;
+	struct counter_slot *s;
+	long total;
+
+	make_dir(dir);
+	if (counters_create(dir, 64, err, sizeof err) != 0)
+		abort();
+	total = race(dir, 0);
+	is_int(total, 100, "4 processes x 1000 tries of 100/h on one slot admit exactly 100");
+	c = counters_open(dir, err, sizeof err);
+	is_int(counters_used(c), 1, "  all four found the same slot");
+	counters_close(c);
+	remove_dir(dir);
+
+	make_dir(dir);
+	if (counters_create(dir, 64, err, sizeof err) != 0)
+		abort();
+	total = race(dir, 1);
+	is_int(total, 50, "4 processes x 1000 tries of a quota of 50 admit exactly 50");
+	c = counters_open(dir, err, sizeof err);
+	s = counters_find(c, counters_org_tag("shared"), 0);
+	ok(s != NULL, "  the slot is there");
+	is_int(s ? counters_quota_used(s, policy_period_id(QUOTA_DAY, T0_S)) : 0, 50,
+	    "  and counts 50 used");
+	counters_close(c);
+	remove_dir(dir);
+}
+
+int
+main(void)
+{
+	test_file();
+	test_slots();
+	test_touch_and_periods();
+	test_processes();
+	return done_testing();
+}

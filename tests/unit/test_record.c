@@ -1,0 +1,718 @@
+/*
+ * test_record.c - record encode/decode round trips, and decoders that
+ * refuse every malformed record (they read bytes from disk) without ever
+ * reading outside the buffer.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record.h"
+#include "tap.h"
+
+static unsigned char buf[RECORD_MAX * 4];
+static unsigned char work[RECORD_MAX * 4];
+
+static struct rule_view rules3[3] = {
+	{RULE_ALLOW, "GET,POST", "", "/v1/**"},
+	{RULE_DENY, "*", "*.example.com", "/admin/**"},
+	{RULE_ALLOW, "POST", "hooks.example.com", "/hooks/*"},
+};
+
+static void
+fill_meta(struct meta_rec *m)
+{
+	int i;
+
+	memset(m, 0, sizeof *m);
+	m->format = STORE_FORMAT;
+	m->flags = METAF_PEPPER;
+	m->prefix = "kg";
+	m->pepper_path = "/etc/keygate/pepper";
+	for (i = 0; i < DIGEST_LEN; i++)
+		m->pepper_check[i] = (unsigned char)(i * 7 + 1);
+	m->created_at = 1795567326;
+	m->plain_digests = 7;
+	m->generation = UINT64_C(0x0102030405060708);
+}
+
+static void
+fill_key(struct key_rec *k)
+{
+	memset(k, 0, sizeof *k);
+	k->flags = KEYF_TEST | KEYF_REVOKED | KEYF_PLAIN | KEYF_IMPORTED;
+	k->id = "key_0123456789ABCDEF";
+	k->org = "acme";
+	k->name = "CI key \xc3\xa9";
+	k->user = "user-42";
+	k->display = "kg_live_0123\xe2\x80\xa6";
+	k->successor = "key_ZYXWVUTSRQPONMLK";
+	k->created_at = 1795567326;
+	k->expires_at = 1801353600;
+	k->revoked_at = -1; /* any int64 survives */
+	k->last_used_at = INT64_MAX;
+	k->rate.count = 100;
+	k->rate.window_s = 60;
+	k->nrules = 3;
+	memcpy(k->rules, rules3, sizeof rules3);
+}
+
+static void
+fill_org(struct org_rec *o)
+{
+	memset(o, 0, sizeof *o);
+	o->flags = ORGF_SUSPENDED;
+	o->name = "Acme Inc.";
+	o->plan = "pro";
+	o->created_at = 1795567326;
+	o->credits = (UINT64_C(1) << 40) + 5;
+	o->nkeys = 17;
+}
+
+static void
+fill_plan(struct plan_rec *p)
+{
+	static char paths[RULES_MAX][16];
+	size_t i;
+
+	memset(p, 0, sizeof *p);
+	p->name = "pro";
+	p->rate.count = 1000;
+	p->rate.window_s = 3600;
+	p->quota.count = 100000;
+	p->quota.period = QUOTA_MONTH;
+	p->max_keys = 5;
+	p->overage_pct = 20;
+	p->created_at = 1795567326;
+	p->updated_at = 1795567399;
+	p->nrules = RULES_MAX;
+	for (i = 0; i < RULES_MAX; i++) {
+		snprintf(paths[i], sizeof paths[i], "/p%zu/*", i);
+		p->rules[i].action = i % 2 ? RULE_DENY : RULE_ALLOW;
+		p->rules[i].methods = i % 3 ? "GET" : "*";
+		p->rules[i].host = i % 5 ? "" : "api.example.com";
+		p->rules[i].path = paths[i];
+	}
+}
+
+static int
+rules_equal(const struct rule_view *a, const struct rule_view *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i].action != b[i].action || strcmp(a[i].methods, b[i].methods) ||
+		    strcmp(a[i].host, b[i].host) || strcmp(a[i].path, b[i].path))
+			return 0;
+	return 1;
+}
+
+static int
+inside(const char *s, const unsigned char *b, size_t len)
+{
+	const char *lo = (const char *)b, *hi = (const char *)b + len;
+
+	return s >= lo && s < hi && memchr(s, '\0', (size_t)(hi - s)) != NULL;
+}
+
+typedef int (*decode_fn)(const unsigned char *, size_t, void *);
+
+static int dec_meta(const unsigned char *b, size_t n, void *r) { return record_decode_meta(b, n, r); }
+static int dec_key(const unsigned char *b, size_t n, void *r) { return record_decode_key(b, n, r); }
+static int dec_org(const unsigned char *b, size_t n, void *r) { return record_decode_org(b, n, r); }
+static int dec_plan(const unsigned char *b, size_t n, void *r) { return record_decode_plan(b, n, r); }
+static int dec_keyid(const unsigned char *b, size_t n, void *r) { return record_decode_keyid(b, n, r); }
+
+static union {
+	struct meta_rec m;
+	struct key_rec k;
+	struct org_rec o;
+	struct plan_rec p;
+	struct keyid_rec i;
+} out;
+
+/* Truncations, header flips, trailing garbage: all refused. */
+static void
+check_malformed(const char *what, decode_fn dec, const unsigned char *rec, size_t len)
+{
+	size_t n;
+	int b, bad = 0, hdr = 0;
+
+	for (n = 0; n < len; n++) {
+		memcpy(work, rec, n);
+		if (dec(work, n, &out) != -1)
+			bad++;
+	}
+	is_int(bad, 0, "%s: truncated at each of %zu positions is refused", what, len);
+	for (n = 0; n < 2; n++) {
+		for (b = 0; b < 256; b++) {
+			if (b == rec[n])
+				continue;
+			memcpy(work, rec, len);
+			work[n] = (unsigned char)b;
+			if (dec(work, len, &out) != -1)
+				hdr++;
+		}
+	}
+	is_int(hdr, 0, "%s: every other version byte and type byte is refused", what);
+	memcpy(work, rec, len);
+	work[len] = 0;
+	is_int(dec(work, len + 1, &out), -1, "%s: one trailing byte is refused", what);
+	work[len] = 'x';
+	work[len + 1] = 'y';
+	is_int(dec(work, len + 2, &out), -1, "%s: trailing garbage is refused", what);
+	is_int(dec(NULL, 0, &out), -1, "%s: NULL is refused", what);
+	memcpy(work, rec, len);
+	is_int(dec(work, len, &out), 0, "%s: the original still decodes", what);
+}
+
+/* The encoder refuses every cap below the length and fits the length. */
+static void
+check_caps(const char *what, int (*enc)(const void *, unsigned char *, size_t),
+    const void *rec, int len)
+{
+	int cap, bad = 0;
+
+	for (cap = 0; cap < len; cap++)
+		if (enc(rec, work, (size_t)cap) != -1)
+			bad++;
+	is_int(bad, 0, "%s: every cap below %d is refused", what, len);
+	is_int(enc(rec, work, (size_t)len), len, "%s: cap = length fits", what);
+}
+
+static int enc_meta(const void *r, unsigned char *b, size_t c) { return record_encode_meta(r, b, c); }
+static int enc_key(const void *r, unsigned char *b, size_t c) { return record_encode_key(r, b, c); }
+static int enc_org(const void *r, unsigned char *b, size_t c) { return record_encode_org(r, b, c); }
+static int enc_plan(const void *r, unsigned char *b, size_t c) { return record_encode_plan(r, b, c); }
+static int enc_keyid(const void *r, unsigned char *b, size_t c) { return record_encode_keyid(r, b, c); }
+
+static void
+test_meta(void)
+{
+	struct meta_rec m, d;
+	int n;
+
+	fill_meta(&m);
+	n = record_encode_meta(&m, buf, sizeof buf);
+	ok(n > 0, "meta encodes (%d bytes)", n);
+	is_int(buf[0], RECORD_VERSION, "meta: version byte first");
+	is_int(buf[1], 'M', "meta: type byte second");
+	is_int(record_decode_meta(buf, (size_t)n, &d), 0, "meta decodes");
+	ok(d.format == m.format && d.flags == m.flags && strcmp(d.prefix, "kg") == 0 &&
+	    strcmp(d.pepper_path, m.pepper_path) == 0 &&
+	    memcmp(d.pepper_check, m.pepper_check, DIGEST_LEN) == 0 &&
+	    d.created_at == m.created_at && d.plain_digests == 7 &&
+	    d.generation == m.generation, "meta round trip keeps every field");
+	ok(inside(d.prefix, buf, (size_t)n) && inside(d.pepper_path, buf, (size_t)n),
+	    "meta strings point into the buffer");
+	check_malformed("meta", dec_meta, buf, (size_t)n);
+	check_caps("meta", enc_meta, &m, n);
+
+	m.prefix = "KG";
+	n = record_encode_meta(&m, buf, sizeof buf);
+	is_int(record_decode_meta(buf, (size_t)n, &d), -1, "meta with prefix KG is refused");
+	m.prefix = "abcdefghijklm";
+	n = record_encode_meta(&m, buf, sizeof buf);
+	is_int(record_decode_meta(buf, (size_t)n, &d), -1, "meta with a 13-char prefix is refused");
+	m.prefix = "abcdefghijkl";
+	n = record_encode_meta(&m, buf, sizeof buf);
+	is_int(record_decode_meta(buf, (size_t)n, &d), 0, "meta with a 12-char prefix decodes");
+	m.prefix = "";
+	n = record_encode_meta(&m, buf, sizeof buf);
+	is_int(record_decode_meta(buf, (size_t)n, &d), -1, "meta with an empty prefix is refused");
+	fill_meta(&m);
+	m.pepper_path = NULL;
+	n = record_encode_meta(&m, buf, sizeof buf);
+	ok(record_decode_meta(buf, (size_t)n, &d) == 0 && strcmp(d.pepper_path, "") == 0,
+	    "meta with no pepper path decodes as empty");
+}
+
+/* Offsets of the first string of a record: [ver][type][u32 flags][u16 len] */
+#define STR0_LEN 6
+#define STR0     8
+
+static void
+test_key(void)
+{
+	struct key_rec k, d;
+	struct rule_view bad_rules[1];
+	char longs[600];
+	int n, i;
+
+	fill_key(&k);
+	n = record_encode_key(&k, buf, sizeof buf);
+	ok(n > 0, "key encodes (%d bytes)", n);
+	is_int(record_decode_key(buf, (size_t)n, &d), 0, "key decodes");
+	ok(d.flags == k.flags && strcmp(d.id, k.id) == 0 && strcmp(d.org, k.org) == 0 &&
+	    strcmp(d.name, k.name) == 0 && strcmp(d.user, k.user) == 0 &&
+	    strcmp(d.display, k.display) == 0 && strcmp(d.successor, k.successor) == 0,
+	    "key round trip keeps flags and strings");
+	ok(d.created_at == k.created_at && d.expires_at == k.expires_at &&
+	    d.revoked_at == -1 && d.last_used_at == INT64_MAX,
+	    "key round trip keeps times (including negative and INT64_MAX)");
+	ok(d.rate.count == 100 && d.rate.window_s == 60, "key round trip keeps the rate");
+	ok(d.nrules == 3 && rules_equal(d.rules, rules3, 3), "key round trip keeps the rules");
+	ok(inside(d.id, buf, (size_t)n) && inside(d.rules[2].path, buf, (size_t)n),
+	    "key strings point into the buffer");
+	check_malformed("key", dec_key, buf, (size_t)n);
+	check_caps("key", enc_key, &k, n);
+
+	/* string without its NUL, embedded NUL, oversize length */
+	memcpy(work, buf, (size_t)n);
+	work[STR0 + strlen(k.id)] = 'x';
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: a string without its NUL is refused");
+	memcpy(work, buf, (size_t)n);
+	work[STR0 + 3] = '\0';
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: a string with an embedded NUL is refused");
+	memcpy(work, buf, (size_t)n);
+	work[STR0_LEN] = 0xFF;
+	work[STR0_LEN + 1] = 0xFF;
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: string length 65535 is refused");
+	memcpy(work, buf, (size_t)n);
+	work[STR0_LEN] = (unsigned char)(strlen(k.id) + 1);
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: string length one too many is refused");
+	memcpy(work, buf, (size_t)n);
+	work[STR0_LEN] = (unsigned char)(strlen(k.id) - 1);
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: string length one too few is refused");
+
+	/* each string one byte over its limit */
+	memset(longs, 'a', sizeof longs);
+	{
+		static const struct { int field; size_t max; const char *name; } lim[] = {
+			{0, KEYID_LEN, "id"}, {1, ID_MAX, "org"}, {2, TEXT_MAX, "name"},
+			{3, TEXT_MAX, "user"}, {4, DISPLAY_MAX, "display"},
+			{5, KEYID_LEN, "successor"},
+		};
+		for (i = 0; i < (int)(sizeof lim / sizeof lim[0]); i++) {
+			const char **f[6];
+			size_t len;
+			fill_key(&k);
+			f[0] = &k.id; f[1] = &k.org; f[2] = &k.name;
+			f[3] = &k.user; f[4] = &k.display; f[5] = &k.successor;
+			for (len = lim[i].max; len <= lim[i].max + 1; len++) {
+				longs[len] = '\0';
+				*f[lim[i].field] = longs;
+				n = record_encode_key(&k, buf, sizeof buf);
+				is_int(record_decode_key(buf, (size_t)n, &d), len > lim[i].max ? -1 : 0,
+				    "key: %s of %zu bytes is %s", lim[i].name, len,
+				    len > lim[i].max ? "refused" : "fine");
+				longs[len] = 'a';
+			}
+		}
+	}
+	fill_key(&k);
+	k.id = "";
+	n = record_encode_key(&k, buf, sizeof buf);
+	is_int(record_decode_key(buf, (size_t)n, &d), -1, "key: an empty id is refused");
+	fill_key(&k);
+	k.org = NULL;
+	n = record_encode_key(&k, buf, sizeof buf);
+	is_int(record_decode_key(buf, (size_t)n, &d), -1, "key: an empty org is refused");
+	fill_key(&k);
+	k.user = NULL;
+	k.successor = NULL;
+	n = record_encode_key(&k, buf, sizeof buf);
+	ok(record_decode_key(buf, (size_t)n, &d) == 0 && d.user[0] == '\0' &&
+	    d.successor[0] == '\0', "key: NULL user and successor decode as empty");
+
+	/* rates */
+	{
+		static const struct { uint32_t count, window; int want; } rates[] = {
+			{0, 0, 0}, {0, 5, 0}, {10, 1, 0}, {10, 60, 0}, {10, 3600, 0},
+			{10, 0, -1}, {10, 2, -1}, {10, 7, -1}, {10, 86400, -1}, {1, UINT32_MAX, -1},
+		};
+		for (i = 0; i < (int)(sizeof rates / sizeof rates[0]); i++) {
+			fill_key(&k);
+			k.rate.count = rates[i].count;
+			k.rate.window_s = rates[i].window;
+			n = record_encode_key(&k, buf, sizeof buf);
+			is_int(record_decode_key(buf, (size_t)n, &d), rates[i].want,
+			    "key: rate %u per %u s is %s", rates[i].count, rates[i].window,
+			    rates[i].want ? "refused" : "fine");
+		}
+	}
+
+	/* rules */
+	fill_key(&k);
+	k.nrules = 0;
+	n = record_encode_key(&k, buf, sizeof buf);
+	ok(record_decode_key(buf, (size_t)n, &d) == 0 && d.nrules == 0, "key: no rules");
+	is_int(buf[n - 1], 0, "key: the rule count is the last byte");
+	memcpy(work, buf, (size_t)n);
+	work[n - 1] = RULES_MAX + 1;
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: a rule count of 33 is refused");
+	work[n - 1] = 255;
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: a rule count of 255 is refused");
+	work[n - 1] = 1;
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: a rule count without rules is refused");
+	fill_key(&k);
+	k.nrules = RULES_MAX + 1;
+	is_int(record_encode_key(&k, buf, sizeof buf), -1, "key: encoding 33 rules is refused");
+	for (i = 0; i < 4; i++) {
+		static const int actions[] = {0, 3, 4, 255};
+		fill_key(&k);
+		bad_rules[0] = rules3[0];
+		bad_rules[0].action = (enum rule_action)actions[i];
+		k.nrules = 1;
+		memcpy(k.rules, bad_rules, sizeof bad_rules);
+		n = record_encode_key(&k, buf, sizeof buf);
+		is_int(record_decode_key(buf, (size_t)n, &d), -1, "key: rule action %d is refused",
+		    actions[i]);
+	}
+	fill_key(&k);
+	k.rules[1].path = "admin/**";
+	n = record_encode_key(&k, buf, sizeof buf);
+	is_int(record_decode_key(buf, (size_t)n, &d), -1, "key: a rule path without / is refused");
+	fill_key(&k);
+	k.rules[1].methods = "";
+	n = record_encode_key(&k, buf, sizeof buf);
+	is_int(record_decode_key(buf, (size_t)n, &d), -1, "key: a rule without methods is refused");
+	fill_key(&k);
+	memset(longs, 'a', sizeof longs);
+	longs[0] = '/';
+	longs[RULE_PATH_MAX] = '\0';
+	k.rules[1].path = longs;
+	n = record_encode_key(&k, buf, sizeof buf);
+	is_int(record_decode_key(buf, (size_t)n, &d), -1, "key: a %d-byte rule path is refused", RULE_PATH_MAX);
+	longs[RULE_PATH_MAX - 1] = '\0';
+	n = record_encode_key(&k, buf, sizeof buf);
+	is_int(record_decode_key(buf, (size_t)n, &d), 0, "key: a %d-byte rule path is fine", RULE_PATH_MAX - 1);
+	fill_key(&k);
+	memset(longs, 'h', sizeof longs);
+	longs[RULE_HOST_MAX] = '\0';
+	k.rules[1].host = longs;
+	n = record_encode_key(&k, buf, sizeof buf);
+	is_int(record_decode_key(buf, (size_t)n, &d), -1, "key: a %d-byte rule host is refused", RULE_HOST_MAX);
+	fill_key(&k);
+	memset(longs, 'G', sizeof longs);
+	longs[RULE_METHODS_MAX] = '\0';
+	k.rules[1].methods = longs;
+	n = record_encode_key(&k, buf, sizeof buf);
+	is_int(record_decode_key(buf, (size_t)n, &d), -1, "key: %d bytes of methods are refused", RULE_METHODS_MAX);
+}
+
+static void
+test_org(void)
+{
+	struct org_rec o, d;
+	char longs[300];
+	int n;
+
+	fill_org(&o);
+	n = record_encode_org(&o, buf, sizeof buf);
+	ok(n > 0, "org encodes (%d bytes)", n);
+	is_int(record_decode_org(buf, (size_t)n, &d), 0, "org decodes");
+	ok(d.flags == ORGF_SUSPENDED && strcmp(d.name, o.name) == 0 &&
+	    strcmp(d.plan, "pro") == 0 && d.created_at == o.created_at &&
+	    d.credits == o.credits && d.nkeys == 17, "org round trip keeps every field");
+	check_malformed("org", dec_org, buf, (size_t)n);
+	check_caps("org", enc_org, &o, n);
+
+	memcpy(work, buf, (size_t)n);
+	work[STR0 + strlen(o.name)] = 'x';
+	is_int(record_decode_org(work, (size_t)n, &d), -1, "org: a name without its NUL is refused");
+	memcpy(work, buf, (size_t)n);
+	work[STR0 + 1] = '\0';
+	is_int(record_decode_org(work, (size_t)n, &d), -1, "org: a name with an embedded NUL is refused");
+	memset(longs, 'n', sizeof longs);
+	longs[TEXT_MAX] = '\0';
+	o.name = longs;
+	n = record_encode_org(&o, buf, sizeof buf);
+	is_int(record_decode_org(buf, (size_t)n, &d), 0, "org: a %d-byte name is fine", TEXT_MAX);
+	longs[TEXT_MAX] = 'n';
+	longs[TEXT_MAX + 1] = '\0';
+	n = record_encode_org(&o, buf, sizeof buf);
+	is_int(record_decode_org(buf, (size_t)n, &d), -1, "org: a %d-byte name is refused", TEXT_MAX + 1);
+	fill_org(&o);
+	longs[ID_MAX + 1] = '\0';
+	o.plan = longs;
+	n = record_encode_org(&o, buf, sizeof buf);
+	is_int(record_decode_org(buf, (size_t)n, &d), -1, "org: a %d-byte plan is refused", ID_MAX + 1);
+	fill_org(&o);
+	o.plan = "";
+	n = record_encode_org(&o, buf, sizeof buf);
+	is_int(record_decode_org(buf, (size_t)n, &d), -1, "org: an empty plan is refused");
+	fill_org(&o);
+	o.name = NULL;
+	n = record_encode_org(&o, buf, sizeof buf);
+	ok(record_decode_org(buf, (size_t)n, &d) == 0 && d.name[0] == '\0', "org: no name decodes as empty");
+}
+
+static void
+test_plan(void)
+{
+	struct plan_rec p, d;
+	char longs[100];
+	int n, i;
+
+	fill_plan(&p);
+	n = record_encode_plan(&p, buf, sizeof buf);
+	ok(n > 0, "plan with %d rules encodes (%d bytes)", RULES_MAX, n);
+	is_int(record_decode_plan(buf, (size_t)n, &d), 0, "plan decodes");
+	ok(strcmp(d.name, "pro") == 0 && d.rate.count == 1000 && d.rate.window_s == 3600 &&
+	    d.quota.count == 100000 && d.quota.period == QUOTA_MONTH && d.max_keys == 5 &&
+	    d.overage_pct == 20 && d.created_at == p.created_at &&
+	    d.updated_at == p.updated_at, "plan round trip keeps every field");
+	ok(d.nrules == RULES_MAX && rules_equal(d.rules, p.rules, RULES_MAX),
+	    "plan round trip keeps all %d rules", RULES_MAX);
+	check_malformed("plan", dec_plan, buf, (size_t)n);
+	check_caps("plan", enc_plan, &p, n);
+
+	/* the period byte sits after name, rate and quota count */
+	{
+		size_t off = 2 + 2 + strlen(p.name) + 1 + 4 + 4 + 8;
+		is_int(buf[off], QUOTA_MONTH, "plan: the period byte is where expected");
+		for (i = 0; i < 256; i++) {
+			int want = i <= QUOTA_CREDITS ? 0 : -1;
+			memcpy(work, buf, (size_t)n);
+			work[off] = (unsigned char)i;
+			if (record_decode_plan(work, (size_t)n, &d) != want)
+				break;
+		}
+		is_int(i, 256, "plan: periods 0-3 decode, 4-255 are refused");
+	}
+	fill_plan(&p);
+	p.quota.period = (enum quota_period)4;
+	n = record_encode_plan(&p, buf, sizeof buf);
+	is_int(record_decode_plan(buf, (size_t)n, &d), -1, "plan: quota period 4 is refused");
+	{
+		static const struct { uint32_t count, window; int want; } rates[] = {
+			{0, 0, 0}, {10, 1, 0}, {10, 60, 0}, {10, 3600, 0},
+			{10, 0, -1}, {10, 30, -1}, {10, 86400, -1},
+		};
+		for (i = 0; i < (int)(sizeof rates / sizeof rates[0]); i++) {
+			fill_plan(&p);
+			p.rate.count = rates[i].count;
+			p.rate.window_s = rates[i].window;
+			n = record_encode_plan(&p, buf, sizeof buf);
+			is_int(record_decode_plan(buf, (size_t)n, &d), rates[i].want,
+			    "plan: rate %u per %u s is %s", rates[i].count, rates[i].window,
+			    rates[i].want ? "refused" : "fine");
+		}
+	}
+	fill_plan(&p);
+	p.overage_pct = 1000;
+	n = record_encode_plan(&p, buf, sizeof buf);
+	is_int(record_decode_plan(buf, (size_t)n, &d), 0, "plan: overage 1000%% is fine");
+	p.overage_pct = 1001;
+	n = record_encode_plan(&p, buf, sizeof buf);
+	is_int(record_decode_plan(buf, (size_t)n, &d), -1, "plan: overage 1001%% is refused");
+	fill_plan(&p);
+	memset(longs, 'p', sizeof longs);
+	longs[ID_MAX] = '\0';
+	p.name = longs;
+	n = record_encode_plan(&p, buf, sizeof buf);
+	is_int(record_decode_plan(buf, (size_t)n, &d), 0, "plan: a %d-byte name is fine", ID_MAX);
+	longs[ID_MAX] = 'p';
+	longs[ID_MAX + 1] = '\0';
+	n = record_encode_plan(&p, buf, sizeof buf);
+	is_int(record_decode_plan(buf, (size_t)n, &d), -1, "plan: a %d-byte name is refused", ID_MAX + 1);
+	fill_plan(&p);
+	p.rules[RULES_MAX - 1].action = (enum rule_action)0;
+	n = record_encode_plan(&p, buf, sizeof buf);
+	is_int(record_decode_plan(buf, (size_t)n, &d), -1, "plan: a bad action in the last rule is refused");
+	fill_plan(&p);
+	p.nrules = RULES_MAX + 1;
+	is_int(record_encode_plan(&p, buf, sizeof buf), -1, "plan: encoding 33 rules is refused");
+}
+
+static void
+test_keyid(void)
+{
+	struct keyid_rec k, d;
+	int n, i;
+
+	for (i = 0; i < DIGEST_LEN; i++)
+		k.digest[i] = (unsigned char)(255 - i);
+	n = record_encode_keyid(&k, buf, sizeof buf);
+	is_int(n, 2 + DIGEST_LEN, "keyid encodes to 34 bytes");
+	ok(record_decode_keyid(buf, (size_t)n, &d) == 0 &&
+	    memcmp(d.digest, k.digest, DIGEST_LEN) == 0, "keyid round trip");
+	check_malformed("keyid", dec_keyid, buf, (size_t)n);
+	check_caps("keyid", enc_keyid, &k, n);
+}
+
+/* Random and mutated buffers: never a crash, never a pointer outside. */
+static void
+test_fuzz(void)
+{
+	static unsigned char recs[4][RECORD_MAX];
+	static size_t lens[4];
+	static const char types[] = "MKOPI";
+	struct meta_rec m;
+	struct key_rec k;
+	struct org_rec o;
+	struct plan_rec p;
+	unsigned seed = 777;
+	int i, accepted = 0, outside = 0;
+
+	fill_meta(&m);
+	lens[0] = (size_t)record_encode_meta(&m, recs[0], RECORD_MAX);
+	fill_key(&k);
+	lens[1] = (size_t)record_encode_key(&k, recs[1], RECORD_MAX);
+	fill_org(&o);
+	lens[2] = (size_t)record_encode_org(&o, recs[2], RECORD_MAX);
+	fill_plan(&p);
+	lens[3] = (size_t)record_encode_plan(&p, recs[3], RECORD_MAX);
+
+	for (i = 0; i < 10000; i++) {
+		size_t len, j;
+		unsigned char *b;
+
+		seed = seed * 1103515245u + 12345u;
+		len = (seed >> 16) % 400;
+		/* exact-size heap buffers, so a sanitizer sees any overread */
+		b = malloc(len ? len : 1);
+		if (b == NULL)
+			abort();
+		for (j = 0; j < len; j++) {
+			seed = seed * 1103515245u + 12345u;
+			b[j] = (unsigned char)(seed >> 16);
+			/* small length fields and NULs make deeper parses likely */
+			if ((seed >> 8) % 4 == 0)
+				b[j] = 0;
+		}
+		if (len >= 2 && i % 2) {
+			b[0] = RECORD_VERSION;
+			b[1] = (unsigned char)types[i % 5];
+		}
+		if (record_decode_meta(b, len, &m) == 0) {
+			accepted++;
+			outside += !inside(m.prefix, b, len) || !inside(m.pepper_path, b, len);
+		}
+		if (record_decode_key(b, len, &k) == 0) {
+			accepted++;
+			outside += !inside(k.id, b, len) || !inside(k.org, b, len);
+		}
+		if (record_decode_org(b, len, &o) == 0) {
+			accepted++;
+			outside += !inside(o.plan, b, len);
+		}
+		record_decode_plan(b, len, &p);
+		{
+			struct keyid_rec kid;
+			record_decode_keyid(b, len, &kid);
+		}
+		free(b);
+	}
+	ok(1, "10000 random buffers through every decoder without a crash (%d accepted)", accepted);
+
+	for (i = 0; i < 10000; i++) {
+		int t = i % 4, flips, f;
+		size_t len = lens[t];
+		unsigned char *b = malloc(len);
+
+		if (b == NULL)
+			abort();
+		memcpy(b, recs[t], len);
+		seed = seed * 1103515245u + 12345u;
+		flips = 1 + (int)((seed >> 16) % 3);
+		for (f = 0; f < flips; f++) {
+			seed = seed * 1103515245u + 12345u;
+			b[(seed >> 8) % len] ^= (unsigned char)(1u << ((seed >> 4) % 8));
+		}
+		switch (t) {
+		case 0:
+			if (record_decode_meta(b, len, &m) == 0)
+				outside += !inside(m.prefix, b, len) || !inside(m.pepper_path, b, len);
+			break;
+		case 1:
+			if (record_decode_key(b, len, &k) == 0) {
+				size_t r;
+				outside += !inside(k.id, b, len) || !inside(k.successor, b, len);
+				for (r = 0; r < k.nrules; r++)
+					outside += !inside(k.rules[r].path, b, len) ||
+					    k.rules[r].path[0] != '/';
+			}
+			break;
+		case 2:
+			if (record_decode_org(b, len, &o) == 0)
+				outside += !inside(o.name, b, len);
+			break;
+		default:
+			if (record_decode_plan(b, len, &p) == 0) {
+				size_t r;
+				outside += p.nrules > RULES_MAX;
+				for (r = 0; r < p.nrules && r < RULES_MAX; r++)
+					outside += !inside(p.rules[r].host, b, len);
+			}
+		}
+		free(b);
+	}
+	is_int(outside, 0, "decoded strings of 20000 random and bit-flipped records lie inside their buffers");
+}
+
+static void
+test_validators(void)
+{
+	char s[300];
+
+	ok(record_id_valid("acme"), "id acme");
+	ok(record_id_valid("a"), "id a");
+	ok(record_id_valid("Acme-Corp_2.eu"), "id with - _ . and digits");
+	memset(s, 'x', sizeof s);
+	s[ID_MAX] = '\0';
+	ok(record_id_valid(s), "id of %d bytes", ID_MAX);
+	s[ID_MAX] = 'x';
+	s[ID_MAX + 1] = '\0';
+	ok(!record_id_valid(s), "id of %d bytes is not valid", ID_MAX + 1);
+	ok(!record_id_valid(""), "empty id is not valid");
+	ok(!record_id_valid(NULL), "NULL id is not valid");
+	ok(!record_id_valid("a b"), "id with a space is not valid");
+	ok(!record_id_valid("a/b"), "id with a slash is not valid");
+	ok(!record_id_valid("a:b"), "id with a colon is not valid");
+	ok(!record_id_valid("caf\xc3\xa9"), "id with UTF-8 is not valid");
+	ok(!record_id_valid("a\nb"), "id with LF is not valid");
+
+	ok(record_text_valid(NULL), "text NULL is fine (absent)");
+	ok(record_text_valid(""), "text empty is fine");
+	ok(record_text_valid("Acme Inc. \"quoted\" <x>"), "text printable");
+	ok(record_text_valid("Caf\xc3\xa9"), "text UTF-8");
+	ok(!record_text_valid("a\tb"), "text with a tab is not valid");
+	ok(!record_text_valid("a\nb"), "text with LF is not valid");
+	ok(!record_text_valid("a\rb"), "text with CR is not valid");
+	ok(!record_text_valid("a\x7f"), "text with DEL is not valid");
+	memset(s, 't', sizeof s);
+	s[TEXT_MAX] = '\0';
+	ok(record_text_valid(s), "text of %d bytes", TEXT_MAX);
+	s[TEXT_MAX] = 't';
+	s[TEXT_MAX + 1] = '\0';
+	ok(!record_text_valid(s), "text of %d bytes is not valid", TEXT_MAX + 1);
+
+	ok(record_header_safe(NULL), "header NULL is fine");
+	ok(record_header_safe("acme pro ~!"), "header printable ASCII");
+	ok(!record_header_safe("a\r"), "header with CR is not safe");
+	ok(!record_header_safe("a\nX-Evil: 1"), "header with LF is not safe");
+	ok(!record_header_safe("a\tb"), "header with a tab is not safe");
+	ok(!record_header_safe("caf\xc3\xa9"), "header with UTF-8 is not safe");
+	ok(!record_header_safe("a\x7f"), "header with DEL is not safe");
+	s[TEXT_MAX] = '\0';
+	ok(record_header_safe(s), "header of %d bytes", TEXT_MAX);
+	s[TEXT_MAX] = 't';
+	ok(!record_header_safe(s), "header of %d bytes is not safe", TEXT_MAX + 1);
+
+	{
+		struct rule r;
+		struct rule_view v;
+		const char *err;
+		rule_parse(RULE_DENY, "GET api.example.com/x/*", &r, &err);
+		record_rule_view(&r, &v);
+		ok(v.action == RULE_DENY && v.methods == r.methods && v.host == r.host &&
+		    v.path == r.path, "record_rule_view points at the rule");
+	}
+}
+
+int
+main(void)
+{
+	test_meta();
+	test_key();
+	test_org();
+	test_plan();
+	test_keyid();
+	test_fuzz();
+	test_validators();
+	return done_testing();
+}
