@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,43 @@ arg_has(const struct args *a, const char *name)
 	return 0;
 }
 
+/*
+ * The CLI's watchdog.  A command blocked on a mutex that a dead process
+ * left held would wait for ever; after CLI_STUCK_SECONDS without progress
+ * it ends instead, which makes it a dead process too: the next command to
+ * open the store sees that in the registry and runs recovery.
+ */
+#define CLI_STUCK_SECONDS 60
+
+static void
+on_stuck(int sig)
+{
+	static const char msg[] = "keygate: the store did not answer for 60 s "
+	    "(a process may have died holding it); the command did not complete, "
+	    "run it again\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
+		_exit(EX_STORE);
+	_exit(EX_STORE);
+}
+
+void
+cli_progress(void)
+{
+	static int armed;
+
+	if (!armed) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_stuck;
+		sigaction(SIGALRM, &sa, NULL);
+		armed = 1;
+	}
+	alarm(CLI_STUCK_SECONDS);
+}
+
 int
 cli_open(struct cli *c)
 {
@@ -156,6 +194,7 @@ cli_open(struct cli *c)
 	if (conf_load(path, must_exist, &c->conf, err, sizeof err) != 0)
 		return cli_fail(EX_USAGE, "%s", err);
 	c->dir = conf_db(c->db_opt, &c->conf);
+	cli_progress();
 	if (kg_open(&c->kg, c->dir, 0, err, sizeof err) != 0)
 		return cli_fail(EX_STORE, "%s", err);
 	c->opened = 1;
@@ -205,6 +244,7 @@ cli_txn(struct cli *c, cli_txn_fn fn, void *ctx)
 	int attempt, rc, code;
 
 	for (attempt = 0; attempt < TXN_RETRIES; attempt++) {
+		cli_progress();
 		if ((rc = store_txn_begin(c->kg.store, &t)) != ST_OK)
 			return cli_store_fail(c, rc, "begin");
 		code = fn(c, t, ctx);

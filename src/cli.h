@@ -69,6 +69,8 @@ int cli_parse(struct cli *c, int argc, char **argv, const struct optspec *specs,
 const char *arg_get(const struct args *a, const char *name);
 int arg_has(const struct args *a, const char *name);
 
+/* Re-arms the CLI's watchdog: call when a long command makes progress. */
+void cli_progress(void);
 /* Loads the config and opens the store; on error prints and returns EX_STORE. */
 int cli_open(struct cli *c);
 void cli_close(struct cli *c);

@@ -238,6 +238,7 @@ db_check(struct cli *c, int argc, char **argv)
 	/* Pages on disk must be current before the files are verified. */
 	if ((rc = store_checkpoint(c->kg.store)) != ST_OK)
 		return cli_store_fail(c, rc, "checkpoint");
+	cli_progress();
 	if (store_verify(c->kg.store, err, sizeof err) != 0)
 		problem(&ck, "%s", err);
 	if (kg_read_meta(&c->kg, NULL, mbuf, sizeof mbuf, &m, 0) != ST_OK)
@@ -252,9 +253,9 @@ db_check(struct cli *c, int argc, char **argv)
 		return cli_fail(EX_STORE, "out of memory");
 	if ((rc = store_scan(c->kg.store, NULL, TBL_PLANS, check_plan, &ck)) != ST_OK ||
 	    (rc = store_scan(c->kg.store, NULL, TBL_ORGS, check_org, &ck)) != ST_OK ||
-	    (rc = store_scan(c->kg.store, NULL, TBL_KEYS, check_key, &ck)) != ST_OK ||
-	    (rc = store_scan(c->kg.store, NULL, TBL_KEYIDS, check_keyid, &ck)) != ST_OK ||
-	    (rc = store_scan(c->kg.store, NULL, TBL_ORGS, check_counts, &ck)) != ST_OK) {
+	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_KEYS, check_key, &ck)) != ST_OK ||
+	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_KEYIDS, check_keyid, &ck)) != ST_OK ||
+	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_ORGS, check_counts, &ck)) != ST_OK) {
 		free(ck.oc);
 		return cli_store_fail(c, rc, "scan");
 	}
@@ -289,7 +290,7 @@ db_recover(struct cli *c, int argc, char **argv)
 	if ((code = cli_parse(c, argc, argv, NULL, 0, 0, "db recover", &a)) != EX_OK)
 		return code;
 	/*
-	 * Opening registers with DB_RECOVER|DB_FAILCHK: if a process died
+	 * Opening registers with DB_REGISTER|DB_RECOVER: if a process died
 	 * in the store, failchk (or full recovery, when failchk cannot
 	 * release what it held) runs now.  Then checkpoint.
 	 */

@@ -1,7 +1,8 @@
 /*
  * counters.c - the shared counter file.
  *
- * Layout: a 4 KiB header page, then nslots slots of 32 bytes.  A slot
+ * Layout: a 4 KiB header page, then nslots slots of 32 bytes, allocated
+ * on disk when the store is created.  A slot
  * belongs to one tag (a key digest's first bytes, or a hash of an org id)
  * forever; tags are claimed by CAS from 0, found by linear probing.
  *   key slot: a = GCRA tat (ns), b = last use (s)
@@ -57,7 +58,7 @@ counters_create(const char *dir, uint32_t nslots, char *err, size_t errlen)
 {
 	struct counters_header h;
 	char path[4200];
-	int fd;
+	int fd, rc;
 
 	if (nslots == 0 || (nslots & (nslots - 1)) != 0) {
 		snprintf(err, errlen, "counter slots must be a power of two");
@@ -74,10 +75,13 @@ counters_create(const char *dir, uint32_t nslots, char *err, size_t errlen)
 	h.version = 1;
 	h.nslots = nslots;
 	h.created_at = (int64_t)time(NULL);
-	/* Sparse: pages are allocated only as slots are used. */
-	if (ftruncate(fd, HEADER_SIZE + (off_t)nslots * (off_t)sizeof(struct counter_slot)) != 0 ||
-	    pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || fsync(fd) != 0) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+	/*
+	 * Allocated in full, not sparse: touching a hole of a mapped file on
+	 * a full file system raises SIGBUS, which would kill the authorizer.
+	 */
+	rc = posix_fallocate(fd, 0, HEADER_SIZE + (off_t)nslots * (off_t)sizeof(struct counter_slot));
+	if (rc != 0 || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || fsync(fd) != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(rc ? rc : errno));
 		close(fd);
 		unlink(path);
 		return -1;
@@ -207,8 +211,12 @@ counters_rate(struct counter_slot *s, const struct rate_spec *r,
 	uint64_t cur = __atomic_load_n(&s->a, __ATOMIC_ACQUIRE), next;
 
 	for (;;) {
+		/*
+		 * On a denial, next may still differ from cur: a tat a clock
+		 * step left in the future is clamped, and the clamp is kept.
+		 */
 		next = policy_gcra(cur, now_ns, r, consume, res);
-		if (next == cur || !res->allowed)
+		if (next == cur)
 			return;
 		if (__atomic_compare_exchange_n(&s->a, &cur, next, 0,
 		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))

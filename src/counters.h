@@ -17,7 +17,7 @@
 #include "policy.h"
 
 #define COUNTERS_FILE "counters"
-#define COUNTERS_DEFAULT_SLOTS (1u << 20) /* 32 MiB sparse: a million live keys */
+#define COUNTERS_DEFAULT_SLOTS (1u << 20) /* 32 MiB: half a million live keys */
 
 struct counters;
 struct counter_slot;

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -63,7 +64,8 @@ main(int argc, char **argv)
 
 	/* Region and database files must stay group-accessible (SPEC 7). */
 	umask(007);
-	log_init("keygate", LOG_TO_STDERR, 0);
+	/* KEYGATE_DEBUG=1 shows Berkeley DB's own messages, for diagnosis */
+	log_init("keygate", LOG_TO_STDERR, getenv("KEYGATE_DEBUG") != NULL);
 	memset(&c, 0, sizeof c);
 	/* Global options may come before the command. */
 	while (first < argc && strncmp(argv[first], "--", 2) == 0) {

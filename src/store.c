@@ -7,8 +7,9 @@
  * - DB_TXN_WRITE_NOSYNC as the environment default: a commit reaches the
  *   OS before the call returns, so a process crash loses nothing (NOSYNC
  *   loses commits on a mere crash); the admin CLI commits with DB_TXN_SYNC;
- * - DB_REGISTER|DB_RECOVER|DB_FAILCHK at every open: the opener notices
- *   dead processes and runs failchk, or recovery when failchk cannot help;
+ * - DB_REGISTER|DB_RECOVER at every open, without DB_FAILCHK: a process
+ *   killed at any moment, even holding a mutex, never wedges the next
+ *   open (see open_all); long-lived processes run failchk every second;
  * - set_thread_count and set_isalive, which failchk needs;
  * - hash databases: every request is one exact-match lookup;
  * - DB_LOCK_MINWRITE deadlock victims: the authorizers' lone reads (no
@@ -24,8 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <db.h>
@@ -44,6 +47,10 @@ struct store {
 	DB *db[TBL_COUNT];
 	int broken;
 	char errmsg[512];
+	/* the primary region file this handle mapped, to notice it replaced */
+	dev_t region_dev;
+	ino_t region_ino;
+	int lockfd; /* DIR/keygate.lock, held shared while attached */
 };
 
 /* A lone read that loses a deadlock is tried again this many times. */
@@ -107,6 +114,19 @@ msgcall(const DB_ENV *env, const char *msg)
 	log_debug("db: %s", msg);
 }
 
+/*
+ * The environment is dead for this process (it panicked, or its regions
+ * were replaced): stop claiming it, so that an opener who finds it damaged
+ * may rebuild it (see attach_lock) even before we reopen.
+ */
+static void
+mark_broken(struct store *s)
+{
+	s->broken = 1;
+	if (s->lockfd >= 0)
+		flock(s->lockfd, LOCK_UN);
+}
+
 /* Maps a Berkeley DB return to ours, remembering what went wrong. */
 static int
 classify(struct store *s, int ret, const char *what)
@@ -125,7 +145,7 @@ classify(struct store *s, int ret, const char *what)
 	case DB_LOCK_NOTGRANTED:
 		return ST_DEADLOCK;
 	case DB_RUNRECOVERY:
-		s->broken = 1;
+		mark_broken(s);
 		snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, db_strerror(ret));
 		return ST_RECOVER;
 	default:
@@ -171,17 +191,17 @@ store_write_config(const char *dir, uint64_t cache_bytes, char *err,
 	return 0;
 }
 
+/*
+ * Every handle on the environment is configured the same way: whichever
+ * process creates the regions fixes their sizes and the deadlock policy,
+ * and a later joiner with other settings would fail.
+ */
 static int
-env_setup(struct store *s, char *err, size_t errlen)
+env_configure(DB_ENV *env)
 {
-	DB_ENV *env;
 	int ret;
 
-	if ((ret = db_env_create(&env, 0)) != 0) {
-		snprintf(err, errlen, "db_env_create: %s", db_strerror(ret));
-		return -1;
-	}
-	env->app_private = s;
+	/* Berkeley DB's messages go to our log, never to stdout */
 	env->set_errcall(env, errcall);
 	env->set_msgcall(env, msgcall);
 	/* Defaults that DB_CONFIG may override; sized for hundreds of processes. */
@@ -196,12 +216,94 @@ env_setup(struct store *s, char *err, size_t errlen)
 	    (ret = env->set_lg_max(env, 10u << 20)) != 0 ||
 	    (ret = env->set_timeout(env, 3000000, DB_SET_LOCK_TIMEOUT)) != 0 ||
 	    (ret = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0 ||
-	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0) {
+	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0)
+		return ret;
+	return 0;
+}
+
+static int
+env_setup(struct store *s, char *err, size_t errlen)
+{
+	DB_ENV *env;
+	int ret;
+
+	if ((ret = db_env_create(&env, 0)) != 0) {
+		snprintf(err, errlen, "db_env_create: %s", db_strerror(ret));
+		return -1;
+	}
+	env->app_private = s;
+	if ((ret = env_configure(env)) != 0) {
 		snprintf(err, errlen, "environment setup: %s", db_strerror(ret));
 		env->close(env, 0);
 		return -1;
 	}
 	s->env = env;
+	return 0;
+}
+
+static void
+region_path(const struct store *s, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/__db.001", s->dir);
+}
+
+static void
+remember_region(struct store *s)
+{
+	char path[4200];
+	struct stat st;
+
+	region_path(s, path, sizeof path);
+	if (stat(path, &st) == 0) {
+		s->region_dev = st.st_dev;
+		s->region_ino = st.st_ino;
+	}
+}
+
+/*
+ * If someone removed the region files (rm __db.*, a careless
+ * db5.3_recover), the next process creates new ones and writes there,
+ * while we would go on reading our old mapping: revocations would never
+ * reach us.  Seeing the file gone or replaced, we reopen.
+ */
+static int
+region_replaced(const struct store *s)
+{
+	char path[4200];
+	struct stat st;
+
+	region_path(s, path, sizeof path);
+	if (stat(path, &st) != 0)
+		return errno == ENOENT;
+	return st.st_ino != s->region_ino || st.st_dev != s->region_dev;
+}
+
+/*
+ * Berkeley DB creates its region files sparse.  A process that touches a
+ * hole on a full file system dies of SIGBUS (measured on a full tmpfs),
+ * possibly holding a mutex.  Allocating the blocks up front turns a full
+ * disk into a clean error at open.  fallocate does not touch the pages,
+ * so it costs no memory.
+ */
+static int
+allocate_regions(struct store *s, char *err, size_t errlen)
+{
+	char path[4200];
+	struct stat st;
+	int i, fd, rc;
+
+	for (i = 1; i < 100; i++) {
+		snprintf(path, sizeof path, "%s/__db.%03d", s->dir, i);
+		if ((fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			break;
+		rc = fstat(fd, &st) == 0 ? posix_fallocate(fd, 0, st.st_size) : errno;
+		close(fd);
+		if (rc != 0 && rc != EOPNOTSUPP) {
+			snprintf(err, errlen, "cannot allocate the store's region %s: %s",
+			    path, strerror(rc));
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -222,11 +324,131 @@ close_handles(struct store *s)
 	}
 }
 
+/*
+ * How a dead process is cleaned up.  An opener with DB_REGISTER|DB_RECOVER
+ * that finds a dead process in the registry runs full recovery: the
+ * regions are rebuilt, every live process meets DB_RUNRECOVERY once and
+ * reopens.  DB_FAILCHK would run failchk instead, sparing the live
+ * processes, but to do so the opener attaches to the old regions and
+ * blocks for ever on any mutex the dead process held.  Measured: a CLI
+ * killed by SIGBUS inside the buffer pool wedged every later open; and a
+ * failchk run in a time-limited child (tried, then dropped) can clear the
+ * dead process from the registry while leaving the mutex held, so that
+ * later openers attach and block.  Full recovery never takes those
+ * mutexes.  A dead process's locks are released sooner than that by the
+ * failchk that long-lived processes run every second (store_maintain).
+ */
+/*
+ * The attach lock.  Every process holds a shared flock on DIR/keygate.lock
+ * while it is attached to the environment.  Berkeley DB's own registry
+ * cannot cover one case: a process killed while it runs recovery, that is
+ * while it rebuilds the regions, leaves a half-made environment and an
+ * empty registry (measured under repeated SIGKILLs: __db.001 alone, every
+ * later open failing with EINVAL, for ever).  An opener that meets a
+ * damaged environment takes the lock exclusively, which succeeds only when
+ * nobody is attached, removes the region files and runs recovery
+ * unconditionally.  flock locks die with their process: no stale lock.
+ */
+#define LOCK_FILE "keygate.lock"
+
+static int
+attach_lock(struct store *s, int op)
+{
+	char path[4200];
+
+	if (s->lockfd < 0) {
+		snprintf(path, sizeof path, "%s/%s", s->dir, LOCK_FILE);
+		s->lockfd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
+		if (s->lockfd < 0)
+			s->lockfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (s->lockfd < 0)
+			return -1;
+	}
+	while (flock(s->lockfd, op) != 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+#define EXCLUSIVE_WAIT_MS 3000
+
+static int
+exclusive_soon(struct store *s)
+{
+	struct timespec tick = {0, 100000000};
+	int waited;
+
+	flock(s->lockfd, LOCK_UN);
+	for (waited = 0; waited < EXCLUSIVE_WAIT_MS; waited += 100) {
+		if (attach_lock(s, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		nanosleep(&tick, NULL);
+	}
+	return -1;
+}
+
+/* Errors that say nothing about the environment's state. */
+static int
+env_error_is_external(int ret)
+{
+	return ret == EACCES || ret == EPERM || ret == ENOSPC || ret == EROFS ||
+	    ret == EDQUOT || ret == ENOMEM || ret == EMFILE || ret == ENFILE;
+}
+
+/* Removes the region files and runs recovery: only under the exclusive lock. */
+static int
+rebuild_environment(struct store *s, char *err, size_t errlen)
+{
+	char path[4200];
+	DB_ENV *env;
+	int i, ret;
+
+	log_warnx("the environment of %s is damaged (a process died while making it); "
+	    "rebuilding it from the logs", s->dir);
+	for (i = 1; i < 100; i++) {
+		snprintf(path, sizeof path, "%s/__db.%03d", s->dir, i);
+		if (unlink(path) != 0 && errno != ENOENT)
+			break;
+	}
+	snprintf(path, sizeof path, "%s/__db.register", s->dir);
+	unlink(path);
+	if ((ret = db_env_create(&env, 0)) != 0 || (ret = env_configure(env)) != 0 ||
+	    (ret = env->open(env, s->dir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
+	    DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER, 0660)) != 0) {
+		snprintf(err, errlen, "cannot rebuild the environment of %s: %s", s->dir,
+		    db_strerror(ret));
+		if (env != NULL)
+			env->close(env, 0);
+		return -1;
+	}
+	env->close(env, 0);
+	return 0;
+}
+
+static int
+open_env(struct store *s, u_int32_t envflags, int *dberr)
+{
+	char err[512];
+
+	*dberr = 0;
+	if (env_setup(s, err, sizeof err) != 0) {
+		*dberr = EINVAL;
+		return -1;
+	}
+	if ((*dberr = s->env->open(s->env, s->dir, envflags, 0660)) != 0) {
+		close_handles(s);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 open_all(struct store *s, char *err, size_t errlen)
 {
+	/* no DB_FAILCHK: see above */
 	u_int32_t envflags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
-	    DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
+	    DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER;
 	u_int32_t dbflags = DB_AUTO_COMMIT;
 	int i, ret;
 
@@ -236,13 +458,37 @@ open_all(struct store *s, char *err, size_t errlen)
 	}
 	if (s->flags & STORE_CREATE)
 		dbflags |= DB_CREATE;
-	if (env_setup(s, err, errlen) != 0)
+	if (attach_lock(s, LOCK_SH) != 0) {
+		snprintf(err, errlen, "cannot lock %s/%s: %s", s->dir, LOCK_FILE, strerror(errno));
 		return -1;
-	if ((ret = s->env->open(s->env, s->dir, envflags, 0660)) != 0) {
+	}
+	if (open_env(s, envflags, &ret) != 0 && !env_error_is_external(ret)) {
+		/*
+		 * Nobody else attached?  Then we may rebuild it.  Processes
+		 * still attached to a dead environment let go within a second
+		 * of noticing (mark_broken), so wait a little for them.
+		 */
+		if (exclusive_soon(s) == 0) {
+			if (rebuild_environment(s, err, errlen) != 0) {
+				flock(s->lockfd, LOCK_UN);
+				return -1;
+			}
+			attach_lock(s, LOCK_SH);
+			open_env(s, envflags, &ret);
+		} else {
+			attach_lock(s, LOCK_SH);
+		}
+	}
+	if (ret != 0) {
 		snprintf(err, errlen, "cannot open the store environment in %s: %s",
 		    s->dir, ret == DB_RUNRECOVERY ? "it needs recovery and recovery failed"
 		    : db_strerror(ret));
+		flock(s->lockfd, LOCK_UN);
+		return -1;
+	}
+	if (allocate_regions(s, err, errlen) != 0) {
 		close_handles(s);
+		flock(s->lockfd, LOCK_UN);
 		return -1;
 	}
 	for (i = 0; i < TBL_COUNT; i++) {
@@ -251,6 +497,7 @@ open_all(struct store *s, char *err, size_t errlen)
 		if ((ret = db_create(&db, s->env, 0)) != 0) {
 			snprintf(err, errlen, "db_create: %s", db_strerror(ret));
 			close_handles(s);
+			flock(s->lockfd, LOCK_UN);
 			return -1;
 		}
 		s->db[i] = db;
@@ -259,9 +506,11 @@ open_all(struct store *s, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot open %s/%s: %s", s->dir,
 			    tbl_files[i], db_strerror(ret));
 			close_handles(s);
+			flock(s->lockfd, LOCK_UN);
 			return -1;
 		}
 	}
+	remember_region(s);
 	s->broken = 0;
 	return 0;
 }
@@ -285,6 +534,8 @@ store_open(const char *dir, unsigned flags, char *err, size_t errlen)
 	if (!(flags & STORE_CREATE) && stat(path, &st) != 0) {
 		if (errno == ENOENT && stat(dir, &st) == 0)
 			snprintf(err, errlen, "no keygate store in %s (run keygate init)", dir);
+		else if (errno == ENOENT)
+			snprintf(err, errlen, "no keygate store in %s (no such directory; run keygate init)", dir);
 		else
 			snprintf(err, errlen, "cannot open the store %s: %s", dir,
 			    strerror(errno));
@@ -296,6 +547,7 @@ store_open(const char *dir, unsigned flags, char *err, size_t errlen)
 	}
 	snprintf(s->dir, sizeof s->dir, "%s", dir);
 	s->flags = flags;
+	s->lockfd = -1;
 	if (open_all(s, err, errlen) != 0) {
 		free(s);
 		return NULL;
@@ -311,6 +563,8 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	close_handles(s);
+	if (s->lockfd >= 0)
+		close(s->lockfd);
 	free(s);
 }
 
@@ -320,6 +574,7 @@ store_reopen(struct store *s)
 	char err[512];
 
 	close_handles(s);
+	flock(s->lockfd, LOCK_UN);
 	if (open_all(s, err, sizeof err) != 0) {
 		snprintf(s->errmsg, sizeof s->errmsg, "%s", err);
 		s->broken = 1;
@@ -504,6 +759,12 @@ store_maintain(struct store *s)
 
 	if (s->broken)
 		return ST_RECOVER;
+	if (region_replaced(s)) {
+		mark_broken(s);
+		snprintf(s->errmsg, sizeof s->errmsg,
+		    "the store's region files were removed or replaced");
+		return ST_RECOVER;
+	}
 	if ((ret = s->env->failchk(s->env, 0)) != 0)
 		return classify(s, ret, "failchk");
 	if ((ret = s->env->lock_detect(s->env, 0, DB_LOCK_EXPIRE, NULL)) != 0)

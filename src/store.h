@@ -4,10 +4,11 @@
  * admin CLI.  This is the only module that includes <db.h>.
  *
  * Crash safety (see ../shared/FACTS.md): every process registers
- * (DB_REGISTER) and opens with DB_RECOVER|DB_FAILCHK, so a process killed
- * at any moment is noticed by the next one to open; long-lived processes
- * call store_maintain() every second, which runs failchk (aborting a dead
- * process's transaction and releasing its locks) and expires lock waits.
+ * (DB_REGISTER) and opens with DB_RECOVER, so a process killed at any
+ * moment is noticed by the next one to open, which runs recovery;
+ * long-lived processes call store_maintain() every second, which runs
+ * failchk (aborting a dead process's transaction and releasing its locks)
+ * and expires lock waits.
  * A call that reports ST_RECOVER means the environment must be reopened
  * (store_reopen); until then every request is denied.
  */

@@ -22,6 +22,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 
 ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }

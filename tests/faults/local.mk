@@ -1,0 +1,3 @@
+# Fault injection: damaged, missing and full stores; SIGKILLs.
+TESTS += tests/faults/faults.sh tests/faults/kills.sh
+EXTRA_DIST += tests/faults/faults.sh tests/faults/kills.sh
