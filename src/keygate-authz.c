@@ -42,7 +42,8 @@ static volatile sig_atomic_t child_exited;
 
 /* Shared between the request thread and the maintenance thread. */
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
-static int64_t request_started; /* atomic: 0 when idle */
+static int64_t request_started;     /* atomic: 0 when idle */
+static int64_t maintenance_started; /* atomic: 0 when idle */
 
 struct worker {
 	struct conf conf;
@@ -107,24 +108,43 @@ maintenance(void *arg)
 	struct worker *w = arg;
 
 	for (;;) {
-		int64_t started;
-
 		sleep(1);
+		__atomic_store_n(&maintenance_started, kg_now(), __ATOMIC_RELAXED);
 		pthread_mutex_lock(&store_lock);
 		if (!store_broken(w->kg.store) && store_maintain(w->kg.store) == ST_RECOVER)
 			log_warnx("store needs recovery: %s; denying until it reopens",
 			    store_errmsg(w->kg.store));
 		pthread_mutex_unlock(&store_lock);
-		/*
-		 * A request blocked this long is stuck on a lock or mutex
-		 * that a dead process held: exit, so that the web server's
-		 * connection fails (a 5xx, never a 200) and a fresh process
-		 * runs recovery.
-		 */
-		started = __atomic_load_n(&request_started, __ATOMIC_RELAXED);
-		if (started != 0 && kg_now() - started > (int64_t)w->conf.watchdog_s) {
-			log_warnx("a request has been stuck for more than %us; exiting",
-			    w->conf.watchdog_s);
+		__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/*
+ * The watchdog never calls into the store, so nothing a dead process left
+ * behind can block it.  A request or a maintenance pass stuck this long is
+ * waiting on a lock or mutex that a dead process held: exit, so that the
+ * web server's connection fails (a 5xx, never a 200) and the next process
+ * to open the store runs recovery.
+ */
+static void *
+watchdog(void *arg)
+{
+	struct worker *w = arg;
+	int64_t limit = (int64_t)w->conf.watchdog_s;
+
+	for (;;) {
+		int64_t now, req, maint;
+
+		sleep(1);
+		now = kg_now();
+		req = __atomic_load_n(&request_started, __ATOMIC_RELAXED);
+		maint = __atomic_load_n(&maintenance_started, __ATOMIC_RELAXED);
+		if ((req != 0 && now - req > limit) || (maint != 0 && now - maint > limit)) {
+			log_warnx("%s has been stuck for more than %llds; exiting",
+			    req != 0 && now - req > limit ? "a request (or opening the store)" :
+			    "store maintenance",
+			    (long long)limit);
 			_exit(3);
 		}
 	}
@@ -132,7 +152,7 @@ maintenance(void *arg)
 }
 
 static void
-start_maintenance(struct worker *w)
+start_thread(void *(*fn)(void *), struct worker *w)
 {
 	sigset_t all, old;
 	pthread_t t;
@@ -140,9 +160,8 @@ start_maintenance(struct worker *w)
 	/* Signals belong to the request thread, which must see EINTR. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&t, NULL, maintenance, w) != 0)
-		fatal("cannot start the maintenance thread");
-	pthread_detach(t);
+	if (pthread_create(&t, NULL, fn, w) != 0 || pthread_detach(t) != 0)
+		fatal("cannot start a thread");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -232,6 +251,7 @@ log_denial(const struct authz_req *q, const struct authz_res *r)
 struct params {
 	const char *authorization, *x_api_key, *method, *uri, *host, *remote;
 	const char *query, *protocol, *replay, *script_name, *path_info;
+	const char *redirect_method;
 };
 
 #define PARAM_IS(e, lit) (strncmp((e), lit "=", sizeof(lit)) == 0)
@@ -260,6 +280,8 @@ read_params(char **envp, struct params *p)
 				p->uri = PARAM_VAL(e, "REQUEST_URI");
 			else if (PARAM_IS(e, "REMOTE_ADDR"))
 				p->remote = PARAM_VAL(e, "REMOTE_ADDR");
+			else if (PARAM_IS(e, "REDIRECT_REQUEST_METHOD"))
+				p->redirect_method = PARAM_VAL(e, "REDIRECT_REQUEST_METHOD");
 			break;
 		case 'S':
 			if (PARAM_IS(e, "SERVER_PROTOCOL"))
@@ -312,6 +334,12 @@ handle(struct worker *w, FCGX_Request *rq)
 	}
 	q.subrequest = p.protocol != NULL && strcmp(p.protocol, "INCLUDED") == 0;
 	q.replay = p.replay != NULL && strcmp(p.replay, "1") == 0;
+	/*
+	 * Apache fetches an ErrorDocument with GET; the replay must judge the
+	 * method the client really sent.
+	 */
+	if (q.replay && p.redirect_method != NULL)
+		q.method = p.redirect_method;
 
 	reopen_if_broken(w);
 	if (rq->role != FCGI_AUTHORIZER && rq->role != FCGI_RESPONDER) {
@@ -348,14 +376,18 @@ worker_main(struct worker *w)
 	char err[512];
 	struct authz_opts o;
 
+	/* Opening can block on what a dead process left: the watchdog covers it. */
+	start_thread(watchdog, w);
+	__atomic_store_n(&request_started, kg_now(), __ATOMIC_RELAXED);
 	if (kg_open(&w->kg, w->dir, STORE_SERVER, err, sizeof err) != 0) {
 		log_warnx("%s", err);
 		return 1;
 	}
+	__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
 	memset(&o, 0, sizeof o);
 	o.query_param = w->conf.query_param[0] ? w->conf.query_param : NULL;
 	authz_init(&w->az, &w->kg, &o);
-	start_maintenance(w);
+	start_thread(maintenance, w);
 	if (FCGX_InitRequest(&rq, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_warnx("FCGX_InitRequest failed");
 		return 1;
@@ -365,7 +397,9 @@ worker_main(struct worker *w)
 		if (FCGX_Accept_r(&rq) < 0) {
 			if (stopping)
 				break;
-			if (errno != EINTR && errno != ECONNABORTED)
+			/* EAGAIN: the receive timeout also bounds accept(2) */
+			if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN &&
+			    errno != EWOULDBLOCK)
 				log_warn("accept");
 			continue;
 		}

@@ -1,0 +1,105 @@
+#!/bin/bash
+# keygate behind real lighttpd ("mode" => "authorizer"), configured by
+# contrib/lighttpd/keygate.conf as shipped (included unchanged): lighttpd
+# spawns keygate-authz.  Backends: CGI (mod_cgi) and proxied HTTP
+# (mod_proxy, which gets no identity).
+# shellcheck source=tests/servers/lib.sh
+. "${top_srcdir:-.}/tests/servers/lib.sh"
+
+LIGHTTPD=/usr/sbin/lighttpd
+[ -x "$LIGHTTPD" ] || skip "lighttpd is not installed"
+
+sandbox
+make_store
+start_http_echo
+
+PORT=$(free_port)
+cat > "$T/lighttpd.conf" <<EOF
+server.bind = "127.0.0.1"
+server.port = $PORT
+server.document-root = "$T/www"
+server.errorlog = "$T/run/lighttpd-error.log"
+server.pid-file = "$T/run/lighttpd.pid"
+$( [ "$(id -u)" = 0 ] && printf 'server.username = "%s"\nserver.groupname = "%s"\n' "$WEB_USER" "$WEB_GROUP" )
+
+var.keygate_authz    = "$AUTHZ"
+var.keygate_db       = "$T/db"
+var.keygate_socket   = "$T/run/keygate-authz.sock"
+var.keygate_location = "/api/"
+include "$CONTRIB/lighttpd/keygate.conf"
+
+# after the include: mod_fastcgi must come before mod_proxy
+server.modules += ( "mod_alias", "mod_cgi", "mod_proxy" )
+\$HTTP["url"] =^ "/api/cgi/" {
+    alias.url = ( "/api/cgi" => "$T/cgi-bin/echo" )
+    cgi.assign = ( "" => "" )
+}
+\$HTTP["url"] =^ "/api/proxy/" {
+    proxy.server = ( "" => (( "host" => "127.0.0.1", "port" => $HTTP_ECHO_PORT )) )
+}
+EOF
+"$LIGHTTPD" -tt -f "$T/lighttpd.conf" > "$T/log/configtest.log" 2>&1 ||
+	{ cat "$T/log/configtest.log" >&2; die "lighttpd rejects its configuration"; }
+bg lighttpd "$LIGHTTPD" -D -f "$T/lighttpd.conf"
+LIGHTTPD_PID=$BG_PID
+wait_port "$PORT" || die "lighttpd did not start"
+BASE=http://127.0.0.1:$PORT
+
+# The keygate-authz processes lighttpd started.
+spawned() {
+	local p
+	for p in $(descendants "$LIGHTTPD_PID"); do
+		case $(ps -o comm= -p "$p" 2>/dev/null) in keygate-authz) echo "$p" ;; esac
+	done
+}
+
+note "identity: CGI backend (environment)"
+ID_NAMES="ORG_ID PLAN KEY_ID KEY_MODE USER_ID" ID_FMT="%s=%s"
+run_identity "$BASE/api/cgi/v1/x"
+
+note "proxied HTTP backend: requests pass, no identity, forged headers removed"
+req "proxy: Bearer key" -H "Authorization: Bearer $KEY_LIVE" "$BASE/api/proxy/v1/x"
+expect_status 200
+# shellcheck disable=SC2086
+req "proxy: forged identity headers" -H "Authorization: Bearer $KEY_TEST" $FORGED "$BASE/api/proxy/v1/x"
+expect_status 200
+expect_absent evil
+expect_absent X-Keygate-
+req "proxy: no key" "$BASE/api/proxy/v1/x"
+expect_denial 401 missing_api_key
+
+note "denials: keygate's status, headers and JSON body"
+run_denials "$BASE/api/cgi/v1/x" expect_denial
+req "denial headers" "$BASE/api/cgi/v1/x"
+expect_header Cache-Control no-store
+
+note "revocation"
+run_revoke "$BASE/api/cgi/v1/x"
+
+note "authorizer hung (SIGSTOP): a 5xx after read-timeout (5 s)"
+pids=$(spawned)
+[ -n "$pids" ] || fail "no keygate-authz process under lighttpd"
+# shellcheck disable=SC2086
+freeze $pids
+req "authorizer hung" -H "Authorization: Bearer $KEY_LIVE" "$BASE/api/cgi/v1/x"
+expect_refused
+if [ "$ELAPSED" -le 12 ]; then pass "authorizer hung: answered in ${ELAPSED} s"
+else fail "authorizer hung: answered in ${ELAPSED} s, expected about 5"; fi
+# shellcheck disable=SC2086
+thaw $pids
+
+note "authorizer killed: lighttpd starts a new one"
+for p in $(spawned); do kill -TERM "$p"; done
+sleep 1
+req "after the authorizer was killed" -H "Authorization: Bearer $KEY_LIVE" "$BASE/api/cgi/v1/x"
+expect_status 200
+
+note "store unreadable: the new authorizer cannot start, a 5xx"
+chmod 000 "$T/db"
+for p in $(spawned); do kill -TERM "$p"; done
+sleep 1
+req "store unreadable" -H "Authorization: Bearer $KEY_LIVE" "$BASE/api/cgi/v1/x"
+expect_refused
+chmod 2770 "$T/db"
+
+finish
