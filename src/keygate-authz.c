@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -98,6 +99,31 @@ install_signals(void)
 	/* mod_fcgid sends SIGUSR1 for a graceful stop */
 	sa.sa_handler = on_stop;
 	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* ---- connections ---- */
+
+/*
+ * libfcgi accepts a connection and reads the request's params itself, with
+ * blocking reads: a client that connects and stalls holds the worker for
+ * ever, and Linux does not pass a listening socket's SO_RCVTIMEO on to the
+ * sockets it accepts (measured).  So the authorizer defines accept(2):
+ * libfcgi's call resolves to this one, which gives every new connection a
+ * receive timeout.  A stalled client then fails its read after the
+ * watchdog time and the worker moves on.
+ */
+static unsigned conn_timeout_s;
+
+int accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+
+int
+accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	int c = accept4(fd, addr, addrlen, 0);
+
+	if (c >= 0 && conn_timeout_s > 0)
+		server_set_timeout(c, conn_timeout_s);
+	return c;
 }
 
 /* ---- maintenance thread ---- */
@@ -573,7 +599,7 @@ main(int argc, char **argv)
 		w.listen_fd = 0;
 	}
 	/* a client that stalls mid-request gives up its worker after this */
-	server_set_timeout(w.listen_fd, w.conf.watchdog_s);
+	conn_timeout_s = w.conf.watchdog_s;
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	install_signals();

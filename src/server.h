@@ -13,7 +13,7 @@
 int server_listen(const char *spec, unsigned mode, char *err, size_t errlen);
 /* 1 if fd is a listening stream socket (a spawner's fd 0). */
 int server_is_listener(int fd);
-/* Bounds how long one read may block, so a slow client cannot hold a worker. */
+/* Bounds how long one read from a connection may block. */
 int server_set_timeout(int fd, unsigned seconds);
 
 #endif

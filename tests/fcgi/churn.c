@@ -167,6 +167,7 @@ loader(void *arg)
 	}
 	fcgic_params_free(&p);
 	fcgic_response_free(&r);
+	fcgic_thread_cleanup();
 	return NULL;
 }
 

@@ -59,7 +59,8 @@ start_authz() {
 
 wait_ready() {
 	local i
-	for i in $(seq 1 50); do
+	# under valgrind a start takes seconds
+	for i in $(seq 1 $(( ${KEYGATE_SLOW:-0} ? 300 : 50 ))); do
 		"$FCGI_CLIENT" --timeout 500 --status "$1" REQUEST_URI=/ >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
