@@ -46,13 +46,21 @@ static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t request_started;     /* atomic: 0 when idle */
 static int64_t maintenance_started; /* atomic: 0 when idle */
 
+struct log_budget {
+	const char *what;
+	int64_t second;
+	unsigned logged, dropped;
+};
+
 struct worker {
 	struct conf conf;
 	const char *dir;
 	struct kg kg;
 	struct authz az;
 	int listen_fd;
-	int64_t last_reopen;
+	uint64_t reopen_failed_at;
+	struct log_budget deny_budget;
+	struct log_budget error_budget;
 	char out[8192];
 };
 
@@ -204,56 +212,65 @@ wipe_param(char **envp, const char *name)
 	}
 }
 
-/* Reopens a store that needs recovery, at most once a second. */
-static void
-reopen_if_broken(struct worker *w)
-{
-	int64_t now;
+/*
+ * One line per denial or error, but at most LOG_RATE a second per worker
+ * for each (unless log-denials = all): a flood of bad keys, or a store
+ * failing under load, must not turn the web server's error log into the
+ * bottleneck, nor fill its disk.  What was left out is counted in one line.
+ */
+#define LOG_RATE 50
 
-	if (!store_broken(w->kg.store))
-		return;
-	now = kg_now();
-	if (now == w->last_reopen)
-		return;
-	w->last_reopen = now;
-	pthread_mutex_lock(&store_lock);
-	if (store_reopen(w->kg.store) == ST_OK)
-		log_info("store reopened");
-	else
-		log_warnx("store reopen failed: %s", store_errmsg(w->kg.store));
-	pthread_mutex_unlock(&store_lock);
+static int
+log_allowed(struct log_budget *b)
+{
+	int64_t now = kg_now();
+
+	if (now != b->second) {
+		if (b->dropped > 0)
+			log_info("%u more %s were not logged in the last second", b->dropped, b->what);
+		b->second = now;
+		b->logged = b->dropped = 0;
+	}
+	if (b->logged < LOG_RATE) {
+		b->logged++;
+		return 1;
+	}
+	b->dropped++;
+	return 0;
 }
 
 /*
- * One line per denial, but at most DENY_LOG_RATE a second per worker
- * unless log-denials = all: a flood of bad keys must not turn the web
- * server's error log into the bottleneck, nor fill its disk.  What was
- * left out is counted in one line.
+ * Reopens a store that needs recovery.  Right away: a process that died
+ * anywhere in the store makes the next opener run recovery, and every
+ * worker then meets DB_RUNRECOVERY; the sooner it reopens, the fewer
+ * requests get a 503.  Only a reopen that failed waits a little before
+ * the next attempt.  Returns 1 when the store is usable.
  */
-#define DENY_LOG_RATE 50
+#define REOPEN_RETRY_NS (100 * 1000000ull)
 
 static int
-deny_log_allowed(const struct worker *w)
+reopen_if_broken(struct worker *w)
 {
-	static int64_t second;
-	static unsigned logged, dropped;
-	int64_t now;
+	uint64_t now;
+	int ok;
 
-	if (w->conf.log_denials == LOG_DENIALS_ALL)
+	if (!store_broken(w->kg.store))
 		return 1;
-	now = kg_now();
-	if (now != second) {
-		if (dropped > 0)
-			log_info("%u more denials were not logged in the last second", dropped);
-		second = now;
-		logged = dropped = 0;
+	now = kg_now_ns();
+	if (w->reopen_failed_at != 0 && now - w->reopen_failed_at < REOPEN_RETRY_NS)
+		return 0;
+	pthread_mutex_lock(&store_lock);
+	ok = store_reopen(w->kg.store) == ST_OK;
+	pthread_mutex_unlock(&store_lock);
+	if (ok) {
+		w->reopen_failed_at = 0;
+		log_info("store reopened");
+	} else {
+		w->reopen_failed_at = now;
+		if (log_allowed(&w->error_budget))
+			log_warnx("store reopen failed: %s", store_errmsg(w->kg.store));
 	}
-	if (logged < DENY_LOG_RATE) {
-		logged++;
-		return 1;
-	}
-	dropped++;
-	return 0;
+	return ok;
 }
 
 static void
@@ -374,6 +391,14 @@ handle(struct worker *w, FCGX_Request *rq)
 		r.reason = "unsupported FastCGI role";
 	} else {
 		authz_decide(&w->az, &q, kg_now_ns(), &r);
+		/*
+		 * The store broke under this request: reopen and decide again.
+		 * Safe, because a decision reads the store before it consumes
+		 * any counter.
+		 */
+		if (r.verdict == V_UNAVAILABLE && store_broken(w->kg.store) &&
+		    reopen_if_broken(w))
+			authz_decide(&w->az, &q, kg_now_ns(), &r);
 	}
 	n = decision_render(&r, w->conf.realm, w->out, sizeof w->out);
 	if (n < 0) {
@@ -384,11 +409,14 @@ handle(struct worker *w, FCGX_Request *rq)
 	} else {
 		FCGX_PutStr(w->out, n, rq->out);
 	}
-	if (r.verdict == V_INTERNAL || (r.verdict == V_UNAVAILABLE && !q.replay))
-		log_warnx("error %d: %s (key=%s)", decision_info(r.verdict)->status,
-		    r.reason ? r.reason : "?", r.key_id ? r.key_id : r.display);
-	else if (r.verdict != V_ALLOW && w->conf.log_denials && deny_log_allowed(w))
+	if (r.verdict == V_INTERNAL || (r.verdict == V_UNAVAILABLE && !q.replay)) {
+		if (w->conf.log_denials == LOG_DENIALS_ALL || log_allowed(&w->error_budget))
+			log_warnx("error %d: %s (key=%s)", decision_info(r.verdict)->status,
+			    r.reason ? r.reason : "?", r.key_id ? r.key_id : r.display);
+	} else if (r.verdict != V_ALLOW && w->conf.log_denials &&
+	    (w->conf.log_denials == LOG_DENIALS_ALL || log_allowed(&w->deny_budget))) {
 		log_denial(&q, &r);
+	}
 	wipe_param(rq->envp, "HTTP_AUTHORIZATION");
 	wipe_param(rq->envp, "HTTP_X_API_KEY");
 	if (q.query != NULL)
@@ -410,6 +438,8 @@ worker_main(struct worker *w)
 		return 1;
 	}
 	__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
+	w->deny_budget.what = "denials";
+	w->error_budget.what = "errors";
 	memset(&o, 0, sizeof o);
 	o.query_param = w->conf.query_param[0] ? w->conf.query_param : NULL;
 	authz_init(&w->az, &w->kg, &o);

@@ -5,7 +5,8 @@ TESTS += \
 	tests/servers/apache-fcgid.sh \
 	tests/servers/lighttpd.sh \
 	tests/servers/nginx.sh \
-	tests/servers/demo.sh
+	tests/servers/demo.sh \
+	tests/servers/churn.sh
 EXTRA_DIST += \
 	tests/servers/lib.sh \
 	tests/servers/echo-backend.py \
@@ -14,4 +15,5 @@ EXTRA_DIST += \
 	tests/servers/apache-fcgid.sh \
 	tests/servers/lighttpd.sh \
 	tests/servers/nginx.sh \
-	tests/servers/demo.sh
+	tests/servers/demo.sh \
+	tests/servers/churn.sh
