@@ -115,39 +115,131 @@ authz_find_key(struct authz *az, const char *key, size_t len,
 	return V_ALLOW;
 }
 
-static enum verdict
-load_org_plan(struct authz *az, struct authz_res *res)
+void
+authz_invalidate(struct authz *az)
 {
-	struct store *st = az->kg->store;
-	const char *org = az->key.org;
+	__atomic_add_fetch(&az->epoch, 1, __ATOMIC_ACQ_REL);
+}
+
+void
+authz_refresh(struct authz *az)
+{
+	unsigned char buf[RECORD_MAX];
+	struct meta_rec m;
+
+	if (kg_read_meta(az->kg, NULL, buf, sizeof buf, &m, 0) != ST_OK)
+		return;
+	if (m.generation != az->meta_gen_seen) {
+		az->meta_gen_seen = m.generation;
+		authz_invalidate(az);
+	}
+}
+
+static uint32_t
+name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/* Reads a record of t into buf; ST_* */
+static int
+read_record(struct authz *az, enum store_tbl t, const char *key,
+    unsigned char *buf, size_t cap, size_t *len)
+{
+	return store_get(az->kg->store, NULL, t, key, strlen(key), buf, cap, len, 0);
+}
+
+static enum verdict
+load_org(struct authz *az, uint64_t gen, uint32_t epoch, struct authz_res *res)
+{
+	const char *id = az->key.org;
+	struct org_entry *e = &az->orgs[name_hash(id) & (ORG_CACHE_SLOTS - 1)];
+	const unsigned char *raw;
 	size_t len = 0;
 	int rc;
 
-	rc = store_get(st, NULL, TBL_ORGS, org, strlen(org), az->orgbuf,
-	    sizeof az->orgbuf, &len, 0);
-	if (rc == ST_NOTFOUND) {
-		res->reason = "the key's organization does not exist";
-		return V_INTERNAL;
+	if (e->valid && e->gen == gen && e->epoch == epoch && strcmp(e->id, id) == 0) {
+		raw = e->raw;
+		len = e->len;
+	} else {
+		rc = read_record(az, TBL_ORGS, id, az->orgbuf, sizeof az->orgbuf, &len);
+		if (rc == ST_NOTFOUND) {
+			res->reason = "the key's organization does not exist";
+			return V_INTERNAL;
+		}
+		if (rc != ST_OK)
+			return store_failure(az, rc, res);
+		raw = az->orgbuf;
+		e->valid = 0;
+		if (len <= sizeof e->raw && strlen(id) < sizeof e->id) {
+			memcpy(e->raw, az->orgbuf, len);
+			strcpy(e->id, id);
+			e->len = len;
+			e->gen = gen;
+			e->epoch = epoch;
+			e->valid = 1;
+			raw = e->raw;
+		}
 	}
-	if (rc != ST_OK)
-		return store_failure(az, rc, res);
-	if (record_decode_org(az->orgbuf, len, &az->org) != 0) {
+	if (record_decode_org(raw, len, &az->org) != 0) {
+		e->valid = 0;
 		res->reason = "damaged organization record";
 		return V_INTERNAL;
 	}
-	rc = store_get(st, NULL, TBL_PLANS, az->org.plan, strlen(az->org.plan),
-	    az->planbuf, sizeof az->planbuf, &len, 0);
-	if (rc == ST_NOTFOUND) {
-		res->reason = "the organization's plan does not exist";
-		return V_INTERNAL;
+	return V_ALLOW;
+}
+
+static enum verdict
+load_plan(struct authz *az, uint64_t gen, uint32_t epoch, struct authz_res *res)
+{
+	const char *name = az->org.plan;
+	struct plan_entry *e = &az->plans[name_hash(name) & (PLAN_CACHE_SLOTS - 1)];
+	size_t len = 0;
+	int rc;
+
+	if (!(e->valid && e->gen == gen && e->epoch == epoch && strcmp(e->name, name) == 0)) {
+		e->valid = 0;
+		if (strlen(name) >= sizeof e->name) {
+			res->reason = "plan name too long";
+			return V_INTERNAL;
+		}
+		rc = read_record(az, TBL_PLANS, name, e->raw, sizeof e->raw, &len);
+		if (rc == ST_NOTFOUND) {
+			res->reason = "the organization's plan does not exist";
+			return V_INTERNAL;
+		}
+		if (rc != ST_OK)
+			return store_failure(az, rc, res);
+		strcpy(e->name, name);
+		e->len = len;
+		e->gen = gen;
+		e->epoch = epoch;
+		e->valid = 1;
 	}
-	if (rc != ST_OK)
-		return store_failure(az, rc, res);
-	if (record_decode_plan(az->planbuf, len, &az->plan) != 0) {
+	if (record_decode_plan(e->raw, e->len, &az->plan) != 0) {
+		e->valid = 0;
 		res->reason = "damaged plan record";
 		return V_INTERNAL;
 	}
-	res->org = org;
+	return V_ALLOW;
+}
+
+static enum verdict
+load_org_plan(struct authz *az, struct authz_res *res)
+{
+	uint64_t gen = counters_generation(az->kg->counters);
+	uint32_t epoch = __atomic_load_n(&az->epoch, __ATOMIC_ACQUIRE);
+	enum verdict v;
+
+	if ((v = load_org(az, gen, epoch, res)) != V_ALLOW)
+		return v;
+	if ((v = load_plan(az, gen, epoch, res)) != V_ALLOW)
+		return v;
+	res->org = az->key.org;
 	res->plan = az->org.plan;
 	return V_ALLOW;
 }

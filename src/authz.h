@@ -66,6 +66,35 @@ struct authz_opts {
 	const char *query_param; /* NULL: keys in query strings are ignored */
 };
 
+/*
+ * Organizations and plans change rarely and are read on every request:
+ * each worker keeps them, tagged with the host's generation (bumped by
+ * the CLI after any change) and a local epoch (bumped after a reopen, or
+ * when the store's own generation moved without the host's: a replica).
+ * Keys are never cached: a revocation must reach the next request.
+ */
+#define ORG_CACHE_SLOTS  1024 /* direct-mapped */
+#define PLAN_CACHE_SLOTS 32
+#define ORG_CACHE_BYTES  256  /* larger org records are read every time */
+
+struct org_entry {
+	uint64_t gen;
+	uint32_t epoch;
+	int valid;
+	size_t len;
+	char id[ID_MAX + 1];
+	unsigned char raw[ORG_CACHE_BYTES];
+};
+
+struct plan_entry {
+	uint64_t gen;
+	uint32_t epoch;
+	int valid;
+	size_t len;
+	char name[ID_MAX + 1];
+	unsigned char raw[RECORD_MAX];
+};
+
 struct authz {
 	struct kg *kg;
 	struct authz_opts opts;
@@ -78,9 +107,21 @@ struct authz {
 	struct org_rec org;
 	struct plan_rec plan;
 	struct request_target target;
+	uint32_t epoch;             /* atomic */
+	uint64_t meta_gen_seen;     /* the store's generation at the last refresh */
+	struct org_entry orgs[ORG_CACHE_SLOTS];
+	struct plan_entry plans[PLAN_CACHE_SLOTS];
 };
 
 void authz_init(struct authz *az, struct kg *kg, const struct authz_opts *o);
+/* Drops every cached org and plan (after the store was reopened). */
+void authz_invalidate(struct authz *az);
+/*
+ * Reads the store's generation and drops the caches if it moved without
+ * the host's generation (changes replicated from another host).  Safe to
+ * call from another thread than the one deciding.
+ */
+void authz_refresh(struct authz *az);
 void authz_decide(struct authz *az, const struct authz_req *req,
     uint64_t now_ns, struct authz_res *res);
 

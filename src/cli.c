@@ -244,6 +244,7 @@ cli_txn(struct cli *c, cli_txn_fn fn, void *ctx)
 	int attempt, rc, code;
 
 	for (attempt = 0; attempt < TXN_RETRIES; attempt++) {
+		c->changed_policy = 0;
 		cli_progress();
 		if ((rc = store_txn_begin(c->kg.store, &t)) != ST_OK)
 			return cli_store_fail(c, rc, "begin");
@@ -264,6 +265,9 @@ cli_txn(struct cli *c, cli_txn_fn fn, void *ctx)
 		}
 		if (rc != ST_OK)
 			return cli_store_fail(c, rc, "commit");
+		/* committed: now authorizers on this host must drop their caches */
+		if (c->changed_policy)
+			counters_bump_generation(c->kg.counters);
 		return EX_OK;
 	}
 	return cli_fail(EX_STORE, "the store stayed busy (lock conflicts); nothing was changed");
@@ -395,6 +399,7 @@ cli_bump_generation(struct cli *c, struct store_txn *t)
 	if ((rc = kg_read_meta(&c->kg, t, buf, sizeof buf, &m, 1)) != ST_OK)
 		return txn_rc(c, rc, "meta record");
 	m.generation++;
+	c->changed_policy = 1;
 	if ((n = record_encode_meta(&m, out, sizeof out)) < 0)
 		return cli_fail(EX_STORE, "meta record too large");
 	rc = store_put(c->kg.store, t, TBL_META, "store", 5, out, (size_t)n, 0);

@@ -53,6 +53,7 @@ struct cli {
 	const char *dir;
 	struct kg kg;
 	int opened;
+	int changed_policy; /* this transaction changed an org or a plan */
 };
 
 /* Prints "keygate: <message>" on stderr and returns code. */

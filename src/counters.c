@@ -40,6 +40,9 @@ struct counter_slot {
 	uint64_t c;
 };
 
+/* Offset of the org/plan generation word: its own cache line. */
+#define GENERATION_OFFSET 64
+
 struct counters {
 	void *map;
 	size_t maplen;
@@ -137,6 +140,22 @@ counters_close(struct counters *c)
 		return;
 	munmap(c->map, c->maplen);
 	free(c);
+}
+
+uint64_t
+counters_generation(const struct counters *c)
+{
+	const uint64_t *g = (const uint64_t *)((const char *)c->map + GENERATION_OFFSET);
+
+	return __atomic_load_n(g, __ATOMIC_ACQUIRE);
+}
+
+void
+counters_bump_generation(struct counters *c)
+{
+	uint64_t *g = (uint64_t *)((char *)c->map + GENERATION_OFFSET);
+
+	__atomic_add_fetch(g, 1, __ATOMIC_ACQ_REL);
 }
 
 uint32_t

@@ -26,6 +26,14 @@ int counters_create(const char *dir, uint32_t nslots, char *err, size_t errlen);
 struct counters *counters_open(const char *dir, char *err, size_t errlen);
 void counters_close(struct counters *c);
 uint32_t counters_nslots(const struct counters *c);
+
+/*
+ * The generation of organizations and plans on this host: the CLI bumps it
+ * after committing any change to one, so that authorizers can cache them
+ * and still see a change on the very next request.
+ */
+uint64_t counters_generation(const struct counters *c);
+void counters_bump_generation(struct counters *c);
 uint32_t counters_used(const struct counters *c);
 
 uint64_t counters_key_tag(const unsigned char digest[DIGEST_LEN]);

@@ -171,7 +171,9 @@ creds_extract(const char *authorization, const char *x_api_key,
 void
 creds_wipe(struct creds *c)
 {
-	OPENSSL_cleanse(c->buf, sizeof c->buf);
+	/* only a key from the query string was copied into buf */
+	if (c->buf[0] != '\0')
+		OPENSSL_cleanse(c->buf, sizeof c->buf);
 	c->key = NULL;
 	c->len = 0;
 }

@@ -146,8 +146,11 @@ maintenance(void *arg)
 		__atomic_store_n(&maintenance_started, kg_now(), __ATOMIC_RELAXED);
 		pthread_mutex_lock(&store_lock);
 		if (!store_broken(w->kg.store) && store_maintain(w->kg.store) == ST_RECOVER)
-			log_warnx("store needs recovery: %s; denying until it reopens",
+			log_warnx("store needs recovery: %s; reopening it",
 			    store_errmsg(w->kg.store));
+		/* changes replicated from another host do not bump our generation */
+		if (!store_broken(w->kg.store))
+			authz_refresh(&w->az);
 		pthread_mutex_unlock(&store_lock);
 		__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
 	}
@@ -264,6 +267,7 @@ reopen_if_broken(struct worker *w)
 	pthread_mutex_unlock(&store_lock);
 	if (ok) {
 		w->reopen_failed_at = 0;
+		authz_invalidate(&w->az);
 		log_info("store reopened");
 	} else {
 		w->reopen_failed_at = now;
@@ -423,6 +427,30 @@ handle(struct worker *w, FCGX_Request *rq)
 		wipe_param(rq->envp, "QUERY_STRING");
 }
 
+/*
+ * libfcgi closes a connection by shutting down its sending side, then
+ * waiting (poll) until the web server closes its end and reading what
+ * comes: three more system calls and a wait for the peer, on every
+ * request, since web servers open a connection per request.  That close
+ * guards against a TCP reset discarding our answer when the server sent
+ * bytes we never read.  Here, when the connection is not kept, we read
+ * whatever has already arrived (the server writes its whole request, empty
+ * STDIN included, before it reads the answer), then detach the request,
+ * which makes libfcgi close without the wait.
+ * (FCGX_Request's ipcFd and keepConnection are libfcgi's own fields.)
+ */
+static void
+close_quickly(FCGX_Request *rq)
+{
+	char sink[4096];
+
+	if (rq->keepConnection || rq->ipcFd < 0)
+		return;
+	while (recv(rq->ipcFd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+		;
+	FCGX_Detach(rq);
+}
+
 static int
 worker_main(struct worker *w)
 {
@@ -443,6 +471,7 @@ worker_main(struct worker *w)
 	memset(&o, 0, sizeof o);
 	o.query_param = w->conf.query_param[0] ? w->conf.query_param : NULL;
 	authz_init(&w->az, &w->kg, &o);
+	authz_refresh(&w->az);
 	start_thread(maintenance, w);
 	if (FCGX_InitRequest(&rq, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_warnx("FCGX_InitRequest failed");
@@ -461,6 +490,7 @@ worker_main(struct worker *w)
 		}
 		__atomic_store_n(&request_started, kg_now(), __ATOMIC_RELAXED);
 		handle(w, &rq);
+		close_quickly(&rq);
 		FCGX_Finish_r(&rq);
 		__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
 	}

@@ -113,6 +113,14 @@ for path in /admin /admin/ /admin/users //admin /v1/../admin /./admin '/%61dmin/
 done
 expect_eq "an allowed path next to it" 200 "$(status "$A" REQUEST_METHOD=GET REQUEST_URI=/administrator "HTTP_X_API_KEY=$GUARDED")"
 
+# --- a plan edit applies on the next request (workers cache plans) ---
+for i in 1 2 3 4; do status "$A" REQUEST_METHOD=GET REQUEST_URI=/admin "HTTP_X_API_KEY=$GUARDED" >/dev/null; done
+kg plan set guarded --clear-rules 2>/dev/null
+expect_eq "rules cleared: the next request passes, whichever worker takes it" "200 200 200 200" \
+	"$(for i in 1 2 3 4; do status "$A" REQUEST_METHOD=GET REQUEST_URI=/admin "HTTP_X_API_KEY=$GUARDED"; done | tr '\n' ' ' | sed 's/ $//')"
+kg plan set guarded --deny '* /admin/**' --allow '/**' 2>/dev/null
+expect_eq "rules back: refused again at once" 403 "$(status "$A" REQUEST_METHOD=GET REQUEST_URI=/admin "HTTP_X_API_KEY=$GUARDED")"
+
 # --- expiry and rotation ---
 newkey --org o-free --expires 2s; SHORT=$NEWKEY
 expect_eq "before its expiry" 200 "$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$SHORT")"
