@@ -3,6 +3,8 @@
 # (master and workers) under valgrind memcheck: any error or definite
 # leak fails.
 command -v valgrind >/dev/null || { echo "valgrind is not installed"; exit 77; }
+# valgrind cannot run a binary built with AddressSanitizer
+[ "${KEYGATE_SANITIZED:-no}" = yes ] && { echo "sanitizer build: see the normal build's run"; exit 77; }
 VG=$(mktemp -d /tmp/kgvg.XXXXXX)
 cat > "$VG/keygate-authz" <<WRAP
 #!/bin/sh
