@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "apikey.h"
+#include "parse.h"
 
 static const char base62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -345,17 +346,6 @@ hex_encode(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 hex_decode(const char *in, size_t inlen, unsigned char *out, size_t outlen)
@@ -365,7 +355,7 @@ hex_decode(const char *in, size_t inlen, unsigned char *out, size_t outlen)
 	if (inlen != 2 * outlen)
 		return -1;
 	for (i = 0; i < outlen; i++) {
-		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		int hi = parse_hexdigit(in[2 * i]), lo = parse_hexdigit(in[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "creds.h"
+#include "parse.h"
 
 static int
 is_ows(char c)
@@ -60,17 +61,6 @@ bearer_value(const char *auth, const char **v, size_t *len)
 	return 1;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Finds name=value in a query string and percent-decodes the value into
@@ -94,8 +84,8 @@ query_value(const char *q, const char *name, char *buf, size_t cap, size_t *len)
 				int c = (unsigned char)*s;
 				if (c == '%') {
 					int hi, lo;
-					if (e - s < 3 || (hi = hexval(s[1])) < 0 ||
-					    (lo = hexval(s[2])) < 0)
+					if (e - s < 3 || (hi = parse_hexdigit(s[1])) < 0 ||
+					    (lo = parse_hexdigit(s[2])) < 0)
 						return -1;
 					c = hi << 4 | lo;
 					s += 3;

@@ -38,6 +38,18 @@ take_number(const char **sp, uint64_t max, uint64_t *out)
 }
 
 int
+parse_hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
 parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
     const char **err)
 {

@@ -36,6 +36,8 @@ struct quota_spec {
 
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
     const char **err);
+/* The value of a hex digit, or -1. */
+int parse_hexdigit(char c);
 int parse_duration(const char *s, int64_t *seconds, const char **err);
 int parse_datetime(const char *s, int64_t *when, const char **err);
 int parse_when(const char *s, int64_t now, int64_t *when, const char **err);

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "rules.h"
+#include "parse.h"
 
 static int
 is_method_char(char c)
@@ -191,17 +192,6 @@ rule_format(enum rule_action action, const char *methods, const char *host,
 	    methods, host, path);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 path_normalize(const char *uri, char *out, size_t cap)
@@ -232,8 +222,8 @@ path_normalize(const char *uri, char *out, size_t cap)
 		while (*p != '\0' && *p != '/' && *p != '?' && *p != '#') {
 			int c = (unsigned char)*p;
 			if (c == '%') {
-				int hi = hexval(p[1]), lo;
-				if (hi < 0 || (lo = hexval(p[2])) < 0)
+				int hi = parse_hexdigit(p[1]), lo;
+				if (hi < 0 || (lo = parse_hexdigit(p[2])) < 0)
 					return -1;
 				c = hi << 4 | lo;
 				if (c == '/')
