@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -54,6 +55,25 @@ copy_sparse(const char *from, const char *to, char *err, size_t errlen)
 }
 
 static int
+dir_is_empty_or_absent(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int empty = 1;
+
+	if (d == NULL)
+		return errno == ENOENT;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+static int
 db_backup(struct cli *c, int argc, char **argv)
 {
 	char err[700], from[4200], to[4200];
@@ -65,6 +85,9 @@ db_backup(struct cli *c, int argc, char **argv)
 	c->cmd = "db backup";
 	if ((code = cli_parse(c, argc, argv, NULL, 1, 1, "db backup DIR", &a)) != EX_OK)
 		return code;
+	/* Berkeley DB's backup empties its target first: never point it at files */
+	if (!dir_is_empty_or_absent(a.pos[0]))
+		return cli_fail(EX_CONFLICT, "db backup: %s exists and is not empty", a.pos[0]);
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
 	if (store_backup(c->kg.store, a.pos[0], err, sizeof err) != 0)

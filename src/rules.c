@@ -174,6 +174,15 @@ rule_parse(enum rule_action action, const char *spec, struct rule *out,
 		out->host[hlen] = '\0';
 		if (hlen == 1 && target[0] == '*')
 			out->host[0] = '\0';
+		/*
+		 * "GET v1/items" is a path missing its slash far more often than
+		 * a host named v1: a host must look like one.
+		 */
+		if (out->host[0] != '\0' && strchr(out->host, '.') == NULL &&
+		    out->host[0] != '[' && strcmp(out->host, "localhost") != 0) {
+			*err = "path must start with / (a host must be a name with a dot, such as api.example.com)";
+			return -1;
+		}
 	}
 	if (tlen - hlen >= RULE_PATH_MAX) {
 		*err = "path too long";

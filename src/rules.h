@@ -9,7 +9,8 @@
  * Rule text: [METHODS] [HOST]PATH
  *   METHODS  "*" or a comma list (GET,POST); absent means any; GET also
  *            covers HEAD
- *   HOST     a host name, or "*.example.com"; absent means any host
+ *   HOST     a host name with a dot (or localhost, or [v6]), or
+ *            "*.example.com"; absent means any host
  *   PATH     a glob starting with "/": "*" matches within one segment,
  *            "**" (a whole segment) matches any number of segments
  *

@@ -88,8 +88,13 @@ test_rule_parse(void)
 	memset(buf, 0, sizeof buf);
 	memcpy(buf, "GET ", 4);
 	memset(buf + 4, 'h', RULE_HOST_MAX - 1);
+	buf[4 + 10] = '.'; /* a host name has a dot */
 	strcat(buf, "/x");
 	is_int(rule_parse(RULE_ALLOW, buf, &r, &err), 0, "a %d-byte host parses", RULE_HOST_MAX - 1);
+	is_int(rule_parse(RULE_ALLOW, "GET v1/items", &r, &err), -1,
+	    "'GET v1/items' is a path missing its slash, not a host v1");
+	is_int(rule_parse(RULE_ALLOW, "GET localhost/x", &r, &err), 0, "localhost is a host");
+	is_int(rule_parse(RULE_ALLOW, "GET [::1]/x", &r, &err), 0, "[::1] is a host");
 	memset(buf, 0, sizeof buf);
 	memcpy(buf, "GET ", 4);
 	memset(buf + 4, 'h', RULE_HOST_MAX);

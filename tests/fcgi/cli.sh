@@ -1,0 +1,116 @@
+#!/bin/bash
+# cli.sh - the admin CLI's contract (SPEC sections 1, 2 and 6): exit codes,
+# one-line errors, a failed command changes nothing, --json listings,
+# key create's output, imports (raw, --sha256, peppered), backup, recover.
+. "$top_srcdir/tests/fcgi/lib.sh"
+
+rc_of() { "$@" >"$T/out" 2>"$T/err"; echo $?; }
+one_line() { [ "$(wc -l < "$T/err")" -eq 1 ]; }
+expect_rc() { # expect_rc DESC CODE COMMAND...: exit code and a one-line message
+	local d=$1 want=$2; shift 2
+	local got; got=$(rc_of "$@")
+	if [ "$got" = "$want" ] && { [ "$want" = 0 ] || one_line; }; then ok "$d (exit $got)"
+	else not_ok "$d: expected exit $want with one line, got $got: $(head -c 300 "$T/err")"; fi
+}
+json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' < "$T/out"; }
+snapshot() { kg plan list --json > "$T/s1"; kg org list --json >> "$T/s1"; kg key list --all --json | python3 -c 'import json,sys; print(sorted((k["id"],k["state"]) for k in json.load(sys.stdin)))' >> "$T/s1"; }
+unchanged() { kg plan list --json > "$T/s2"; kg org list --json >> "$T/s2"; kg key list --all --json | python3 -c 'import json,sys; print(sorted((k["id"],k["state"]) for k in json.load(sys.stdin)))' >> "$T/s2"; cmp -s "$T/s1" "$T/s2"; }
+
+expect_rc "--help" 0 "$KEYGATE" --help
+expect_rc "--version" 0 "$KEYGATE" --version
+expect_rc "init with a bad prefix" 1 kg init --prefix K_G
+expect_rc "init" 0 kg init --prefix acme1
+expect_rc "init again" 3 kg init
+expect_rc "plan set" 0 kg plan set pro --rate 100/s --quota 1000/month --max-keys 3 --allow 'GET /v1/**'
+expect_rc "org create" 0 kg org create acme --plan pro --name "Acme Inc"
+snapshot
+
+# --- usage errors: exit 1, one line, nothing changed ---
+expect_rc "unknown command" 1 kg frobnicate
+expect_rc "unknown option" 1 kg key create --org acme --colour red
+expect_rc "missing --org" 1 kg key create
+expect_rc "bad rate" 1 kg plan set pro --rate 100/fortnight
+expect_rc "bad quota" 1 kg plan set pro --quota lots
+expect_rc "bad rule" 1 kg plan set pro --allow 'GET v1/*'
+expect_rc "bad duration" 1 kg key create --org acme --expires 3x
+expect_rc "past expiry without --force" 1 kg key create --org acme --expires 2020-01-01
+expect_rc "header-unsafe user id" 1 kg key create --org acme --user "$(printf 'a\tb')"
+expect_rc "bad org id" 1 kg org create 'a b' --plan pro
+expect_rc "option given twice" 1 kg org create x --plan pro --plan pro
+expect_rc "--suspend with --resume" 1 kg org set acme --suspend --resume
+expect_rc "credit not a number" 1 kg org credit acme +lots
+check "usage errors changed nothing" unchanged
+
+# --- not found: exit 2 ---
+expect_rc "key create for a missing org" 2 kg key create --org nobody
+expect_rc "org create on a missing plan" 2 kg org create beta --plan nothing
+expect_rc "revoke a missing key" 2 kg key revoke key_0000000000000000
+expect_rc "show a missing plan" 2 kg plan show nothing
+check "not-found errors changed nothing" unchanged
+
+# --- conflicts: exit 3 ---
+expect_rc "org create twice" 3 kg org create acme --plan pro
+for i in 1 2 3; do kg key create --org acme >/dev/null 2>&1; done
+snapshot
+expect_rc "max keys reached" 3 kg key create --org acme
+expect_rc "delete a plan in use" 3 kg plan delete pro
+check "conflicts changed nothing" unchanged
+
+# --- key create's output: the key alone on stdout, its id on stderr ---
+kg plan set big 2>/dev/null; kg org create big --plan big 2>/dev/null
+KEY=$(kg key create --org big --name ci 2>"$T/id")
+check "stdout is one key in the store's format" bash -c "[[ '$KEY' =~ ^acme1_live_[0-9A-Za-z]{38}\$ ]]"
+check "stderr is its id" bash -c "[[ \$(cat '$T/id') =~ ^key_[0-9A-Za-z]{16}\$ ]]"
+ID=$(cat "$T/id")
+check "the key is never shown again" bash -c "! '$KEYGATE' --db '$DB' key show '$ID' | grep -qF '$KEY' && ! '$KEYGATE' --db '$DB' key list --json | grep -qF '$KEY'"
+expect_rc "verify: allowed" 0 kg verify "$KEY"
+check "verify reads the key from stdin with -" bash -c "echo '$KEY' | '$KEYGATE' --db '$DB' verify - | grep -q '\"status\":200'"
+
+# --- every listing has valid --json ---
+for cmd in "plan list" "plan show pro" "org list" "org show acme" "key list" "key show $ID" "usage"; do
+	kg $cmd --json > "$T/out" 2>/dev/null
+	check "$cmd --json is valid JSON" json_ok
+done
+
+# --- import: raw keys, SHA-256 digests, duplicates, garbage ---
+printf 'legacy-key-0001\nlegacy-key-0002\nlegacy-key-0001\n\n' > "$T/raw"
+expect_rc "import raw keys" 0 kg key import --org big < "$T/raw"
+check "imported: 2 new, 1 duplicate line" grep -q 'imported 2 keys into big (0 already present, 1 duplicate' "$T/err"
+expect_rc "import again: skipped, not doubled" 0 kg key import --org big < "$T/raw"
+expect_rc "an imported key verifies" 0 kg verify legacy-key-0002
+sha=$(printf 'legacy-key-0003' | sha256sum | cut -d' ' -f1)
+echo "$sha" | kg key import --org big --sha256 >/dev/null 2>&1
+expect_rc "a key imported by its SHA-256 verifies" 0 kg verify legacy-key-0003
+snapshot
+printf 'good-key-00001\nbad key with spaces\n' > "$T/bad"
+expect_rc "import with a bad line" 1 kg key import --org big < "$T/bad"
+check "... names the line" grep -q 'line 2' "$T/err"
+check "... and imported nothing" unchanged
+printf 'acme1_live_0123456789012345678901234567890123456X\n' > "$T/fake"
+expect_rc "import of a bad-checksum key in our format" 1 kg key import --org big < "$T/fake"
+printf 'legacy-key-0001\n' > "$T/other"
+kg org create other --plan big 2>/dev/null
+expect_rc "import of a key another org holds" 3 kg key import --org other < "$T/other"
+
+# --- a peppered store: HMAC digests, and --sha256 imports still work ---
+head -c 32 /dev/urandom > "$T/pepper"; chmod 0640 "$T/pepper"
+P="$T/peppered"
+"$KEYGATE" --db "$P" init --pepper-file "$T/pepper" 2>/dev/null
+"$KEYGATE" --db "$P" plan set p 2>/dev/null; "$KEYGATE" --db "$P" org create o --plan p 2>/dev/null
+PK=$("$KEYGATE" --db "$P" key create --org o 2>/dev/null)
+expect_rc "peppered: a new key verifies" 0 "$KEYGATE" --db "$P" verify "$PK"
+sha=$(printf 'old-system-key-42' | sha256sum | cut -d' ' -f1)
+echo "$sha" | "$KEYGATE" --db "$P" key import --org o --sha256 >/dev/null 2>&1
+expect_rc "peppered: a --sha256 import verifies (plain digest)" 0 "$KEYGATE" --db "$P" verify old-system-key-42
+expect_eq "peppered: the plain digest is not a key" 2 "$(rc_of "$KEYGATE" --db "$P" verify "$sha")"
+
+# --- backup, check, recover ---
+expect_rc "db check" 0 kg db check
+expect_rc "db backup" 0 kg db backup "$T/backup"
+expect_rc "the backup opens as a store and knows the key" 0 "$KEYGATE" --db "$T/backup" verify "$KEY"
+expect_rc "the backup passes db check" 0 "$KEYGATE" --db "$T/backup" db check
+expect_rc "backup into an existing store: refused, nothing touched" 3 kg db backup "$T/backup"
+expect_rc "... the backup is intact" 0 "$KEYGATE" --db "$T/backup" verify "$KEY"
+expect_rc "db recover" 0 kg db recover
+expect_rc "after recover, the key still verifies" 0 kg verify "$KEY"
+finish
