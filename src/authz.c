@@ -390,10 +390,15 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 	unsigned char digest[DIGEST_LEN];
 	int64_t now_s = (int64_t)(now_ns / NS_PER_S);
 	struct creds creds;
+	enum creds_rc found;
 	enum verdict v;
 
-	switch (creds_extract(req->authorization, req->x_api_key, req->query,
-	    az->opts.query_param, &creds)) {
+	found = creds_extract(req->authorization, req->x_api_key, req->query,
+	    az->opts.query_param, &creds);
+	/* a rejected query-string key was decoded into creds.buf too */
+	if (found != CREDS_OK)
+		creds_wipe(&creds);
+	switch (found) {
 	case CREDS_MISSING:
 		res->reason = "no key";
 		return V_MISSING;

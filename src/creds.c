@@ -131,7 +131,7 @@ creds_extract(const char *authorization, const char *x_api_key,
 
 	out->key = NULL;
 	out->len = 0;
-	out->buf[0] = '\0';
+	out->buf_used = 0;
 
 	/* An empty or broken Bearer is an invalid key, whatever else is sent. */
 	if (bearer_value(authorization, &v, &len)) {
@@ -149,6 +149,7 @@ creds_extract(const char *authorization, const char *x_api_key,
 			return CREDS_CONFLICT;
 	}
 	if (query_param != NULL && query != NULL) {
+		out->buf_used = 1;
 		r = query_value(query, query_param, out->buf, sizeof out->buf, &len);
 		if (r < 0 || (r > 0 && !value_ok(out->buf, len)))
 			return CREDS_INVALID;
@@ -161,9 +162,14 @@ creds_extract(const char *authorization, const char *x_api_key,
 void
 creds_wipe(struct creds *c)
 {
-	/* only a key from the query string was copied into buf */
-	if (c->buf[0] != '\0')
+	/*
+	 * Only a key from the query string is copied into buf.  Not buf[0]
+	 * as the test: a decoded value may start with %00 and still leave
+	 * key bytes behind it (found by fuzz_creds).
+	 */
+	if (c->buf_used)
 		OPENSSL_cleanse(c->buf, sizeof c->buf);
+	c->buf_used = 0;
 	c->key = NULL;
 	c->len = 0;
 }

@@ -20,6 +20,7 @@ enum creds_rc {
 struct creds {
 	const char *key; /* points into a param, or into buf */
 	size_t len;
+	int buf_used; /* buf was written: creds_wipe must clear it */
 	char buf[APIKEY_BUF]; /* query-string key, percent-decoded; wiped by creds_wipe */
 };
 

@@ -196,6 +196,14 @@ test_wipe(void)
 			dirty++;
 	is_int(dirty, 0, "creds_wipe clears the decoded key");
 	ok(cr.key == NULL && cr.len == 0, "creds_wipe forgets the key");
+
+	/* a value decoded to a leading NUL still left bytes behind it */
+	ex(NULL, NULL, "api_key=%00" KEY, "api_key");
+	creds_wipe(&cr);
+	for (dirty = 0, i = 0; i < sizeof cr.buf; i++)
+		if (cr.buf[i] != 0)
+			dirty++;
+	is_int(dirty, 0, "creds_wipe clears a decoded value that starts with NUL");
 }
 
 int
