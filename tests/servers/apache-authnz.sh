@@ -71,6 +71,10 @@ run_identity "$BASE/api/fcgi/v1/x"
 
 note "denials: keygate's status, headers and JSON body"
 run_denials "$BASE/api/cgi/v1/x" expect_denial
+
+note "soft overage and rotation"
+ID_FMT="%s=%s"
+run_lifecycle "$BASE/api/cgi/v1/x" expect_denial Quota_Exceeded
 # Apache keeps the authorizer's other headers
 req "denial headers" "$BASE/api/cgi/v1/x"
 expect_header Cache-Control no-store

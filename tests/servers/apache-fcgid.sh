@@ -59,6 +59,10 @@ fcgid_denial() {
 	expect_denial "$@"
 }
 run_denials "$BASE/api/cgi/v1/x" fcgid_denial
+
+note "soft overage and rotation"
+ID_FMT="%s=%s"
+run_lifecycle "$BASE/api/cgi/v1/x" fcgid_denial Quota_Exceeded
 req "denial headers, once each" "$BASE/api/cgi/v1/x"
 expect_header Cache-Control no-store
 req "the replay asked directly" -H "Authorization: Bearer $KEY_LIVE" "$BASE/keygate-denied"

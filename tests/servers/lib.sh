@@ -267,13 +267,17 @@ new_key() {
 #   org acme (pro): KEY_LIVE (user alice), KEY_TEST (test mode), KEY_OTHER,
 #                   KEY_EXPIRED, KEY_REVOKE
 #   org frozen (pro, suspended): KEY_FROZEN
+#   plan soft:    2 requests a day + 50% overage (the third flagged, 402 on the fourth)
 #   org slowco (slow): KEY_SLOW;  org meterco (metered): KEY_METER
+#   org softco (soft): KEY_SOFT;  org acme: KEY_ROTATE (run_lifecycle rotates it)
 make_store() {
 	kg init --group "$WEB_GROUP" 2>"$T/log/init.log" || die "keygate init failed: $(cat "$T/log/init.log")"
 	{
 		kg plan set pro --deny 'DELETE /**' &&
 		kg plan set slow --rate 2/h &&
 		kg plan set metered --quota 2/day &&
+		kg plan set soft --quota 2/day --overage 50% &&
+		kg org create softco --plan soft &&
 		kg org create acme --plan pro &&
 		kg org create frozen --plan pro &&
 		kg org create slowco --plan slow &&
@@ -287,6 +291,8 @@ make_store() {
 	new_key KEY_FROZEN --org frozen
 	new_key KEY_SLOW --org slowco
 	new_key KEY_METER --org meterco
+	new_key KEY_SOFT --org softco
+	new_key KEY_ROTATE --org acme
 	kg org set frozen --suspend 2>>"$T/log/init.log" || die "org set --suspend failed"
 }
 
@@ -485,6 +491,37 @@ run_revoke() {
 	kg key revoke "$KEY_REVOKE_ID" 2>/dev/null || fail "keygate key revoke failed"
 	req "key after revoke" -H "Authorization: Bearer $KEY_REVOKE" "$1"
 	expect_status 401
+}
+
+# run_lifecycle URL DENY-FN QX-NAME: soft overage and rotation, through
+# the server.  QX-NAME: what this backend calls Variable-Quota-Exceeded,
+# printed with ID_FMT (set by the run_identity before it).
+run_lifecycle() {
+	local url=$1 deny=$2 qx=$3 i line new grace_end
+	# shellcheck disable=SC2059
+	line=$(printf "$ID_FMT" "$qx" 1)
+	for i in 1 2; do
+		req "soft quota 2/day + 50%, request $i" -H "X-Api-Key: $KEY_SOFT" "$url"
+		expect_status 200
+		expect_absent "$line"
+	done
+	req "soft quota, request 3: over quota, within the overage" -H "X-Api-Key: $KEY_SOFT" "$url"
+	expect_status 200
+	expect_line "$line"
+	req "soft quota, request 4: past the overage" -H "X-Api-Key: $KEY_SOFT" "$url"
+	$deny 402 quota_exceeded
+
+	new=$(kg key rotate "$KEY_ROTATE_ID" --grace 3s 2>/dev/null) || fail "keygate key rotate failed"
+	grace_end=$(( $(date +%s) + 3 ))
+	req "rotation: the old key during the grace" -H "Authorization: Bearer $KEY_ROTATE" "$url"
+	expect_status 200
+	req "rotation: the successor" -H "Authorization: Bearer $new" "$url"
+	expect_status 200
+	while [ "$(date +%s)" -le "$grace_end" ]; do sleep 0.5; done
+	req "rotation: the old key after the grace" -H "Authorization: Bearer $KEY_ROTATE" "$url"
+	$deny 401 expired_api_key
+	req "rotation: the successor after the grace" -H "Authorization: Bearer $new" "$url"
+	expect_status 200
 }
 
 # Forged identity headers sent by the client.

@@ -70,6 +70,10 @@ expect_denial 401 missing_api_key
 
 note "denials: keygate's status, headers and JSON body"
 run_denials "$BASE/api/cgi/v1/x" expect_denial
+
+note "soft overage and rotation"
+ID_FMT="%s=%s"
+run_lifecycle "$BASE/api/cgi/v1/x" expect_denial QUOTA_EXCEEDED
 req "denial headers" "$BASE/api/cgi/v1/x"
 expect_header Cache-Control no-store
 

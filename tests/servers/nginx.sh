@@ -75,6 +75,10 @@ expect_line "param REMOTE_USER=$KEY_LIVE_ID"
 
 note "denials through the error_page replay: keygate's status, headers, JSON"
 run_denials "$BASE/api/proxy/v1/x" expect_denial
+
+note "soft overage and rotation"
+ID_FMT="header %s: %s"
+run_lifecycle "$BASE/api/proxy/v1/x" expect_denial X-Keygate-Quota-Exceeded
 req "denial headers" "$BASE/api/proxy/v1/x"
 expect_header Cache-Control no-store
 req "the replay location is not reachable" -H "Authorization: Bearer $KEY_LIVE" "$BASE/.keygate/auth"
