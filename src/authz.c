@@ -145,12 +145,41 @@ name_hash(const char *s)
 	return h;
 }
 
-/* Reads a record of t into buf; ST_* */
+/*
+ * The record of table t named name, in *out: the cached copy in slot
+ * (tag, raw) when it is current, else read from the store into spill and
+ * kept in the slot when it fits (else read every time).  ST_*.
+ */
 static int
-read_record(struct authz *az, enum store_tbl t, const char *key,
-    unsigned char *buf, size_t cap, size_t *len)
+cached_record(struct authz *az, enum store_tbl t, const char *name,
+    struct cache_tag *tag, unsigned char *raw, size_t rawcap,
+    unsigned char *spill, size_t spillcap, uint64_t gen, uint32_t epoch,
+    const unsigned char **out, size_t *len)
 {
-	return store_get(az->kg->store, NULL, t, key, strlen(key), buf, cap, len, 0);
+	int rc;
+
+	if (tag->valid && tag->gen == gen && tag->epoch == epoch &&
+	    strcmp(tag->name, name) == 0) {
+		*out = raw;
+		*len = tag->len;
+		return ST_OK;
+	}
+	tag->valid = 0;
+	rc = store_get(az->kg->store, NULL, t, name, strlen(name), spill,
+	    spillcap, len, 0);
+	if (rc != ST_OK)
+		return rc;
+	*out = spill;
+	if (*len <= rawcap && strlen(name) < sizeof tag->name) {
+		memcpy(raw, spill, *len);
+		strcpy(tag->name, name);
+		tag->len = *len;
+		tag->gen = gen;
+		tag->epoch = epoch;
+		tag->valid = 1;
+		*out = raw;
+	}
+	return ST_OK;
 }
 
 static enum verdict
@@ -162,31 +191,16 @@ load_org(struct authz *az, uint64_t gen, uint32_t epoch, struct authz_res *res)
 	size_t len = 0;
 	int rc;
 
-	if (e->valid && e->gen == gen && e->epoch == epoch && strcmp(e->id, id) == 0) {
-		raw = e->raw;
-		len = e->len;
-	} else {
-		rc = read_record(az, TBL_ORGS, id, az->orgbuf, sizeof az->orgbuf, &len);
-		if (rc == ST_NOTFOUND) {
-			res->reason = "the key's organization does not exist";
-			return V_INTERNAL;
-		}
-		if (rc != ST_OK)
-			return store_failure(az, rc, res);
-		raw = az->orgbuf;
-		e->valid = 0;
-		if (len <= sizeof e->raw && strlen(id) < sizeof e->id) {
-			memcpy(e->raw, az->orgbuf, len);
-			strcpy(e->id, id);
-			e->len = len;
-			e->gen = gen;
-			e->epoch = epoch;
-			e->valid = 1;
-			raw = e->raw;
-		}
+	rc = cached_record(az, TBL_ORGS, id, &e->tag, e->raw, sizeof e->raw,
+	    az->orgbuf, sizeof az->orgbuf, gen, epoch, &raw, &len);
+	if (rc == ST_NOTFOUND) {
+		res->reason = "the key's organization does not exist";
+		return V_INTERNAL;
 	}
+	if (rc != ST_OK)
+		return store_failure(az, rc, res);
 	if (record_decode_org(raw, len, &az->org) != 0) {
-		e->valid = 0;
+		e->tag.valid = 0;
 		res->reason = "damaged organization record";
 		return V_INTERNAL;
 	}
@@ -198,30 +212,20 @@ load_plan(struct authz *az, uint64_t gen, uint32_t epoch, struct authz_res *res)
 {
 	const char *name = az->org.plan;
 	struct plan_entry *e = &az->plans[name_hash(name) & (PLAN_CACHE_SLOTS - 1)];
+	const unsigned char *raw;
 	size_t len = 0;
 	int rc;
 
-	if (!(e->valid && e->gen == gen && e->epoch == epoch && strcmp(e->name, name) == 0)) {
-		e->valid = 0;
-		if (strlen(name) >= sizeof e->name) {
-			res->reason = "plan name too long";
-			return V_INTERNAL;
-		}
-		rc = read_record(az, TBL_PLANS, name, e->raw, sizeof e->raw, &len);
-		if (rc == ST_NOTFOUND) {
-			res->reason = "the organization's plan does not exist";
-			return V_INTERNAL;
-		}
-		if (rc != ST_OK)
-			return store_failure(az, rc, res);
-		strcpy(e->name, name);
-		e->len = len;
-		e->gen = gen;
-		e->epoch = epoch;
-		e->valid = 1;
+	rc = cached_record(az, TBL_PLANS, name, &e->tag, e->raw, sizeof e->raw,
+	    az->planbuf, sizeof az->planbuf, gen, epoch, &raw, &len);
+	if (rc == ST_NOTFOUND) {
+		res->reason = "the organization's plan does not exist";
+		return V_INTERNAL;
 	}
-	if (record_decode_plan(e->raw, e->len, &az->plan) != 0) {
-		e->valid = 0;
+	if (rc != ST_OK)
+		return store_failure(az, rc, res);
+	if (record_decode_plan(raw, len, &az->plan) != 0) {
+		e->tag.valid = 0;
 		res->reason = "damaged plan record";
 		return V_INTERNAL;
 	}

@@ -77,21 +77,23 @@ struct authz_opts {
 #define PLAN_CACHE_SLOTS 32
 #define ORG_CACHE_BYTES  256  /* larger org records are read every time */
 
-struct org_entry {
-	uint64_t gen;
-	uint32_t epoch;
-	int valid;
-	size_t len;
-	char id[ID_MAX + 1];
-	unsigned char raw[ORG_CACHE_BYTES];
-};
-
-struct plan_entry {
+/* What makes a cached record current: its name, the host's generation
+ * and the local epoch it was read under. */
+struct cache_tag {
 	uint64_t gen;
 	uint32_t epoch;
 	int valid;
 	size_t len;
 	char name[ID_MAX + 1];
+};
+
+struct org_entry {
+	struct cache_tag tag;
+	unsigned char raw[ORG_CACHE_BYTES];
+};
+
+struct plan_entry {
+	struct cache_tag tag;
 	unsigned char raw[RECORD_MAX];
 };
 
