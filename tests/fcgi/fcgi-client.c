@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fcgiclient.h"
+#include "parse.h"
 
 enum {
 	EXIT_USAGE = 1,
@@ -130,18 +131,6 @@ parse_number(const char *s, long long min, long long max, int suffixes,
 	return v * mult;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode \r \n \t \\ \0 \xHH so a test can send bytes a shell argument
  * cannot hold.  The result is never longer than the input.
@@ -180,8 +169,8 @@ unescape(const char *s, size_t len, size_t *outlen, const char *where)
 			break;
 		case 'x':
 			if (i + 2 >= len ||
-			    (hi = hexval(s[i + 1])) == -1 ||
-			    (lo = hexval(s[i + 2])) == -1)
+			    (hi = parse_hexdigit(s[i + 1])) == -1 ||
+			    (lo = parse_hexdigit(s[i + 2])) == -1)
 				die_usage("%s: \\x needs two hex digits",
 				    where);
 			*d++ = (char)(hi << 4 | lo);

@@ -7,7 +7,7 @@ tests_fcgi_libfcgiclient_a_SOURCES = \
 
 check_PROGRAMS += tests/fcgi/fcgi-client
 tests_fcgi_fcgi_client_SOURCES = tests/fcgi/fcgi-client.c
-tests_fcgi_fcgi_client_LDADD = tests/fcgi/libfcgiclient.a
+tests_fcgi_fcgi_client_LDADD = tests/fcgi/libfcgiclient.a libkeygate.a
 
 # Protocol tests: the real keygate-authz driven by the client above.
 TESTS += tests/fcgi/protocol.sh

@@ -18,6 +18,7 @@
 
 #include "fuzz.h"
 #include "json.h"
+#include "parse.h"
 
 /*
  * Length of the well-formed UTF-8 sequence at s (Unicode table 3-7), or
@@ -47,18 +48,6 @@ ref_utf8(const unsigned char *s, size_t n)
 		return IN(1, 0x80, 0x8f) && IN(2, 0x80, 0xbf) && IN(3, 0x80, 0xbf) ? 4 : 0;
 #undef IN
 	return 0;
-}
-
-static int
-hexdig(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static void
@@ -110,7 +99,7 @@ validate_unescape(const char *str, size_t n, unsigned char *out)
 			}
 			FUZZ_CHECK(i + 6 <= n, "short \\u escape");
 			for (k = 2; k < 6; k++) {
-				int h = hexdig((char)s[i + k]);
+				int h = parse_hexdigit((char)s[i + k]);
 				FUZZ_CHECK(h >= 0, "bad hex digit in \\u escape");
 				cp = cp << 4 | (uint32_t)h;
 			}
