@@ -524,6 +524,38 @@ run_lifecycle() {
 	expect_status 200
 }
 
+# run_spawned_faults URL SPAWNER TIMEOUT: an authorizer the web server
+# spawned (the test's spawned() lists them) hung past TIMEOUT, killed, and
+# restarted on an unreadable store: never the backend's 200 in between.
+run_spawned_faults() {
+	local url=$1 spawner=$2 timeout=$3 pids p
+	note "authorizer hung (SIGSTOP): a 5xx after $timeout (5 s)"
+	pids=$(spawned)
+	[ -n "$pids" ] || fail "no keygate-authz process under $spawner"
+	# shellcheck disable=SC2086
+	freeze $pids
+	req "authorizer hung" -H "Authorization: Bearer $KEY_LIVE" "$url"
+	expect_refused
+	if [ "$ELAPSED" -le 12 ]; then pass "authorizer hung: answered in ${ELAPSED} s"
+	else fail "authorizer hung: answered in ${ELAPSED} s, expected about 5"; fi
+	# shellcheck disable=SC2086
+	thaw $pids
+
+	note "authorizer killed: $spawner starts a new one"
+	for p in $(spawned); do kill -TERM "$p"; done
+	sleep 1
+	req "after the authorizer was killed" -H "Authorization: Bearer $KEY_LIVE" "$url"
+	expect_status 200
+
+	note "store unreadable: the new authorizer cannot start, a 5xx"
+	chmod 000 "$T/db"
+	for p in $(spawned); do kill -TERM "$p"; done
+	sleep 1
+	req "store unreadable" -H "Authorization: Bearer $KEY_LIVE" "$url"
+	expect_refused
+	chmod 2770 "$T/db"
+}
+
 # Forged identity headers sent by the client.
 FORGED="-H X-Org-Id:evil -H X-Keygate-Org-Id:evil -H X-Keygate-Plan:evil -H X-Keygate-Key-Id:evil -H X-Keygate-Key-Mode:evil -H X-Keygate-User-Id:evil -H X-Keygate-RateLimit-Remaining:evil -H X-Keygate-Quota-Remaining:evil"
 

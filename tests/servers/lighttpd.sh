@@ -80,30 +80,6 @@ expect_header Cache-Control no-store
 note "revocation"
 run_revoke "$BASE/api/cgi/v1/x"
 
-note "authorizer hung (SIGSTOP): a 5xx after read-timeout (5 s)"
-pids=$(spawned)
-[ -n "$pids" ] || fail "no keygate-authz process under lighttpd"
-# shellcheck disable=SC2086
-freeze $pids
-req "authorizer hung" -H "Authorization: Bearer $KEY_LIVE" "$BASE/api/cgi/v1/x"
-expect_refused
-if [ "$ELAPSED" -le 12 ]; then pass "authorizer hung: answered in ${ELAPSED} s"
-else fail "authorizer hung: answered in ${ELAPSED} s, expected about 5"; fi
-# shellcheck disable=SC2086
-thaw $pids
-
-note "authorizer killed: lighttpd starts a new one"
-for p in $(spawned); do kill -TERM "$p"; done
-sleep 1
-req "after the authorizer was killed" -H "Authorization: Bearer $KEY_LIVE" "$BASE/api/cgi/v1/x"
-expect_status 200
-
-note "store unreadable: the new authorizer cannot start, a 5xx"
-chmod 000 "$T/db"
-for p in $(spawned); do kill -TERM "$p"; done
-sleep 1
-req "store unreadable" -H "Authorization: Bearer $KEY_LIVE" "$BASE/api/cgi/v1/x"
-expect_refused
-chmod 2770 "$T/db"
+run_spawned_faults "$BASE/api/cgi/v1/x" lighttpd read-timeout
 
 finish
