@@ -145,6 +145,12 @@ maintenance(void *arg)
 		sleep(1);
 		__atomic_store_n(&maintenance_started, kg_now(), __ATOMIC_RELAXED);
 		pthread_mutex_lock(&store_lock);
+		if (w->kg.store == NULL) {
+			/* the worker closed the store on its way out (SIGTERM) */
+			pthread_mutex_unlock(&store_lock);
+			__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
+			return NULL;
+		}
 		if (!store_broken(w->kg.store) && store_maintain(w->kg.store) == ST_RECOVER)
 			log_warnx("store needs recovery: %s; reopening it",
 			    store_errmsg(w->kg.store));
