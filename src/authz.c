@@ -57,26 +57,16 @@ get_key(struct authz *az, const unsigned char digest[DIGEST_LEN], size_t *len)
 	    az->keybuf, sizeof az->keybuf, len, 0);
 }
 
-enum verdict
-authz_find_key(struct authz *az, const char *key, size_t len,
-    unsigned char digest[DIGEST_LEN], struct authz_res *res)
+/* The key's record from the store, for what the index cannot answer. */
+static enum verdict
+find_in_store(struct authz *az, const char *key, size_t len,
+    unsigned char digest[DIGEST_LEN], int *plain, struct authz_res *res)
 {
 	struct kg *kg = az->kg;
-	enum apikey_mode mode = MODE_LIVE;
-	enum apikey_form form;
 	size_t rlen = 0;
-	int rc, plain = 0, exist;
+	int rc, exist;
 
-	apikey_display(kg->prefix, key, len, res->display, sizeof res->display);
-	form = apikey_classify(kg->prefix, key, len, &mode);
-	if (form == APIKEY_GARBAGE || form == APIKEY_MALFORMED) {
-		res->reason = form == APIKEY_GARBAGE ? "not a key" : "malformed or bad checksum";
-		return V_INVALID;
-	}
-	if (digester_digest(kg->digester, key, len, digest) != 0) {
-		res->reason = "digest failed";
-		return V_INTERNAL;
-	}
+	*plain = 0;
 	rc = get_key(az, digest, &rlen);
 	if (rc == ST_NOTFOUND && digester_peppered(kg->digester)) {
 		if ((rc = plain_digests_exist(az, &exist)) != ST_OK)
@@ -88,7 +78,7 @@ authz_find_key(struct authz *az, const char *key, size_t len,
 				return V_INTERNAL;
 			}
 			rc = get_key(az, digest, &rlen);
-			plain = 1;
+			*plain = 1;
 		}
 	}
 	if (rc == ST_NOTFOUND) {
@@ -100,6 +90,115 @@ authz_find_key(struct authz *az, const char *key, size_t len,
 	if (record_decode_key(az->keybuf, rlen, &az->key) != 0) {
 		res->reason = "damaged key record";
 		return V_INTERNAL;
+	}
+	return V_ALLOW;
+}
+
+/*
+ * The key index, opened again when a rebuild replaced it; while there is
+ * none, an open is tried at most every INDEX_RETRY_NS.
+ */
+#define INDEX_RETRY_NS (100 * 1000000ull)
+
+static struct keyindex *
+current_index(struct authz *az)
+{
+	struct kg *kg = az->kg;
+	uint64_t now;
+
+	if (kg->index != NULL && !keyindex_stale(kg->index))
+		return kg->index;
+	now = kg_now_ns();
+	if (now - az->index_tried_ns < INDEX_RETRY_NS)
+		return NULL;
+	az->index_tried_ns = now;
+	keyindex_close(kg->index);
+	kg->index = keyindex_open(store_dir(kg->store),
+	    counters_index_anchor(kg->counters));
+	return kg->index;
+}
+
+/*
+ * The key in the index: a hit fills az->hit (and, for a plain digest of
+ * a peppered store, replaces digest); a miss is an unknown key; anything
+ * else sends the caller to the store.
+ */
+static enum keyindex_rc
+find_in_index(struct authz *az, const char *key, size_t len,
+    unsigned char digest[DIGEST_LEN], int *plain)
+{
+	struct keyindex *x = current_index(az);
+	unsigned char sha[DIGEST_LEN];
+	enum keyindex_rc rc;
+
+	*plain = 0;
+	/* A store that cannot be read answers 503, mirror or not (SPEC 4). */
+	if (x == NULL || store_broken(az->kg->store))
+		return KIX_UNUSABLE;
+	rc = keyindex_lookup(x, digest, &az->hit);
+	if (rc != KIX_MISS || !digester_peppered(az->kg->digester) ||
+	    !keyindex_has_plain(x))
+		return rc;
+	if (digester_sha256(az->kg->digester, key, len, sha) != 0)
+		return KIX_UNUSABLE;
+	if ((rc = keyindex_lookup(x, sha, &az->hit)) == KIX_HIT) {
+		memcpy(digest, sha, DIGEST_LEN);
+		*plain = 1;
+	}
+	OPENSSL_cleanse(sha, sizeof sha);
+	return rc;
+}
+
+/* az->key from an index hit: what a key entry holds, nothing else. */
+static void
+key_from_hit(struct authz *az)
+{
+	struct key_rec *k = &az->key;
+
+	k->flags = az->hit.flags;
+	k->id = az->hit.id;
+	k->org = az->hit.org;
+	k->name = k->user = k->display = k->successor = "";
+	k->created_at = k->revoked_at = k->last_used_at = 0;
+	k->expires_at = az->hit.expires_at;
+	memset(&k->rate, 0, sizeof k->rate);
+	k->nrules = 0;
+	az->org_from_index = 1;
+}
+
+enum verdict
+authz_find_key(struct authz *az, const char *key, size_t len,
+    unsigned char digest[DIGEST_LEN], struct authz_res *res)
+{
+	struct kg *kg = az->kg;
+	enum apikey_mode mode = MODE_LIVE;
+	enum apikey_form form;
+	enum verdict v;
+	int plain = 0;
+
+	az->org_from_index = 0;
+	apikey_display(kg->prefix, key, len, res->display, sizeof res->display);
+	form = apikey_classify(kg->prefix, key, len, &mode);
+	if (form == APIKEY_GARBAGE || form == APIKEY_MALFORMED) {
+		res->reason = form == APIKEY_GARBAGE ? "not a key" : "malformed or bad checksum";
+		return V_INVALID;
+	}
+	if (digester_digest(kg->digester, key, len, digest) != 0) {
+		res->reason = "digest failed";
+		return V_INTERNAL;
+	}
+	switch (find_in_index(az, key, len, digest, &plain)) {
+	case KIX_MISS:
+		res->reason = "unknown key";
+		return V_INVALID;
+	case KIX_HIT:
+		key_from_hit(az);
+		break;
+	case KIX_SLOW:
+	case KIX_UNUSABLE:
+		if ((v = find_in_store(az, key, len, digest, &plain, res)) != V_ALLOW)
+			return v;
+		break;
 	}
 	/* A record answers only the lookup it was stored for. */
 	if (!!(az->key.flags & KEYF_PLAIN) != plain) {
@@ -191,6 +290,9 @@ load_org(struct authz *az, uint64_t gen, uint32_t epoch, struct authz_res *res)
 	size_t len = 0;
 	int rc;
 
+	if (az->org_from_index &&
+	    record_decode_org(az->hit.org_rec, az->hit.org_rec_len, &az->org) == 0)
+		return V_ALLOW;
 	rc = cached_record(az, TBL_ORGS, id, &e->tag, e->raw, sizeof e->raw,
 	    az->orgbuf, sizeof az->orgbuf, gen, epoch, &raw, &len);
 	if (rc == ST_NOTFOUND) {

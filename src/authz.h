@@ -5,8 +5,10 @@
  *   -> org (suspended) -> plan -> route rules -> quota peek -> rate limit
  *   -> quota -> last use
  *
- * Every error on the way is a deny: a store that cannot be read is 503,
- * a record that cannot be decoded is 500.  Nothing here allocates.
+ * Keys and their organizations come from the key index (keyindex.h) when
+ * it can answer, else from the store.  Every error on the way is a deny:
+ * a store that cannot be read is 503, a record that cannot be decoded is
+ * 500.  Nothing here allocates.
  */
 #ifndef KEYGATE_AUTHZ_H
 #define KEYGATE_AUTHZ_H
@@ -71,7 +73,8 @@ struct authz_opts {
  * each worker keeps them, tagged with the host's generation (bumped by
  * the CLI after any change) and a local epoch (bumped after a reopen, or
  * when the store's own generation moved without the host's: a replica).
- * Keys are never cached: a revocation must reach the next request.
+ * Keys are never cached here: a revocation must reach the next request
+ * (the key index is shared and changes with the store).
  */
 #define ORG_CACHE_SLOTS  1024 /* direct-mapped */
 #define PLAN_CACHE_SLOTS 32
@@ -109,6 +112,9 @@ struct authz {
 	struct org_rec org;
 	struct plan_rec plan;
 	struct request_target target;
+	struct keyindex_hit hit;    /* the key and org found in the index */
+	int org_from_index;         /* this decision's org record is hit.org_rec */
+	uint64_t index_tried_ns;    /* last attempt to (re)open the key index */
 	uint32_t epoch;             /* atomic */
 	uint64_t meta_gen_seen;     /* the store's generation at the last refresh */
 	struct org_entry orgs[ORG_CACHE_SLOTS];

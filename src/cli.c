@@ -201,11 +201,100 @@ cli_open(struct cli *c)
 	return EX_OK;
 }
 
+/*
+ * Takes the key index for writing, before the first transaction: from
+ * then on authorizers trust it no more than the store until cli_close.
+ * Without it, nothing is written: a change the index does not mirror
+ * could let a revoked key in.
+ */
+static int
+index_lock(struct cli *c)
+{
+	char err[600];
+
+	if (c->index != NULL)
+		return EX_OK;
+	c->index = keyindex_lock(c->dir, counters_index_anchor(c->kg.counters), 0,
+	    NULL, err, sizeof err);
+	if (c->index == NULL)
+		return cli_fail(EX_STORE, "%s; nothing was changed", err);
+	return EX_OK;
+}
+
+static void
+index_forget(struct cli *c)
+{
+	free(c->touched_keys);
+	c->touched_keys = NULL;
+	c->ntouched_keys = c->touched_keys_cap = c->ntouched_orgs = 0;
+	c->index = NULL;
+}
+
+/* Mirrors every key and org the command wrote, as committed, into the index. */
+static void
+index_finish(struct cli *c)
+{
+	unsigned char buf[RECORD_MAX];
+	struct key_rec k;
+	char err[600];
+	size_t i, len;
+	int rc;
+
+	for (i = 0; i < c->ntouched_orgs; i++) {
+		const char *id = c->touched_orgs[i];
+
+		rc = store_get(c->kg.store, NULL, TBL_ORGS, id, strlen(id), buf,
+		    sizeof buf, &len, 0);
+		if (rc == ST_OK)
+			keyindex_put_org(c->index, id, buf, len);
+		else if (rc == ST_NOTFOUND)
+			keyindex_del_org(c->index, id);
+		else
+			keyindex_want_rebuild(c->index);
+	}
+	/* after the orgs: a key entry names its org's slot */
+	for (i = 0; i < c->ntouched_keys; i++) {
+		const unsigned char *d = c->touched_keys[i];
+
+		rc = store_get(c->kg.store, NULL, TBL_KEYS, d, DIGEST_LEN, buf,
+		    sizeof buf, &len, 0);
+		if (rc == ST_OK)
+			keyindex_put_key(c->index, d,
+			    record_decode_key(buf, len, &k) == 0 ? &k : NULL);
+		else if (rc == ST_NOTFOUND)
+			keyindex_del_key(c->index, d);
+		else
+			keyindex_want_rebuild(c->index);
+	}
+	if (keyindex_end(c->index, c->kg.store, cli_progress, err, sizeof err) != 0)
+		cli_note("keygate: the key index could not be brought up to date (%s); "
+		    "authorizers read the store until it is rebuilt", err);
+	index_forget(c);
+}
+
+int
+cli_rebuild_index(struct cli *c)
+{
+	char err[600];
+	int code;
+
+	if ((code = index_lock(c)) != EX_OK)
+		return code;
+	keyindex_want_rebuild(c->index);
+	code = keyindex_end(c->index, c->kg.store, cli_progress, err, sizeof err);
+	index_forget(c);
+	if (code != 0)
+		return cli_fail(EX_STORE, "cannot rebuild the key index: %s", err);
+	return EX_OK;
+}
+
 void
 cli_close(struct cli *c)
 {
 	if (!c->opened)
 		return;
+	if (c->index != NULL)
+		index_finish(c);
 	/* Keep recovery short and logs trimmed: checkpoint after every command. */
 	store_checkpoint(c->kg.store);
 	kg_close(&c->kg);
@@ -243,6 +332,8 @@ cli_txn(struct cli *c, cli_txn_fn fn, void *ctx)
 	struct store_txn *t;
 	int attempt, rc, code;
 
+	if ((code = index_lock(c)) != EX_OK)
+		return code;
 	for (attempt = 0; attempt < TXN_RETRIES; attempt++) {
 		c->changed_policy = 0;
 		cli_progress();
@@ -316,6 +407,43 @@ cli_get_plan(struct cli *c, struct store_txn *t, const char *name,
 	return EX_OK;
 }
 
+/*
+ * The index's sequence turns odd before a key or org change can commit,
+ * and what changed is noted for index_finish.
+ */
+static int
+index_touch(struct cli *c, const unsigned char *digest, const char *org)
+{
+	size_t i;
+
+	if (c->index == NULL)
+		return cli_fail(EX_STORE, "internal error: a write outside cli_txn");
+	keyindex_begin(c->index);
+	for (i = 0; org != NULL && i < c->ntouched_orgs; i++)
+		if (strcmp(c->touched_orgs[i], org) == 0)
+			return EX_OK;
+	if (digest != NULL && keyindex_needs_rebuild(c->index))
+		return EX_OK; /* the rebuild will see it */
+	if (digest != NULL && c->ntouched_keys == c->touched_keys_cap) {
+		size_t cap = c->touched_keys_cap ? c->touched_keys_cap * 2 : 64;
+		void *p = realloc(c->touched_keys, cap * DIGEST_LEN);
+
+		if (p == NULL) {
+			keyindex_want_rebuild(c->index);
+			return EX_OK;
+		}
+		c->touched_keys = p;
+		c->touched_keys_cap = cap;
+	}
+	if (digest != NULL)
+		memcpy(c->touched_keys[c->ntouched_keys++], digest, DIGEST_LEN);
+	else if (org != NULL && c->ntouched_orgs < CLI_TOUCH_MAX && strlen(org) <= ID_MAX)
+		strcpy(c->touched_orgs[c->ntouched_orgs++], org);
+	else
+		keyindex_want_rebuild(c->index);
+	return EX_OK;
+}
+
 int
 cli_put_org(struct cli *c, struct store_txn *t, const char *id,
     const struct org_rec *o)
@@ -325,6 +453,8 @@ cli_put_org(struct cli *c, struct store_txn *t, const char *id,
 
 	if (n < 0)
 		return cli_fail(EX_USAGE, "organization record too large");
+	if ((rc = index_touch(c, NULL, id)) != EX_OK)
+		return rc;
 	rc = store_put(c->kg.store, t, TBL_ORGS, id, strlen(id), buf, (size_t)n, 0);
 	return rc == ST_OK ? EX_OK : txn_rc(c, rc, "organization");
 }
@@ -378,6 +508,8 @@ cli_put_key(struct cli *c, struct store_txn *t,
 
 	if (n < 0)
 		return cli_fail(EX_USAGE, "key record too large (too many or too long rules)");
+	if ((rc = index_touch(c, digest, NULL)) != EX_OK)
+		return rc;
 	rc = store_put(c->kg.store, t, TBL_KEYS, digest, DIGEST_LEN, buf, (size_t)n, 0);
 	return rc == ST_OK ? EX_OK : txn_rc(c, rc, "key");
 }

@@ -24,6 +24,7 @@ enum exit_code {
 };
 
 #define ARGS_MAX 64
+#define CLI_TOUCH_MAX 64
 
 struct arg {
 	const char *name;  /* option name without dashes, NULL for positionals */
@@ -54,6 +55,17 @@ struct cli {
 	struct kg kg;
 	int opened;
 	int changed_policy; /* this transaction changed an org or a plan */
+	/*
+	 * The key index, held for writing from the first transaction to
+	 * cli_close, which mirrors the keys and orgs the command changed (or
+	 * rebuilds the index when it changed more orgs than CLI_TOUCH_MAX, or
+	 * when the list of keys cannot grow).
+	 */
+	struct keyindex *index;
+	unsigned char (*touched_keys)[DIGEST_LEN];
+	size_t ntouched_keys, touched_keys_cap;
+	char touched_orgs[CLI_TOUCH_MAX][ID_MAX + 1];
+	size_t ntouched_orgs;
 };
 
 /* Prints "keygate: <message>" on stderr and returns code. */
@@ -83,6 +95,8 @@ void cli_close(struct cli *c);
  */
 typedef int (*cli_txn_fn)(struct cli *c, struct store_txn *txn, void *ctx);
 int cli_txn(struct cli *c, cli_txn_fn fn, void *ctx);
+/* Rebuilds the key index from the store (db check, db recover). */
+int cli_rebuild_index(struct cli *c);
 /* Maps a store result to an exit code with a message (for fn bodies). */
 int cli_store_fail(struct cli *c, int rc, const char *what);
 

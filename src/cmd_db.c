@@ -73,6 +73,27 @@ dir_is_empty_or_absent(const char *dir)
 	return empty;
 }
 
+/*
+ * The key index is not backed up (it is derived), and the copied counter
+ * file must not name the live store's index as current: a backup restored
+ * next to a newer index file would otherwise trust it.
+ */
+static int
+forget_index(const char *dir)
+{
+	struct keyindex_anchor *a;
+	struct counters *ctr;
+	char err[700];
+
+	if ((ctr = counters_open(dir, err, sizeof err)) == NULL)
+		return cli_fail(EX_STORE, "db backup: %s", err);
+	a = counters_index_anchor(ctr);
+	__atomic_store_n(&a->id, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&a->seq, 0, __ATOMIC_RELEASE);
+	counters_close(ctr);
+	return EX_OK;
+}
+
 static int
 db_backup(struct cli *c, int argc, char **argv)
 {
@@ -98,6 +119,8 @@ db_backup(struct cli *c, int argc, char **argv)
 		if (access(from, F_OK) == 0 && copy_sparse(from, to, err, sizeof err) != 0)
 			return cli_fail(EX_STORE, "db backup: %s", err);
 	}
+	if ((code = forget_index(a.pos[0])) != EX_OK)
+		return code;
 	cli_note("keygate: backup written to %s; it opens as a store with --db %s", a.pos[0], a.pos[0]);
 	return EX_OK;
 }
@@ -240,6 +263,32 @@ check_counts(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 	return 0;
 }
 
+/*
+ * The key index must mirror the store.  One that is missing or was left
+ * half written only costs speed; one that differs is a bug, and both are
+ * rebuilt here.
+ */
+static void
+check_index(struct cli *c, struct check *ck)
+{
+	char err[600];
+	int rc;
+
+	cli_progress();
+	rc = keyindex_verify(c->dir, counters_index_anchor(c->kg.counters),
+	    c->kg.store, err, sizeof err);
+	if (rc == 0) {
+		printf("key index: ok\n");
+		return;
+	}
+	if (rc < 0)
+		problem(ck, "key index: %s", err);
+	if (cli_rebuild_index(c) == EX_OK)
+		printf("key index: %s; rebuilt\n", rc > 0 ? err : "differed from the store");
+	else
+		problem(ck, "key index: could not be rebuilt");
+}
+
 static int
 db_check(struct cli *c, int argc, char **argv)
 {
@@ -292,6 +341,7 @@ db_check(struct cli *c, int argc, char **argv)
 	printf("keys:      %lu (%lu revoked)\n", ck.keys, ck.revoked);
 	printf("counters:  %u of %u slots used (%.1f%%)\n", used, slots,
 	    100.0 * used / (double)slots);
+	check_index(c, &ck);
 	if (used > slots / 2)
 		problem(&ck, "the counter table is more than half full; make a new store with "
 		    "init --counter-slots and import the keys, before rate limits fail closed");
@@ -323,6 +373,9 @@ db_recover(struct cli *c, int argc, char **argv)
 		return cli_store_fail(c, rc, "failchk");
 	if ((rc = store_checkpoint(c->kg.store)) != ST_OK)
 		return cli_store_fail(c, rc, "checkpoint");
+	/* the index is derived: after a recovery, derive it again */
+	if ((code = cli_rebuild_index(c)) != EX_OK)
+		return code;
 	cli_note("keygate: store %s is consistent", c->dir);
 	return EX_OK;
 }

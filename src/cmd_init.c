@@ -111,6 +111,24 @@ write_meta(struct store *s, const char *prefix, const char *pepper_path,
 	return EX_OK;
 }
 
+/* An empty key index, so that authorizers use it from the first request. */
+static int
+build_index(const char *dir, struct store *s)
+{
+	struct counters *ctr;
+	struct keyindex *x;
+	char err[600];
+	int rc = -1;
+
+	if ((ctr = counters_open(dir, err, sizeof err)) != NULL &&
+	    (x = keyindex_lock(dir, counters_index_anchor(ctr), 0, NULL, err, sizeof err)) != NULL) {
+		keyindex_want_rebuild(x);
+		rc = keyindex_end(x, s, NULL, err, sizeof err);
+	}
+	counters_close(ctr);
+	return rc == 0 ? EX_OK : cli_fail(EX_STORE, "init: %s", err);
+}
+
 int
 cmd_init(struct cli *c, int argc, char **argv)
 {
@@ -170,6 +188,8 @@ cmd_init(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	code = write_meta(s, prefix, pepper_path, pepper, plen);
+	if (code == EX_OK)
+		code = build_index(c->dir, s);
 	store_close(s);
 	if (code == EX_OK)
 		cli_note("keygate: store created in %s (prefix %s%s%s%s)", c->dir, prefix,

@@ -40,8 +40,12 @@ struct counter_slot {
 	uint64_t c;
 };
 
-/* Offset of the org/plan generation word: its own cache line. */
+/*
+ * Offset of the org/plan generation word: its own cache line, shared with
+ * the key index's anchor, since a request reads both.
+ */
 #define GENERATION_OFFSET 64
+#define INDEX_ANCHOR_OFFSET 72
 
 struct counters {
 	void *map;
@@ -156,6 +160,12 @@ counters_bump_generation(struct counters *c)
 	uint64_t *g = (uint64_t *)((char *)c->map + GENERATION_OFFSET);
 
 	__atomic_add_fetch(g, 1, __ATOMIC_ACQ_REL);
+}
+
+struct keyindex_anchor *
+counters_index_anchor(struct counters *c)
+{
+	return (struct keyindex_anchor *)((char *)c->map + INDEX_ANCHOR_OFFSET);
 }
 
 uint32_t

@@ -36,6 +36,19 @@ uint64_t counters_generation(const struct counters *c);
 void counters_bump_generation(struct counters *c);
 uint32_t counters_used(const struct counters *c);
 
+/*
+ * The key index's anchor (keyindex.h): its sequence number, odd while a
+ * writer is at work, and the id of the index file that is current.  It
+ * lives here, next to the generation, because this file is never
+ * replaced: a reader that still maps an index file someone deleted or
+ * rebuilt sees that its id is no longer the current one.
+ */
+struct keyindex_anchor {
+	uint64_t seq;
+	uint64_t id;
+};
+struct keyindex_anchor *counters_index_anchor(struct counters *c);
+
 uint64_t counters_key_tag(const unsigned char digest[DIGEST_LEN]);
 uint64_t counters_org_tag(const char *org);
 /* The slot of tag; with create, claims a free one.  NULL: not found / full. */

@@ -158,6 +158,8 @@ kg_open(struct kg *kg, const char *dir, unsigned store_flags, char *err,
 	}
 	if ((kg->counters = counters_open(dir, err, errlen)) == NULL)
 		goto fail;
+	/* missing or unusable is no error: the store answers until it is rebuilt */
+	kg->index = keyindex_open(dir, counters_index_anchor(kg->counters));
 	return 0;
 fail:
 	kg_close(kg);
@@ -167,6 +169,7 @@ fail:
 void
 kg_close(struct kg *kg)
 {
+	keyindex_close(kg->index);
 	counters_close(kg->counters);
 	digester_free(kg->digester);
 	store_close(kg->store);

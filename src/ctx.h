@@ -1,6 +1,6 @@
 /*
  * ctx.h - an opened keygate store: the Berkeley DB environment, the shared
- * counters, the settings from its meta record and the digester (with the
+ * counters, the key index, the settings from its meta record and the digester (with the
  * pepper when the store has one).  Both programs open exactly one.
  */
 #ifndef KEYGATE_CTX_H
@@ -10,6 +10,7 @@
 
 #include "apikey.h"
 #include "counters.h"
+#include "keyindex.h"
 #include "record.h"
 #include "store.h"
 
@@ -19,6 +20,7 @@
 struct kg {
 	struct store *store;
 	struct counters *counters;
+	struct keyindex *index;  /* NULL: none usable (yet); lookups read the store */
 	struct digester *digester;
 	char prefix[APIKEY_PREFIX_MAX + 1];
 	uint32_t meta_flags;

@@ -136,6 +136,51 @@ accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 
 /* ---- maintenance thread ---- */
 
+static void
+maintenance_progress(void)
+{
+	__atomic_store_n(&maintenance_started, kg_now(), __ATOMIC_RELAXED);
+}
+
+/*
+ * A key index that is missing, from an earlier boot, or left half written
+ * by a writer that died sends every request to the store: rebuild it,
+ * unless another process holds it (a CLI command, another worker at the
+ * same repair).  Progress keeps the watchdog away on a large store.
+ */
+static void
+repair_index(struct worker *w)
+{
+	struct keyindex_anchor *a = counters_index_anchor(w->kg.counters);
+	static int64_t failed_at;
+	struct keyindex *x;
+	char err[600];
+	uint64_t t0;
+	int busy;
+
+	if (keyindex_usable(w->dir, a) || kg_now() - failed_at < 60)
+		return;
+	if ((x = keyindex_lock(w->dir, a, 1, &busy, err, sizeof err)) == NULL) {
+		if (!busy) {
+			log_warnx("key index: %s", err);
+			failed_at = kg_now();
+		}
+		return;
+	}
+	if (!keyindex_needs_rebuild(x)) { /* a writer finished meanwhile */
+		keyindex_end(x, w->kg.store, NULL, err, sizeof err);
+		return;
+	}
+	t0 = kg_now_ns();
+	if (keyindex_end(x, w->kg.store, maintenance_progress, err, sizeof err) == 0) {
+		log_info("key index rebuilt in %llu ms",
+		    (unsigned long long)((kg_now_ns() - t0) / 1000000));
+	} else {
+		log_warnx("key index rebuild failed: %s; requests read the store", err);
+		failed_at = kg_now();
+	}
+}
+
 static void *
 maintenance(void *arg)
 {
@@ -155,8 +200,10 @@ maintenance(void *arg)
 			log_warnx("store needs recovery: %s; reopening it",
 			    store_errmsg(w->kg.store));
 		/* changes replicated from another host do not bump our generation */
-		if (!store_broken(w->kg.store))
+		if (!store_broken(w->kg.store)) {
 			authz_refresh(&w->az);
+			repair_index(w);
+		}
 		pthread_mutex_unlock(&store_lock);
 		__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
 	}

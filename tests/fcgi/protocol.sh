@@ -103,6 +103,11 @@ newkey --org beta; BROKEN_ORG_KEY=$NEWKEY
 kg org create broken --plan free 2>/dev/null
 newkey --org broken; BROKEN=$NEWKEY
 printf 'broken\ngarbage\n' | db5.3_load -h "$DB" -T -t hash orgs.db
+# The key index mirrors what keygate wrote; a write behind its back
+# (db5.3_load here) is found by db check, which rebuilds the index.
+kg db check >"$T/check.out" 2>&1
+check "db check: the key index differed from the store, rebuilt" \
+	grep -q 'key index: differed from the store; rebuilt' "$T/check.out"
 deny "damaged organization record" 500 internal_error "${P[@]}" "HTTP_X_API_KEY=$BROKEN"
 check "it is logged" grep -q "damaged organization record" "$LOG"
 

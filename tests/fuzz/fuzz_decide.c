@@ -283,21 +283,38 @@ put_org(struct store *s, struct store_txn *t, size_t i, int changed)
 
 /*
  * What `keygate org set acme --suspend` and a `keygate plan set free` that
- * denies every path do (changed), or their undoing: commit, then bump the
- * host generation so that cached organizations and plans are read again.
+ * denies every path do (changed), or their undoing, as cli_txn does it:
+ * take the key index, make its sequence odd, commit, mirror the org into
+ * the index, end the index session, bump the host generation so that
+ * cached plans are read again.
  */
 static void
 admin_change(struct world *w, int changed)
 {
+	static unsigned char buf[RECORD_MAX];
 	struct store *s = w->kg.store;
 	struct store_txn *t;
+	struct keyindex *x;
+	char err[600];
+	size_t len;
 
+	x = keyindex_lock(w->dir, counters_index_anchor(w->kg.counters), 0, NULL,
+	    err, sizeof err);
+	if (x == NULL)
+		die("admin change", err);
+	keyindex_begin(x);
 	if (store_txn_begin(s, &t) != ST_OK)
 		die("admin change", store_errmsg(s));
 	put_org(s, t, ORG_ACME, changed);
 	put_plan(s, t, PLAN_FREE, changed);
 	if (store_txn_commit(t) != ST_OK)
 		die("admin change", store_errmsg(s));
+	if (store_get(s, NULL, TBL_ORGS, orgs[ORG_ACME].id, strlen(orgs[ORG_ACME].id),
+	    buf, sizeof buf, &len, 0) != ST_OK)
+		die("admin change", store_errmsg(s));
+	keyindex_put_org(x, orgs[ORG_ACME].id, buf, len);
+	if (keyindex_end(x, s, NULL, err, sizeof err) != 0)
+		die("admin change", err);
 	counters_bump_generation(w->kg.counters);
 	/* a checkpoint now and then lets Berkeley DB remove old log files */
 	if (!changed && ++w->changes % 1024 == 0)
@@ -394,6 +411,19 @@ seed(const char *dir, int peppered)
 	if (store_txn_commit(t) != ST_OK)
 		die("seed", store_errmsg(s));
 	digester_free(d);
+	/* the key index, as keygate init and a rebuild make it */
+	{
+		struct counters *c = counters_open(dir, err, sizeof err);
+		struct keyindex *x;
+
+		if (c == NULL || (x = keyindex_lock(dir, counters_index_anchor(c), 0,
+		    NULL, err, sizeof err)) == NULL)
+			die("seed", err);
+		keyindex_want_rebuild(x);
+		if (keyindex_end(x, s, NULL, err, sizeof err) != 0)
+			die("seed", err);
+		counters_close(c);
+	}
 	store_close(s);
 }
 
