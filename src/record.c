@@ -1,9 +1,16 @@
 /*
  * record.c - record layout.  Every record starts with a version byte and
- * a type byte; integers are little-endian fixed width; strings are a
- * 16-bit length, the bytes, and a NUL (so decoded strings are C strings
- * pointing into the buffer).  A decoder refuses a version it does not
- * know, trailing bytes, missing NULs and embedded NULs.
+ * a type byte.  Version 2 (written): integers are LEB128 varints (7 bits
+ * a byte, least significant first, the high bit set on every byte but
+ * the last; signed ones zigzag-mapped so that -1 stays short), strings
+ * a varint length, the bytes and a NUL, so decoded strings are C strings
+ * pointing into the buffer.  A varint must be minimal (no trailing zero
+ * byte, at most 10 bytes) and fit its field, so that every value has one
+ * encoding.  Version 1 (still read: stores made by earlier builds):
+ * integers little-endian fixed width, string lengths 16 bits.  Bytes and
+ * byte-sized fields (digests, quota period, rule count and action) are
+ * the same in both.  A decoder refuses a version it does not know,
+ * trailing bytes, missing NULs and embedded NULs.
  */
 #include "config.h"
 
@@ -24,6 +31,7 @@ struct wr {
 struct rd {
 	const unsigned char *buf;
 	size_t len, pos;
+	int version;
 	int bad;
 };
 
@@ -45,18 +53,36 @@ put_u8(struct wr *w, uint8_t v)
 }
 
 static void
+put_varint(struct wr *w, uint64_t v)
+{
+	unsigned char b[10];
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		b[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	b[n++] = (unsigned char)v;
+	put_bytes(w, b, n);
+}
+
+static void
 put_u32(struct wr *w, uint32_t v)
 {
-	unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8),
-	    (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
-	put_bytes(w, b, 4);
+	put_varint(w, v);
 }
 
 static void
 put_u64(struct wr *w, uint64_t v)
 {
-	put_u32(w, (uint32_t)v);
-	put_u32(w, (uint32_t)(v >> 32));
+	put_varint(w, v);
+}
+
+/* zigzag: 0, -1, 1, -2... -> 0, 1, 2, 3... */
+static void
+put_i64(struct wr *w, int64_t v)
+{
+	put_varint(w, v < 0 ? ((uint64_t)(-(v + 1)) << 1) | 1 : (uint64_t)v << 1);
 }
 
 static void
@@ -64,12 +90,7 @@ put_str(struct wr *w, const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 
-	if (n > 0xFFFF) {
-		w->overflow = 1;
-		return;
-	}
-	put_u8(w, (uint8_t)n);
-	put_u8(w, (uint8_t)(n >> 8));
+	put_varint(w, n);
 	put_bytes(w, s ? s : "", n);
 	put_u8(w, 0);
 }
@@ -113,10 +134,40 @@ get_u8(struct rd *r)
 	return p ? p[0] : 0;
 }
 
+/* A minimal varint of at most 10 bytes, no larger than max. */
+static uint64_t
+get_varint(struct rd *r, uint64_t max)
+{
+	const unsigned char *p;
+	uint64_t v = 0;
+	unsigned shift;
+
+	for (shift = 0; shift <= 63; shift += 7) {
+		if ((p = get_bytes(r, 1)) == NULL)
+			return 0;
+		if (shift == 63 && *p > 1)
+			break; /* past 64 bits */
+		v |= (uint64_t)(*p & 0x7f) << shift;
+		if (*p & 0x80)
+			continue;
+		if (*p == 0 && shift > 0)
+			break; /* not minimal */
+		if (v > max)
+			break;
+		return v;
+	}
+	r->bad = 1;
+	return 0;
+}
+
 static uint32_t
 get_u32(struct rd *r)
 {
-	const unsigned char *p = get_bytes(r, 4);
+	const unsigned char *p;
+
+	if (r->version != 1)
+		return (uint32_t)get_varint(r, UINT32_MAX);
+	p = get_bytes(r, 4);
 	return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	    (uint32_t)p[3] << 24 : 0;
 }
@@ -124,18 +175,38 @@ get_u32(struct rd *r)
 static uint64_t
 get_u64(struct rd *r)
 {
-	uint64_t lo = get_u32(r);
+	uint64_t lo;
+
+	if (r->version != 1)
+		return get_varint(r, UINT64_MAX);
+	lo = get_u32(r);
 	return lo | (uint64_t)get_u32(r) << 32;
+}
+
+static int64_t
+get_i64(struct rd *r)
+{
+	uint64_t u;
+
+	if (r->version == 1)
+		return (int64_t)get_u64(r);
+	u = get_varint(r, UINT64_MAX);
+	return u & 1 ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1);
 }
 
 static const char *
 get_str(struct rd *r, size_t max)
 {
 	const unsigned char *p;
-	size_t n = get_u8(r);
+	size_t n;
 
-	n |= (size_t)get_u8(r) << 8;
-	if (n > max) {
+	if (r->version != 1) {
+		n = (size_t)get_varint(r, max);
+	} else {
+		n = get_u8(r);
+		n |= (size_t)get_u8(r) << 8;
+	}
+	if (r->bad || n > max) {
 		r->bad = 1;
 		return "";
 	}
@@ -197,8 +268,11 @@ open_rd(struct rd *r, const unsigned char *buf, size_t len, enum rec_type type)
 	r->len = len;
 	r->pos = 0;
 	r->bad = 0;
-	if (buf == NULL || len < 2 || buf[0] != RECORD_VERSION || buf[1] != type)
+	/* stores are not converted: a record becomes version 2 when written again */
+	if (buf == NULL || len < 2 || (buf[0] != 1 && buf[0] != RECORD_VERSION) ||
+	    buf[1] != type)
 		return -1;
+	r->version = buf[0];
 	r->pos = 2;
 	return 0;
 }
@@ -220,7 +294,7 @@ record_encode_meta(const struct meta_rec *m, unsigned char *buf, size_t cap)
 	put_str(&w, m->prefix);
 	put_str(&w, m->pepper_path);
 	put_bytes(&w, m->pepper_check, DIGEST_LEN);
-	put_u64(&w, (uint64_t)m->created_at);
+	put_i64(&w, m->created_at);
 	put_u64(&w, m->plain_digests);
 	put_u64(&w, m->generation);
 	return finish(&w);
@@ -241,7 +315,7 @@ record_decode_meta(const unsigned char *buf, size_t len, struct meta_rec *m)
 	m->pepper_path = get_str(&r, PATHNAME_MAX);
 	if ((p = get_bytes(&r, DIGEST_LEN)) != NULL)
 		memcpy(m->pepper_check, p, DIGEST_LEN);
-	m->created_at = (int64_t)get_u64(&r);
+	m->created_at = get_i64(&r);
 	m->plain_digests = get_u64(&r);
 	m->generation = get_u64(&r);
 	if (close_rd(&r) != 0 || !apikey_prefix_valid(m->prefix))
@@ -262,10 +336,10 @@ record_encode_key(const struct key_rec *k, unsigned char *buf, size_t cap)
 	put_str(&w, k->user);
 	put_str(&w, k->display);
 	put_str(&w, k->successor);
-	put_u64(&w, (uint64_t)k->created_at);
-	put_u64(&w, (uint64_t)k->expires_at);
-	put_u64(&w, (uint64_t)k->revoked_at);
-	put_u64(&w, (uint64_t)k->last_used_at);
+	put_i64(&w, k->created_at);
+	put_i64(&w, k->expires_at);
+	put_i64(&w, k->revoked_at);
+	put_i64(&w, k->last_used_at);
 	put_u32(&w, k->rate.count);
 	put_u32(&w, k->rate.window_s);
 	put_rules(&w, k->rules, k->nrules);
@@ -296,10 +370,10 @@ record_decode_key(const unsigned char *buf, size_t len, struct key_rec *k)
 	k->user = get_str(&r, TEXT_MAX);
 	k->display = get_str(&r, DISPLAY_MAX);
 	k->successor = get_str(&r, KEYID_LEN);
-	k->created_at = (int64_t)get_u64(&r);
-	k->expires_at = (int64_t)get_u64(&r);
-	k->revoked_at = (int64_t)get_u64(&r);
-	k->last_used_at = (int64_t)get_u64(&r);
+	k->created_at = get_i64(&r);
+	k->expires_at = get_i64(&r);
+	k->revoked_at = get_i64(&r);
+	k->last_used_at = get_i64(&r);
 	k->rate.count = get_u32(&r);
 	k->rate.window_s = get_u32(&r);
 	get_rules(&r, k->rules, &k->nrules);
@@ -341,7 +415,7 @@ record_encode_org(const struct org_rec *o, unsigned char *buf, size_t cap)
 	put_u32(&w, o->flags);
 	put_str(&w, o->name);
 	put_str(&w, o->plan);
-	put_u64(&w, (uint64_t)o->created_at);
+	put_i64(&w, o->created_at);
 	put_u64(&w, o->credits);
 	put_u32(&w, o->nkeys);
 	return finish(&w);
@@ -357,7 +431,7 @@ record_decode_org(const unsigned char *buf, size_t len, struct org_rec *o)
 	o->flags = get_u32(&r);
 	o->name = get_str(&r, TEXT_MAX);
 	o->plan = get_str(&r, ID_MAX);
-	o->created_at = (int64_t)get_u64(&r);
+	o->created_at = get_i64(&r);
 	o->credits = get_u64(&r);
 	o->nkeys = get_u32(&r);
 	if (close_rd(&r) != 0 || o->plan[0] == '\0')
@@ -378,8 +452,8 @@ record_encode_plan(const struct plan_rec *p, unsigned char *buf, size_t cap)
 	put_u8(&w, (uint8_t)p->quota.period);
 	put_u32(&w, p->max_keys);
 	put_u32(&w, p->overage_pct);
-	put_u64(&w, (uint64_t)p->created_at);
-	put_u64(&w, (uint64_t)p->updated_at);
+	put_i64(&w, p->created_at);
+	put_i64(&w, p->updated_at);
 	put_rules(&w, p->rules, p->nrules);
 	return finish(&w);
 }
@@ -400,8 +474,8 @@ record_decode_plan(const unsigned char *buf, size_t len, struct plan_rec *p)
 	p->quota.period = (enum quota_period)period;
 	p->max_keys = get_u32(&r);
 	p->overage_pct = get_u32(&r);
-	p->created_at = (int64_t)get_u64(&r);
-	p->updated_at = (int64_t)get_u64(&r);
+	p->created_at = get_i64(&r);
+	p->updated_at = get_i64(&r);
 	get_rules(&r, p->rules, &p->nrules);
 	if (close_rd(&r) != 0 || period > QUOTA_CREDITS || !rate_valid(&p->rate) ||
 	    p->quota.count > QUOTA_COUNT_MAX || p->overage_pct > 1000)

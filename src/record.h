@@ -15,7 +15,7 @@
 #include "parse.h"
 #include "rules.h"
 
-#define RECORD_VERSION 1
+#define RECORD_VERSION 2   /* written; version 1 (fixed-width integers) is still read */
 #define STORE_FORMAT   1   /* meta.format: bumped on incompatible layout changes */
 #define RECORD_MAX     8192
 

@@ -24,7 +24,8 @@ check "... with one line" one_line "$T/err"
 # an incompatible store format (meta.format 99): refused at start
 store "$T/fmt" || exit 99
 db5.3_dump -p -h "$T/fmt" meta.db > "$T/meta.txt"
-sed -i 's/^ \\01M\\01\\00\\00\\00/ \\01Mc\\00\\00\\00/' "$T/meta.txt"
+# the record: version 2, type M, format as a varint: 1 becomes 99 ("c")
+sed -i 's/^ \\02M\\01/ \\02Mc/' "$T/meta.txt"
 db5.3_load -h "$T/fmt" meta.db < "$T/meta.txt"
 "$KEYGATE_AUTHZ" --db "$T/fmt" --listen "unix:$T/a.sock" 2>"$T/err"; rc=$?
 check "store format 99: the authorizer refuses to start" [ "$rc" -ne 0 ]

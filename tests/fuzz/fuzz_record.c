@@ -5,9 +5,10 @@
  * Input: the record's bytes (an exact-size heap copy, so a read past the
  * end is caught).  All five decoders see every input.
  *
- * Invariants: a decoded record re-encodes to the very same bytes (the
- * format has one encoding per value) and decodes again to the same
- * fields; decoded strings are NUL-terminated inside the buffer; and what
+ * Invariants: a decoded record of the current version re-encodes to the
+ * very same bytes (the format has one encoding per value), one of version
+ * 1 to the current version; either decodes again to the same fields;
+ * decoded strings are NUL-terminated inside the buffer; and what
  * the authorizer does with a decoded record (match its rules, apply its
  * rate and quota, render its ids as headers) neither crashes nor emits a
  * line break.
@@ -57,14 +58,39 @@ same_rules(const struct rule_view *a, size_t na, const struct rule_view *b, size
 	}
 }
 
-/* Re-encodes into exactly len bytes: the same bytes must come out. */
+/*
+ * What a decoded record encoded to (n bytes in enc, a buffer of len + 32:
+ * a version 1 record grows by at most 2 bytes an integer field): the same
+ * bytes for the current version, the current version for version 1.
+ * Returns an exact-size copy of it, to decode again.
+ */
 static unsigned char *
-reencode_check(int n, const unsigned char *in, size_t len, unsigned char *out)
+reencode_check(int n, const unsigned char *in, size_t len, unsigned char *enc)
 {
+	unsigned char *out;
+
 	FUZZ_CHECK(n >= 0, "a decoded record does not encode again");
-	FUZZ_CHECK((size_t)n == len, "re-encoded to %d bytes, read %zu", n, len);
-	FUZZ_CHECK(memcmp(out, in, len) == 0, "re-encoded to other bytes");
+	if (in[0] == RECORD_VERSION) {
+		FUZZ_CHECK((size_t)n == len, "re-encoded to %d bytes, read %zu", n, len);
+		FUZZ_CHECK(memcmp(enc, in, len) == 0, "re-encoded to other bytes");
+	} else {
+		FUZZ_CHECK(in[0] == 1, "decoded a version %d record", in[0]);
+		FUZZ_CHECK(n >= 2 && enc[0] == RECORD_VERSION && enc[1] == in[1],
+		    "a version 1 record re-encoded with another header");
+	}
+	out = fuzz_dup(enc, (size_t)n);
+	free(enc);
 	return out;
+}
+
+static unsigned char *
+enc_buf(size_t len)
+{
+	unsigned char *b = malloc(len + 32);
+
+	if (b == NULL)
+		abort();
+	return b;
 }
 
 /* What the authorizer does with rules from a record. */
@@ -125,16 +151,18 @@ static void
 try_meta(const unsigned char *b, size_t len)
 {
 	struct meta_rec m, m2;
-	unsigned char *out;
+	unsigned char *enc, *out;
+	int n;
 
 	if (record_decode_meta(b, len, &m) != 0)
 		return;
 	check_str(m.prefix, APIKEY_PREFIX_MAX, "prefix");
 	check_str(m.pepper_path, PATHNAME_MAX, "pepper_path");
 	FUZZ_CHECK(apikey_prefix_valid(m.prefix), "prefix \"%s\"", m.prefix);
-	out = malloc(len);
-	reencode_check(record_encode_meta(&m, out, len), b, len, out);
-	FUZZ_CHECK(record_decode_meta(out, len, &m2) == 0, "decode again");
+	enc = enc_buf(len);
+	n = record_encode_meta(&m, enc, len + 32);
+	out = reencode_check(n, b, len, enc);
+	FUZZ_CHECK(record_decode_meta(out, (size_t)n, &m2) == 0, "decode again");
 	SAME(m.format, m2.format);
 	SAME(m.flags, m2.flags);
 	SAME_STR(m.prefix, m2.prefix);
@@ -144,7 +172,7 @@ try_meta(const unsigned char *b, size_t len)
 	SAME(m.plain_digests, m2.plain_digests);
 	SAME(m.generation, m2.generation);
 	/* a shorter buffer must be refused, not overrun */
-	FUZZ_CHECK(record_encode_meta(&m, out, len - 1) == -1, "encoded into too little room");
+	FUZZ_CHECK(record_encode_meta(&m, out, (size_t)n - 1) == -1, "encoded into too little room");
 	free(out);
 }
 
@@ -152,8 +180,9 @@ static void
 try_key(const unsigned char *b, size_t len)
 {
 	struct key_rec k, k2;
-	unsigned char *out;
+	unsigned char *enc, *out;
 	size_t i;
+	int n;
 
 	if (record_decode_key(b, len, &k) != 0)
 		return;
@@ -171,9 +200,10 @@ try_key(const unsigned char *b, size_t len)
 		check_str(k.rules[i].host, RULE_HOST_MAX - 1, "host");
 		check_str(k.rules[i].path, RULE_PATH_MAX - 1, "path");
 	}
-	out = malloc(len);
-	reencode_check(record_encode_key(&k, out, len), b, len, out);
-	FUZZ_CHECK(record_decode_key(out, len, &k2) == 0, "decode again");
+	enc = enc_buf(len);
+	n = record_encode_key(&k, enc, len + 32);
+	out = reencode_check(n, b, len, enc);
+	FUZZ_CHECK(record_decode_key(out, (size_t)n, &k2) == 0, "decode again");
 	SAME(k.flags, k2.flags);
 	SAME_STR(k.id, k2.id);
 	SAME_STR(k.org, k2.org);
@@ -188,7 +218,7 @@ try_key(const unsigned char *b, size_t len)
 	SAME(k.rate.count, k2.rate.count);
 	SAME(k.rate.window_s, k2.rate.window_s);
 	same_rules(k.rules, k.nrules, k2.rules, k2.nrules);
-	FUZZ_CHECK(record_encode_key(&k, out, len - 1) == -1, "encoded into too little room");
+	FUZZ_CHECK(record_encode_key(&k, out, (size_t)n - 1) == -1, "encoded into too little room");
 	free(out);
 	use_rules(k.rules, k.nrules);
 	use_rate(&k.rate);
@@ -199,22 +229,24 @@ static void
 try_org(const unsigned char *b, size_t len)
 {
 	struct org_rec o, o2;
-	unsigned char *out;
+	unsigned char *enc, *out;
+	int n;
 
 	if (record_decode_org(b, len, &o) != 0)
 		return;
 	check_str(o.name, TEXT_MAX, "name");
 	check_str(o.plan, ID_MAX, "plan");
-	out = malloc(len);
-	reencode_check(record_encode_org(&o, out, len), b, len, out);
-	FUZZ_CHECK(record_decode_org(out, len, &o2) == 0, "decode again");
+	enc = enc_buf(len);
+	n = record_encode_org(&o, enc, len + 32);
+	out = reencode_check(n, b, len, enc);
+	FUZZ_CHECK(record_decode_org(out, (size_t)n, &o2) == 0, "decode again");
 	SAME(o.flags, o2.flags);
 	SAME_STR(o.name, o2.name);
 	SAME_STR(o.plan, o2.plan);
 	SAME(o.created_at, o2.created_at);
 	SAME(o.credits, o2.credits);
 	SAME(o.nkeys, o2.nkeys);
-	FUZZ_CHECK(record_encode_org(&o, out, len - 1) == -1, "encoded into too little room");
+	FUZZ_CHECK(record_encode_org(&o, out, (size_t)n - 1) == -1, "encoded into too little room");
 	free(out);
 	render("org", o.plan, "key_0123456789abcdef", NULL);
 }
@@ -224,9 +256,10 @@ try_plan(const unsigned char *b, size_t len)
 {
 	struct plan_rec p, p2;
 	struct quota_result q;
-	unsigned char *out;
+	unsigned char *enc, *out;
 	int64_t now = 1795000000;
 	size_t i;
+	int n;
 
 	if (record_decode_plan(b, len, &p) != 0)
 		return;
@@ -238,9 +271,10 @@ try_plan(const unsigned char *b, size_t len)
 		check_str(p.rules[i].host, RULE_HOST_MAX - 1, "host");
 		check_str(p.rules[i].path, RULE_PATH_MAX - 1, "path");
 	}
-	out = malloc(len);
-	reencode_check(record_encode_plan(&p, out, len), b, len, out);
-	FUZZ_CHECK(record_decode_plan(out, len, &p2) == 0, "decode again");
+	enc = enc_buf(len);
+	n = record_encode_plan(&p, enc, len + 32);
+	out = reencode_check(n, b, len, enc);
+	FUZZ_CHECK(record_decode_plan(out, (size_t)n, &p2) == 0, "decode again");
 	SAME_STR(p.name, p2.name);
 	SAME(p.rate.count, p2.rate.count);
 	SAME(p.rate.window_s, p2.rate.window_s);
@@ -251,7 +285,7 @@ try_plan(const unsigned char *b, size_t len)
 	SAME(p.created_at, p2.created_at);
 	SAME(p.updated_at, p2.updated_at);
 	same_rules(p.rules, p.nrules, p2.rules, p2.nrules);
-	FUZZ_CHECK(record_encode_plan(&p, out, len - 1) == -1, "encoded into too little room");
+	FUZZ_CHECK(record_encode_plan(&p, out, (size_t)n - 1) == -1, "encoded into too little room");
 	free(out);
 	use_rules(p.rules, p.nrules);
 	use_rate(&p.rate);
@@ -277,13 +311,15 @@ static void
 try_keyid(const unsigned char *b, size_t len)
 {
 	struct keyid_rec k, k2;
-	unsigned char *out;
+	unsigned char *enc, *out;
+	int n;
 
 	if (record_decode_keyid(b, len, &k) != 0)
 		return;
-	out = malloc(len);
-	reencode_check(record_encode_keyid(&k, out, len), b, len, out);
-	FUZZ_CHECK(record_decode_keyid(out, len, &k2) == 0 &&
+	enc = enc_buf(len);
+	n = record_encode_keyid(&k, enc, len + 32);
+	out = reencode_check(n, b, len, enc);
+	FUZZ_CHECK(record_decode_keyid(out, (size_t)n, &k2) == 0 &&
 	    memcmp(k.digest, k2.digest, DIGEST_LEN) == 0, "decode again");
 	free(out);
 }

@@ -148,7 +148,8 @@ check_malformed(const char *what, decode_fn dec, const unsigned char *rec, size_
 	is_int(bad, 0, "%s: truncated at each of %zu positions is refused", what, len);
 	for (n = 0; n < 2; n++) {
 		for (b = 0; b < 256; b++) {
-			if (b == rec[n])
+			/* versions 1 and 2 are both read: test_v1 has the former */
+			if (b == rec[n] || (n == 0 && b == 1))
 				continue;
 			memcpy(work, rec, len);
 			work[n] = (unsigned char)b;
@@ -156,7 +157,7 @@ check_malformed(const char *what, decode_fn dec, const unsigned char *rec, size_
 				hdr++;
 		}
 	}
-	is_int(hdr, 0, "%s: every other version byte and type byte is refused", what);
+	is_int(hdr, 0, "%s: every version byte but 1 and 2, every other type byte is refused", what);
 	memcpy(work, rec, len);
 	work[len] = 0;
 	is_int(dec(work, len + 1, &out), -1, "%s: one trailing byte is refused", what);
@@ -229,9 +230,10 @@ test_meta(void)
 	    "meta with no pepper path decodes as empty");
 }
 
-/* Offsets of the first string of a record: [ver][type][u32 flags][u16 len] */
-#define STR0_LEN 6
-#define STR0     8
+/* Offsets of the first string of a record whose flags are below 128:
+ * [ver][type][1-byte varint flags][1-byte varint len] */
+#define STR0_LEN 3
+#define STR0     4
 
 static void
 test_key(void)
@@ -266,10 +268,14 @@ test_key(void)
 	memcpy(work, buf, (size_t)n);
 	work[STR0 + 3] = '\0';
 	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: a string with an embedded NUL is refused");
+	is_int(buf[STR0_LEN], strlen(k.id), "key: the id length is one byte");
+	memcpy(work, buf, (size_t)n);
+	work[STR0_LEN] = 0x7F;
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: id length 127 is refused");
 	memcpy(work, buf, (size_t)n);
 	work[STR0_LEN] = 0xFF;
-	work[STR0_LEN + 1] = 0xFF;
-	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: string length 65535 is refused");
+	is_int(record_decode_key(work, (size_t)n, &d), -1,
+	    "key: an id length continuing into the id is refused");
 	memcpy(work, buf, (size_t)n);
 	work[STR0_LEN] = (unsigned char)(strlen(k.id) + 1);
 	is_int(record_decode_key(work, (size_t)n, &d), -1, "key: string length one too many is refused");
@@ -462,7 +468,8 @@ test_plan(void)
 
 	/* the period byte sits after name, rate and quota count */
 	{
-		size_t off = 2 + 2 + strlen(p.name) + 1 + 4 + 4 + 8;
+		/* varints: name length 1 byte, 1000 and 3600 2 bytes, 100000 3 */
+		size_t off = 2 + 1 + strlen(p.name) + 1 + 2 + 2 + 3;
 		is_int(buf[off], QUOTA_MONTH, "plan: the period byte is where expected");
 		for (i = 0; i < 256; i++) {
 			int want = i <= QUOTA_CREDITS ? 0 : -1;
@@ -532,6 +539,260 @@ test_keyid(void)
 	    memcmp(d.digest, k.digest, DIGEST_LEN) == 0, "keyid round trip");
 	check_malformed("keyid", dec_keyid, buf, (size_t)n);
 	check_caps("keyid", enc_keyid, &k, n);
+}
+
+/*
+ * Version 1 records, as builds before the compact encoding wrote them,
+ * spelt out field by field (integers little-endian fixed width, strings a
+ * 16-bit length, the bytes and a NUL): stores hold them, so they must keep
+ * decoding, and writing them back gives version 2.
+ */
+static const char v1_key[] =
+	"\x01" "K"
+	"\x08\x00\x00\x00"                              /* flags: imported */
+	"\x14\x00" "key_0123456789abcdef" "\x00"        /* id */
+	"\x04\x00" "acme" "\x00"                        /* org */
+	"\x00\x00" "\x00"                               /* name: none */
+	"\x07\x00" "user-42" "\x00"                     /* user */
+	"\x0c\x00" "kg_live_AbCd" "\x00"                /* display */
+	"\x00\x00" "\x00"                               /* successor: none */
+	"\xc0\x86\xfd\x6a\x00\x00\x00\x00"              /* created_at 1795000000 */
+	"\x80\x79\x5e\x6b\x00\x00\x00\x00"              /* expires_at 1801353600 */
+	"\xff\xff\xff\xff\xff\xff\xff\xff"              /* revoked_at -1 */
+	"\xfc\x86\xfd\x6a\x00\x00\x00\x00"              /* last_used_at 1795000060 */
+	"\x0a\x00\x00\x00" "\x01\x00\x00\x00"          /* rate 10 per 1 s */
+	"\x01"                                          /* one rule: */
+	"\x01" "\x04\x00" "POST" "\x00" "\x00\x00" "\x00" "\x08\x00" "/hooks/*" "\x00";
+static const char v1_org[] =
+	"\x01" "O"
+	"\x01\x00\x00\x00"                              /* flags: suspended */
+	"\x08\x00" "Acme Inc" "\x00"                    /* name */
+	"\x03\x00" "pro" "\x00"                         /* plan */
+	"\xc0\x86\xfd\x6a\x00\x00\x00\x00"              /* created_at */
+	"\xe8\x03\x00\x00\x00\x00\x00\x00"              /* credits 1000 */
+	"\x03\x00\x00\x00";                             /* nkeys */
+static const char v1_plan[] =
+	"\x01" "P"
+	"\x04\x00" "free" "\x00"                        /* name */
+	"\x0a\x00\x00\x00" "\x3c\x00\x00\x00"          /* rate 10 per 60 s */
+	"\xe8\x03\x00\x00\x00\x00\x00\x00" "\x02"      /* quota 1000 a month */
+	"\x05\x00\x00\x00"                              /* max_keys */
+	"\x0a\x00\x00\x00"                              /* overage_pct */
+	"\xc0\x86\xfd\x6a\x00\x00\x00\x00"              /* created_at */
+	"\xfc\x86\xfd\x6a\x00\x00\x00\x00"              /* updated_at */
+	"\x01"                                          /* one rule: */
+	"\x02" "\x01\x00" "*" "\x00" "\x00\x00" "\x00" "\x09\x00" "/admin/**" "\x00";
+static const char v1_meta[] =
+	"\x01" "M"
+	"\x01\x00\x00\x00" "\x00\x00\x00\x00"          /* format 1, flags 0 */
+	"\x02\x00" "kg" "\x00"                          /* prefix */
+	"\x00\x00" "\x00"                               /* pepper_path: none */
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	"\xc0\x86\xfd\x6a\x00\x00\x00\x00"              /* created_at */
+	"\x02\x00\x00\x00\x00\x00\x00\x00"              /* plain_digests */
+	"\x09\x00\x00\x00\x00\x00\x00\x00";             /* generation */
+
+static void
+test_v1(void)
+{
+	static unsigned char rec[RECORD_MAX];
+	struct key_rec k, k2;
+	struct org_rec o, o2;
+	struct plan_rec p, p2;
+	struct meta_rec m, m2;
+	struct keyid_rec id, id2;
+	int n, i;
+
+	memcpy(rec, v1_key, sizeof v1_key - 1);
+	is_int(record_decode_key(rec, sizeof v1_key - 1, &k), 0, "v1 key decodes");
+	ok(k.flags == KEYF_IMPORTED && strcmp(k.id, "key_0123456789abcdef") == 0 &&
+	    strcmp(k.org, "acme") == 0 && k.name[0] == '\0' &&
+	    strcmp(k.user, "user-42") == 0 && strcmp(k.display, "kg_live_AbCd") == 0 &&
+	    k.successor[0] == '\0', "v1 key: flags and strings");
+	ok(k.created_at == 1795000000 && k.expires_at == 1801353600 &&
+	    k.revoked_at == -1 && k.last_used_at == 1795000060, "v1 key: times");
+	ok(k.rate.count == 10 && k.rate.window_s == 1 && k.nrules == 1 &&
+	    k.rules[0].action == RULE_ALLOW && strcmp(k.rules[0].methods, "POST") == 0 &&
+	    k.rules[0].host[0] == '\0' && strcmp(k.rules[0].path, "/hooks/*") == 0,
+	    "v1 key: rate and rule");
+	ok(inside(k.id, rec, sizeof v1_key - 1) && inside(k.rules[0].path, rec, sizeof v1_key - 1),
+	    "v1 key: strings point into the buffer");
+	check_malformed("v1 key", dec_key, rec, sizeof v1_key - 1);
+	n = record_encode_key(&k, buf, sizeof buf);
+	ok(n > 0 && buf[0] == 2, "v1 key encodes again as version 2");
+	/* 3 (flags) + 9 (string lengths) + 16 (times) + 6 (rate) */
+	is_int(n, (int)sizeof v1_key - 1 - 34, "... %d bytes instead of %zu", n, sizeof v1_key - 1);
+	ok(record_decode_key(buf, (size_t)n, &k2) == 0 && k2.flags == k.flags &&
+	    strcmp(k2.id, k.id) == 0 && strcmp(k2.display, k.display) == 0 &&
+	    k2.created_at == k.created_at && k2.expires_at == k.expires_at &&
+	    k2.revoked_at == -1 && k2.last_used_at == k.last_used_at &&
+	    k2.rate.count == 10 && rules_equal(k2.rules, k.rules, 1),
+	    "... which decodes to the same key");
+
+	memcpy(rec, v1_org, sizeof v1_org - 1);
+	is_int(record_decode_org(rec, sizeof v1_org - 1, &o), 0, "v1 org decodes");
+	ok(o.flags == ORGF_SUSPENDED && strcmp(o.name, "Acme Inc") == 0 &&
+	    strcmp(o.plan, "pro") == 0 && o.created_at == 1795000000 && o.credits == 1000 &&
+	    o.nkeys == 3, "v1 org: every field");
+	check_malformed("v1 org", dec_org, rec, sizeof v1_org - 1);
+	n = record_encode_org(&o, buf, sizeof buf);
+	ok(n > 0 && buf[0] == 2 && record_decode_org(buf, (size_t)n, &o2) == 0 &&
+	    o2.credits == 1000 && o2.created_at == o.created_at && strcmp(o2.plan, "pro") == 0,
+	    "v1 org: written back as version 2 (%d bytes instead of %zu)", n, sizeof v1_org - 1);
+
+	memcpy(rec, v1_plan, sizeof v1_plan - 1);
+	is_int(record_decode_plan(rec, sizeof v1_plan - 1, &p), 0, "v1 plan decodes");
+	ok(strcmp(p.name, "free") == 0 && p.rate.count == 10 && p.rate.window_s == 60 &&
+	    p.quota.count == 1000 && p.quota.period == QUOTA_MONTH && p.max_keys == 5 &&
+	    p.overage_pct == 10 && p.created_at == 1795000000 && p.updated_at == 1795000060 &&
+	    p.nrules == 1 && p.rules[0].action == RULE_DENY &&
+	    strcmp(p.rules[0].path, "/admin/**") == 0, "v1 plan: every field");
+	check_malformed("v1 plan", dec_plan, rec, sizeof v1_plan - 1);
+	n = record_encode_plan(&p, buf, sizeof buf);
+	ok(n > 0 && buf[0] == 2 && record_decode_plan(buf, (size_t)n, &p2) == 0 &&
+	    p2.quota.count == 1000 && p2.updated_at == p.updated_at &&
+	    rules_equal(p2.rules, p.rules, 1),
+	    "v1 plan: written back as version 2 (%d bytes instead of %zu)", n, sizeof v1_plan - 1);
+
+	memcpy(rec, v1_meta, sizeof v1_meta - 1);
+	is_int(record_decode_meta(rec, sizeof v1_meta - 1, &m), 0, "v1 meta decodes");
+	ok(m.format == 1 && m.flags == 0 && strcmp(m.prefix, "kg") == 0 &&
+	    m.pepper_path[0] == '\0' && m.created_at == 1795000000 && m.plain_digests == 2 &&
+	    m.generation == 9, "v1 meta: every field");
+	check_malformed("v1 meta", dec_meta, rec, sizeof v1_meta - 1);
+	n = record_encode_meta(&m, buf, sizeof buf);
+	ok(n > 0 && buf[0] == 2 && record_decode_meta(buf, (size_t)n, &m2) == 0 &&
+	    m2.format == 1 && m2.generation == 9 && m2.created_at == m.created_at,
+	    "v1 meta: written back as version 2");
+
+	rec[0] = 1;
+	rec[1] = 'I';
+	for (i = 0; i < DIGEST_LEN; i++)
+		rec[2 + i] = (unsigned char)i;
+	ok(record_decode_keyid(rec, 2 + DIGEST_LEN, &id) == 0 && id.digest[31] == 31,
+	    "v1 keyid decodes");
+	n = record_encode_keyid(&id, buf, sizeof buf);
+	ok(n == 2 + DIGEST_LEN && buf[0] == 2 && memcmp(buf + 2, rec + 2, DIGEST_LEN) == 0 &&
+	    record_decode_keyid(buf, (size_t)n, &id2) == 0,
+	    "v1 keyid: version 2 differs only in the version byte");
+}
+
+/* Version 2 as bytes: an org record (the shortest with every kind of field). */
+#define V2_ORG_HEAD  "\x02" "O"
+#define V2_ORG_NAMES "\x08" "Acme Inc" "\x00" "\x03" "pro" "\x00"
+#define V2_ORG_T0    "\x80\x9b\xec\xaf\x0d"   /* created_at 1795000000, zigzag */
+
+static int
+dec_org_bytes(const char *b, size_t n, struct org_rec *o)
+{
+	static unsigned char rec[64];
+
+	memcpy(rec, b, n);
+	return record_decode_org(rec, n, o);
+}
+
+#define ORG(flags, created, credits, nkeys) \
+	V2_ORG_HEAD flags V2_ORG_NAMES created credits nkeys
+#define DEC_ORG(s, o) dec_org_bytes((s), sizeof (s) - 1, (o))
+
+static void
+test_varint(void)
+{
+	static const char golden[] = ORG("\x01", V2_ORG_T0, "\xe8\x07", "\x03");
+	struct org_rec o, d;
+	struct key_rec k;
+	int n;
+
+	/* the exact bytes the encoder writes */
+	memset(&o, 0, sizeof o);
+	o.flags = ORGF_SUSPENDED;
+	o.name = "Acme Inc";
+	o.plan = "pro";
+	o.created_at = 1795000000;
+	o.credits = 1000;
+	o.nkeys = 3;
+	n = record_encode_org(&o, buf, sizeof buf);
+	ok(n == (int)sizeof golden - 1 && memcmp(buf, golden, sizeof golden - 1) == 0,
+	    "org encodes to the expected %zu bytes", sizeof golden - 1);
+	is_int(DEC_ORG(golden, &d), 0, "... and they decode");
+	ok(d.flags == 1 && d.created_at == 1795000000 && d.credits == 1000 && d.nkeys == 3,
+	    "... to the same fields");
+
+	/* limits of each width */
+	ok(DEC_ORG(ORG("\xff\xff\xff\xff\x0f", V2_ORG_T0, "\x00", "\x00"), &d) == 0 &&
+	    d.flags == UINT32_MAX, "u32 field: 2^32-1 decodes");
+	is_int(DEC_ORG(ORG("\x80\x80\x80\x80\x10", V2_ORG_T0, "\x00", "\x00"), &d), -1,
+	    "u32 field: 2^32 is refused");
+	is_int(DEC_ORG(ORG("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", V2_ORG_T0, "\x00", "\x00"), &d),
+	    -1, "u32 field: 2^63 is refused");
+	ok(DEC_ORG(ORG("\x00", V2_ORG_T0, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", "\x00"), &d) == 0 &&
+	    d.credits == UINT64_MAX, "u64 field: 2^64-1 in 10 bytes decodes");
+	is_int(DEC_ORG(ORG("\x00", V2_ORG_T0, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", "\x00"), &d),
+	    -1, "u64 field: 2^65-1 (10th byte 2) is refused");
+	is_int(DEC_ORG(ORG("\x00", V2_ORG_T0, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x81\x00", "\x00"), &d),
+	    -1, "u64 field: an 11-byte varint is refused");
+	is_int(DEC_ORG(ORG("\x00", V2_ORG_T0, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", "\x00"), &d),
+	    -1, "u64 field: a 13-byte varint is refused");
+	ok(DEC_ORG(ORG("\x00", "\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01", "\x00", "\x00"), &d) == 0 &&
+	    d.created_at == INT64_MAX, "i64 field: zigzag 2^64-2 is INT64_MAX");
+	ok(DEC_ORG(ORG("\x00", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", "\x00", "\x00"), &d) == 0 &&
+	    d.created_at == INT64_MIN, "i64 field: zigzag 2^64-1 is INT64_MIN");
+	ok(DEC_ORG(ORG("\x00", "\x01", "\x00", "\x00"), &d) == 0 && d.created_at == -1,
+	    "i64 field: zigzag 1 is -1");
+
+	/* one encoding per value */
+	is_int(DEC_ORG(ORG("\x81\x00", V2_ORG_T0, "\x00", "\x00"), &d), -1,
+	    "non-minimal varint (1 in two bytes) is refused");
+	is_int(DEC_ORG(ORG("\x80\x00", V2_ORG_T0, "\x00", "\x00"), &d), -1,
+	    "non-minimal varint (0 in two bytes) is refused");
+	is_int(DEC_ORG(ORG("\x00", V2_ORG_T0, "\xe8\x87\x80\x00", "\x00"), &d), -1,
+	    "non-minimal varint (1000 in four bytes) is refused");
+	is_int(DEC_ORG(V2_ORG_HEAD "\x00" "\x88\x00" "Acme Inc" "\x00" "\x03" "pro" "\x00"
+	    V2_ORG_T0 "\x00" "\x00", &d), -1, "non-minimal string length is refused");
+
+	/* truncation inside a varint, huge lengths, empty input */
+	is_int(DEC_ORG(ORG("\x00", V2_ORG_T0, "\x00", "\x80"), &d), -1,
+	    "a varint cut off after a continuation byte is refused");
+	is_int(DEC_ORG(ORG("\x00", V2_ORG_T0, "\x00", "\xff\xff"), &d), -1,
+	    "a varint cut off after two continuation bytes is refused");
+	is_int(DEC_ORG(V2_ORG_HEAD "\x00" "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01" "Acme", &d), -1,
+	    "string length 2^64-1 is refused");
+	is_int(DEC_ORG(V2_ORG_HEAD "\x00" "\x81\x01" "Acme", &d), -1,
+	    "string length 129 over a %d-byte limit is refused", TEXT_MAX);
+	is_int(DEC_ORG(V2_ORG_HEAD, &d), -1, "a header alone is refused");
+	is_int(record_decode_org(buf, 0, &d), -1, "empty input is refused");
+	is_int(record_decode_org(buf, 1, &d), -1, "a version byte alone is refused");
+	memset(work, 0x80, 200);
+	work[0] = 2;
+	work[1] = 'O';
+	is_int(record_decode_org(work, 200, &d), -1, "200 continuation bytes are refused");
+	memset(work, 0xff, 200);
+	is_int(record_decode_org(work, 200, &d), -1, "200 bytes of 0xff are refused");
+
+	/* a 128-byte name takes a 2-byte length, and round trips */
+	{
+		char name[TEXT_MAX + 1];
+
+		memset(name, 'n', TEXT_MAX);
+		name[TEXT_MAX] = '\0';
+		o.name = name;
+		n = record_encode_org(&o, buf, sizeof buf);
+		ok(n > 0 && buf[3] == 0x80 && buf[4] == 0x01 &&
+		    record_decode_org(buf, (size_t)n, &d) == 0 && strlen(d.name) == TEXT_MAX,
+		    "a %d-byte name: length 80 01, round trip", TEXT_MAX);
+	}
+
+	/* a typical imported key: well under its version 1 size */
+	memset(&k, 0, sizeof k);
+	k.flags = KEYF_IMPORTED;
+	k.id = "key_0123456789abcdef";
+	k.org = "org01234";
+	k.display = "kg_live_AbCd\xe2\x80\xa6";
+	k.created_at = 1795000000;
+	n = record_encode_key(&k, buf, sizeof buf);
+	is_int(n, 2 + 1 + (1 + 20 + 1) + (1 + 8 + 1) + 2 + 2 + (1 + 15 + 1) + 2 + 5 + 3 + 2 + 1,
+	    "an imported key with no name, rate or rules: %d bytes", n);
 }
 
 /* Random and mutated buffers: never a crash, never a pointer outside. */
@@ -712,6 +973,8 @@ main(void)
 	test_org();
 	test_plan();
 	test_keyid();
+	test_v1();
+	test_varint();
 	test_fuzz();
 	test_validators();
 	return done_testing();
