@@ -188,7 +188,9 @@ def main():
                    priv / 1024, int(r.get("RssAnon", 0)) / 1024), priv <= 4096)
     if seed:
         target("Store <= 300 bytes per key", "{:.0f} bytes/key ({} keys, *.db files)".format(
-            seed["bytes_per_key"], fnum(seed["store_keys"])), seed["bytes_per_key"] <= 300)
+            seed["bytes_per_key"], fnum(seed["store_keys"])), seed["bytes_per_key"] <= 300,
+            "plus the key index, derived from them: {:.0f} bytes/key".format(seed["index_bytes_per_key"])
+            if "index_bytes_per_key" in seed else "")
         target("Import of 1M digests <= 60 s", "{:.1f} s ({} digests, one `key import --sha256`)".format(
             seed["import_digests_s"], fnum(seed["import_digests"])), seed["import_digests_s"] <= 60)
 
@@ -335,6 +337,9 @@ def main():
             fnum(seed["store_keys"]), fnum(seed["orgs"]), seed["keys_per_org"]))
         w("| store size, *.db files (allocated) | {:.1f} MB = **{:.0f} bytes/key** |".format(
             seed["db_files_bytes"] / 1e6, seed["bytes_per_key"]))
+        if "index_bytes" in seed:
+            w("| key index (derived from the *.db files, rebuilt when deleted) | {:.1f} MB = {:.0f} bytes/key |".format(
+                seed["index_bytes"] / 1e6, seed["index_bytes_per_key"]))
         w("| files of the store directory | {} |".format(", ".join(
             "{} {:.1f} MB".format(k, v / 1e6) for k, v in seed["db_files"].items() if v > 100000)))
         w("| single-org store of 1M imported digests, *.db files | {:.0f} bytes/key |".format(
