@@ -195,12 +195,9 @@ test_mirror(void)
 	is_str(hit.id, "key_0000000000000003", "its id");
 	is_str(hit.org, "beta", "its org");
 	is_int(hit.expires_at, 2000000000, "its expiry");
-	{
-		struct org_rec o;
-
-		ok(record_decode_org(hit.org_rec, hit.org_rec_len, &o) == 0 &&
-		    strcmp(o.name, "Beta") == 0, "its org record");
-	}
+	memset(&o, 0, sizeof o);
+	ok(record_decode_org(hit.org_rec, hit.org_rec_len, &o) == 0 &&
+	    strcmp(o.name, "Beta") == 0, "its org record");
 	ok(lookup_once(7, &hit) == KIX_HIT && hit.flags == KEYF_TEST, "a test key: its flags");
 	ok(lookup_once(999999, &hit) == KIX_MISS, "an unknown digest: miss");
 	ok(lookup_once(5000, &hit) == KIX_SLOW, "a key with a user id: slow (the store has it)");
