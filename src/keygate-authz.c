@@ -61,6 +61,7 @@ struct worker {
 	uint64_t reopen_failed_at;
 	struct log_budget deny_budget;
 	struct log_budget error_budget;
+	struct decision_table answers; /* the constant denials, rendered at start-up */
 	char out[8192];
 };
 
@@ -367,6 +368,7 @@ handle(struct worker *w, FCGX_Request *rq)
 	struct authz_req q;
 	struct authz_res r;
 	struct params p;
+	const char *answer;
 	int n;
 
 	read_params(rq->envp, &p);
@@ -410,14 +412,14 @@ handle(struct worker *w, FCGX_Request *rq)
 		    reopen_if_broken(w))
 			authz_decide(&w->az, &q, kg_now_ns(), &r);
 	}
-	n = decision_render(&r, w->conf.realm, w->out, sizeof w->out);
+	n = decision_answer(&w->answers, &r, w->conf.realm, w->out, sizeof w->out, &answer);
 	if (n < 0) {
 		static const char fallback[] = "Status: 500 Internal Server Error\r\n"
 		    "Content-Type: application/json\r\n\r\n"
 		    "{\"error\":{\"code\":\"internal_error\",\"message\":\"Internal error.\"}}\n";
 		FCGX_PutStr(fallback, sizeof fallback - 1, rq->out);
 	} else {
-		FCGX_PutStr(w->out, n, rq->out);
+		FCGX_PutStr(answer, n, rq->out);
 	}
 	if (r.verdict == V_INTERNAL || (r.verdict == V_UNAVAILABLE && !q.replay)) {
 		if (w->conf.log_denials == LOG_DENIALS_ALL || log_allowed(&w->error_budget))
@@ -664,6 +666,8 @@ main(int argc, char **argv)
 			    "FastCGI spawner (mod_fcgid, lighttpd, spawn-fcgi) or use --listen");
 		w.listen_fd = 0;
 	}
+	if (decision_table_init(&w.answers, w.conf.realm) != 0)
+		fatalx("realm: too long to render the denials");
 	/* a client that stalls mid-request gives up its worker after this */
 	conn_timeout_s = w.conf.watchdog_s;
 	if (FCGX_Init() != 0)
