@@ -16,11 +16,64 @@
 static const char base62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-static int
-is_base62(unsigned char c)
+/*
+ * Byte classes, so that checking a presented key costs one table load per
+ * byte and no branch: a flood of bad keys is checked here, before any
+ * hashing or store access, and should cost little more than reading it.
+ */
+#define CLASS_PRINT  1 /* 0x21-0x7e: may appear in a key */
+#define CLASS_BASE62 2
+
+static unsigned char byte_class[256];
+
+/*
+ * CRC-32/IEEE (reflected 0xEDB88320), the one zlib and Ethernet use,
+ * eight bytes a step ("slicing-by-8"): crc_table[0] is the classic byte
+ * table, crc_table[k][b] the CRC of byte b followed by k zero bytes.
+ */
+static uint32_t crc_table[8][256];
+static int tables_ready;
+
+static void
+tables_init(void)
 {
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-	    (c >= 'a' && c <= 'z');
+	uint32_t i, j, c;
+
+	for (i = 0; i < 256; i++) {
+		c = i;
+		for (j = 0; j < 8; j++)
+			c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+		crc_table[0][i] = c;
+	}
+	for (i = 0; i < 256; i++)
+		for (j = 1; j < 8; j++)
+			crc_table[j][i] = (crc_table[j - 1][i] >> 8) ^
+			    crc_table[0][crc_table[j - 1][i] & 0xFF];
+	for (i = 0x21; i <= 0x7e; i++)
+		byte_class[i] = CLASS_PRINT;
+	for (i = 0; base62[i] != '\0'; i++)
+		byte_class[(unsigned char)base62[i]] |= CLASS_BASE62;
+	tables_ready = 1;
+}
+
+/* 1 when every one of the len bytes has every bit of class */
+static int
+all_of_class(const char *s, size_t len, unsigned char class)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char acc = class;
+	size_t i = 0;
+
+	if (!tables_ready)
+		tables_init();
+	/* eight at a time: keys are 40-odd bytes, the loop's own upkeep showed */
+	for (; i + 8 <= len; i += 8)
+		acc &= byte_class[p[i]] & byte_class[p[i + 1]] & byte_class[p[i + 2]] &
+		    byte_class[p[i + 3]] & byte_class[p[i + 4]] & byte_class[p[i + 5]] &
+		    byte_class[p[i + 6]] & byte_class[p[i + 7]];
+	for (; i < len; i++)
+		acc &= byte_class[p[i]];
+	return acc == class;
 }
 
 int
@@ -39,34 +92,27 @@ apikey_prefix_valid(const char *p)
 	return n >= APIKEY_PREFIX_MIN;
 }
 
-/* CRC-32/IEEE (reflected 0xEDB88320), the one zlib and Ethernet use. */
-static uint32_t crc_table[256];
-static int crc_ready;
-
-static void
-crc_init(void)
-{
-	uint32_t i, j, c;
-
-	for (i = 0; i < 256; i++) {
-		c = i;
-		for (j = 0; j < 8; j++)
-			c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-		crc_table[i] = c;
-	}
-	crc_ready = 1;
-}
-
 uint32_t
 apikey_crc32(const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
-	uint32_t c = 0xFFFFFFFFu;
+	uint32_t c = 0xFFFFFFFFu, lo, hi;
 
-	if (!crc_ready)
-		crc_init();
+	if (!tables_ready)
+		tables_init();
+	for (; len >= 8; len -= 8, p += 8) {
+		/* byte by byte, so the result does not depend on the CPU's byte order */
+		lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		    (uint32_t)p[3] << 24);
+		hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+		    (uint32_t)p[7] << 24;
+		c = crc_table[7][lo & 0xFF] ^ crc_table[6][(lo >> 8) & 0xFF] ^
+		    crc_table[5][(lo >> 16) & 0xFF] ^ crc_table[4][lo >> 24] ^
+		    crc_table[3][hi & 0xFF] ^ crc_table[2][(hi >> 8) & 0xFF] ^
+		    crc_table[1][(hi >> 16) & 0xFF] ^ crc_table[0][hi >> 24];
+	}
 	while (len--)
-		c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
+		c = crc_table[0][(c ^ *p++) & 0xFF] ^ (c >> 8);
 	return c ^ 0xFFFFFFFFu;
 }
 
@@ -135,15 +181,10 @@ apikey_generate(const char *prefix, enum apikey_mode mode, char *out,
 	return (int)n;
 }
 
-static int
-all_printable(const char *s, size_t len)
+int
+apikey_printable(const char *s, size_t len)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
+	return all_of_class(s, len, CLASS_PRINT);
 }
 
 /*
@@ -155,10 +196,10 @@ enum apikey_form
 apikey_classify(const char *prefix, const char *key, size_t len,
     enum apikey_mode *mode)
 {
-	size_t plen = strlen(prefix), body, i;
+	size_t plen = strlen(prefix), body;
 	char sum[APIKEY_CHECKSUM_LEN];
 
-	if (len == 0 || len > APIKEY_MAX || !all_printable(key, len))
+	if (len == 0 || len > APIKEY_MAX || !apikey_printable(key, len))
 		return APIKEY_GARBAGE;
 	if (len <= plen || memcmp(key, prefix, plen) != 0 || key[plen] != '_')
 		return len >= APIKEY_IMPORT_MIN ? APIKEY_FOREIGN : APIKEY_GARBAGE;
@@ -173,9 +214,8 @@ apikey_classify(const char *prefix, const char *key, size_t len,
 	body = len - (plen + 6);
 	if (body < APIKEY_RANDOM_LEN + APIKEY_CHECKSUM_LEN || body > APIKEY_BODY_MAX)
 		return APIKEY_MALFORMED;
-	for (i = plen + 6; i < len; i++)
-		if (!is_base62((unsigned char)key[i]))
-			return APIKEY_MALFORMED;
+	if (!all_of_class(key + plen + 6, body, CLASS_BASE62))
+		return APIKEY_MALFORMED;
 	apikey_checksum(key, len - APIKEY_CHECKSUM_LEN, sum);
 	if (memcmp(sum, key + len - APIKEY_CHECKSUM_LEN, APIKEY_CHECKSUM_LEN) != 0)
 		return APIKEY_MALFORMED;
@@ -198,6 +238,7 @@ apikey_display(const char *prefix, const char *key, size_t len, char *out,
 {
 	size_t plen = prefix ? strlen(prefix) : 0, keep, i;
 	enum apikey_mode mode;
+	enum apikey_form form = APIKEY_GARBAGE;
 
 	if (outsz < 4) { /* not even the ellipsis fits */
 		if (outsz > 0)
@@ -205,9 +246,12 @@ apikey_display(const char *prefix, const char *key, size_t len, char *out,
 		return;
 	}
 	/* Our keys: the public part plus 4 of 190 random bits' characters. */
-	if (prefix && apikey_classify(prefix, key, len, &mode) == APIKEY_OURS)
+	if (prefix)
+		form = apikey_classify(prefix, key, len, &mode);
+	if (form == APIKEY_OURS)
 		keep = plen + 6 + 4;
-	else if (!all_printable(key, len))
+	/* a malformed or foreign key has passed the printable test already */
+	else if (form == APIKEY_GARBAGE && !apikey_printable(key, len))
 		keep = 0;
 	else /* foreign keys: never more than a quarter, at most 4 bytes */
 		keep = len / 4 < 4 ? len / 4 : 4;

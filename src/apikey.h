@@ -31,6 +31,8 @@ enum apikey_form {
 };
 
 int apikey_prefix_valid(const char *prefix);
+/* 1 when every byte is printable ASCII without space (0x21-0x7e): what a key may hold */
+int apikey_printable(const char *s, size_t len);
 uint32_t apikey_crc32(const void *buf, size_t len);
 void apikey_checksum(const char *s, size_t len, char out[APIKEY_CHECKSUM_LEN]);
 

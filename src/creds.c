@@ -23,14 +23,7 @@ is_ows(char c)
 static int
 value_ok(const char *v, size_t len)
 {
-	size_t i;
-
-	if (len == 0 || len > APIKEY_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e)
-			return 0;
-	return 1;
+	return len > 0 && len <= APIKEY_MAX && apikey_printable(v, len);
 }
 
 static void

@@ -32,6 +32,10 @@ static const struct decision_info infos[] = {
 	    "The API key service is temporarily unavailable."},
 };
 
+/* the table of pre-rendered answers has a slot per verdict of infos[] */
+_Static_assert(sizeof infos / sizeof infos[0] == DECISION_VERDICTS,
+    "DECISION_VERDICTS must count every verdict");
+
 const struct decision_info *
 decision_info(enum verdict v)
 {
@@ -172,4 +176,42 @@ decision_render(const struct authz_res *res, const char *realm, char *buf,
 		return render_deny(V_INTERNAL, NULL, realm, &o);
 	}
 	return (int)o.len;
+}
+
+int
+decision_table_init(struct decision_table *t, const char *realm)
+{
+	struct authz_res res;
+	size_t used = 0;
+	int v, n;
+
+	memset(t, 0, sizeof *t);
+	memset(&res, 0, sizeof res);
+	for (v = V_ALLOW + 1; v < DECISION_VERDICTS; v++) {
+		res.verdict = (enum verdict)v;
+		n = decision_render(&res, realm, t->bytes + used, sizeof t->bytes - used);
+		if (n <= 0)
+			return -1;
+		t->deny[v].off = (unsigned)used;
+		t->deny[v].len = (unsigned)n;
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+int
+decision_answer(const struct decision_table *t, const struct authz_res *res,
+    const char *realm, char *buf, size_t cap, const char **out)
+{
+	unsigned v = (unsigned)res->verdict;
+
+	/* an unknown verdict renders as a 500, as decision_info() maps it */
+	if (v >= DECISION_VERDICTS)
+		v = V_INTERNAL;
+	if (v != V_ALLOW && !(v == V_RATE && res->has_rate) && t->deny[v].len > 0) {
+		*out = t->bytes + t->deny[v].off;
+		return (int)t->deny[v].len;
+	}
+	*out = buf;
+	return decision_render(res, realm, buf, cap);
 }

@@ -33,4 +33,31 @@ int decision_render(const struct authz_res *res, const char *realm, char *buf,
 /* The body alone ({"error":{...}}), for `keygate verify`. */
 int decision_body(enum verdict v, char *buf, size_t cap);
 
+/*
+ * Every denial but a 429 with its RateLimit headers is the same bytes for
+ * a given realm, request after request: a worker renders them once at
+ * start-up, and a denial (a flood of bad keys above all) then costs a
+ * table lookup instead of a printf per request.
+ */
+#define DECISION_VERDICTS (V_UNAVAILABLE + 1)
+
+struct decision_table {
+	struct {
+		unsigned off, len;
+	} deny[DECISION_VERDICTS]; /* len 0 for V_ALLOW */
+	char bytes[4096];          /* all of them: 2.1 KB with a 127-byte realm, the conf's longest */
+};
+
+/* 0, or -1 when the answers do not fit (a realm far longer than any conf allows). */
+int decision_table_init(struct decision_table *t, const char *realm);
+
+/*
+ * The answer to res, exactly what decision_render(res, realm) writes:
+ * points *out at the pre-rendered bytes when the answer is constant, else
+ * renders into buf (and points *out at buf).  Returns the length, or -1 as
+ * decision_render does.
+ */
+int decision_answer(const struct decision_table *t, const struct authz_res *res,
+    const char *realm, char *buf, size_t cap, const char **out);
+
 #endif

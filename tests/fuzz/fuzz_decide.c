@@ -43,7 +43,9 @@
  * - decision_render succeeds for every verdict, starts with the Status
  *   line of that verdict, uses CR LF only as header line ends, has a
  *   one-line body for a denial, carries WWW-Authenticate on a 401 and
- *   Retry-After on a 429, and never contains a key.
+ *   Retry-After on a 429, and never contains a key;
+ * - the authorizer's pre-rendered answers (decision_answer) are byte for
+ *   byte what decision_render writes.
  */
 #include "config.h"
 
@@ -675,14 +677,24 @@ contains(const char *hay, size_t n, const char *needle)
 static void
 check_render(const struct authz_res *r, const struct creds *presented)
 {
-	static char out[8192];
+	static char out[8192], out2[8192];
+	static struct decision_table table;
+	static int table_ready;
 	const struct decision_info *d = decision_info(r->verdict);
+	const char *answer = NULL;
 	char status[64];
-	int n, i, end = -1;
+	int n, n2, i, end = -1;
 	size_t k;
 
 	n = decision_render(r, "keygate", out, sizeof out);
 	FUZZ_CHECK(n > 0 && n < (int)sizeof out, "render failed for verdict %d", r->verdict);
+	if (!table_ready) {
+		FUZZ_CHECK(decision_table_init(&table, "keygate") == 0, "decision_table_init failed");
+		table_ready = 1;
+	}
+	n2 = decision_answer(&table, r, "keygate", out2, sizeof out2, &answer);
+	FUZZ_CHECK(n2 == n && answer != NULL && memcmp(answer, out, (size_t)n) == 0,
+	    "the pre-rendered answer differs from decision_render for verdict %d", r->verdict);
 	snprintf(status, sizeof status, "Status: %d %s\r\n", d->status, d->phrase);
 	FUZZ_CHECK(strncmp(out, status, strlen(status)) == 0, "status line: %.40s", out);
 	/* headers: CR only before LF, LF only after CR, up to the empty line */

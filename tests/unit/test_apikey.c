@@ -90,6 +90,62 @@ test_crc_and_checksum(void)
 	is_str(mine, "4gfFC3", "base62 of 2^32-1");
 }
 
+/* The CRC bit by bit, as the polynomial defines it. */
+static uint32_t
+bitwise_crc32(const unsigned char *p, size_t n)
+{
+	uint32_t c = 0xFFFFFFFFu;
+	int k;
+
+	while (n--) {
+		c ^= *p++;
+		for (k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+	}
+	return ~c;
+}
+
+/* apikey_crc32 works eight bytes a step: every length and alignment. */
+static void
+test_crc_slices(void)
+{
+	unsigned char buf[300 + 8];
+	size_t off, len, i;
+	int bad = 0;
+
+	for (i = 0; i < sizeof buf; i++)
+		buf[i] = (unsigned char)(i * 131u + 7u);
+	for (off = 0; off < 8; off++)
+		for (len = 0; len + off <= 300; len++)
+			if (apikey_crc32(buf + off, len) != bitwise_crc32(buf + off, len))
+				bad++;
+	is_int(bad, 0, "crc32 equals the bitwise CRC at every length 0-300 and offset 0-7");
+	memset(buf, 0xFF, sizeof buf);
+	is_u64(apikey_crc32(buf, 300), bitwise_crc32(buf, 300), "crc32 of 300 bytes 0xff");
+}
+
+/* apikey_printable checks eight bytes a step: every byte value at every place. */
+static void
+test_printable(void)
+{
+	char buf[24];
+	size_t len, pos;
+	int c, bad = 0;
+
+	for (len = 1; len <= sizeof buf; len++) {
+		for (pos = 0; pos < len; pos++) {
+			for (c = 0; c < 256; c++) {
+				memset(buf, 'k', sizeof buf);
+				buf[pos] = (char)c;
+				if (apikey_printable(buf, len) != (c >= 0x21 && c <= 0x7e))
+					bad++;
+			}
+		}
+	}
+	is_int(bad, 0, "apikey_printable: each byte value at each place of 1-24 bytes");
+	ok(apikey_printable("", 0), "nothing is printable");
+}
+
 static void
 test_known_keys(void)
 {
@@ -572,6 +628,8 @@ int
 main(void)
 {
 	test_crc_and_checksum();
+	test_crc_slices();
+	test_printable();
 	test_known_keys();
 	test_generate();
 	test_flips();

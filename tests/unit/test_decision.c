@@ -451,10 +451,78 @@ test_injection(void)
 	    "a missing key id is a 500");
 }
 
+/*
+ * The pre-rendered denials are byte for byte what decision_render writes,
+ * for every verdict, several realms, and the 429 that carries numbers.
+ */
+static void
+test_table(void)
+{
+	static const char *realms[] = {
+		"keygate", "api", "My API v2 (prod)",
+		/* 127 bytes: the longest a conf file allows */
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
+	};
+	static struct decision_table t;
+	static char huge[2049];
+	struct authz_res res;
+	char want[4096], buf[4096];
+	const char *got;
+	size_t i;
+	int v, n, m, bad, constant;
+
+	for (i = 0; i < sizeof realms / sizeof realms[0]; i++) {
+		is_int(decision_table_init(&t, realms[i]), 0, "table for realm of %zu bytes",
+		    strlen(realms[i]));
+		bad = constant = 0;
+		for (v = V_ALLOW; v <= V_UNAVAILABLE + 1; v++) {
+			int rate;
+			for (rate = 0; rate < 2; rate++) {
+				memset(&res, 0, sizeof res);
+				res.verdict = (enum verdict)v;
+				if (v == V_ALLOW) {
+					res.org = "acme";
+					res.plan = "pro";
+					res.key_id = KEYID;
+				}
+				res.has_rate = rate;
+				res.rate.limit = 100;
+				res.rate.reset_s = 42;
+				res.rate.retry_after_s = 7;
+				n = decision_render(&res, realms[i], want, sizeof want);
+				got = NULL;
+				m = decision_answer(&t, &res, realms[i], buf, sizeof buf, &got);
+				if (m != n || n <= 0 || got == NULL || memcmp(got, want, (size_t)n) != 0)
+					bad++;
+				if (got != NULL && got != buf)
+					constant++;
+			}
+		}
+		is_int(bad, 0, "realm %zu: every answer from the table equals decision_render", i);
+		/* 9 denials without rate numbers, 8 with (all but the 429), and the unknown verdict twice */
+		is_int(constant, 19, "realm %zu: only the allow and the 429 with numbers are rendered per request", i);
+	}
+	memset(&res, 0, sizeof res);
+	res.verdict = V_RATE;
+	res.has_rate = 1;
+	res.rate.retry_after_s = 7;
+	is_int(decision_answer(&t, &res, "api", buf, 10, &got), -1,
+	    "a 429 with numbers into a 10-byte buffer returns -1");
+	res.verdict = V_INVALID;
+	ok(decision_answer(&t, &res, "api", buf, 10, &got) > 10,
+	    "a constant denial needs no buffer");
+	is_int(decision_table_init(&t, ""), 0, "an empty realm renders");
+	memset(huge, 'r', sizeof huge - 1);
+	huge[sizeof huge - 1] = '\0';
+	is_int(decision_table_init(&t, huge), -1, "a 2 KiB realm does not fit the table: -1");
+}
+
 int
 main(void)
 {
 	test_denials();
+	test_table();
 	test_allow();
 	test_injection();
 	return done_testing();
