@@ -364,39 +364,35 @@ struct params {
 };
 
 /*
- * e is "NAME=value": the value if NAME is name (n bytes), else NULL.
- * Compared inline: a param differs from the names we look for within its
- * first bytes, and a strncmp call per candidate name was about a tenth of
- * the instructions of a denied request.  Stops at the first difference,
- * so never reads past e's terminating NUL.
+ * e with the name prefix lit (n bytes) skipped, or NULL when e does not
+ * start with it.  Compared inline: a param differs from the names we look
+ * for within its first bytes, and a strncmp call per candidate name was
+ * about a tenth of the instructions of a denied request.  Stops at the
+ * first difference, so never reads past e's terminating NUL.
  */
-static inline char *
-param_value(char *e, const char *name, size_t n)
-{
-	size_t i;
-
-	/* n and name are constants: unrolled, a byte costs a compare and a branch */
-#pragma GCC unroll 32
-	for (i = 0; i < n; i++)
-		if (e[i] != name[i])
-			return NULL;
-	return e[n] == '=' ? e + n + 1 : NULL;
-}
-
-#define PARAM(e, lit) param_value((e), lit, sizeof(lit) - 1)
-
-/* e with the name prefix lit skipped, or NULL when e does not start with it */
 static inline char *
 param_prefix(char *e, const char *lit, size_t n)
 {
 	size_t i;
 
+	/* n and lit are constants: unrolled, a byte costs a compare and a branch */
 #pragma GCC unroll 32
 	for (i = 0; i < n; i++)
 		if (e[i] != lit[i])
 			return NULL;
 	return e + n;
 }
+
+/* e is "NAME=value": the value if NAME is name (n bytes), else NULL. */
+static inline char *
+param_value(char *e, const char *name, size_t n)
+{
+	char *v = param_prefix(e, name, n);
+
+	return v != NULL && *v == '=' ? v + 1 : NULL;
+}
+
+#define PARAM(e, lit) param_value((e), lit, sizeof(lit) - 1)
 
 static void
 add_secret(struct params *p, char *value)
