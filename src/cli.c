@@ -276,14 +276,13 @@ int
 cli_rebuild_index(struct cli *c)
 {
 	char err[600];
-	int code;
 
-	if ((code = index_lock(c)) != EX_OK)
-		return code;
-	keyindex_want_rebuild(c->index);
-	code = keyindex_end(c->index, c->kg.store, cli_progress, err, sizeof err);
-	index_forget(c);
-	if (code != 0)
+	if (c->index != NULL) { /* the lock is ours already: cli_close rebuilds */
+		keyindex_want_rebuild(c->index);
+		return EX_OK;
+	}
+	if (keyindex_rebuild(c->dir, counters_index_anchor(c->kg.counters),
+	    c->kg.store, cli_progress, err, sizeof err) != 0)
 		return cli_fail(EX_STORE, "cannot rebuild the key index: %s", err);
 	return EX_OK;
 }

@@ -116,15 +116,11 @@ static int
 build_index(const char *dir, struct store *s)
 {
 	struct counters *ctr;
-	struct keyindex *x;
 	char err[600];
 	int rc = -1;
 
-	if ((ctr = counters_open(dir, err, sizeof err)) != NULL &&
-	    (x = keyindex_lock(dir, counters_index_anchor(ctr), 0, NULL, err, sizeof err)) != NULL) {
-		keyindex_want_rebuild(x);
-		rc = keyindex_end(x, s, NULL, err, sizeof err);
-	}
+	if ((ctr = counters_open(dir, err, sizeof err)) != NULL)
+		rc = keyindex_rebuild(dir, counters_index_anchor(ctr), s, NULL, err, sizeof err);
 	counters_close(ctr);
 	return rc == 0 ? EX_OK : cli_fail(EX_STORE, "init: %s", err);
 }

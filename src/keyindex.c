@@ -784,6 +784,18 @@ keyindex_end(struct keyindex *x, struct store *s, void (*progress)(void),
 	return rc;
 }
 
+int
+keyindex_rebuild(const char *dir, struct keyindex_anchor *a, struct store *s,
+    void (*progress)(void), char *err, size_t errlen)
+{
+	struct keyindex *x = keyindex_lock(dir, a, 0, NULL, err, errlen);
+
+	if (x == NULL)
+		return -1;
+	keyindex_want_rebuild(x);
+	return keyindex_end(x, s, progress, err, errlen);
+}
+
 /* ---- checks ---- */
 
 int

@@ -101,6 +101,14 @@ int keyindex_needs_rebuild(const struct keyindex *x);
 int keyindex_end(struct keyindex *x, struct store *s, void (*progress)(void),
     char *err, size_t errlen);
 
+/*
+ * Takes the lock (waiting), rebuilds the index from the store and ends:
+ * keygate init, db check, db recover.  0, or -1 with err set.  Not while
+ * this process holds a writer of its own (the lock would wait for ever).
+ */
+int keyindex_rebuild(const char *dir, struct keyindex_anchor *a, struct store *s,
+    void (*progress)(void), char *err, size_t errlen);
+
 /* ---- checks ---- */
 
 /* Whether dir's index is present, current, from this boot, not mid-write. */

@@ -416,13 +416,9 @@ seed(const char *dir, int peppered)
 	/* the key index, as keygate init and a rebuild make it */
 	{
 		struct counters *c = counters_open(dir, err, sizeof err);
-		struct keyindex *x;
 
-		if (c == NULL || (x = keyindex_lock(dir, counters_index_anchor(c), 0,
-		    NULL, err, sizeof err)) == NULL)
-			die("seed", err);
-		keyindex_want_rebuild(x);
-		if (keyindex_end(x, s, NULL, err, sizeof err) != 0)
+		if (c == NULL || keyindex_rebuild(dir, counters_index_anchor(c), s, NULL,
+		    err, sizeof err) != 0)
 			die("seed", err);
 		counters_close(c);
 	}

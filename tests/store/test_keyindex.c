@@ -111,12 +111,8 @@ static int
 rebuild(void)
 {
 	char err[600];
-	struct keyindex *x = keyindex_lock(dir, anchor, 0, NULL, err, sizeof err);
 
-	if (x == NULL)
-		return -1;
-	keyindex_want_rebuild(x);
-	if (keyindex_end(x, st, NULL, err, sizeof err) != 0) {
+	if (keyindex_rebuild(dir, anchor, st, NULL, err, sizeof err) != 0) {
 		diag("rebuild: %s", err);
 		return -1;
 	}
