@@ -183,17 +183,28 @@ cli_progress(void)
 }
 
 int
+cli_check_path(const char *what, const char *path)
+{
+	if (pathname_fits(path))
+		return EX_OK;
+	return cli_fail(EX_USAGE, "%s is %zu bytes long; keygate accepts at most %d",
+	    what, strlen(path), PATHNAME_MAX);
+}
+
+int
 cli_open(struct cli *c)
 {
 	char err[600];
 	const char *path;
-	int must_exist;
+	int must_exist, code;
 
 	conf_defaults(&c->conf);
 	path = conf_path(c->config_opt, &must_exist);
 	if (conf_load(path, must_exist, &c->conf, err, sizeof err) != 0)
 		return cli_fail(EX_USAGE, "%s", err);
 	c->dir = conf_db(c->db_opt, &c->conf);
+	if ((code = cli_check_path("the store path", c->dir)) != EX_OK)
+		return code;
 	cli_progress();
 	if (kg_open(&c->kg, c->dir, 0, err, sizeof err) != 0)
 		return cli_fail(EX_STORE, "%s", err);

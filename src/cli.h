@@ -84,7 +84,12 @@ int arg_has(const struct args *a, const char *name);
 
 /* Re-arms the CLI's watchdog: call when a long command makes progress. */
 void cli_progress(void);
-/* Loads the config and opens the store; on error prints and returns EX_STORE. */
+/* EX_OK, or EX_USAGE after one line when path is longer than PATHNAME_MAX. */
+int cli_check_path(const char *what, const char *path);
+/*
+ * Loads the config and opens the store; on error prints and returns
+ * EX_STORE (EX_USAGE for a bad config or a store path that is too long).
+ */
 int cli_open(struct cli *c);
 void cli_close(struct cli *c);
 

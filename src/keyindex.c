@@ -280,7 +280,7 @@ struct keyindex *
 keyindex_open(const char *dir, struct keyindex_anchor *a)
 {
 	struct keyindex *x;
-	char path[PATHNAME_MAX + 32];
+	char path[PATHNAME_BUF];
 
 	if (a == NULL || path_in(dir, KEYINDEX_FILE, path, sizeof path) != 0 ||
 	    (x = calloc(1, sizeof *x)) == NULL)
@@ -464,13 +464,13 @@ struct keyindex *
 keyindex_lock(const char *dir, struct keyindex_anchor *a, int nowait, int *busy,
     char *err, size_t errlen)
 {
-	char path[PATHNAME_MAX + 32];
+	char path[PATHNAME_BUF];
 	struct keyindex *x;
 	int r;
 
 	if (busy != NULL)
 		*busy = 0;
-	if (strlen(dir) > PATHNAME_MAX || path_in(dir, KEYINDEX_LOCK, path, sizeof path) != 0) {
+	if (!pathname_fits(dir) || path_in(dir, KEYINDEX_LOCK, path, sizeof path) != 0) {
 		snprintf(err, errlen, "store path too long");
 		return NULL;
 	}
@@ -631,7 +631,7 @@ static int
 build(struct keyindex *x, struct store *s, uint64_t nkeys, uint64_t norgs,
     void (*progress)(void), int *full, char *err, size_t errlen)
 {
-	char tmp[PATHNAME_MAX + 32], path[PATHNAME_MAX + 32];
+	char tmp[PATHNAME_BUF], path[PATHNAME_BUF];
 	struct keyindex n;
 	struct build b;
 	uint64_t key_slots = nkeys + nkeys * 3 / 5 + 1024; /* a load of 5/8 */
@@ -801,7 +801,7 @@ keyindex_rebuild(const char *dir, struct keyindex_anchor *a, struct store *s,
 int
 keyindex_usable(const char *dir, const struct keyindex_anchor *a)
 {
-	char path[PATHNAME_MAX + 32];
+	char path[PATHNAME_BUF];
 	struct kix_header h;
 	struct stat st;
 	int fd, ok;

@@ -13,6 +13,7 @@
 
 #include "apikey.h"
 #include "parse.h"
+#include "pathname.h"
 #include "rules.h"
 
 #define RECORD_VERSION 2   /* written; version 1 (fixed-width integers) is still read */
@@ -21,7 +22,6 @@
 
 #define ID_MAX        64   /* org ids and plan names: [A-Za-z0-9._-] */
 #define TEXT_MAX      128  /* names, user ids */
-#define PATHNAME_MAX  1024
 
 /* key flags */
 #define KEYF_TEST     0x01

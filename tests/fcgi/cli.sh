@@ -66,6 +66,33 @@ check "the key is never shown again" bash -c "! '$KEYGATE' --db '$DB' key show '
 expect_rc "verify: allowed" 0 kg verify "$KEY"
 check "verify reads the key from stdin with -" bash -c "echo '$KEY' | '$KEYGATE' --db '$DB' verify - | grep -q '\"status\":200'"
 
+# --- one limit on the store path (1024 bytes), refused when it arrives ---
+exact_dir() { # a directory path of exactly $1 bytes under $T
+	local d="$T/L" seg; seg=$(printf 'p%.0s' $(seq 200))
+	while [ $(( $1 - ${#d} )) -gt 201 ]; do d="$d/$seg"; done
+	echo "$d/$(printf 'q%.0s' $(seq $(( $1 - ${#d} - 1 ))))"
+}
+AT=$(exact_dir 1024) OVER=$(exact_dir 1025) FAR=$(exact_dir 1500)
+mkdir -p "$(dirname "$AT")" "$(dirname "$OVER")" "$(dirname "$FAR")"
+expect_rc "a store at 1024 bytes: init" 0 "$KEYGATE" --db "$AT" init
+expect_rc "... and a write" 0 "$KEYGATE" --db "$AT" plan set p
+expect_rc "... and a key" 0 "$KEYGATE" --db "$AT" org create o --plan p
+expect_rc "init at 1025 bytes: refused" 1 "$KEYGATE" --db "$OVER" init
+check "... with the limit in its message" grep -q "at most 1024" "$T/err"
+check "... before anything is made" [ ! -e "$OVER" ]
+expect_rc "init at 1500 bytes: refused" 1 "$KEYGATE" --db "$FAR" init
+mv "$AT" "$FAR" # a working store, moved where its path is too long
+expect_rc "a read of a store at 1500 bytes: refused at open" 1 "$KEYGATE" --db "$FAR" plan list
+expect_rc "a write: refused at open, not half done" 1 "$KEYGATE" --db "$FAR" plan set q
+expect_rc "a backup into a 1500-byte path: refused" 1 kg db backup "$FAR/b"
+timeout 20 "$KEYGATE_AUTHZ" --db "$FAR" --listen "unix:$T/far.sock" >/dev/null 2>"$T/err"
+expect_eq "keygate-authz on it: fatal at start-up" 1 "$?"
+check "... in one line naming the limit" bash -c "[ \$(wc -l < '$T/err') -eq 1 ] && grep -q 'at most 1024' '$T/err'"
+printf 'db = %s\n' "$FAR" > "$T/long.conf"
+expect_rc "db = a 1500-byte path in the config: refused" 1 "$KEYGATE" --config "$T/long.conf" plan list
+check "... naming its line" grep -q "line 1" "$T/err"
+rm -rf "$T/L"
+
 # --- every listing has valid --json ---
 for cmd in "plan list" "plan show pro" "org list" "org show acme" "key list" "key show $ID" "usage"; do
 	kg $cmd --json > "$T/out" 2>/dev/null
