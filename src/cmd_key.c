@@ -23,20 +23,26 @@ struct newkey {
 	const char *name;
 	const char *user;
 	int test;
-	int64_t expires_at;
+	int64_t expires_at;  /* as stored: 0 never, else from record_expiry() */
+	int expires_given;   /* rotation: --expires replaces the inherited expiry */
 	struct rate_spec rate;
 	struct rule rules[RULES_MAX];
 	struct rule_view views[RULES_MAX];
 	size_t nrules;
-	int skip_max_keys;   /* rotation replaces a key: not a new one */
 	/* rotation */
 	const char *old_id;
-	int64_t grace;
+	int64_t grace;       /* 0: the old key is revoked at once */
 	/* out */
 	char key[APIKEY_BUF];
 	char id[KEYID_LEN + 1];
 	unsigned char digest[DIGEST_LEN];
+	char old_id_stored[KEYID_LEN + 1]; /* rotation: the replaced key's id... */
+	int64_t old_until;                 /* ...and when it stops working */
 };
+
+/* SPEC: a rotation's grace period is at most 30 days */
+#define ROTATE_GRACE_MAX ((int64_t)30 * 86400)
+#define ROTATE_GRACE_DEFAULT ((int64_t)24 * 3600)
 
 struct count_active {
 	const char *org;
@@ -53,7 +59,7 @@ count_active_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 	(void)k;
 	(void)kl;
 	if (record_decode_key(v, vl, &r) == 0 && strcmp(r.org, ca->org) == 0 &&
-	    !(r.flags & KEYF_REVOKED) && (r.expires_at == 0 || r.expires_at > ca->now))
+	    !(r.flags & KEYF_REVOKED) && !record_expired(r.expires_at, ca->now))
 		ca->n++;
 	return 0;
 }
@@ -64,7 +70,7 @@ count_active_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
  */
 static int
 check_max_keys(struct cli *c, struct store_txn *t, const char *org,
-    struct org_rec *o, const struct plan_rec *p, uint32_t adding)
+    struct org_rec *o, const struct plan_rec *p, uint32_t adding, const char *why)
 {
 	struct count_active ca = {org, kg_now(), 0};
 	int rc;
@@ -76,8 +82,8 @@ check_max_keys(struct cli *c, struct store_txn *t, const char *org,
 		return rc == ST_DEADLOCK ? -ST_DEADLOCK : cli_store_fail(c, rc, "keys");
 	if (ca.n + adding <= p->max_keys)
 		return EX_OK;
-	return cli_fail(EX_CONFLICT, "organization '%s' has %u active keys; its plan '%s' allows %u",
-	    org, ca.n, p->name, p->max_keys);
+	return cli_fail(EX_CONFLICT, "organization '%s' has %u active keys; its plan '%s' allows %u%s",
+	    org, ca.n, p->name, p->max_keys, why);
 }
 
 /* Writes a new key record and its id record in t. */
@@ -142,12 +148,30 @@ key_create_txn(struct cli *c, struct store_txn *t, void *ctx)
 		return code;
 	if ((code = cli_get_plan(c, t, o.plan, pbuf, &p, 0)) != EX_OK)
 		return code;
-	if (!nk->skip_max_keys && (code = check_max_keys(c, t, nk->org, &o, &p, 1)) != EX_OK)
+	if ((code = check_max_keys(c, t, nk->org, &o, &p, 1, "")) != EX_OK)
 		return code;
 	if ((code = insert_key(c, t, nk)) != EX_OK)
 		return code;
 	o.nkeys++;
 	return cli_put_org(c, t, nk->org, &o);
+}
+
+/* --expires (and --force): an explicit expiry, stored as record_expiry() says */
+static int
+parse_expires(const struct args *a, struct newkey *nk, const char *cmd)
+{
+	const char *v, *why;
+	int64_t when, now = kg_now();
+
+	if ((v = arg_get(a, "expires")) == NULL)
+		return EX_OK;
+	if (parse_when(v, now, &when, &why) != 0)
+		return cli_fail(EX_USAGE, "%s: --expires: %s", cmd, why);
+	if (when <= now && !arg_has(a, "force"))
+		return cli_fail(EX_USAGE, "%s: --expires is in the past (use --force to make an expired key)", cmd);
+	nk->expires_at = record_expiry(when);
+	nk->expires_given = 1;
+	return EX_OK;
 }
 
 static int
@@ -164,12 +188,8 @@ parse_key_options(const struct args *a, struct newkey *nk, const char *cmd)
 	if (nk->user != NULL && (nk->user[0] == '\0' || !record_header_safe(nk->user) ||
 	    nk->user[0] == ' ' || nk->user[strlen(nk->user) - 1] == ' '))
 		return cli_fail(EX_USAGE, "%s: --user must be 1-128 printable ASCII characters (it is sent as a header)", cmd);
-	if ((v = arg_get(a, "expires")) != NULL) {
-		if (parse_when(v, kg_now(), &nk->expires_at, &why) != 0)
-			return cli_fail(EX_USAGE, "%s: --expires: %s", cmd, why);
-		if (nk->expires_at <= kg_now() && !arg_has(a, "force"))
-			return cli_fail(EX_USAGE, "%s: --expires is in the past (use --force to create an expired key)", cmd);
-	}
+	if ((code = parse_expires(a, nk, cmd)) != EX_OK)
+		return code;
 	if ((v = arg_get(a, "rate")) != NULL && parse_rate(v, &nk->rate, &why) != 0)
 		return cli_fail(EX_USAGE, "%s: --rate: %s", cmd, why);
 	if ((code = cli_parse_rules(a, nk->rules, nk->views, &nk->nrules)) != EX_OK)
@@ -352,7 +372,7 @@ key_state(const struct key_rec *k, int64_t now)
 {
 	if (k->flags & KEYF_REVOKED)
 		return "revoked";
-	if (k->expires_at != 0 && now >= k->expires_at)
+	if (record_expired(k->expires_at, now))
 		return "expired";
 	return "active";
 }
@@ -483,7 +503,7 @@ key_show(struct cli *c, int argc, char **argv)
 	printf("state:      %s\n", key_state(&k, kg_now()));
 	printf("created:    %s\n", format_time(k.created_at, t1, sizeof t1));
 	printf("expires:    %s\n", format_time(k.expires_at, t1, sizeof t1));
-	if (k.revoked_at)
+	if (k.flags & KEYF_REVOKED)
 		printf("revoked:    %s\n", format_time(k.revoked_at, t1, sizeof t1));
 	printf("last used:  %s\n", format_time(cli_last_used(c, digest, &k), t1, sizeof t1));
 	if (k.rate.count)

@@ -58,7 +58,7 @@ struct kix_key {
 	unsigned char digest[DIGEST_LEN];
 	char id[KIX_ID_CHARS];
 	uint32_t org;     /* org slot + 1 */
-	uint32_t expires; /* seconds since the epoch, 0: never */
+	uint32_t expires; /* the record's expires_at: 0 never, else 1..2^32-1 s */
 	uint8_t state;
 	uint8_t flags;    /* KEYF_* */
 	uint8_t pad[6];
@@ -398,7 +398,7 @@ key_entry(const struct keyindex *x, const unsigned char d[DIGEST_LEN],
 	    strncmp(k->id, "key_", 4) != 0 || k->org == NULL ||
 	    (k->user != NULL && k->user[0] != '\0') || k->rate.count != 0 ||
 	    k->nrules != 0 || k->expires_at < 0 || k->expires_at > (int64_t)UINT32_MAX)
-		return;
+		return; /* an older record's pre-epoch or a post-2106 expiry: from the store */
 	org = find_org(x, k->org, strlen(k->org), NULL);
 	if (org < 0 || x->orgs[org].state != E_FULL)
 		return;

@@ -536,6 +536,18 @@ record_header_safe(const char *s)
 	return 1;
 }
 
+int64_t
+record_expiry(int64_t when)
+{
+	return when < RECORD_EXPIRED_AT ? RECORD_EXPIRED_AT : when;
+}
+
+int
+record_expired(int64_t expires_at, int64_t now)
+{
+	return expires_at != 0 && now >= expires_at;
+}
+
 void
 record_rule_view(const struct rule *r, struct rule_view *v)
 {

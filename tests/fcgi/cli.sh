@@ -66,6 +66,14 @@ check "the key is never shown again" bash -c "! '$KEYGATE' --db '$DB' key show '
 expect_rc "verify: allowed" 0 kg verify "$KEY"
 check "verify reads the key from stdin with -" bash -c "echo '$KEY' | '$KEYGATE' --db '$DB' verify - | grep -q '\"status\":200'"
 
+# --- an explicit expiry is honoured, even at the epoch (0 is "never") ---
+kshow() { kg key show "$1" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"; }
+newkey --org big --expires 1970-01-01 --force; EPOCH_ID=$NEWID
+expect_eq "--expires 1970-01-01 --force: an expired key" expired "$(kshow "$EPOCH_ID" state)"
+expect_eq "... whose expiry is kept, not dropped" 1970-01-01T00:00:01Z "$(kshow "$EPOCH_ID" expires_at)"
+expect_rc "a date-time before the epoch is refused" 1 kg key create --org big --expires 1970-01-01T00:30+01:00 --force
+expect_rc "a date before the epoch is refused" 1 kg key create --org big --expires 1969-12-31 --force
+
 # --- one limit on the store path (1024 bytes), refused when it arrives ---
 exact_dir() { # a directory path of exactly $1 bytes under $T
 	local d="$T/L" seg; seg=$(printf 'p%.0s' $(seq 200))

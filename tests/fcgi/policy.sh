@@ -122,6 +122,9 @@ kg plan set guarded --deny '* /admin/**' --allow '/**' 2>/dev/null
 expect_eq "rules back: refused again at once" 403 "$(status "$A" REQUEST_METHOD=GET REQUEST_URI=/admin "HTTP_X_API_KEY=$GUARDED")"
 
 # --- expiry and rotation ---
+newkey --org o-free --expires 1970-01-01 --force; EPOCH=$NEWKEY
+expect_eq "--expires 1970-01-01 --force: 401 expired_api_key" "401 expired_api_key" \
+	"$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$EPOCH") $(body "$A" "${P[@]}" "HTTP_X_API_KEY=$EPOCH" | json_code)"
 newkey --org o-free --expires 2s; SHORT=$NEWKEY
 expect_eq "before its expiry" 200 "$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$SHORT")"
 newkey --org o-free; OLD=$NEWKEY; OLD_ID=$NEWID

@@ -1038,6 +1038,33 @@ test_validators(void)
 	}
 }
 
+/* 0 is "never": an explicit expiry is never stored as 0 */
+static void
+test_expiry(void)
+{
+	struct key_rec k, d;
+	int n;
+
+	is_int(record_expiry(0), RECORD_EXPIRED_AT, "expiry at the epoch is stored as 1970-01-01T00:00:01Z");
+	is_int(record_expiry(-3600), RECORD_EXPIRED_AT, "an expiry before the epoch too");
+	is_int(record_expiry(INT64_MIN), RECORD_EXPIRED_AT, "INT64_MIN too");
+	is_int(record_expiry(1), 1, "1 s after the epoch is itself");
+	is_int(record_expiry(1801353600), 1801353600, "a date is itself");
+	is_int(record_expiry(INT64_MAX), INT64_MAX, "INT64_MAX is itself");
+	ok(record_expiry(0) != 0, "no explicit expiry becomes 0 (never)");
+	ok(!record_expired(0, 0) && !record_expired(0, INT64_MAX), "0 never expires");
+	ok(record_expired(record_expiry(0), 1) && record_expired(record_expiry(0), 1801353600),
+	    "an expiry at the epoch is expired now");
+	ok(!record_expired(100, 99) && record_expired(100, 100) && record_expired(100, 101),
+	    "a key is expired from its expires_at on");
+	ok(record_expired(-1, 0), "a negative expiry (records of earlier builds) is expired");
+	fill_key(&k);
+	k.expires_at = record_expiry(0);
+	n = record_encode_key(&k, buf, sizeof buf);
+	ok(record_decode_key(buf, (size_t)n, &d) == 0 && d.expires_at == RECORD_EXPIRED_AT &&
+	    record_expired(d.expires_at, 1795567326), "an expiry at the epoch survives the record");
+}
+
 int
 main(void)
 {
@@ -1050,5 +1077,6 @@ main(void)
 	test_varint();
 	test_fuzz();
 	test_validators();
+	test_expiry();
 	return done_testing();
 }
