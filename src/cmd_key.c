@@ -288,77 +288,127 @@ key_revoke(struct cli *c, int argc, char **argv)
 
 /* ---- rotate ---- */
 
+/*
+ * The successor inherits everything the old key was, its expiry included:
+ * a rotation never extends a key's life (--expires sets one explicitly).
+ * An expired or revoked key has nothing left to hand over, and a key has
+ * one successor at most.  With a grace period both keys work until it
+ * ends, so the org needs room for one more active key under its plan's
+ * max-keys; with none the old key is revoked in the same transaction and
+ * the count does not change.
+ */
 static int
 key_rotate_txn(struct cli *c, struct store_txn *t, void *ctx)
 {
 	struct newkey *nk = ctx;
-	unsigned char kbuf[RECORD_MAX], obuf[RECORD_MAX], digest[DIGEST_LEN];
+	unsigned char kbuf[RECORD_MAX], obuf[RECORD_MAX], pbuf[RECORD_MAX], digest[DIGEST_LEN];
 	struct key_rec k;
 	struct org_rec o;
-	int64_t until;
+	struct plan_rec p;
+	int64_t now = kg_now();
+	char tb[32];
 	size_t i;
 	int code;
 
 	if ((code = cli_get_key_by_id(c, t, nk->old_id, digest, kbuf, &k, 1)) != EX_OK)
 		return code;
 	if (k.flags & KEYF_REVOKED)
-		return cli_fail(EX_CONFLICT, "key rotate: key %s is revoked", nk->old_id);
+		return cli_fail(EX_CONFLICT, "key rotate: key %s is revoked; a revoked key cannot be rotated", k.id);
+	if (record_expired(k.expires_at, now))
+		return cli_fail(EX_CONFLICT, "key rotate: key %s expired at %s; an expired key cannot be rotated",
+		    k.id, format_time(k.expires_at, tb, sizeof tb));
 	if (k.successor[0] != '\0')
-		return cli_fail(EX_CONFLICT, "key rotate: key %s was already rotated to %s",
-		    nk->old_id, k.successor);
+		return cli_fail(EX_CONFLICT, "key rotate: key %s was already rotated to %s (one successor at a time)",
+		    k.id, k.successor);
 	if ((code = cli_get_org(c, t, k.org, obuf, &o, 1)) != EX_OK)
 		return code;
-	/* The successor inherits everything the old key was. */
+	if ((code = cli_get_plan(c, t, o.plan, pbuf, &p, 0)) != EX_OK)
+		return code;
+	if (nk->grace > 0 && (code = check_max_keys(c, t, k.org, &o, &p, 1,
+	    " (during the grace period both keys count; --grace 0 revokes the old key at once)")) != EX_OK)
+		return code;
 	nk->org = k.org;
 	nk->name = k.name;
 	nk->user = k.user[0] ? k.user : NULL;
 	nk->test = (k.flags & KEYF_TEST) != 0;
-	nk->expires_at = 0;
+	if (!nk->expires_given)
+		nk->expires_at = k.expires_at;
 	nk->rate = k.rate;
 	nk->nrules = k.nrules;
 	for (i = 0; i < k.nrules; i++)
 		nk->views[i] = k.rules[i];
 	if ((code = insert_key(c, t, nk)) != EX_OK)
 		return code;
-	until = kg_now() + nk->grace;
-	if (k.expires_at == 0 || k.expires_at > until)
-		k.expires_at = until;
+	if (nk->grace == 0) {
+		k.flags |= KEYF_REVOKED;
+		k.revoked_at = now;
+	} else {
+		if (k.expires_at == 0 || k.expires_at > now + nk->grace)
+			k.expires_at = now + nk->grace;
+		o.nkeys++;
+	}
 	k.successor = nk->id;
+	snprintf(nk->old_id_stored, sizeof nk->old_id_stored, "%s", k.id);
+	nk->old_until = k.expires_at - now;
 	if ((code = cli_put_key(c, t, digest, &k)) != EX_OK)
 		return code;
-	o.nkeys++;
-	return cli_put_org(c, t, nk->org, &o);
+	return cli_put_org(c, t, k.org, &o);
+}
+
+static int
+parse_grace(const char *v, int64_t *grace)
+{
+	const char *why;
+
+	if (v == NULL) {
+		*grace = ROTATE_GRACE_DEFAULT;
+		return EX_OK;
+	}
+	if (strcmp(v, "0") == 0) {
+		*grace = 0;
+		return EX_OK;
+	}
+	if (parse_duration(v, grace, &why) != 0)
+		return cli_fail(EX_USAGE, "key rotate: --grace: %s", why);
+	if (*grace > ROTATE_GRACE_MAX)
+		return cli_fail(EX_USAGE, "key rotate: --grace: at most 30d");
+	return EX_OK;
 }
 
 static int
 key_rotate(struct cli *c, int argc, char **argv)
 {
-	static const struct optspec specs[] = {{"grace", 1, 0}, {NULL, 0, 0}};
+	static const struct optspec specs[] = {
+		{"grace", 1, 0}, {"expires", 1, 0}, {"force", 0, 0}, {NULL, 0, 0},
+	};
 	struct newkey *nk;
 	struct args a;
-	const char *why;
-	char gb[32];
+	char gb[32], tb[32];
 	int code;
 
 	c->cmd = "key rotate";
-	if ((code = cli_parse(c, argc, argv, specs, 1, 1, "key rotate ID [--grace 24h]", &a)) != EX_OK)
+	if ((code = cli_parse(c, argc, argv, specs, 1, 1,
+	    "key rotate ID [--grace 24h] [--expires 90d|DATE]", &a)) != EX_OK)
 		return code;
 	if ((nk = calloc(1, sizeof *nk)) == NULL)
 		return cli_fail(EX_STORE, "out of memory");
 	nk->old_id = a.pos[0];
-	nk->grace = 24 * 3600;
-	if (arg_get(&a, "grace") && parse_duration(arg_get(&a, "grace"), &nk->grace, &why) != 0) {
-		code = cli_fail(EX_USAGE, "key rotate: --grace: %s", why);
+	if ((code = parse_grace(arg_get(&a, "grace"), &nk->grace)) != EX_OK ||
+	    (code = parse_expires(&a, nk, "key rotate")) != EX_OK)
 		goto out;
-	}
 	if ((code = cli_open(c)) != EX_OK)
 		goto out;
 	if ((code = cli_txn(c, key_rotate_txn, nk)) != EX_OK)
 		goto out;
 	printf("%s\n", nk->key);
 	fflush(stdout);
-	cli_note("%s (replaces %s, which expires in %s)", nk->id, a.pos[0],
-	    format_duration(nk->grace, gb, sizeof gb));
+	if (nk->grace == 0)
+		cli_note("%s (replaces %s, which is revoked)", nk->id, nk->old_id_stored);
+	else
+		cli_note("%s (replaces %s, which expires in %s)%s%s", nk->id, nk->old_id_stored,
+		    format_duration(nk->old_until, gb, sizeof gb),
+		    nk->expires_at ? "; the new key expires at " : "",
+		    nk->expires_at ? format_time(nk->expires_at, tb, sizeof tb) : "");
 out:
 	OPENSSL_cleanse(nk, sizeof *nk);
 	free(nk);

@@ -74,6 +74,32 @@ expect_eq "... whose expiry is kept, not dropped" 1970-01-01T00:00:01Z "$(kshow 
 expect_rc "a date-time before the epoch is refused" 1 kg key create --org big --expires 1970-01-01T00:30+01:00 --force
 expect_rc "a date before the epoch is refused" 1 kg key create --org big --expires 1969-12-31 --force
 
+# --- rotation: the successor inherits the expiry; never from a dead key ---
+newkey --org big --expires 2030-01-01; R_OLD=$NEWID
+R_NEW=$(kg key rotate "$R_OLD" --grace 1h 2>&1 >/dev/null | cut -d' ' -f1)
+expect_eq "the successor keeps the old key's expiry" 2030-01-01T00:00:00Z "$(kshow "$R_NEW" expires_at)"
+expect_eq "the old key expires when the grace ends" active "$(kshow "$R_OLD" state)"
+expect_rc "a key rotates once (its successor is in grace)" 3 kg key rotate "$R_OLD"
+R_NEWER=$(kg key rotate "$R_NEW" --grace 0 --expires 2031-06-01 2>&1 >/dev/null | cut -d' ' -f1)
+expect_eq "--expires sets the successor's expiry explicitly" 2031-06-01T00:00:00Z "$(kshow "$R_NEWER" expires_at)"
+expect_eq "--grace 0 revokes the old key at once" revoked "$(kshow "$R_NEW" state)"
+expect_rc "a revoked key cannot be rotated" 3 kg key rotate "$R_NEW" --grace 0
+expect_rc "an expired key cannot be rotated" 3 kg key rotate "$EPOCH_ID" --grace 0
+newkey --org big; R_G=$NEWID
+expect_rc "--grace 36500d is refused" 1 kg key rotate "$R_G" --grace 36500d
+expect_rc "--grace 31d is refused" 1 kg key rotate "$R_G" --grace 31d
+expect_rc "--grace 30d is accepted" 0 kg key rotate "$R_G" --grace 30d
+expect_rc "a rotation's --expires in the past needs --force" 1 kg key rotate "$R_NEWER" --expires 2020-01-01
+# max-keys: a grace period needs room for the successor, no grace does not
+kg plan set two --max-keys 2 2>/dev/null; kg org create duo --plan two 2>/dev/null
+newkey --org duo; D1=$NEWID; newkey --org duo
+snapshot
+expect_rc "rotation with a grace at max-keys: refused" 3 kg key rotate "$D1" --grace 1h
+check "... naming the limit and the way out" grep -q "allows 2.*--grace 0" "$T/err"
+check "... and changing nothing" unchanged
+expect_rc "rotation without a grace at max-keys: the old key is revoked" 0 kg key rotate "$D1" --grace 0
+expect_eq "... and the org still has 2 active keys" 2 "$(kg key list --org duo --json | python3 -c 'import json,sys; print(sum(k["state"] == "active" for k in json.load(sys.stdin)))')"
+
 # --- one limit on the store path (1024 bytes), refused when it arrives ---
 exact_dir() { # a directory path of exactly $1 bytes under $T
 	local d="$T/L" seg; seg=$(printf 'p%.0s' $(seq 200))
