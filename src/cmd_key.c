@@ -224,6 +224,11 @@ key_create(struct cli *c, int argc, char **argv)
 		goto out;
 	if ((code = cli_open(c)) != EX_OK)
 		goto out;
+	/* a user id is sent to the backend with every request */
+	if (nk->user != NULL && cli_is_key(c, NULL, nk->user)) {
+		code = cli_fail(EX_USAGE, "key create: --user is an API key, not a user id");
+		goto out;
+	}
 	if ((code = cli_txn(c, key_create_txn, nk)) != EX_OK)
 		goto out;
 	/* Committed: the one and only time the key is shown. */
@@ -507,7 +512,7 @@ key_list(struct cli *c, int argc, char **argv)
 	kl.org = arg_get(&a, "org");
 	kl.all = arg_has(&a, "all");
 	if (kl.org != NULL && !cli_exists(c, NULL, TBL_ORGS, kl.org))
-		return cli_fail(EX_NOTFOUND, "organization '%s' not found", kl.org);
+		return cli_not_found(c, NULL, "organization", kl.org);
 	if (c->json) {
 		json_init(&kl.j, stdout);
 		json_arr_begin(&kl.j);

@@ -100,6 +100,36 @@ check "... and changing nothing" unchanged
 expect_rc "rotation without a grace at max-keys: the old key is revoked" 0 kg key rotate "$D1" --grace 0
 expect_eq "... and the org still has 2 active keys" 2 "$(kg key list --org duo --json | python3 -c 'import json,sys; print(sum(k["state"] == "active" for k in json.load(sys.stdin)))')"
 
+# --- no message shows more of a key than its display prefix ---
+RANDOM_PART=${KEY#acme1_live_}
+leak_free() { ! grep -qF "${RANDOM_PART:0:5}" "$T/err" && ! grep -qF "${RANDOM_PART:0:5}" "$T/out"; }
+for cmd in "key revoke" "key show" "key rotate" "org show" "org set --name x" "org credit" \
+	"plan show" "plan delete" "plan set" "key list --org" "key create --org" "usage --org" \
+	"key import --org" "verify -- $KEY" "frobnicate" "key frobnicate" "org create x --plan" \
+	"key create --org acme --allow" "key create --org acme --expires" "db backup $T/nope"; do
+	rc_of kg $cmd "$KEY" </dev/null >/dev/null
+	label=${cmd//$KEY/KEY}
+	check "'keygate ${label%% $T*} KEY' does not echo the key" leak_free
+done
+snapshot
+expect_rc "a key as a new plan's name: refused" 1 kg plan set "$KEY"
+expect_rc "a key as a new org's id: refused" 1 kg org create "$KEY" --plan big
+expect_rc "a key as a user id: refused" 1 kg key create --org big --user "$KEY"
+check "... nothing made" unchanged
+check "... nor echoed" leak_free
+rc_of kg "--$KEY" key list >/dev/null
+check "an option that is a key is not echoed" leak_free
+rc_of kg org credit acme "$KEY" >/dev/null
+check "a credit amount that is a key is not echoed" leak_free
+# an imported key of another format, pasted as an org or plan: only a prefix
+printf 'Zq8-imported-secret-Xr5\n' | kg key import --org big >/dev/null 2>&1
+for cmd in "org show" "plan show" "key list --org" "key show"; do
+	rc_of kg $cmd Zq8-imported-secret-Xr5 >/dev/null
+	check "'keygate $cmd <imported key>' does not echo it" bash -c "! grep -q 'imported-secret' '$T/err'"
+done
+rc_of kg key revoke "$KEY" >/dev/null
+check "the message says what a key id is" grep -q "key id is key_" "$T/err"
+
 # --- one limit on the store path (1024 bytes), refused when it arrives ---
 exact_dir() { # a directory path of exactly $1 bytes under $T
 	local d="$T/L" seg; seg=$(printf 'p%.0s' $(seq 200))
