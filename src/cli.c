@@ -85,6 +85,19 @@ cli_shown(struct cli *c, struct store_txn *t, const char *arg, char *buf, size_t
 	return buf;
 }
 
+void
+cli_pad(const char *s, size_t width)
+{
+	size_t chars = 0, i;
+
+	/* a character is a byte that does not continue a UTF-8 sequence */
+	for (i = 0; s[i] != '\0'; i++)
+		chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+	fputs(s, stdout);
+	for (; chars < width; chars++)
+		putchar(' ');
+}
+
 static const struct optspec global_specs[] = {
 	{"db", 1, 0}, {"config", 1, 0}, {"json", 0, 0}, {NULL, 0, 0},
 };

@@ -90,6 +90,8 @@ int cli_is_key(struct cli *c, struct store_txn *t, const char *s);
  */
 const char *cli_shown(struct cli *c, struct store_txn *t, const char *arg,
     char *buf, size_t n);
+/* Prints s on stdout, left-aligned in width characters (not bytes). */
+void cli_pad(const char *s, size_t width);
 
 /*
  * Parses argv against specs (plus the global --db, --config, --json);

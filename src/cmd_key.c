@@ -467,6 +467,25 @@ struct key_list {
 	unsigned long n;
 };
 
+/* Columns padded by characters: a display prefix ends in a 3-byte ellipsis. */
+static void
+key_list_line(const char *id, const char *org, const char *mode, const char *state,
+    const char *display, const char *last_used, const char *name)
+{
+	cli_pad(id, 22);
+	putchar(' ');
+	cli_pad(org, 16);
+	putchar(' ');
+	cli_pad(mode, 4);
+	putchar(' ');
+	cli_pad(state, 8);
+	putchar(' ');
+	cli_pad(display, 20);
+	putchar(' ');
+	cli_pad(last_used, 20);
+	printf(" %s\n", name);
+}
+
 static int
 key_list_row(const void *kp, size_t kl, const void *v, size_t vl, void *ctx)
 {
@@ -487,8 +506,8 @@ key_list_row(const void *kp, size_t kl, const void *v, size_t vl, void *ctx)
 		json_keyrec(kl_->c, &kl_->j, kp, &k);
 		return 0;
 	}
-	printf("%-22s %-16s %-4s %-8s %-20s %-20s %s\n", k.id, k.org,
-	    (k.flags & KEYF_TEST) ? "test" : "live", key_state(&k, kg_now()), k.display,
+	key_list_line(k.id, k.org, (k.flags & KEYF_TEST) ? "test" : "live",
+	    key_state(&k, kg_now()), k.display,
 	    format_time(cli_last_used(kl_->c, kp, &k), lu, sizeof lu), k.name);
 	return 0;
 }
@@ -517,8 +536,7 @@ key_list(struct cli *c, int argc, char **argv)
 		json_init(&kl.j, stdout);
 		json_arr_begin(&kl.j);
 	} else {
-		printf("%-22s %-16s %-4s %-8s %-20s %-20s %s\n", "ID", "ORG", "MODE", "STATE",
-		    "KEY", "LAST USED", "NAME");
+		key_list_line("ID", "ORG", "MODE", "STATE", "KEY", "LAST USED", "NAME");
 	}
 	rc = store_scan(c->kg.store, NULL, TBL_KEYS, key_list_row, &kl);
 	if (c->json)

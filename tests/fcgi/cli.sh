@@ -130,6 +130,15 @@ done
 rc_of kg key revoke "$KEY" >/dev/null
 check "the message says what a key id is" grep -q "key id is key_" "$T/err"
 
+# --- key list: columns aligned by characters (a display prefix ends in a 3-byte ellipsis) ---
+kg key list > "$T/list" 2>/dev/null
+check "key list: every row's LAST USED column starts where its header does" python3 - "$T/list" <<'PY'
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+col = lines[0].index("LAST USED")
+sys.exit(0 if len(lines) > 2 and all(l[col - 1] == " " and l[col] != " " for l in lines[1:]) else 1)
+PY
+
 # --- one limit on the store path (1024 bytes), refused when it arrives ---
 exact_dir() { # a directory path of exactly $1 bytes under $T
 	local d="$T/L" seg; seg=$(printf 'p%.0s' $(seq 200))
