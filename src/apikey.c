@@ -254,6 +254,25 @@ is_base62(char c)
 	return is_lower_or_digit(c) || (c >= 'A' && c <= 'Z');
 }
 
+/*
+ * Whether body[0..n) may be a key's random part: more than a display
+ * prefix shows, and not a lower-case word.  38 random base62 characters
+ * are all lower-case letters once in 10^14 draws, while org ids such as
+ * "shop_live_payments" appear in every log line and must stay readable.
+ */
+static int
+random_part(const char *body, size_t n)
+{
+	size_t i;
+
+	if (n <= DISPLAY_RANDOM)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(body[i] >= 'a' && body[i] <= 'z'))
+			return 1;
+	return 0;
+}
+
 /* Where a key's random part starts if text has a key's shape at i, else 0. */
 static size_t
 key_shape_at(const char *text, size_t i)
@@ -283,7 +302,7 @@ apikey_redact(const char *text, char *out, size_t n)
 		if ((body = key_shape_at(text, i)) != 0) {
 			for (end = body; end < len && is_base62(text[end]); end++)
 				;
-			take = end - body > DISPLAY_RANDOM ? body + DISPLAY_RANDOM - i : end - i;
+			take = random_part(text + body, end - body) ? body + DISPLAY_RANDOM - i : end - i;
 		}
 		step = take + (i + take < end ? sizeof ELLIPSIS - 1 : 0);
 		if (o + step >= n) { /* no room for it and the NUL: cut where it was safe */

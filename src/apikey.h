@@ -51,8 +51,9 @@ void apikey_display(const char *prefix, const char *key, size_t len,
 int apikey_id_valid(const char *s);
 /*
  * Copies text into out (n bytes with the NUL), cutting every run with the
- * shape of a key ("..._live_" or "..._test_" after a-z or 0-9, then base62)
- * after DISPLAY_RANDOM of its characters, so that a key pasted where
+ * shape of a key ("..._live_" or "..._test_" after a-z or 0-9, then more
+ * than DISPLAY_RANDOM base62 characters that are not all lower-case
+ * letters) after DISPLAY_RANDOM of them, so that a key pasted where
  * something else belongs is never shown beyond its display prefix, whatever
  * the store's prefix.  Text that does not fit ends in an ellipsis.
  */

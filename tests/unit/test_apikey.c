@@ -479,6 +479,10 @@ test_redact(void)
 		{"_live_0123456789", "_live_0123456789", "no prefix before the mode: not a key's shape"},
 		{"KG_live_0123456789", "KG_live_0123456789", "an upper-case prefix is no key prefix"},
 		{"kg_live_kg_live_0123456789", "kg_live_kg_live_0123\xe2\x80\xa6", "a key after a short run"},
+		{"org=shop_live_payments", "org=shop_live_payments", "a lower-case word is no random part"},
+		{"org=shop_live_payments2", "org=shop_live_paym\xe2\x80\xa6", "a digit makes it one"},
+		{"kg_live_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL", "kg_live_abcd\xe2\x80\xa6",
+		    "so does an upper-case letter anywhere in it"},
 		{"kg_livex_0123456789", "kg_livex_0123456789", "no mode"},
 	};
 	char out[1024], guard[96], big[4000];
