@@ -232,6 +232,96 @@ apikey_new_id(char out[KEYID_LEN + 1])
 	return 0;
 }
 
+int
+apikey_id_valid(const char *s)
+{
+	return s != NULL && strlen(s) == KEYID_LEN && memcmp(s, "key_", 4) == 0 &&
+	    all_of_class(s + 4, KEYID_LEN - 4, CLASS_BASE62);
+}
+
+#define ELLIPSIS "\xe2\x80\xa6" /* U+2026 HORIZONTAL ELLIPSIS */
+
+/* Without the byte tables: the log calls this from any thread, at any time. */
+static int
+is_lower_or_digit(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static int
+is_base62(char c)
+{
+	return is_lower_or_digit(c) || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * Whether body[0..n) may be a key's random part: more than a display
+ * prefix shows, and not a lower-case word.  38 random base62 characters
+ * are all lower-case letters once in 10^14 draws, while org ids such as
+ * "shop_live_payments" appear in every log line and must stay readable.
+ */
+static int
+random_part(const char *body, size_t n)
+{
+	size_t i;
+
+	if (n <= DISPLAY_RANDOM)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(body[i] >= 'a' && body[i] <= 'z'))
+			return 1;
+	return 0;
+}
+
+/* Where a key's random part starts if text has a key's shape at i, else 0. */
+static size_t
+key_shape_at(const char *text, size_t i)
+{
+	if (i == 0 || text[i] != '_')
+		return 0;
+	if (!is_lower_or_digit(text[i - 1]))
+		return 0;
+	if (strncmp(text + i, "_live_", 6) != 0 && strncmp(text + i, "_test_", 6) != 0)
+		return 0;
+	return i + 6;
+}
+
+const char *
+apikey_redact(const char *text, char *out, size_t n)
+{
+	size_t len = strlen(text), i = 0, o = 0, safe = 0, body, end, take, step;
+
+	if (n < sizeof ELLIPSIS) {
+		if (n > 0)
+			out[0] = '\0';
+		return out;
+	}
+	while (i < len) {
+		take = 1;
+		end = i + 1;
+		if ((body = key_shape_at(text, i)) != 0) {
+			for (end = body; end < len && is_base62(text[end]); end++)
+				;
+			take = random_part(text + body, end - body) ? body + DISPLAY_RANDOM - i : end - i;
+		}
+		step = take + (i + take < end ? sizeof ELLIPSIS - 1 : 0);
+		if (o + step >= n) { /* no room for it and the NUL: cut where it was safe */
+			memcpy(out + safe, ELLIPSIS, sizeof ELLIPSIS);
+			return out;
+		}
+		memcpy(out + o, text + i, take);
+		if (i + take < end) /* a key's random part, cut */
+			memcpy(out + o + take, ELLIPSIS, sizeof ELLIPSIS - 1);
+		o += step;
+		i = end;
+		/* an ellipsis could go here: room left, and not inside a UTF-8 sequence */
+		if (o + sizeof ELLIPSIS <= n && ((unsigned char)text[i] & 0xc0) != 0x80)
+			safe = o;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 void
 apikey_display(const char *prefix, const char *key, size_t len, char *out,
     size_t outsz)
@@ -249,7 +339,7 @@ apikey_display(const char *prefix, const char *key, size_t len, char *out,
 	if (prefix)
 		form = apikey_classify(prefix, key, len, &mode);
 	if (form == APIKEY_OURS)
-		keep = plen + 6 + 4;
+		keep = plen + 6 + DISPLAY_RANDOM;
 	/* a malformed or foreign key has passed the printable test already */
 	else if (form == APIKEY_GARBAGE && !apikey_printable(key, len))
 		keep = 0;
@@ -259,9 +349,7 @@ apikey_display(const char *prefix, const char *key, size_t len, char *out,
 		keep = outsz > 4 ? outsz - 4 : 0;
 	for (i = 0; i < keep; i++)
 		out[i] = key[i];
-	/* U+2026 HORIZONTAL ELLIPSIS */
-	memcpy(out + i, "\xe2\x80\xa6", 3);
-	out[i + 3] = '\0';
+	memcpy(out + i, ELLIPSIS, sizeof ELLIPSIS);
 }
 
 struct digester {

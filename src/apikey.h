@@ -20,6 +20,7 @@
 #define KEYID_LEN           20   /* "key_" + 16 base62 */
 #define DIGEST_LEN          32
 #define DISPLAY_MAX         32
+#define DISPLAY_RANDOM      4    /* random characters a display prefix shows */
 
 enum apikey_mode { MODE_LIVE = 0, MODE_TEST = 1 };
 
@@ -46,6 +47,17 @@ int apikey_new_id(char out[KEYID_LEN + 1]);
 /* Anything that is not secret: "kg_live_AbCd…", or a few leading bytes. */
 void apikey_display(const char *prefix, const char *key, size_t len,
     char *out, size_t outsz);
+/* 1 for a public key id: "key_" and 16 base62. */
+int apikey_id_valid(const char *s);
+/*
+ * Copies text into out (n bytes with the NUL), cutting every run with the
+ * shape of a key ("..._live_" or "..._test_" after a-z or 0-9, then more
+ * than DISPLAY_RANDOM base62 characters that are not all lower-case
+ * letters) after DISPLAY_RANDOM of them, so that a key pasted where
+ * something else belongs is never shown beyond its display prefix, whatever
+ * the store's prefix.  Text that does not fit ends in an ellipsis.
+ */
+const char *apikey_redact(const char *text, char *out, size_t n);
 /* Fills buf with n uniformly random base62 characters; 0 or -1. */
 int apikey_random_base62(char *buf, size_t n);
 

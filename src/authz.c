@@ -525,7 +525,7 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 		res->reason = "revoked";
 		return V_INVALID;
 	}
-	if (az->key.expires_at != 0 && now_s >= az->key.expires_at) {
+	if (record_expired(az->key.expires_at, now_s)) {
 		res->reason = "expired";
 		return V_EXPIRED;
 	}

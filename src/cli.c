@@ -10,20 +10,35 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "cli.h"
 #include "counters.h"
 #include "log.h"
 
+/*
+ * Every message goes through apikey_redact: whatever a message echoes (an
+ * argument, an org id, a line of a config file), a key in keygate's format
+ * never reaches the terminal beyond its display prefix.  Keys of other
+ * formats are caught where an argument is looked up (cli_shown).
+ */
+static void
+emit(const char *lead, const char *fmt, va_list ap)
+{
+	char msg[CLI_MSG_MAX], shown[CLI_MSG_MAX];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	fprintf(stderr, "%s%s\n", lead, apikey_redact(msg, shown, sizeof shown));
+}
+
 int
 cli_fail(int code, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	emit("keygate: ", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "keygate: %s\n", msg);
 	return code;
 }
 
@@ -33,9 +48,54 @@ cli_note(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	emit("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+int
+cli_is_key(struct cli *c, struct store_txn *t, const char *s)
+{
+	unsigned char d[DIGEST_LEN];
+	enum apikey_mode mode;
+	size_t len = strlen(s);
+	int held;
+
+	if (!c->opened || len < APIKEY_IMPORT_MIN || len > APIKEY_MAX ||
+	    !apikey_printable(s, len))
+		return 0;
+	if (apikey_classify(c->kg.prefix, s, len, &mode) == APIKEY_OURS)
+		return 1;
+	/* an error (even a lock conflict) counts as held: better hidden than shown */
+	held = digester_digest(c->kg.digester, s, len, d) != 0 ||
+	    store_exists(c->kg.store, t, TBL_KEYS, d, DIGEST_LEN) != ST_NOTFOUND;
+	/* a peppered store may hold plain digests (--sha256 imports) */
+	if (!held && digester_peppered(c->kg.digester))
+		held = digester_sha256(c->kg.digester, s, len, d) != 0 ||
+		    store_exists(c->kg.store, t, TBL_KEYS, d, DIGEST_LEN) != ST_NOTFOUND;
+	OPENSSL_cleanse(d, sizeof d);
+	return held;
+}
+
+const char *
+cli_shown(struct cli *c, struct store_txn *t, const char *arg, char *buf, size_t n)
+{
+	if (record_id_valid(arg) && !cli_is_key(c, t, arg))
+		return arg;
+	apikey_display(c->kg.prefix, arg, strlen(arg), buf, n);
+	return buf;
+}
+
+void
+cli_pad(const char *s, size_t width)
+{
+	size_t chars = 0, i;
+
+	/* a character is a byte that does not continue a UTF-8 sequence */
+	for (i = 0; s[i] != '\0'; i++)
+		chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+	fputs(s, stdout);
+	for (; chars < width; chars++)
+		putchar(' ');
 }
 
 static const struct optspec global_specs[] = {
@@ -183,17 +243,28 @@ cli_progress(void)
 }
 
 int
+cli_check_path(const char *what, const char *path)
+{
+	if (pathname_fits(path))
+		return EX_OK;
+	return cli_fail(EX_USAGE, "%s is %zu bytes long; keygate accepts at most %d",
+	    what, strlen(path), PATHNAME_MAX);
+}
+
+int
 cli_open(struct cli *c)
 {
 	char err[600];
 	const char *path;
-	int must_exist;
+	int must_exist, code;
 
 	conf_defaults(&c->conf);
 	path = conf_path(c->config_opt, &must_exist);
 	if (conf_load(path, must_exist, &c->conf, err, sizeof err) != 0)
 		return cli_fail(EX_USAGE, "%s", err);
 	c->dir = conf_db(c->db_opt, &c->conf);
+	if ((code = cli_check_path("the store path", c->dir)) != EX_OK)
+		return code;
 	cli_progress();
 	if (kg_open(&c->kg, c->dir, 0, err, sizeof err) != 0)
 		return cli_fail(EX_STORE, "%s", err);
@@ -372,20 +443,53 @@ txn_rc(struct cli *c, int rc, const char *what)
 	return cli_store_fail(c, rc, what);
 }
 
+/* "organization 'acme'": what messages call the record id names */
+static const char *
+named(struct cli *c, struct store_txn *t, const char *kind, const char *id,
+    char *buf, size_t n)
+{
+	char sb[DISPLAY_MAX];
+
+	snprintf(buf, n, "%s '%s'", kind, cli_shown(c, t, id, sb, sizeof sb));
+	return buf;
+}
+
+int
+cli_not_found(struct cli *c, struct store_txn *t, const char *kind, const char *id)
+{
+	char what[ID_MAX + 32];
+
+	return cli_fail(EX_NOTFOUND, "%s not found%s", named(c, t, kind, id, what, sizeof what),
+	    record_id_valid(id) ? "" : " (an id is 1-64 of A-Z a-z 0-9 . _ -)");
+}
+
+/* A failed read of the record id names: deadlock, not found, store error. */
+static int
+get_fail(struct cli *c, struct store_txn *t, int rc, const char *kind, const char *id)
+{
+	char what[ID_MAX + 32];
+
+	if (rc == ST_DEADLOCK)
+		return -ST_DEADLOCK;
+	if (rc == ST_NOTFOUND)
+		return cli_not_found(c, t, kind, id);
+	return cli_store_fail(c, rc, named(c, t, kind, id, what, sizeof what));
+}
+
 int
 cli_get_org(struct cli *c, struct store_txn *t, const char *id,
     unsigned char *buf, struct org_rec *o, int rmw)
 {
-	char what[128];
+	char what[ID_MAX + 32];
 	size_t len;
 	int rc;
 
-	snprintf(what, sizeof what, "organization '%s'", id);
 	rc = store_get(c->kg.store, t, TBL_ORGS, id, strlen(id), buf, RECORD_MAX, &len, rmw);
 	if (rc != ST_OK)
-		return txn_rc(c, rc, what);
+		return get_fail(c, t, rc, "organization", id);
 	if (record_decode_org(buf, len, o) != 0)
-		return cli_fail(EX_STORE, "%s: damaged record", what);
+		return cli_fail(EX_STORE, "%s: damaged record",
+		    named(c, t, "organization", id, what, sizeof what));
 	return EX_OK;
 }
 
@@ -393,16 +497,15 @@ int
 cli_get_plan(struct cli *c, struct store_txn *t, const char *name,
     unsigned char *buf, struct plan_rec *p, int rmw)
 {
-	char what[128];
+	char what[ID_MAX + 32];
 	size_t len;
 	int rc;
 
-	snprintf(what, sizeof what, "plan '%s'", name);
 	rc = store_get(c->kg.store, t, TBL_PLANS, name, strlen(name), buf, RECORD_MAX, &len, rmw);
 	if (rc != ST_OK)
-		return txn_rc(c, rc, what);
+		return get_fail(c, t, rc, "plan", name);
 	if (record_decode_plan(buf, len, p) != 0)
-		return cli_fail(EX_STORE, "%s: damaged record", what);
+		return cli_fail(EX_STORE, "%s: damaged record", named(c, t, "plan", name, what, sizeof what));
 	return EX_OK;
 }
 
@@ -477,14 +580,24 @@ cli_get_key_by_id(struct cli *c, struct store_txn *t, const char *id,
 {
 	unsigned char ibuf[64];
 	struct keyid_rec kid;
-	char what[64];
+	char what[ID_MAX + 32], disp[DISPLAY_MAX];
 	size_t len;
 	int rc;
 
-	snprintf(what, sizeof what, "key '%.30s'", id);
 	rc = store_get(c->kg.store, t, TBL_KEYIDS, id, strlen(id), ibuf, sizeof ibuf, &len, rmw);
+	/*
+	 * What is no key id may be a key of any format, pasted by mistake:
+	 * only its display prefix, and what an id looks like.
+	 */
+	if (rc == ST_NOTFOUND && !apikey_id_valid(id)) {
+		apikey_display(c->kg.prefix, id, strlen(id), disp, sizeof disp);
+		return cli_fail(EX_NOTFOUND, "key '%s' not found: a key id is key_ and 16 letters or "
+		    "digits (as key create printed it), never the key itself", disp);
+	}
 	if (rc != ST_OK)
-		return txn_rc(c, rc, what);
+		return get_fail(c, t, rc, "key", id);
+	/* found: id is a key id, which messages may show */
+	snprintf(what, sizeof what, "key '%s'", id);
 	if (record_decode_keyid(ibuf, len, &kid) != 0)
 		return cli_fail(EX_STORE, "%s: damaged id record", what);
 	memcpy(digest, kid.digest, DIGEST_LEN);

@@ -68,9 +68,30 @@ struct cli {
 	size_t ntouched_orgs;
 };
 
-/* Prints "keygate: <message>" on stderr and returns code. */
+/*
+ * Prints "keygate: <message>" on stderr and returns code; cli_note prints
+ * the message alone.  Any run of the message with a key's shape is cut
+ * after the display prefix (apikey_redact); longer messages are cut.
+ */
+#define CLI_MSG_MAX 1024
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Whether s is a key: a valid key of this store's format, or one the store
+ * holds (imported keys are any printable 8-256 bytes).  Reads the store in
+ * t (may be NULL); an error counts as a key.  0 before cli_open.
+ */
+int cli_is_key(struct cli *c, struct store_txn *t, const char *s);
+/*
+ * What a message may show of an argument the user typed in place of an id
+ * (a key id, an org, a plan): the argument when it is a well-formed id
+ * (record_id_valid) and no key (cli_is_key), else only its display prefix,
+ * in buf (DISPLAY_MAX): whatever was pasted there, nothing more of it.
+ */
+const char *cli_shown(struct cli *c, struct store_txn *t, const char *arg,
+    char *buf, size_t n);
+/* Prints s on stdout, left-aligned in width characters (not bytes). */
+void cli_pad(const char *s, size_t width);
 
 /*
  * Parses argv against specs (plus the global --db, --config, --json);
@@ -84,7 +105,12 @@ int arg_has(const struct args *a, const char *name);
 
 /* Re-arms the CLI's watchdog: call when a long command makes progress. */
 void cli_progress(void);
-/* Loads the config and opens the store; on error prints and returns EX_STORE. */
+/* EX_OK, or EX_USAGE after one line when path is longer than PATHNAME_MAX. */
+int cli_check_path(const char *what, const char *path);
+/*
+ * Loads the config and opens the store; on error prints and returns
+ * EX_STORE (EX_USAGE for a bad config or a store path that is too long).
+ */
 int cli_open(struct cli *c);
 void cli_close(struct cli *c);
 
@@ -99,6 +125,9 @@ int cli_txn(struct cli *c, cli_txn_fn fn, void *ctx);
 int cli_rebuild_index(struct cli *c);
 /* Maps a store result to an exit code with a message (for fn bodies). */
 int cli_store_fail(struct cli *c, int rc, const char *what);
+
+/* "<kind> '<id as cli_shown allows>' not found"; returns EX_NOTFOUND. */
+int cli_not_found(struct cli *c, struct store_txn *t, const char *kind, const char *id);
 
 /* Records, read in a transaction (rmw: for update). */
 int cli_get_org(struct cli *c, struct store_txn *t, const char *id,

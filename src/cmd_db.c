@@ -97,7 +97,7 @@ forget_index(const char *dir)
 static int
 db_backup(struct cli *c, int argc, char **argv)
 {
-	char err[700], from[4200], to[4200];
+	char err[700], from[PATHNAME_BUF], to[PATHNAME_BUF];
 	static const char *const extra[] = {COUNTERS_FILE, "DB_CONFIG"};
 	struct args a;
 	size_t i;
@@ -105,6 +105,9 @@ db_backup(struct cli *c, int argc, char **argv)
 
 	c->cmd = "db backup";
 	if ((code = cli_parse(c, argc, argv, NULL, 1, 1, "db backup DIR", &a)) != EX_OK)
+		return code;
+	/* a backup is opened as a store: the same limit */
+	if ((code = cli_check_path("db backup: the path", a.pos[0])) != EX_OK)
 		return code;
 	/* Berkeley DB's backup empties its target first: never point it at files */
 	if (!dir_is_empty_or_absent(a.pos[0]))

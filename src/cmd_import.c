@@ -303,7 +303,7 @@ cmd_key_import(struct cli *c, int argc, char **argv)
 		return code;
 	im.peppered = digester_peppered(c->kg.digester);
 	if (!cli_exists(c, NULL, TBL_ORGS, im.org))
-		return cli_fail(EX_NOTFOUND, "organization '%s' not found", im.org);
+		return cli_not_found(c, NULL, "organization", im.org);
 	if ((code = parse_input(c, &im, arg_has(&a, "test"))) != EX_OK)
 		goto out;
 	mark_duplicates(&im);

@@ -60,7 +60,7 @@ prepare_dir(const char *dir, gid_t gid, int grouped)
 		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 			return cli_fail(EX_CONFLICT, "%s exists and is not a directory", dir);
 		{
-			char probe[4200];
+			char probe[PATHNAME_BUF];
 			snprintf(probe, sizeof probe, "%s/meta.db", dir);
 			if (access(probe, F_OK) == 0)
 				return cli_fail(EX_CONFLICT, "%s already holds a keygate store", dir);
@@ -162,6 +162,8 @@ cmd_init(struct cli *c, int argc, char **argv)
 	if (pepper_path != NULL) {
 		if (realpath(pepper_path, pepper_abs) == NULL)
 			return cli_fail(EX_USAGE, "init: pepper file %s: %s", pepper_path, strerror(errno));
+		if ((code = cli_check_path("init: the pepper file's path", pepper_abs)) != EX_OK)
+			return code;
 		pepper_path = pepper_abs;
 		if (kg_read_pepper(pepper_path, pepper, sizeof pepper, &plen, err, sizeof err) != 0)
 			return cli_fail(EX_USAGE, "init: %s", err);
@@ -171,7 +173,9 @@ cmd_init(struct cli *c, int argc, char **argv)
 	if (conf_load(path, must_exist, &c->conf, err, sizeof err) != 0)
 		return cli_fail(EX_USAGE, "%s", err);
 	c->dir = conf_db(c->db_opt, &c->conf);
-
+	/* before anything is made: store_open would refuse the store later */
+	if ((code = cli_check_path("init: the store path", c->dir)) != EX_OK)
+		goto out;
 	if ((code = prepare_dir(c->dir, gr ? gr->gr_gid : 0, gr != NULL)) != EX_OK)
 		goto out;
 	if (store_write_config(c->dir, cache, err, sizeof err) != 0 ||

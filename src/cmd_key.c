@@ -23,20 +23,26 @@ struct newkey {
 	const char *name;
 	const char *user;
 	int test;
-	int64_t expires_at;
+	int64_t expires_at;  /* as stored: 0 never, else from record_expiry() */
+	int expires_given;   /* rotation: --expires replaces the inherited expiry */
 	struct rate_spec rate;
 	struct rule rules[RULES_MAX];
 	struct rule_view views[RULES_MAX];
 	size_t nrules;
-	int skip_max_keys;   /* rotation replaces a key: not a new one */
 	/* rotation */
 	const char *old_id;
-	int64_t grace;
+	int64_t grace;       /* 0: the old key is revoked at once */
 	/* out */
 	char key[APIKEY_BUF];
 	char id[KEYID_LEN + 1];
 	unsigned char digest[DIGEST_LEN];
+	char old_id_stored[KEYID_LEN + 1]; /* rotation: the replaced key's id... */
+	int64_t old_until;                 /* ...and when it stops working */
 };
+
+/* SPEC: a rotation's grace period is at most 30 days */
+#define ROTATE_GRACE_MAX ((int64_t)30 * 86400)
+#define ROTATE_GRACE_DEFAULT ((int64_t)24 * 3600)
 
 struct count_active {
 	const char *org;
@@ -53,7 +59,7 @@ count_active_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 	(void)k;
 	(void)kl;
 	if (record_decode_key(v, vl, &r) == 0 && strcmp(r.org, ca->org) == 0 &&
-	    !(r.flags & KEYF_REVOKED) && (r.expires_at == 0 || r.expires_at > ca->now))
+	    !(r.flags & KEYF_REVOKED) && !record_expired(r.expires_at, ca->now))
 		ca->n++;
 	return 0;
 }
@@ -64,7 +70,7 @@ count_active_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
  */
 static int
 check_max_keys(struct cli *c, struct store_txn *t, const char *org,
-    struct org_rec *o, const struct plan_rec *p, uint32_t adding)
+    struct org_rec *o, const struct plan_rec *p, uint32_t adding, const char *why)
 {
 	struct count_active ca = {org, kg_now(), 0};
 	int rc;
@@ -76,8 +82,8 @@ check_max_keys(struct cli *c, struct store_txn *t, const char *org,
 		return rc == ST_DEADLOCK ? -ST_DEADLOCK : cli_store_fail(c, rc, "keys");
 	if (ca.n + adding <= p->max_keys)
 		return EX_OK;
-	return cli_fail(EX_CONFLICT, "organization '%s' has %u active keys; its plan '%s' allows %u",
-	    org, ca.n, p->name, p->max_keys);
+	return cli_fail(EX_CONFLICT, "organization '%s' has %u active keys; its plan '%s' allows %u%s",
+	    org, ca.n, p->name, p->max_keys, why);
 }
 
 /* Writes a new key record and its id record in t. */
@@ -142,12 +148,30 @@ key_create_txn(struct cli *c, struct store_txn *t, void *ctx)
 		return code;
 	if ((code = cli_get_plan(c, t, o.plan, pbuf, &p, 0)) != EX_OK)
 		return code;
-	if (!nk->skip_max_keys && (code = check_max_keys(c, t, nk->org, &o, &p, 1)) != EX_OK)
+	if ((code = check_max_keys(c, t, nk->org, &o, &p, 1, "")) != EX_OK)
 		return code;
 	if ((code = insert_key(c, t, nk)) != EX_OK)
 		return code;
 	o.nkeys++;
 	return cli_put_org(c, t, nk->org, &o);
+}
+
+/* --expires (and --force): an explicit expiry, stored as record_expiry() says */
+static int
+parse_expires(const struct args *a, struct newkey *nk, const char *cmd)
+{
+	const char *v, *why;
+	int64_t when, now = kg_now();
+
+	if ((v = arg_get(a, "expires")) == NULL)
+		return EX_OK;
+	if (parse_when(v, now, &when, &why) != 0)
+		return cli_fail(EX_USAGE, "%s: --expires: %s", cmd, why);
+	if (when <= now && !arg_has(a, "force"))
+		return cli_fail(EX_USAGE, "%s: --expires is in the past (use --force to make an expired key)", cmd);
+	nk->expires_at = record_expiry(when);
+	nk->expires_given = 1;
+	return EX_OK;
 }
 
 static int
@@ -164,12 +188,8 @@ parse_key_options(const struct args *a, struct newkey *nk, const char *cmd)
 	if (nk->user != NULL && (nk->user[0] == '\0' || !record_header_safe(nk->user) ||
 	    nk->user[0] == ' ' || nk->user[strlen(nk->user) - 1] == ' '))
 		return cli_fail(EX_USAGE, "%s: --user must be 1-128 printable ASCII characters (it is sent as a header)", cmd);
-	if ((v = arg_get(a, "expires")) != NULL) {
-		if (parse_when(v, kg_now(), &nk->expires_at, &why) != 0)
-			return cli_fail(EX_USAGE, "%s: --expires: %s", cmd, why);
-		if (nk->expires_at <= kg_now() && !arg_has(a, "force"))
-			return cli_fail(EX_USAGE, "%s: --expires is in the past (use --force to create an expired key)", cmd);
-	}
+	if ((code = parse_expires(a, nk, cmd)) != EX_OK)
+		return code;
 	if ((v = arg_get(a, "rate")) != NULL && parse_rate(v, &nk->rate, &why) != 0)
 		return cli_fail(EX_USAGE, "%s: --rate: %s", cmd, why);
 	if ((code = cli_parse_rules(a, nk->rules, nk->views, &nk->nrules)) != EX_OK)
@@ -204,6 +224,11 @@ key_create(struct cli *c, int argc, char **argv)
 		goto out;
 	if ((code = cli_open(c)) != EX_OK)
 		goto out;
+	/* a user id is sent to the backend with every request */
+	if (nk->user != NULL && cli_is_key(c, NULL, nk->user)) {
+		code = cli_fail(EX_USAGE, "key create: --user is an API key, not a user id");
+		goto out;
+	}
 	if ((code = cli_txn(c, key_create_txn, nk)) != EX_OK)
 		goto out;
 	/* Committed: the one and only time the key is shown. */
@@ -268,77 +293,127 @@ key_revoke(struct cli *c, int argc, char **argv)
 
 /* ---- rotate ---- */
 
+/*
+ * The successor inherits everything the old key was, its expiry included:
+ * a rotation never extends a key's life (--expires sets one explicitly).
+ * An expired or revoked key has nothing left to hand over, and a key has
+ * one successor at most.  With a grace period both keys work until it
+ * ends, so the org needs room for one more active key under its plan's
+ * max-keys; with none the old key is revoked in the same transaction and
+ * the count does not change.
+ */
 static int
 key_rotate_txn(struct cli *c, struct store_txn *t, void *ctx)
 {
 	struct newkey *nk = ctx;
-	unsigned char kbuf[RECORD_MAX], obuf[RECORD_MAX], digest[DIGEST_LEN];
+	unsigned char kbuf[RECORD_MAX], obuf[RECORD_MAX], pbuf[RECORD_MAX], digest[DIGEST_LEN];
 	struct key_rec k;
 	struct org_rec o;
-	int64_t until;
+	struct plan_rec p;
+	int64_t now = kg_now();
+	char tb[32];
 	size_t i;
 	int code;
 
 	if ((code = cli_get_key_by_id(c, t, nk->old_id, digest, kbuf, &k, 1)) != EX_OK)
 		return code;
 	if (k.flags & KEYF_REVOKED)
-		return cli_fail(EX_CONFLICT, "key rotate: key %s is revoked", nk->old_id);
+		return cli_fail(EX_CONFLICT, "key rotate: key %s is revoked; a revoked key cannot be rotated", k.id);
+	if (record_expired(k.expires_at, now))
+		return cli_fail(EX_CONFLICT, "key rotate: key %s expired at %s; an expired key cannot be rotated",
+		    k.id, format_time(k.expires_at, tb, sizeof tb));
 	if (k.successor[0] != '\0')
-		return cli_fail(EX_CONFLICT, "key rotate: key %s was already rotated to %s",
-		    nk->old_id, k.successor);
+		return cli_fail(EX_CONFLICT, "key rotate: key %s was already rotated to %s (one successor at a time)",
+		    k.id, k.successor);
 	if ((code = cli_get_org(c, t, k.org, obuf, &o, 1)) != EX_OK)
 		return code;
-	/* The successor inherits everything the old key was. */
+	if ((code = cli_get_plan(c, t, o.plan, pbuf, &p, 0)) != EX_OK)
+		return code;
+	if (nk->grace > 0 && (code = check_max_keys(c, t, k.org, &o, &p, 1,
+	    " (during the grace period both keys count; --grace 0 revokes the old key at once)")) != EX_OK)
+		return code;
 	nk->org = k.org;
 	nk->name = k.name;
 	nk->user = k.user[0] ? k.user : NULL;
 	nk->test = (k.flags & KEYF_TEST) != 0;
-	nk->expires_at = 0;
+	if (!nk->expires_given)
+		nk->expires_at = k.expires_at;
 	nk->rate = k.rate;
 	nk->nrules = k.nrules;
 	for (i = 0; i < k.nrules; i++)
 		nk->views[i] = k.rules[i];
 	if ((code = insert_key(c, t, nk)) != EX_OK)
 		return code;
-	until = kg_now() + nk->grace;
-	if (k.expires_at == 0 || k.expires_at > until)
-		k.expires_at = until;
+	if (nk->grace == 0) {
+		k.flags |= KEYF_REVOKED;
+		k.revoked_at = now;
+	} else {
+		if (k.expires_at == 0 || k.expires_at > now + nk->grace)
+			k.expires_at = now + nk->grace;
+		o.nkeys++;
+	}
 	k.successor = nk->id;
+	snprintf(nk->old_id_stored, sizeof nk->old_id_stored, "%s", k.id);
+	nk->old_until = k.expires_at - now;
 	if ((code = cli_put_key(c, t, digest, &k)) != EX_OK)
 		return code;
-	o.nkeys++;
-	return cli_put_org(c, t, nk->org, &o);
+	return cli_put_org(c, t, k.org, &o);
+}
+
+static int
+parse_grace(const char *v, int64_t *grace)
+{
+	const char *why;
+
+	if (v == NULL) {
+		*grace = ROTATE_GRACE_DEFAULT;
+		return EX_OK;
+	}
+	if (strcmp(v, "0") == 0) {
+		*grace = 0;
+		return EX_OK;
+	}
+	if (parse_duration(v, grace, &why) != 0)
+		return cli_fail(EX_USAGE, "key rotate: --grace: %s", why);
+	if (*grace > ROTATE_GRACE_MAX)
+		return cli_fail(EX_USAGE, "key rotate: --grace: at most 30d");
+	return EX_OK;
 }
 
 static int
 key_rotate(struct cli *c, int argc, char **argv)
 {
-	static const struct optspec specs[] = {{"grace", 1, 0}, {NULL, 0, 0}};
+	static const struct optspec specs[] = {
+		{"grace", 1, 0}, {"expires", 1, 0}, {"force", 0, 0}, {NULL, 0, 0},
+	};
 	struct newkey *nk;
 	struct args a;
-	const char *why;
-	char gb[32];
+	char gb[32], tb[32];
 	int code;
 
 	c->cmd = "key rotate";
-	if ((code = cli_parse(c, argc, argv, specs, 1, 1, "key rotate ID [--grace 24h]", &a)) != EX_OK)
+	if ((code = cli_parse(c, argc, argv, specs, 1, 1,
+	    "key rotate ID [--grace 24h] [--expires 90d|DATE]", &a)) != EX_OK)
 		return code;
 	if ((nk = calloc(1, sizeof *nk)) == NULL)
 		return cli_fail(EX_STORE, "out of memory");
 	nk->old_id = a.pos[0];
-	nk->grace = 24 * 3600;
-	if (arg_get(&a, "grace") && parse_duration(arg_get(&a, "grace"), &nk->grace, &why) != 0) {
-		code = cli_fail(EX_USAGE, "key rotate: --grace: %s", why);
+	if ((code = parse_grace(arg_get(&a, "grace"), &nk->grace)) != EX_OK ||
+	    (code = parse_expires(&a, nk, "key rotate")) != EX_OK)
 		goto out;
-	}
 	if ((code = cli_open(c)) != EX_OK)
 		goto out;
 	if ((code = cli_txn(c, key_rotate_txn, nk)) != EX_OK)
 		goto out;
 	printf("%s\n", nk->key);
 	fflush(stdout);
-	cli_note("%s (replaces %s, which expires in %s)", nk->id, a.pos[0],
-	    format_duration(nk->grace, gb, sizeof gb));
+	if (nk->grace == 0)
+		cli_note("%s (replaces %s, which is revoked)", nk->id, nk->old_id_stored);
+	else
+		cli_note("%s (replaces %s, which expires in %s)%s%s", nk->id, nk->old_id_stored,
+		    format_duration(nk->old_until, gb, sizeof gb),
+		    nk->expires_at ? "; the new key expires at " : "",
+		    nk->expires_at ? format_time(nk->expires_at, tb, sizeof tb) : "");
 out:
 	OPENSSL_cleanse(nk, sizeof *nk);
 	free(nk);
@@ -352,7 +427,7 @@ key_state(const struct key_rec *k, int64_t now)
 {
 	if (k->flags & KEYF_REVOKED)
 		return "revoked";
-	if (k->expires_at != 0 && now >= k->expires_at)
+	if (record_expired(k->expires_at, now))
 		return "expired";
 	return "active";
 }
@@ -392,6 +467,25 @@ struct key_list {
 	unsigned long n;
 };
 
+/* Columns padded by characters: a display prefix ends in a 3-byte ellipsis. */
+static void
+key_list_line(const char *id, const char *org, const char *mode, const char *state,
+    const char *display, const char *last_used, const char *name)
+{
+	cli_pad(id, 22);
+	putchar(' ');
+	cli_pad(org, 16);
+	putchar(' ');
+	cli_pad(mode, 4);
+	putchar(' ');
+	cli_pad(state, 8);
+	putchar(' ');
+	cli_pad(display, 20);
+	putchar(' ');
+	cli_pad(last_used, 20);
+	printf(" %s\n", name);
+}
+
 static int
 key_list_row(const void *kp, size_t kl, const void *v, size_t vl, void *ctx)
 {
@@ -412,8 +506,8 @@ key_list_row(const void *kp, size_t kl, const void *v, size_t vl, void *ctx)
 		json_keyrec(kl_->c, &kl_->j, kp, &k);
 		return 0;
 	}
-	printf("%-22s %-16s %-4s %-8s %-20s %-20s %s\n", k.id, k.org,
-	    (k.flags & KEYF_TEST) ? "test" : "live", key_state(&k, kg_now()), k.display,
+	key_list_line(k.id, k.org, (k.flags & KEYF_TEST) ? "test" : "live",
+	    key_state(&k, kg_now()), k.display,
 	    format_time(cli_last_used(kl_->c, kp, &k), lu, sizeof lu), k.name);
 	return 0;
 }
@@ -437,13 +531,12 @@ key_list(struct cli *c, int argc, char **argv)
 	kl.org = arg_get(&a, "org");
 	kl.all = arg_has(&a, "all");
 	if (kl.org != NULL && !cli_exists(c, NULL, TBL_ORGS, kl.org))
-		return cli_fail(EX_NOTFOUND, "organization '%s' not found", kl.org);
+		return cli_not_found(c, NULL, "organization", kl.org);
 	if (c->json) {
 		json_init(&kl.j, stdout);
 		json_arr_begin(&kl.j);
 	} else {
-		printf("%-22s %-16s %-4s %-8s %-20s %-20s %s\n", "ID", "ORG", "MODE", "STATE",
-		    "KEY", "LAST USED", "NAME");
+		key_list_line("ID", "ORG", "MODE", "STATE", "KEY", "LAST USED", "NAME");
 	}
 	rc = store_scan(c->kg.store, NULL, TBL_KEYS, key_list_row, &kl);
 	if (c->json)
@@ -483,7 +576,7 @@ key_show(struct cli *c, int argc, char **argv)
 	printf("state:      %s\n", key_state(&k, kg_now()));
 	printf("created:    %s\n", format_time(k.created_at, t1, sizeof t1));
 	printf("expires:    %s\n", format_time(k.expires_at, t1, sizeof t1));
-	if (k.revoked_at)
+	if (k.flags & KEYF_REVOKED)
 		printf("revoked:    %s\n", format_time(k.revoked_at, t1, sizeof t1));
 	printf("last used:  %s\n", format_time(cli_last_used(c, digest, &k), t1, sizeof t1));
 	if (k.rate.count)

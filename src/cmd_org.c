@@ -46,6 +46,7 @@ org_create(struct cli *c, int argc, char **argv)
 	};
 	struct org_op op;
 	struct args a;
+	char sb[DISPLAY_MAX];
 	int code;
 
 	c->cmd = "org create";
@@ -60,6 +61,10 @@ org_create(struct cli *c, int argc, char **argv)
 		return cli_fail(EX_USAGE, "org create: --name must be at most 128 characters without control characters");
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
+	/* an org id is logged and sent to the backend with every request */
+	if (cli_is_key(c, NULL, a.pos[0]))
+		return cli_fail(EX_USAGE, "org create: '%s' is an API key, not an organization id",
+		    cli_shown(c, NULL, a.pos[0], sb, sizeof sb));
 	op.id = a.pos[0];
 	op.a = &a;
 	if ((code = cli_txn(c, org_create_txn, &op)) != EX_OK)

@@ -69,6 +69,7 @@ plan_set(struct cli *c, int argc, char **argv)
 	struct plan_set ps;
 	struct args a;
 	const char *why;
+	char sb[DISPLAY_MAX];
 	int code;
 
 	c->cmd = "plan set";
@@ -104,6 +105,10 @@ plan_set(struct cli *c, int argc, char **argv)
 		return cli_fail(EX_USAGE, "plan set: --clear-rules cannot be combined with --allow or --deny");
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
+	/* a plan name is logged and sent to the backend with every request */
+	if (cli_is_key(c, NULL, ps.name))
+		return cli_fail(EX_USAGE, "plan set: '%s' is an API key, not a plan name",
+		    cli_shown(c, NULL, ps.name, sb, sizeof sb));
 	if ((code = cli_txn(c, plan_set_txn, &ps)) != EX_OK)
 		return code;
 	cli_note("keygate: plan %s %s", ps.name, ps.created ? "created" : "updated");

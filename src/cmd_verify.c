@@ -239,7 +239,7 @@ cmd_usage(struct cli *c, int argc, char **argv)
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
 	if (u.org != NULL && !cli_exists(c, NULL, TBL_ORGS, u.org))
-		return cli_fail(EX_NOTFOUND, "organization '%s' not found", u.org);
+		return cli_not_found(c, NULL, "organization", u.org);
 	if (c->json) {
 		json_init(&u.j, stdout);
 		json_arr_begin(&u.j);

@@ -75,6 +75,10 @@ set_value(struct conf *c, enum conf_key k, const char *v, const char **why)
 			*why = "db must be an absolute path";
 			return -1;
 		}
+		if (!pathname_fits(v)) {
+			*why = "db: the path is longer than " PATHNAME_MAX_TEXT " bytes";
+			return -1;
+		}
 		return copy_value(c->db, sizeof c->db, v, why);
 	case K_REALM:
 		for (i = 0; v[i]; i++) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "pathname.h"
 
 #define CONF_DEFAULT_PATH "/etc/keygate/keygate.conf"
 #define CONF_DEFAULT_DB   "/var/lib/keygate"
@@ -19,7 +20,7 @@
 enum { LOG_DENIALS_NO = 0, LOG_DENIALS_YES = 1, LOG_DENIALS_ALL = 2 };
 
 struct conf {
-	char db[1024];
+	char db[PATHNAME_MAX + 1];
 	char realm[128];
 	enum log_dest log;
 	int log_denials;        /* LOG_DENIALS_*: yes is at most 50 a second */

@@ -64,7 +64,7 @@ int
 counters_create(const char *dir, uint32_t nslots, char *err, size_t errlen)
 {
 	struct counters_header h;
-	char path[4200];
+	char path[PATHNAME_BUF];
 	int fd, rc;
 
 	if (nslots == 0 || (nslots & (nslots - 1)) != 0) {
@@ -103,7 +103,7 @@ counters_open(const char *dir, char *err, size_t errlen)
 	struct counters_header h;
 	struct counters *c;
 	struct stat st;
-	char path[4200];
+	char path[PATHNAME_BUF];
 	int fd;
 
 	counters_path(dir, path, sizeof path);

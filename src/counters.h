@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "apikey.h"
+#include "pathname.h"
 #include "policy.h"
 
 #define COUNTERS_FILE "counters"

@@ -732,6 +732,7 @@ main(int argc, char **argv)
 
 	umask(007);
 	log_init("keygate-authz", LOG_TO_STDERR, 0);
+	opterr = 0; /* getopt would echo a mistyped option whole: it may be a key */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': db = optarg; break;
@@ -742,11 +743,13 @@ main(int argc, char **argv)
 		case 'D': debug = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("keygate-authz %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return 1;
+		default:
+			log_warnx("%s: unknown option or missing value (see --help)", argv[optind - 1]);
+			return 1;
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "keygate-authz: unexpected argument '%s'\n", argv[optind]);
+		log_warnx("unexpected argument '%s' (see --help)", argv[optind]);
 		return 1;
 	}
 	conf_defaults(&w.conf);

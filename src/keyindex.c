@@ -58,7 +58,7 @@ struct kix_key {
 	unsigned char digest[DIGEST_LEN];
 	char id[KIX_ID_CHARS];
 	uint32_t org;     /* org slot + 1 */
-	uint32_t expires; /* seconds since the epoch, 0: never */
+	uint32_t expires; /* the record's expires_at: 0 never, else 1..2^32-1 s */
 	uint8_t state;
 	uint8_t flags;    /* KEYF_* */
 	uint8_t pad[6];
@@ -280,7 +280,7 @@ struct keyindex *
 keyindex_open(const char *dir, struct keyindex_anchor *a)
 {
 	struct keyindex *x;
-	char path[PATHNAME_MAX + 32];
+	char path[PATHNAME_BUF];
 
 	if (a == NULL || path_in(dir, KEYINDEX_FILE, path, sizeof path) != 0 ||
 	    (x = calloc(1, sizeof *x)) == NULL)
@@ -398,7 +398,7 @@ key_entry(const struct keyindex *x, const unsigned char d[DIGEST_LEN],
 	    strncmp(k->id, "key_", 4) != 0 || k->org == NULL ||
 	    (k->user != NULL && k->user[0] != '\0') || k->rate.count != 0 ||
 	    k->nrules != 0 || k->expires_at < 0 || k->expires_at > (int64_t)UINT32_MAX)
-		return;
+		return; /* an older record's pre-epoch or a post-2106 expiry: from the store */
 	org = find_org(x, k->org, strlen(k->org), NULL);
 	if (org < 0 || x->orgs[org].state != E_FULL)
 		return;
@@ -464,13 +464,13 @@ struct keyindex *
 keyindex_lock(const char *dir, struct keyindex_anchor *a, int nowait, int *busy,
     char *err, size_t errlen)
 {
-	char path[PATHNAME_MAX + 32];
+	char path[PATHNAME_BUF];
 	struct keyindex *x;
 	int r;
 
 	if (busy != NULL)
 		*busy = 0;
-	if (strlen(dir) > PATHNAME_MAX || path_in(dir, KEYINDEX_LOCK, path, sizeof path) != 0) {
+	if (!pathname_fits(dir) || path_in(dir, KEYINDEX_LOCK, path, sizeof path) != 0) {
 		snprintf(err, errlen, "store path too long");
 		return NULL;
 	}
@@ -631,7 +631,7 @@ static int
 build(struct keyindex *x, struct store *s, uint64_t nkeys, uint64_t norgs,
     void (*progress)(void), int *full, char *err, size_t errlen)
 {
-	char tmp[PATHNAME_MAX + 32], path[PATHNAME_MAX + 32];
+	char tmp[PATHNAME_BUF], path[PATHNAME_BUF];
 	struct keyindex n;
 	struct build b;
 	uint64_t key_slots = nkeys + nkeys * 3 / 5 + 1024; /* a load of 5/8 */
@@ -801,7 +801,7 @@ keyindex_rebuild(const char *dir, struct keyindex_anchor *a, struct store *s,
 int
 keyindex_usable(const char *dir, const struct keyindex_anchor *a)
 {
-	char path[PATHNAME_MAX + 32];
+	char path[PATHNAME_BUF];
 	struct kix_header h;
 	struct stat st;
 	int fd, ok;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apikey.h"
 #include "log.h"
 
 static const char *log_ident = "keygate";
@@ -35,10 +36,15 @@ log_set_debug(int debug)
 	log_debug_on = debug;
 }
 
+/*
+ * Every line goes through apikey_redact: a request path, a config line or
+ * an argument that holds a key in keygate's format is logged with its
+ * display prefix only.
+ */
 static void
 log_emit(int prio, const char *fmt, va_list ap, int with_errno, int saved_errno)
 {
-	char line[1024];
+	char line[1024], shown[sizeof line];
 	size_t n = 0;
 	int r;
 
@@ -55,15 +61,17 @@ log_emit(int prio, const char *fmt, va_list ap, int with_errno, int saved_errno)
 		if (r > 0)
 			n += (size_t)r < sizeof line - n ? (size_t)r : sizeof line - n - 1;
 	}
+	line[n] = '\0';
+	/* one byte short: room for the newline */
+	apikey_redact(line, shown, sizeof shown - 1);
 	if (log_dest == LOG_TO_SYSLOG) {
-		syslog(prio, "%s", line);
+		syslog(prio, "%s", shown);
 		return;
 	}
-	if (n >= sizeof line - 1)
-		n = sizeof line - 2;
-	line[n++] = '\n';
+	n = strlen(shown);
+	shown[n++] = '\n';
 	/* One write per line: a short write to a log is not worth a retry loop. */
-	if (write(STDERR_FILENO, line, n) < 0)
+	if (write(STDERR_FILENO, shown, n) < 0)
 		return;
 }
 

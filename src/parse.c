@@ -192,6 +192,7 @@ take_fixed(const char **sp, int n, unsigned *out)
 /*
  * YYYY-MM-DD (00:00:00 UTC of that day) or YYYY-MM-DD[T ]HH:MM[:SS]
  * followed by nothing (UTC), Z, or an offset +HH:MM / +HHMM / +HH.
+ * Instants before the epoch are refused; the epoch itself is a date.
  */
 int
 parse_datetime(const char *s, int64_t *when, const char **err)
@@ -204,8 +205,7 @@ parse_datetime(const char *s, int64_t *when, const char **err)
 	if (s == NULL || take_fixed(&s, 4, &y) || *s++ != '-' ||
 	    take_fixed(&s, 2, &mo) || *s++ != '-' || take_fixed(&s, 2, &d))
 		return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-	    d > (unsigned)days_in_month(y, mo)) {
+	if (mo < 1 || mo > 12 || d < 1 || d > (unsigned)days_in_month(y, mo)) {
 		*err = "no such date";
 		return -1;
 	}
@@ -252,6 +252,11 @@ parse_datetime(const char *s, int64_t *when, const char **err)
 		return -1;
 	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (se > 59 ? 59 : se);
 	t -= sign * (int64_t)(oh * 3600 + om * 60);
+	/* one rule for dates and offsets alike ("1970-01-01T00:30+01:00") */
+	if (t < 0) {
+		*err = "dates before 1970-01-01T00:00:00Z are not supported";
+		return -1;
+	}
 	*when = t;
 	return 0;
 }

@@ -85,11 +85,16 @@ put_i64(struct wr *w, int64_t v)
 	put_varint(w, v < 0 ? ((uint64_t)(-(v + 1)) << 1) | 1 : (uint64_t)v << 1);
 }
 
+/* max: what the decoder accepts, so that nothing is written it would refuse */
 static void
-put_str(struct wr *w, const char *s)
+put_str(struct wr *w, const char *s, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
 
+	if (n > max) {
+		w->overflow = 1;
+		return;
+	}
 	put_varint(w, n);
 	put_bytes(w, s ? s : "", n);
 	put_u8(w, 0);
@@ -107,9 +112,9 @@ put_rules(struct wr *w, const struct rule_view *r, size_t n)
 	put_u8(w, (uint8_t)n);
 	for (i = 0; i < n; i++) {
 		put_u8(w, (uint8_t)r[i].action);
-		put_str(w, r[i].methods);
-		put_str(w, r[i].host);
-		put_str(w, r[i].path);
+		put_str(w, r[i].methods, RULE_METHODS_MAX - 1);
+		put_str(w, r[i].host, RULE_HOST_MAX - 1);
+		put_str(w, r[i].path, RULE_PATH_MAX - 1);
 	}
 }
 
@@ -291,8 +296,8 @@ record_encode_meta(const struct meta_rec *m, unsigned char *buf, size_t cap)
 	begin(&w, buf, cap, REC_META);
 	put_u32(&w, m->format);
 	put_u32(&w, m->flags);
-	put_str(&w, m->prefix);
-	put_str(&w, m->pepper_path);
+	put_str(&w, m->prefix, APIKEY_PREFIX_MAX);
+	put_str(&w, m->pepper_path, PATHNAME_MAX);
 	put_bytes(&w, m->pepper_check, DIGEST_LEN);
 	put_i64(&w, m->created_at);
 	put_u64(&w, m->plain_digests);
@@ -330,12 +335,12 @@ record_encode_key(const struct key_rec *k, unsigned char *buf, size_t cap)
 
 	begin(&w, buf, cap, REC_KEY);
 	put_u32(&w, k->flags);
-	put_str(&w, k->id);
-	put_str(&w, k->org);
-	put_str(&w, k->name);
-	put_str(&w, k->user);
-	put_str(&w, k->display);
-	put_str(&w, k->successor);
+	put_str(&w, k->id, KEYID_LEN);
+	put_str(&w, k->org, ID_MAX);
+	put_str(&w, k->name, TEXT_MAX);
+	put_str(&w, k->user, TEXT_MAX);
+	put_str(&w, k->display, DISPLAY_MAX);
+	put_str(&w, k->successor, KEYID_LEN);
 	put_i64(&w, k->created_at);
 	put_i64(&w, k->expires_at);
 	put_i64(&w, k->revoked_at);
@@ -413,8 +418,8 @@ record_encode_org(const struct org_rec *o, unsigned char *buf, size_t cap)
 
 	begin(&w, buf, cap, REC_ORG);
 	put_u32(&w, o->flags);
-	put_str(&w, o->name);
-	put_str(&w, o->plan);
+	put_str(&w, o->name, TEXT_MAX);
+	put_str(&w, o->plan, ID_MAX);
 	put_i64(&w, o->created_at);
 	put_u64(&w, o->credits);
 	put_u32(&w, o->nkeys);
@@ -445,7 +450,7 @@ record_encode_plan(const struct plan_rec *p, unsigned char *buf, size_t cap)
 	struct wr w;
 
 	begin(&w, buf, cap, REC_PLAN);
-	put_str(&w, p->name);
+	put_str(&w, p->name, ID_MAX);
 	put_u32(&w, p->rate.count);
 	put_u32(&w, p->rate.window_s);
 	put_u64(&w, p->quota.count);
@@ -529,6 +534,18 @@ record_header_safe(const char *s)
 			return 0;
 	}
 	return 1;
+}
+
+int64_t
+record_expiry(int64_t when)
+{
+	return when < RECORD_EXPIRED_AT ? RECORD_EXPIRED_AT : when;
+}
+
+int
+record_expired(int64_t expires_at, int64_t now)
+{
+	return expires_at != 0 && now >= expires_at;
 }
 
 void

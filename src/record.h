@@ -13,6 +13,7 @@
 
 #include "apikey.h"
 #include "parse.h"
+#include "pathname.h"
 #include "rules.h"
 
 #define RECORD_VERSION 2   /* written; version 1 (fixed-width integers) is still read */
@@ -21,7 +22,6 @@
 
 #define ID_MAX        64   /* org ids and plan names: [A-Za-z0-9._-] */
 #define TEXT_MAX      128  /* names, user ids */
-#define PATHNAME_MAX  1024
 
 /* key flags */
 #define KEYF_TEST     0x01
@@ -55,8 +55,8 @@ struct key_rec {
 	const char *display;
 	const char *successor; /* rotation: the key that replaced this one */
 	int64_t created_at;
-	int64_t expires_at; /* 0 = never */
-	int64_t revoked_at;
+	int64_t expires_at; /* 0 = never; any other value only from record_expiry() */
+	int64_t revoked_at; /* informative: KEYF_REVOKED says whether the key is */
 	int64_t last_used_at; /* as of the last write; the live value is in counters */
 	struct rate_spec rate; /* count 0: the plan's */
 	size_t nrules;
@@ -106,6 +106,19 @@ int record_decode_keyid(const unsigned char *buf, size_t len, struct keyid_rec *
 int record_id_valid(const char *s);      /* org ids, plan names */
 int record_text_valid(const char *s);    /* names: printable, no controls */
 int record_header_safe(const char *s);   /* values sent as headers: 0x20-0x7e */
+
+/*
+ * Expiry.  expires_at 0 means "never", so an explicit expiry must never be
+ * stored as 0: record_expiry() gives what a writer stores for an explicit
+ * expiry at `when`: `when` itself, or for the epoch and anything before it
+ * RECORD_EXPIRED_AT, an instant that is just as much in the past (a key
+ * expiring at 1970-01-01 is already expired, never one that does not expire).
+ * Records written before this rule may hold negative instants: they are
+ * expired too.  record_expired() is the one test of a key's expiry.
+ */
+#define RECORD_EXPIRED_AT 1 /* 1970-01-01T00:00:01Z */
+int64_t record_expiry(int64_t when);
+int record_expired(int64_t expires_at, int64_t now);
 
 /* Converts a parsed rule into a view pointing at it (for encoding). */
 void record_rule_view(const struct rule *r, struct rule_view *v);

@@ -42,7 +42,7 @@ static const char *const tbl_files[TBL_COUNT] = {
 };
 
 struct store {
-	char dir[4096];
+	char dir[PATHNAME_MAX + 1];
 	unsigned flags;
 	DB_ENV *env;
 	DB *db[TBL_COUNT];
@@ -159,7 +159,7 @@ int
 store_write_config(const char *dir, uint64_t cache_bytes, char *err,
     size_t errlen)
 {
-	char path[4200];
+	char path[PATHNAME_BUF];
 	FILE *f;
 	int fd;
 
@@ -251,7 +251,7 @@ region_path(const struct store *s, char *buf, size_t n)
 static void
 remember_region(struct store *s)
 {
-	char path[4200];
+	char path[PATHNAME_BUF];
 	struct stat st;
 
 	region_path(s, path, sizeof path);
@@ -270,7 +270,7 @@ remember_region(struct store *s)
 static int
 region_replaced(const struct store *s)
 {
-	char path[4200];
+	char path[PATHNAME_BUF];
 	struct stat st;
 
 	region_path(s, path, sizeof path);
@@ -289,7 +289,7 @@ region_replaced(const struct store *s)
 static int
 allocate_regions(struct store *s, char *err, size_t errlen)
 {
-	char path[4200];
+	char path[PATHNAME_BUF];
 	struct stat st;
 	int i, fd, rc;
 
@@ -355,7 +355,7 @@ close_handles(struct store *s)
 static int
 attach_lock(struct store *s, int op)
 {
-	char path[4200];
+	char path[PATHNAME_BUF];
 
 	if (s->lockfd < 0) {
 		snprintf(path, sizeof path, "%s/%s", s->dir, LOCK_FILE);
@@ -401,7 +401,7 @@ env_error_is_external(int ret)
 static int
 rebuild_environment(struct store *s, char *err, size_t errlen)
 {
-	char path[4200];
+	char path[PATHNAME_BUF];
 	DB_ENV *env;
 	int i, ret;
 
@@ -520,11 +520,12 @@ struct store *
 store_open(const char *dir, unsigned flags, char *err, size_t errlen)
 {
 	struct store *s;
-	char path[4200];
+	char path[PATHNAME_BUF];
 	struct stat st;
 
-	if (strlen(dir) >= sizeof s->dir) {
-		snprintf(err, errlen, "store path too long");
+	if (!pathname_fits(dir)) {
+		snprintf(err, errlen, "the store path is %zu bytes long; keygate accepts at most %d",
+		    strlen(dir), PATHNAME_MAX);
 		return NULL;
 	}
 	/*
@@ -824,7 +825,7 @@ store_backup(struct store *s, const char *dir, char *err, size_t errlen)
 static void
 verify_child(const struct store *s, int fd)
 {
-	char path[4200], msg[512];
+	char path[PATHNAME_BUF], msg[512];
 	int i, ret;
 
 	for (i = 0; i < TBL_COUNT; i++) {

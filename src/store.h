@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pathname.h"
+
 enum store_tbl {
 	TBL_META,   /* "store" -> meta record (format, prefix, pepper...) */
 	TBL_KEYS,   /* digest (32 bytes) -> key record */

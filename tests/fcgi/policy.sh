@@ -122,14 +122,21 @@ kg plan set guarded --deny '* /admin/**' --allow '/**' 2>/dev/null
 expect_eq "rules back: refused again at once" 403 "$(status "$A" REQUEST_METHOD=GET REQUEST_URI=/admin "HTTP_X_API_KEY=$GUARDED")"
 
 # --- expiry and rotation ---
-newkey --org o-free --expires 2s; SHORT=$NEWKEY
+newkey --org o-free --expires 1970-01-01 --force; EPOCH=$NEWKEY
+expect_eq "--expires 1970-01-01 --force: 401 expired_api_key" "401 expired_api_key" \
+	"$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$EPOCH") $(body "$A" "${P[@]}" "HTTP_X_API_KEY=$EPOCH" | json_code)"
+newkey --org o-free --expires 2s; SHORT=$NEWKEY; SHORT_ID=$NEWID
 expect_eq "before its expiry" 200 "$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$SHORT")"
+SHORT_NEXT=$(kg key rotate "$SHORT_ID" --grace 1h 2>/dev/null)
+expect_eq "rotation of a key that expires: the successor works" 200 "$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$SHORT_NEXT")"
 newkey --org o-free; OLD=$NEWKEY; OLD_ID=$NEWID
 NEWER=$(kg key rotate "$OLD_ID" --grace 2s 2>/dev/null)
 expect_eq "rotation: the successor works" 200 "$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$NEWER")"
 expect_eq "rotation: the old key works during the grace" 200 "$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$OLD")"
 sleep 2.2
 expect_eq "after its expiry: expired_api_key" expired_api_key "$(body "$A" "${P[@]}" "HTTP_X_API_KEY=$SHORT" | json_code)"
+expect_eq "... and its successor's, which a rotation never extends" expired_api_key \
+	"$(body "$A" "${P[@]}" "HTTP_X_API_KEY=$SHORT_NEXT" | json_code)"
 expect_eq "rotation: the old key after the grace" expired_api_key "$(body "$A" "${P[@]}" "HTTP_X_API_KEY=$OLD" | json_code)"
 expect_eq "rotation: the successor still works" 200 "$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$NEWER")"
 check "key show names the successor" bash -c "'$KEYGATE' --db '$DB' key show '$OLD_ID' | grep -q successor"

@@ -228,6 +228,28 @@ test_session(void)
 	ok(keyindex_lookup(r, d, &hit) == KIX_HIT && (hit.flags & KEYF_REVOKED),
 	    "the next lookup sees the revocation");
 	ok(!keyindex_stale(r), "no rebuild: the reader's file is current");
+
+	/* an expiry at the epoch is an expiry (0 in an entry means never) */
+	w = keyindex_lock(dir, anchor, 0, NULL, err, sizeof err);
+	keyindex_begin(w);
+	digest_of(6000, d);
+	key_id(6000, id);
+	make_key(&k, id, "beta", 0);
+	k.expires_at = record_expiry(0);
+	put_key(d, &k);
+	keyindex_put_key(w, d, &k);
+	digest_of(6001, d);
+	key_id(6001, id);
+	make_key(&k, id, "beta", 0);
+	k.expires_at = (int64_t)UINT32_MAX + 1;
+	put_key(d, &k);
+	keyindex_put_key(w, d, &k);
+	ok(keyindex_end(w, st, NULL, err, sizeof err) == 0, "the writer ends");
+	digest_of(6000, d);
+	ok(keyindex_lookup(r, d, &hit) == KIX_HIT && hit.expires_at == RECORD_EXPIRED_AT &&
+	    record_expired(hit.expires_at, 1795567326), "an expiry at the epoch: expired");
+	digest_of(6001, d);
+	ok(keyindex_lookup(r, d, &hit) == KIX_SLOW, "an expiry past 2106: read from the store");
 	keyindex_close(r);
 }
 

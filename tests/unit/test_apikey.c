@@ -459,6 +459,91 @@ test_display(void)
 	is_int(bad, 0, "apikey_display never writes beyond outsz (1..40)");
 }
 
+/* apikey_redact: what a message or a log line may show of a key in it */
+static void
+test_redact(void)
+{
+	static const struct { const char *in, *want, *what; } cases[] = {
+		{"", "", "empty text"},
+		{"organization 'acme' not found", "organization 'acme' not found", "text without a key"},
+		{"key 'kg_live_0123456789abcdefghijABCDEFGHIJ0123456' not found",
+		    "key 'kg_live_0123\xe2\x80\xa6' not found", "a key in a message"},
+		{"kg_test_AbCdEfGh", "kg_test_AbCd\xe2\x80\xa6", "a test key at the start, any length"},
+		{"x acme2_live_ABCDE", "x acme2_live_ABCD\xe2\x80\xa6", "5 random characters are one too many"},
+		{"kg_live_ABCD", "kg_live_ABCD", "4 are a display prefix already"},
+		{"kg_live_ABCD\xe2\x80\xa6 again", "kg_live_ABCD\xe2\x80\xa6 again", "a display prefix is kept (idempotent)"},
+		{"a kg_live_0123456789 and b_test_9876543210!", "a kg_live_0123\xe2\x80\xa6 and b_test_9876\xe2\x80\xa6!",
+		    "every key in the text"},
+		{"GET /v1/keys/zz_live_Secret123/x", "GET /v1/keys/zz_live_Secr\xe2\x80\xa6/x",
+		    "a key inside a path, whatever its prefix"},
+		{"_live_0123456789", "_live_0123456789", "no prefix before the mode: not a key's shape"},
+		{"KG_live_0123456789", "KG_live_0123456789", "an upper-case prefix is no key prefix"},
+		{"kg_live_kg_live_0123456789", "kg_live_kg_live_0123\xe2\x80\xa6", "a key after a short run"},
+		{"org=shop_live_payments", "org=shop_live_payments", "a lower-case word is no random part"},
+		{"org=shop_live_payments2", "org=shop_live_paym\xe2\x80\xa6", "a digit makes it one"},
+		{"kg_live_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL", "kg_live_abcd\xe2\x80\xa6",
+		    "so does an upper-case letter anywhere in it"},
+		{"kg_livex_0123456789", "kg_livex_0123456789", "no mode"},
+	};
+	char out[1024], guard[96], big[4000];
+	size_t i, n;
+	int bad = 0;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		is_str(apikey_redact(cases[i].in, out, sizeof out), cases[i].want, "redact: %s", cases[i].what);
+
+	/* huge: cut with an ellipsis, never overrun, never a key's tail */
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	memcpy(big + 1000, " kg_live_", 9);
+	apikey_redact(big, out, sizeof out);
+	ok(strlen(out) < sizeof out && strcmp(out + strlen(out) - 3, "\xe2\x80\xa6") == 0,
+	    "redact: text longer than the buffer ends in an ellipsis");
+
+	/* small buffers: never a byte beyond n, NUL-terminated, never more of the key */
+	for (n = 0; n <= 64; n++) {
+		memset(guard, 0x5A, sizeof guard);
+		apikey_redact("ab kg_live_0123456789abcdefghij \xc3\xa9t\xc3\xa9", guard, n);
+		for (i = n; i < sizeof guard; i++)
+			if ((unsigned char)guard[i] != 0x5A)
+				break;
+		if (i != sizeof guard || (n > 0 && memchr(guard, '\0', n) == NULL) ||
+		    (n > 0 && strstr(guard, "01234") != NULL)) {
+			bad++;
+			diag("apikey_redact with n = %zu: overrun, no NUL or key shown", n);
+		}
+		/* a cut never splits a UTF-8 sequence: the last byte before the NUL is ASCII or completes one */
+		if (n > 0 && memchr(guard, '\0', n) != NULL) {
+			size_t l = strlen(guard);
+			if (l > 0 && (unsigned char)guard[l - 1] == 0xc3) {
+				bad++;
+				diag("apikey_redact with n = %zu split a UTF-8 sequence", n);
+			}
+		}
+	}
+	is_int(bad, 0, "redact: buffers of 0..64 bytes");
+
+	/* hostile: every byte value, never a crash, always terminated */
+	for (i = 0; i < 255; i++)
+		big[i] = (char)(i + 1);
+	big[255] = '\0';
+	apikey_redact(big, out, sizeof out);
+	ok(strlen(out) == 255, "redact: every byte value but NUL passes through unchanged");
+}
+
+static void
+test_id_valid(void)
+{
+	ok(apikey_id_valid("key_0123456789abcDEF"), "id: key_ + 16 base62");
+	ok(!apikey_id_valid("key_0123456789abcDE"), "id: 15 characters");
+	ok(!apikey_id_valid("key_0123456789abcDEFG"), "id: 17 characters");
+	ok(!apikey_id_valid("kex_0123456789abcDEF"), "id: another word");
+	ok(!apikey_id_valid("key_0123456789abc-EF"), "id: not base62");
+	ok(!apikey_id_valid(""), "id: empty");
+	ok(!apikey_id_valid(NULL), "id: NULL");
+	ok(!apikey_id_valid(K0), "id: a key is no id");
+}
+
 static int
 cmp_ids(const void *a, const void *b)
 {
@@ -638,6 +723,8 @@ main(void)
 	test_prefix_valid();
 	test_display();
 	test_key_ids();
+	test_redact();
+	test_id_valid();
 	test_randomness();
 	test_digests();
 	test_hex();

@@ -71,6 +71,8 @@ test_datetime(void)
 {
 	static const struct { const char *s; int64_t want; } good[] = {
 		{"1970-01-01", 0},
+		{"1970-01-01T00:00:00Z", 0},
+		{"1970-01-01T01:00+01:00", 0},
 		{"2026-11-25", 1795564800},
 		{"2024-02-29", 1709164800},
 		{"2000-02-29", 951782400},
@@ -101,6 +103,9 @@ test_datetime(void)
 		"2026-11-25T10:00:00+2", "2026-11-25T10:00:00+023",
 		"2026-11-25T10:00:00Zjunk", "2026-11-25T10:00:00 Z", "2026-11-25 ",
 		" 2026-11-25", "2026-11-25T10:00:00+02:00x",
+		/* instants before the epoch, by date or by offset */
+		"1970-01-01T00:30+01:00", "1970-01-01T00:00:00+00:01", "1969-12-31T23:59:59Z",
+		"1000-06-15",
 	};
 	const char *err;
 	int64_t v;
@@ -116,6 +121,9 @@ test_datetime(void)
 		is_int(parse_datetime(bad[i], &v, &err), -1, "date '%s' is refused", bad[i]);
 	}
 	is_int(parse_datetime(NULL, &v, &err), -1, "NULL date is refused");
+	err = NULL;
+	parse_datetime("1970-01-01T00:30+01:00", &v, &err);
+	ok(err != NULL && strstr(err, "before 1970") != NULL, "a pre-epoch instant says so (%s)", err ? err : "");
 	/* a leap second is accepted and clamped into the same minute */
 	is_int(parse_datetime("2016-12-31T23:59:60Z", &v, &err), 0, "leap second accepted");
 	is_int(v, 1483228799, "leap second clamped to :59");

@@ -189,6 +189,48 @@ static int enc_org(const void *r, unsigned char *b, size_t c) { return record_en
 static int enc_plan(const void *r, unsigned char *b, size_t c) { return record_encode_plan(r, b, c); }
 static int enc_keyid(const void *r, unsigned char *b, size_t c) { return record_encode_keyid(r, b, c); }
 
+static size_t
+put_len(unsigned char *p, size_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (unsigned char)v;
+	return n;
+}
+
+/*
+ * The encoder refuses a string longer than the decoder takes (so nothing
+ * is written that cannot be read back), and the decoder must refuse one
+ * all the same: buf holds a version 2 record of n bytes with a string of
+ * max bytes, a run of c; decode it grown by one byte, its length too.
+ */
+static int
+decode_grown(decode_fn dec, int n, char c, size_t max)
+{
+	unsigned char len[10];
+	size_t i, j, at, old = max < 0x80 ? 1 : max < 0x4000 ? 2 : 3;
+
+	for (i = 2; i + max < (size_t)n; i++) {
+		for (j = 0; j < max && buf[i + j] == (unsigned char)c; j++)
+			;
+		if (j == max && buf[i + max] == '\0' && buf[i - 1] != (unsigned char)c)
+			break;
+	}
+	if (n <= 0 || i + max >= (size_t)n)
+		return 99; /* no such string: the test is wrong */
+	at = i - old;
+	memcpy(work, buf, at);
+	j = put_len(len, max + 1);
+	memcpy(work + at, len, j);
+	memset(work + at + j, c, max + 1);
+	memcpy(work + at + j + max + 1, buf + i + max, (size_t)n - (i + max));
+	return dec(work, (size_t)n - old + j + 1, &out);
+}
+
 static void
 test_meta(void)
 {
@@ -215,11 +257,30 @@ test_meta(void)
 	n = record_encode_meta(&m, buf, sizeof buf);
 	is_int(record_decode_meta(buf, (size_t)n, &d), -1, "meta with prefix KG is refused");
 	m.prefix = "abcdefghijklm";
-	n = record_encode_meta(&m, buf, sizeof buf);
-	is_int(record_decode_meta(buf, (size_t)n, &d), -1, "meta with a 13-char prefix is refused");
-	m.prefix = "abcdefghijkl";
+	is_int(record_encode_meta(&m, buf, sizeof buf), -1, "meta with a 13-char prefix is not written");
+	m.prefix = "aaaaaaaaaaaa";
 	n = record_encode_meta(&m, buf, sizeof buf);
 	is_int(record_decode_meta(buf, (size_t)n, &d), 0, "meta with a 12-char prefix decodes");
+	is_int(decode_grown(dec_meta, n, 'a', APIKEY_PREFIX_MAX), -1, "meta with a 13-char prefix is refused");
+	{
+		static char path[PATHNAME_MAX + 2];
+
+		fill_meta(&m);
+		memset(path, 'f', sizeof path - 1);
+		path[0] = '/';
+		path[PATHNAME_MAX] = '\0';
+		m.pepper_path = path;
+		n = record_encode_meta(&m, buf, sizeof buf);
+		is_int(record_decode_meta(buf, (size_t)n, &d), 0, "meta: a %d-byte pepper path decodes", PATHNAME_MAX);
+		path[0] = 'f';
+		n = record_encode_meta(&m, buf, sizeof buf);
+		is_int(decode_grown(dec_meta, n, 'f', PATHNAME_MAX), -1, "meta: a %d-byte pepper path is refused",
+		    PATHNAME_MAX + 1);
+		path[PATHNAME_MAX] = 'f';
+		is_int(record_encode_meta(&m, buf, sizeof buf), -1, "meta: a %d-byte pepper path is not written",
+		    PATHNAME_MAX + 1);
+	}
+	fill_meta(&m);
 	m.prefix = "";
 	n = record_encode_meta(&m, buf, sizeof buf);
 	is_int(record_decode_meta(buf, (size_t)n, &d), -1, "meta with an empty prefix is refused");
@@ -297,15 +358,19 @@ test_key(void)
 			fill_key(&k);
 			f[0] = &k.id; f[1] = &k.org; f[2] = &k.name;
 			f[3] = &k.user; f[4] = &k.display; f[5] = &k.successor;
-			for (len = lim[i].max; len <= lim[i].max + 1; len++) {
-				longs[len] = '\0';
-				*f[lim[i].field] = longs;
-				n = record_encode_key(&k, buf, sizeof buf);
-				is_int(record_decode_key(buf, (size_t)n, &d), len > lim[i].max ? -1 : 0,
-				    "key: %s of %zu bytes is %s", lim[i].name, len,
-				    len > lim[i].max ? "refused" : "fine");
-				longs[len] = 'a';
-			}
+			len = lim[i].max;
+			longs[len] = '\0';
+			*f[lim[i].field] = longs;
+			n = record_encode_key(&k, buf, sizeof buf);
+			is_int(record_decode_key(buf, (size_t)n, &d), 0, "key: %s of %zu bytes is fine",
+			    lim[i].name, len);
+			is_int(decode_grown(dec_key, n, 'a', len), -1, "key: %s of %zu bytes is refused",
+			    lim[i].name, len + 1);
+			longs[len] = 'a';
+			longs[len + 1] = '\0';
+			is_int(record_encode_key(&k, buf, sizeof buf), -1, "key: %s of %zu bytes is not written",
+			    lim[i].name, len + 1);
+			longs[len + 1] = 'a';
 		}
 	}
 	fill_key(&k);
@@ -380,23 +445,29 @@ test_key(void)
 	longs[0] = '/';
 	longs[RULE_PATH_MAX] = '\0';
 	k.rules[1].path = longs;
-	n = record_encode_key(&k, buf, sizeof buf);
-	is_int(record_decode_key(buf, (size_t)n, &d), -1, "key: a %d-byte rule path is refused", RULE_PATH_MAX);
+	is_int(record_encode_key(&k, buf, sizeof buf), -1, "key: a %d-byte rule path is not written", RULE_PATH_MAX);
 	longs[RULE_PATH_MAX - 1] = '\0';
 	n = record_encode_key(&k, buf, sizeof buf);
 	is_int(record_decode_key(buf, (size_t)n, &d), 0, "key: a %d-byte rule path is fine", RULE_PATH_MAX - 1);
+	longs[0] = 'a'; /* the run to grow; a decoded path must still start with / */
+	n = record_encode_key(&k, buf, sizeof buf);
+	is_int(decode_grown(dec_key, n, 'a', RULE_PATH_MAX - 1), -1, "key: a %d-byte rule path is refused", RULE_PATH_MAX);
 	fill_key(&k);
 	memset(longs, 'h', sizeof longs);
 	longs[RULE_HOST_MAX] = '\0';
 	k.rules[1].host = longs;
+	is_int(record_encode_key(&k, buf, sizeof buf), -1, "key: a %d-byte rule host is not written", RULE_HOST_MAX);
+	longs[RULE_HOST_MAX - 1] = '\0';
 	n = record_encode_key(&k, buf, sizeof buf);
-	is_int(record_decode_key(buf, (size_t)n, &d), -1, "key: a %d-byte rule host is refused", RULE_HOST_MAX);
+	is_int(decode_grown(dec_key, n, 'h', RULE_HOST_MAX - 1), -1, "key: a %d-byte rule host is refused", RULE_HOST_MAX);
 	fill_key(&k);
 	memset(longs, 'G', sizeof longs);
 	longs[RULE_METHODS_MAX] = '\0';
 	k.rules[1].methods = longs;
+	is_int(record_encode_key(&k, buf, sizeof buf), -1, "key: %d bytes of methods are not written", RULE_METHODS_MAX);
+	longs[RULE_METHODS_MAX - 1] = '\0';
 	n = record_encode_key(&k, buf, sizeof buf);
-	is_int(record_decode_key(buf, (size_t)n, &d), -1, "key: %d bytes of methods are refused", RULE_METHODS_MAX);
+	is_int(decode_grown(dec_key, n, 'G', RULE_METHODS_MAX - 1), -1, "key: %d bytes of methods are refused", RULE_METHODS_MAX);
 }
 
 static void
@@ -427,15 +498,17 @@ test_org(void)
 	o.name = longs;
 	n = record_encode_org(&o, buf, sizeof buf);
 	is_int(record_decode_org(buf, (size_t)n, &d), 0, "org: a %d-byte name is fine", TEXT_MAX);
+	is_int(decode_grown(dec_org, n, 'n', TEXT_MAX), -1, "org: a %d-byte name is refused", TEXT_MAX + 1);
 	longs[TEXT_MAX] = 'n';
 	longs[TEXT_MAX + 1] = '\0';
-	n = record_encode_org(&o, buf, sizeof buf);
-	is_int(record_decode_org(buf, (size_t)n, &d), -1, "org: a %d-byte name is refused", TEXT_MAX + 1);
+	is_int(record_encode_org(&o, buf, sizeof buf), -1, "org: a %d-byte name is not written", TEXT_MAX + 1);
 	fill_org(&o);
 	longs[ID_MAX + 1] = '\0';
 	o.plan = longs;
+	is_int(record_encode_org(&o, buf, sizeof buf), -1, "org: a %d-byte plan is not written", ID_MAX + 1);
+	longs[ID_MAX] = '\0';
 	n = record_encode_org(&o, buf, sizeof buf);
-	is_int(record_decode_org(buf, (size_t)n, &d), -1, "org: a %d-byte plan is refused", ID_MAX + 1);
+	is_int(decode_grown(dec_org, n, 'n', ID_MAX), -1, "org: a %d-byte plan is refused", ID_MAX + 1);
 	fill_org(&o);
 	o.plan = "";
 	n = record_encode_org(&o, buf, sizeof buf);
@@ -512,10 +585,10 @@ test_plan(void)
 	p.name = longs;
 	n = record_encode_plan(&p, buf, sizeof buf);
 	is_int(record_decode_plan(buf, (size_t)n, &d), 0, "plan: a %d-byte name is fine", ID_MAX);
+	is_int(decode_grown(dec_plan, n, 'p', ID_MAX), -1, "plan: a %d-byte name is refused", ID_MAX + 1);
 	longs[ID_MAX] = 'p';
 	longs[ID_MAX + 1] = '\0';
-	n = record_encode_plan(&p, buf, sizeof buf);
-	is_int(record_decode_plan(buf, (size_t)n, &d), -1, "plan: a %d-byte name is refused", ID_MAX + 1);
+	is_int(record_encode_plan(&p, buf, sizeof buf), -1, "plan: a %d-byte name is not written", ID_MAX + 1);
 	fill_plan(&p);
 	p.rules[RULES_MAX - 1].action = (enum rule_action)0;
 	n = record_encode_plan(&p, buf, sizeof buf);
@@ -965,6 +1038,33 @@ test_validators(void)
 	}
 }
 
+/* 0 is "never": an explicit expiry is never stored as 0 */
+static void
+test_expiry(void)
+{
+	struct key_rec k, d;
+	int n;
+
+	is_int(record_expiry(0), RECORD_EXPIRED_AT, "expiry at the epoch is stored as 1970-01-01T00:00:01Z");
+	is_int(record_expiry(-3600), RECORD_EXPIRED_AT, "an expiry before the epoch too");
+	is_int(record_expiry(INT64_MIN), RECORD_EXPIRED_AT, "INT64_MIN too");
+	is_int(record_expiry(1), 1, "1 s after the epoch is itself");
+	is_int(record_expiry(1801353600), 1801353600, "a date is itself");
+	is_int(record_expiry(INT64_MAX), INT64_MAX, "INT64_MAX is itself");
+	ok(record_expiry(0) != 0, "no explicit expiry becomes 0 (never)");
+	ok(!record_expired(0, 0) && !record_expired(0, INT64_MAX), "0 never expires");
+	ok(record_expired(record_expiry(0), 1) && record_expired(record_expiry(0), 1801353600),
+	    "an expiry at the epoch is expired now");
+	ok(!record_expired(100, 99) && record_expired(100, 100) && record_expired(100, 101),
+	    "a key is expired from its expires_at on");
+	ok(record_expired(-1, 0), "a negative expiry (records of earlier builds) is expired");
+	fill_key(&k);
+	k.expires_at = record_expiry(0);
+	n = record_encode_key(&k, buf, sizeof buf);
+	ok(record_decode_key(buf, (size_t)n, &d) == 0 && d.expires_at == RECORD_EXPIRED_AT &&
+	    record_expired(d.expires_at, 1795567326), "an expiry at the epoch survives the record");
+}
+
 int
 main(void)
 {
@@ -977,5 +1077,6 @@ main(void)
 	test_varint();
 	test_fuzz();
 	test_validators();
+	test_expiry();
 	return done_testing();
 }
