@@ -134,6 +134,16 @@ if [ -L /etc/systemd/system/sockets.target.wants/keygate-authz.socket ]; then
 else
 	fail "keygate-authz.socket is not enabled"
 fi
+# Under a running systemd: the socket starts on install, the service only
+# at the first request, and an upgrade restarts it only if it runs.
+postinst=/var/lib/dpkg/info/keygate.postinst
+if grep -q "deb-systemd-invoke \$_dh_action 'keygate-authz.socket'" "$postinst" &&
+    grep -q "deb-systemd-invoke try-restart 'keygate-authz.service'" "$postinst" &&
+    ! grep -q "deb-systemd-invoke \$_dh_action .*keygate-authz.service" "$postinst"; then
+	pass "postinst starts the socket, try-restarts the service on upgrade"
+else
+	fail "postinst does not start the socket only and try-restart the service"
+fi
 got=$(stat -c '%U:%G %a' "$STORE" 2>/dev/null)
 if [ "$got" = "root:www-data 2770" ]; then pass "$STORE made on install: $got"
 else fail "$STORE is '${got:-missing}', expected root:www-data 2770"; fi
