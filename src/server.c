@@ -171,9 +171,8 @@ server_activation_parse(const char *listen_pid, const char *listen_fds, long sel
 		return SERVER_ACT_BAD;
 	}
 	if (n != 1) {
-		snprintf(err, errlen, "systemd passed %llu sockets (LISTEN_FDS): keygate-authz "
-		    "serves exactly one; give the .socket unit one ListenStream=",
-		    (unsigned long long)n);
+		snprintf(err, errlen, "systemd passed %llu sockets (LISTEN_FDS), not exactly "
+		    "one: give the .socket unit one ListenStream=", (unsigned long long)n);
 		return SERVER_ACT_BAD;
 	}
 	return SERVER_ACT_ONE;

@@ -182,7 +182,7 @@ refused() {
 	untrack "$ACT_PID"
 }
 note "misconfigured socket units: refused at start-up, never served"
-refused two-sockets "exactly one" -l "$T/run/other.sock" --
+refused two-sockets "not exactly one" -l "$T/run/other.sock" --
 refused accept-yes "not a listening" --accept --
 refused and-listen "use one or the other" -- --listen "unix:$T/run/own.sock"
 
