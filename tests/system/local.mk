@@ -8,6 +8,8 @@
 #                  so `make check` leaves it out: `make check-package`, which
 #                  contrib/quickstart check runs, as root, after the suite.
 TESTS += tests/system/units.sh tests/system/activation.sh
+# units.sh checks the units this tree makes
+AM_TESTS_ENVIRONMENT += SYSTEMD_UNITS='$(SYSTEMD_UNITS)'; export SYSTEMD_UNITS;
 EXTRA_DIST += tests/system/units.sh tests/system/activation.sh tests/system/package.sh
 
 # A skip (not root, a tool missing) is not a failure: status 0 and a
@@ -17,8 +19,3 @@ check-package: tests/fcgi/fcgi-client$(EXEEXT)
 	    bash $(srcdir)/tests/system/package.sh; rc=$$?; \
 	    test $$rc = 77 || exit $$rc
 .PHONY: check-package
-
-# For tests/system/units.sh: the units this tree makes.
-print-systemd-units:
-	@echo $(SYSTEMD_UNITS)
-.PHONY: print-systemd-units
