@@ -70,7 +70,11 @@ outf(struct out *o, const char *fmt, ...)
 		o->len += (size_t)n;
 }
 
-/* Appends a string; the allow path builds its answer without printf. */
+/*
+ * Appends a string; the allow path builds its answer without printf.  The
+ * answer stays NUL-terminated, as outf's vsnprintf leaves it: callers may
+ * treat it as a string, not only as (buf, length).
+ */
 static void
 out_str(struct out *o, const char *s)
 {
@@ -82,6 +86,7 @@ out_str(struct out *o, const char *s)
 	}
 	memcpy(o->buf + o->len, s, n);
 	o->len += n;
+	o->buf[o->len] = '\0';
 }
 
 static void

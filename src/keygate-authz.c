@@ -780,6 +780,9 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	kg_close(&w.kg);
 
+	/* systemd socket activation: the socket moves to fd 0, as a spawner's */
+	if (server_take_activated(w.conf.listen, err, sizeof err) < 0)
+		fatalx("%s", err);
 	if (w.conf.listen[0] != '\0') {
 		w.listen_fd = server_listen(w.conf.listen, w.conf.socket_mode, err, sizeof err);
 		if (w.listen_fd < 0)

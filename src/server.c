@@ -1,13 +1,16 @@
 /*
  * server.c - socket setup.  libfcgi's FCGX_OpenSocket binds TCP to every
  * address and gives a backlog we cannot see; operators expect
- * "127.0.0.1:9000" to mean loopback only, so we bind ourselves.
+ * "127.0.0.1:9000" to mean loopback only, so we bind ourselves.  A socket
+ * passed by systemd is taken from the environment here too, without
+ * libsystemd: the protocol is three variables and a fixed fd.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "parse.h"
 #include "server.h"
 
 /* Deep enough for a burst from every web server worker at once. */
@@ -140,4 +144,72 @@ server_set_timeout(int fd, unsigned seconds)
 	struct timeval tv = {(time_t)seconds, 0};
 
 	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+/* Linux's pid_max can be raised to 2^22; 2^31 - 1 bounds any pid_t. */
+#define PID_LIMIT 2147483647u
+
+enum server_activation
+server_activation_parse(const char *listen_pid, const char *listen_fds, long self,
+    char *err, size_t errlen)
+{
+	uint64_t pid, n;
+	const char *why;
+
+	/* systemd sets both; either missing means nothing was passed to us */
+	if (listen_pid == NULL || listen_fds == NULL)
+		return SERVER_ACT_NONE;
+	if (parse_u64(listen_pid, 1, PID_LIMIT, &pid, &why) != 0) {
+		snprintf(err, errlen, "LISTEN_PID is not a process id (%s)", why);
+		return SERVER_ACT_BAD;
+	}
+	/* inherited from a parent that was activated: not ours to take */
+	if ((long)pid != self)
+		return SERVER_ACT_NONE;
+	if (parse_u64(listen_fds, 0, UINT32_MAX, &n, &why) != 0) {
+		snprintf(err, errlen, "LISTEN_FDS is not a count of sockets (%s)", why);
+		return SERVER_ACT_BAD;
+	}
+	if (n != 1) {
+		snprintf(err, errlen, "systemd passed %llu sockets (LISTEN_FDS), not exactly "
+		    "one: give the .socket unit one ListenStream=", (unsigned long long)n);
+		return SERVER_ACT_BAD;
+	}
+	return SERVER_ACT_ONE;
+}
+
+int
+server_take_activated(const char *listen, char *err, size_t errlen)
+{
+	enum server_activation act;
+	int fd = SERVER_LISTEN_FDS_START;
+
+	act = server_activation_parse(getenv("LISTEN_PID"), getenv("LISTEN_FDS"),
+	    (long)getpid(), err, errlen);
+	/* Whatever they said, they were for this process only. */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (act == SERVER_ACT_NONE)
+		return 0;
+	if (act == SERVER_ACT_BAD)
+		return -1;
+	if (listen != NULL && listen[0] != '\0') {
+		snprintf(err, errlen, "systemd passed a socket (LISTEN_FDS) and listen is set "
+		    "to %s: use one or the other", listen);
+		return -1;
+	}
+	/* Accept=yes would pass a connection, not a listener */
+	if (!server_is_listener(fd)) {
+		snprintf(err, errlen, "fd %d from systemd is not a listening stream socket: "
+		    "the .socket unit needs ListenStream= and Accept=no", fd);
+		return -1;
+	}
+	if (dup2(fd, 0) != 0) {
+		snprintf(err, errlen, "cannot move the socket from systemd to fd 0: %s",
+		    strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 1;
 }

@@ -280,6 +280,58 @@ test_load(void)
 	unsetenv("KEYGATE_DB");
 }
 
+/*
+ * contrib/keygate.conf, installed as /etc/keygate/keygate.conf: it parses
+ * as shipped (all commented), and with every "#name = value" line
+ * uncommented it still parses and changes nothing, so the defaults it
+ * shows are the real ones.
+ */
+static void
+test_shipped_file(void)
+{
+	const char *top = getenv("top_srcdir");
+	char path[4096], text[16384], *out = text;
+	struct conf def;
+	FILE *f;
+	size_t n = 0, lines = 0;
+	char line[512];
+
+	snprintf(path, sizeof path, "%s/contrib/keygate.conf", top ? top : ".");
+	if ((f = fopen(path, "r")) == NULL) {
+		ok(0, "cannot read %s", path);
+		return;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		const char *l = line;
+		size_t len;
+
+		if (l[0] == '#' && l[1] >= 'a' && l[1] <= 'z' && strstr(l, " =") != NULL) {
+			l++;
+			lines++;
+		}
+		len = strlen(l);
+		if (n + len >= sizeof text)
+			break;
+		memcpy(out + n, l, len);
+		n += len;
+	}
+	fclose(f);
+	conf_defaults(&C);
+	err[0] = '\0';
+	ok(conf_load(path, 1, &C, err, sizeof err) == 0, "%s parses as shipped (%s)", path, err);
+	ok(lines >= 10, "  it shows %zu settings", lines);
+	conf_defaults(&def);
+	conf_defaults(&C);
+	err[0] = '\0';
+	ok(conf_parse(text, n, &C, err, sizeof err) == 0, "  and with every setting uncommented (%s)", err);
+	is_str(conf_db(NULL, &C), conf_db(NULL, &def), "  db shown is the default");
+	ok(strcmp(C.realm, def.realm) == 0 && C.log == def.log &&
+	    C.log_denials == def.log_denials && C.debug == def.debug &&
+	    strcmp(C.query_param, def.query_param) == 0 && C.workers == def.workers &&
+	    strcmp(C.listen, def.listen) == 0 && C.socket_mode == def.socket_mode &&
+	    C.watchdog_s == def.watchdog_s, "  every other value shown is the default");
+}
+
 int
 main(void)
 {
@@ -287,5 +339,6 @@ main(void)
 	test_valid();
 	test_errors();
 	test_load();
+	test_shipped_file();
 	return done_testing();
 }
