@@ -116,6 +116,7 @@ struct authz {
 	int org_from_index;         /* this decision's org record is hit.org_rec */
 	uint64_t index_tried_ns;    /* last attempt to (re)open the key index */
 	uint32_t epoch;             /* atomic */
+	int counters_suspect;       /* atomic: the counter file may have been replaced */
 	uint64_t meta_gen_seen;     /* the store's generation at the last refresh */
 	struct org_entry orgs[ORG_CACHE_SLOTS];
 	struct plan_entry plans[PLAN_CACHE_SLOTS];
@@ -130,6 +131,15 @@ void authz_invalidate(struct authz *az);
  * call from another thread than the one deciding.
  */
 void authz_refresh(struct authz *az);
+/*
+ * The counter file: a maintenance thread notices (a stat, every second)
+ * that it was deleted or replaced; the request thread checks before each
+ * request whether it must be mapped again (cheap: two loads), and swaps
+ * it (authz_counters_check) while nothing else uses the store handle.
+ */
+void authz_counters_notice(struct authz *az);
+int authz_counters_suspect(struct authz *az);
+void authz_counters_check(struct authz *az);
 void authz_decide(struct authz *az, const struct authz_req *req,
     uint64_t now_ns, struct authz_res *res);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ledger.h"
 #include "counters.h"
 
 /* Copies a file, leaving holes where the source reads as zeros. */
@@ -73,32 +74,16 @@ dir_is_empty_or_absent(const char *dir)
 	return empty;
 }
 
-/*
- * The key index is not backed up (it is derived), and the copied counter
- * file must not name the live store's index as current: a backup restored
- * next to a newer index file would otherwise trust it.
- */
-static int
-forget_index(const char *dir)
-{
-	struct keyindex_anchor *a;
-	struct counters *ctr;
-	char err[700];
-
-	if ((ctr = counters_open(dir, err, sizeof err)) == NULL)
-		return cli_fail(EX_STORE, "db backup: %s", err);
-	a = counters_index_anchor(ctr);
-	__atomic_store_n(&a->id, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&a->seq, 0, __ATOMIC_RELEASE);
-	counters_close(ctr);
-	return EX_OK;
-}
-
 static int
 db_backup(struct cli *c, int argc, char **argv)
 {
 	char err[700], from[4200], to[4200];
-	static const char *const extra[] = {COUNTERS_FILE, "DB_CONFIG"};
+	/*
+	 * The counter file and the key index are derived: the copy makes its
+	 * own from the databases when it is first opened (the ledger, flushed
+	 * first, holds what organizations consumed).
+	 */
+	static const char *const extra[] = {"DB_CONFIG"};
 	struct args a;
 	size_t i;
 	int code;
@@ -111,6 +96,8 @@ db_backup(struct cli *c, int argc, char **argv)
 		return cli_fail(EX_CONFLICT, "db backup: %s exists and is not empty", a.pos[0]);
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
+	if (ledger_flush(c->kg.store, c->kg.counters, c->dir, kg_now(), err, sizeof err) < 0)
+		return cli_fail(EX_STORE, "db backup: %s", err);
 	if (store_backup(c->kg.store, a.pos[0], err, sizeof err) != 0)
 		return cli_fail(EX_STORE, "db backup: %s", err);
 	for (i = 0; i < sizeof extra / sizeof extra[0]; i++) {
@@ -119,8 +106,6 @@ db_backup(struct cli *c, int argc, char **argv)
 		if (access(from, F_OK) == 0 && copy_sparse(from, to, err, sizeof err) != 0)
 			return cli_fail(EX_STORE, "db backup: %s", err);
 	}
-	if ((code = forget_index(a.pos[0])) != EX_OK)
-		return code;
 	cli_note("keygate: backup written to %s; it opens as a store with --db %s", a.pos[0], a.pos[0]);
 	return EX_OK;
 }

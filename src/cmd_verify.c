@@ -156,7 +156,6 @@ usage_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 	struct usage *u = ctx;
 	unsigned char pbuf[RECORD_MAX];
 	char id[ID_MAX + 1], label[32];
-	struct counter_slot *s;
 	struct org_rec o;
 	struct plan_rec p;
 	enum quota_period kind = QUOTA_MONTH;
@@ -178,13 +177,11 @@ usage_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 		quota = p.quota.count + (kind == QUOTA_CREDITS ? o.credits : 0);
 		has_quota = 1;
 	}
-	/* Counters keep the plan's current and previous period. */
-	if (u->have_period && kind != QUOTA_CREDITS && kind != u->pkind)
+	/* Counters keep the current period of each kind. */
+	if (u->have_period && kind != QUOTA_CREDITS && (kind != u->pkind ||
+	    policy_period_id(kind, u->pstart) != policy_period_id(kind, kg_now())))
 		known = 0;
-	pid = policy_period_id(kind, u->have_period ? u->pstart : kg_now());
-	s = counters_find(u->c->kg.counters, counters_org_tag(id), 0);
-	if (s != NULL)
-		used = counters_quota_used(s, pid);
+	used = cli_org_used(u->c, id, kind, kg_now(), &pid);
 	period_label(pid, label, sizeof label);
 	u->rows++;
 	if (u->c->json) {

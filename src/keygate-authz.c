@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "ctx.h"
 #include "decision.h"
+#include "ledger.h"
 #include "log.h"
 #include "server.h"
 
@@ -152,13 +153,16 @@ maintenance_progress(void)
 static void
 repair_index(struct worker *w)
 {
-	struct keyindex_anchor *a = counters_index_anchor(w->kg.counters);
 	static int64_t failed_at;
+	struct keyindex_anchor *a;
 	struct keyindex *x;
 	char err[600];
 	uint64_t t0;
 	int busy;
 
+	if (w->kg.counters == NULL)
+		return;
+	a = counters_index_anchor(w->kg.counters);
 	if (keyindex_usable(w->dir, a) || kg_now() - failed_at < 60)
 		return;
 	if ((x = keyindex_lock(w->dir, a, 1, &busy, err, sizeof err)) == NULL) {
@@ -179,6 +183,28 @@ repair_index(struct worker *w)
 	} else {
 		log_warnx("key index rebuild failed: %s; requests read the store", err);
 		failed_at = kg_now();
+	}
+}
+
+/*
+ * What organizations consumed goes to the ledger every second (one worker
+ * of the host at a time does it).  A store that refuses (disk full) keeps
+ * the counts in the counter file: the next flush writes them; the failure
+ * is logged once a minute.
+ */
+static void
+flush_ledger(struct worker *w)
+{
+	static int64_t logged_at;
+	char err[600];
+	int64_t now = kg_now();
+
+	if (w->kg.counters == NULL)
+		return;
+	if (ledger_flush(w->kg.store, w->kg.counters, w->dir, now, err, sizeof err) < 0 &&
+	    now - logged_at >= 60) {
+		log_warnx("ledger flush failed (retried every second): %s", err);
+		logged_at = now;
 	}
 }
 
@@ -203,6 +229,8 @@ maintenance(void *arg)
 		/* changes replicated from another host do not bump our generation */
 		if (!store_broken(w->kg.store)) {
 			authz_refresh(&w->az);
+			authz_counters_notice(&w->az);
+			flush_ledger(w);
 			repair_index(w);
 		}
 		pthread_mutex_unlock(&store_lock);
@@ -517,6 +545,11 @@ handle(struct worker *w, FCGX_Request *rq, uint64_t now_ns)
 		q.method = p.redirect_method;
 
 	reopen_if_broken(w);
+	if (authz_counters_suspect(&w->az)) {
+		pthread_mutex_lock(&store_lock);
+		authz_counters_check(&w->az);
+		pthread_mutex_unlock(&store_lock);
+	}
 	if (rq->role != FCGI_AUTHORIZER && rq->role != FCGI_RESPONDER) {
 		memset(&r, 0, sizeof r);
 		r.verdict = V_INTERNAL;
