@@ -191,6 +191,7 @@ counters_open_path(const char *path, char *err, size_t errlen)
 	    h.instance == 0 || (uint64_t)st.st_size != file_size(h.nslots, h.norg)) {
 		snprintf(err, errlen, "%s is not a keygate counter file of this version", path);
 		close(fd);
+		errno = EINVAL; /* callers tell a damaged file from a missing one */
 		return NULL;
 	}
 	if ((c = calloc(1, sizeof *c)) == NULL) {
@@ -263,7 +264,8 @@ counters_replaced(const struct counters *c, const char *dir)
 	snprintf(path, sizeof path, "%s/%s", dir, COUNTERS_FILE);
 	if (lstat(path, &st) != 0)
 		return errno == ENOENT;
-	return st.st_dev != c->dev || st.st_ino != c->ino;
+	/* truncated or grown in place is as good as replaced */
+	return st.st_dev != c->dev || st.st_ino != c->ino || (size_t)st.st_size != c->maplen;
 }
 
 uint64_t
