@@ -11,14 +11,17 @@
 #include "creds.h"
 #include "log.h"
 #include "rules.h"
+#include "tally.h"
 
 void
 authz_init(struct authz *az, struct kg *kg, const struct authz_opts *o)
 {
 	memset(az, 0, sizeof *az);
 	az->kg = kg;
-	if (o != NULL)
+	if (o != NULL) {
 		az->opts = *o;
+		az->tally = o->tally;
+	}
 }
 
 /* Store result -> verdict for failures on the way. */
@@ -596,6 +599,54 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 	return check_limits(az, digest, !req->subrequest && !req->replay, now_ns, res);
 }
 
+/* The history's counters and the verdicts they count (H_QUOTA: none). */
+static const struct {
+	enum hist_counter h;
+	enum verdict v;
+} history_map[] = {
+	{H_ALLOWED, V_ALLOW}, {H_INVALID, V_INVALID}, {H_EXPIRED, V_EXPIRED},
+	{H_OVER_QUOTA, V_QUOTA}, {H_FORBIDDEN, V_FORBIDDEN}, {H_RATE, V_RATE},
+	{H_INTERNAL, V_INTERNAL}, {H_UNAVAILABLE, V_UNAVAILABLE},
+};
+
+/* A known key is refused as invalid only when revoked or of another mode. */
+static enum hist_counter
+history_counter(enum verdict v)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof history_map / sizeof history_map[0]; i++)
+		if (history_map[i].v == v)
+			return history_map[i].h;
+	return H_INVALID;
+}
+
+int
+authz_history_verdict(enum hist_counter h, enum verdict *v)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof history_map / sizeof history_map[0]; i++)
+		if (history_map[i].h == h) {
+			*v = history_map[i].v;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * Usage history: every counted request of a known key, for its key and
+ * organization (a request without a known key belongs to no organization).
+ */
+static void
+count_history(struct authz *az, const struct authz_res *res, int64_t now_s)
+{
+	if (az->tally == NULL || res->key_id == NULL || az->key.org == NULL)
+		return;
+	tally_count(az->tally, az->key.org, res->key_id, history_counter(res->verdict),
+	    res->verdict == V_ALLOW && res->mode == MODE_LIVE, now_s);
+}
+
 void
 authz_decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
     struct authz_res *res)
@@ -616,6 +667,8 @@ authz_decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 		res->verdict = V_UNAVAILABLE;
 		res->reason = "replay of a request that is now allowed";
 	}
+	if (!req->subrequest && !req->replay)
+		count_history(az, res, (int64_t)(now_ns / NS_PER_S));
 	if (res->verdict != V_ALLOW) {
 		res->has_quota = res->verdict == V_QUOTA ? res->has_quota : 0;
 		if (res->verdict != V_RATE)

@@ -66,6 +66,7 @@ struct authz_res {
 
 struct authz_opts {
 	const char *query_param; /* NULL: keys in query strings are ignored */
+	struct tally *tally;     /* usage history of counted requests, or NULL */
 };
 
 /*
@@ -100,9 +101,12 @@ struct plan_entry {
 	unsigned char raw[RECORD_MAX];
 };
 
+struct tally;
+
 struct authz {
 	struct kg *kg;
 	struct authz_opts opts;
+	struct tally *tally;
 	/* records are decoded in place: these outlive each decision */
 	unsigned char keybuf[RECORD_MAX];
 	unsigned char orgbuf[RECORD_MAX];
@@ -142,6 +146,9 @@ int authz_counters_suspect(struct authz *az);
 void authz_counters_check(struct authz *az);
 void authz_decide(struct authz *az, const struct authz_req *req,
     uint64_t now_ns, struct authz_res *res);
+
+/* The verdict a history counter counts; -1 for H_QUOTA (a share of H_ALLOWED). */
+int authz_history_verdict(enum hist_counter h, enum verdict *v);
 
 /* Looks a presented key up: V_ALLOW (found, *rec filled) or a deny. */
 enum verdict authz_find_key(struct authz *az, const char *key, size_t len,

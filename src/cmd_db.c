@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "ledger.h"
+#include "tally.h"
 #include "counters.h"
 
 /* Copies a file, leaving holes where the source reads as zeros. */
@@ -115,7 +116,7 @@ db_backup(struct cli *c, int argc, char **argv)
 struct check {
 	struct cli *c;
 	unsigned long problems;
-	unsigned long keys, revoked, orgs, plans, ids;
+	unsigned long keys, revoked, orgs, plans, ids, ledger, history;
 	/* per-org active key counts, recomputed: a small open hash */
 	struct orgcount { char id[ID_MAX + 1]; uint32_t n; int used; } *oc;
 	size_t ocap;
@@ -229,6 +230,54 @@ check_keyid(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 	return 0;
 }
 
+/* Ledger records: what the counter files flushed, and their bookkeeping. */
+static int
+check_ledger(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct check *ck = ctx;
+	const unsigned char *key = k;
+	struct ledger_seq_rec sr;
+	struct ledger_rec lr;
+	char id[ID_MAX + 1];
+	size_t n;
+
+	ck->ledger++;
+	if (kl > 0 && key[0] == '\0') {
+		if (record_decode_ledger_seq(v, vl, &sr) != 0)
+			problem(ck, "ledger: a bookkeeping record is damaged");
+		return 0;
+	}
+	n = kl > 9 ? kl - 9 : 0;
+	if (n == 0 || n > ID_MAX || key[n] != '\0') {
+		problem(ck, "ledger: a record with a malformed key");
+		return 0;
+	}
+	memcpy(id, key, n);
+	id[n] = '\0';
+	if (record_decode_ledger(v, vl, &lr) != 0)
+		problem(ck, "ledger: the record of organization '%s' is damaged; "
+		    "its quota is refused (503) until it is repaired", id);
+	return 0;
+}
+
+static int
+check_history(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct check *ck = ctx;
+	char id[ID_MAX + 1];
+	struct history_rec h;
+	enum tally_kind kind;
+	int64_t day;
+
+	ck->history++;
+	if (tally_parse_key(k, kl, &day, &kind, id) != 0)
+		problem(ck, "history: a record with a malformed key");
+	else if (record_decode_history(v, vl, &h) != 0)
+		problem(ck, "history: the record of %s '%s' on day %lld is damaged",
+		    kind == TALLY_ORG ? "organization" : "key", id, (long long)day);
+	return 0;
+}
+
 static int
 check_counts(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 {
@@ -312,7 +361,9 @@ db_check(struct cli *c, int argc, char **argv)
 	    (rc = store_scan(c->kg.store, NULL, TBL_ORGS, check_org, &ck)) != ST_OK ||
 	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_KEYS, check_key, &ck)) != ST_OK ||
 	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_KEYIDS, check_keyid, &ck)) != ST_OK ||
-	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_ORGS, check_counts, &ck)) != ST_OK) {
+	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_ORGS, check_counts, &ck)) != ST_OK ||
+	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_LEDGER, check_ledger, &ck)) != ST_OK ||
+	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_HISTORY, check_history, &ck)) != ST_OK) {
 		free(ck.oc);
 		return cli_store_fail(c, rc, "scan");
 	}
@@ -324,6 +375,8 @@ db_check(struct cli *c, int argc, char **argv)
 	printf("plans:     %lu\n", ck.plans);
 	printf("orgs:      %lu\n", ck.orgs);
 	printf("keys:      %lu (%lu revoked)\n", ck.keys, ck.revoked);
+	printf("ledger:    %lu records\n", ck.ledger);
+	printf("history:   %lu day records\n", ck.history);
 	printf("counters:  %u of %u slots used (%.1f%%)\n", used, slots,
 	    100.0 * used / (double)slots);
 	check_index(c, &ck);

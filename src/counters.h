@@ -89,8 +89,9 @@ struct keyindex_anchor *counters_index_anchor(struct counters *c);
 
 /* The ledger's bookkeeping of this file's flushes (ledger.c only). */
 struct counters_flush_state {
-	uint64_t seq;     /* the ledger's flush sequence after our last flush */
-	uint64_t pending; /* the sequence a flush in progress will commit */
+	uint64_t seq;       /* the ledger's flush sequence after our last flush */
+	uint64_t pending;   /* the sequence a flush in progress will commit */
+	int64_t pruned_day; /* the day history was last pruned to its 400 days */
 };
 struct counters_flush_state *counters_flush_state(struct counters *c);
 

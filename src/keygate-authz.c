@@ -34,6 +34,7 @@
 #include "ctx.h"
 #include "decision.h"
 #include "ledger.h"
+#include "tally.h"
 #include "log.h"
 #include "server.h"
 
@@ -63,6 +64,7 @@ struct worker {
 	struct log_budget deny_budget;
 	struct log_budget error_budget;
 	struct decision_table answers; /* the constant denials, rendered at start-up */
+	struct tally *tally;           /* this worker's usage history, written every second */
 	char out[8192];
 };
 
@@ -208,6 +210,35 @@ flush_ledger(struct worker *w)
 	}
 }
 
+/*
+ * This worker's usage history goes to the store every second; what the
+ * store refuses stays for the next try.  Both failures and requests that
+ * found no room in the tally are logged once a minute.
+ */
+static void
+flush_history(struct worker *w)
+{
+	static int64_t logged_at;
+	static uint64_t dropped_total;
+	uint64_t dropped = 0;
+	char err[600];
+	int64_t now = kg_now();
+	int rc;
+
+	rc = tally_flush(w->tally, w->kg.store, &dropped, err, sizeof err);
+	dropped_total += dropped;
+	if ((rc != 0 || dropped_total > 0) && now - logged_at >= 60) {
+		if (rc != 0)
+			log_warnx("%s (retried every second)", err);
+		if (dropped_total > 0)
+			log_warnx("usage history: %llu requests found no room in this "
+			    "second's tally and are not in the history",
+			    (unsigned long long)dropped_total);
+		dropped_total = 0;
+		logged_at = now;
+	}
+}
+
 static void *
 maintenance(void *arg)
 {
@@ -231,6 +262,7 @@ maintenance(void *arg)
 			authz_refresh(&w->az);
 			authz_counters_notice(&w->az);
 			flush_ledger(w);
+			flush_history(w);
 			repair_index(w);
 		}
 		pthread_mutex_unlock(&store_lock);
@@ -629,8 +661,13 @@ worker_main(struct worker *w)
 	__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
 	w->deny_budget.what = "denials";
 	w->error_budget.what = "errors";
+	if ((w->tally = tally_new()) == NULL) {
+		log_warnx("out of memory");
+		return 1;
+	}
 	memset(&o, 0, sizeof o);
 	o.query_param = w->conf.query_param[0] ? w->conf.query_param : NULL;
+	o.tally = w->tally;
 	authz_init(&w->az, &w->kg, &o);
 	authz_refresh(&w->az);
 	start_thread(maintenance, w);
@@ -658,6 +695,12 @@ worker_main(struct worker *w)
 	}
 	FCGX_Finish_r(&rq);
 	pthread_mutex_lock(&store_lock);
+	/* a graceful stop loses no usage: both tally buffers, then the counts */
+	if (!store_broken(w->kg.store)) {
+		flush_history(w);
+		flush_history(w);
+		flush_ledger(w);
+	}
 	kg_close(&w->kg);
 	pthread_mutex_unlock(&store_lock);
 	return 0;

@@ -19,6 +19,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "record.h"
+#include "tally.h"
 
 _Static_assert(OC_COUNT == LEDGER_WORDS, "a ledger record holds every org counter");
 
@@ -543,6 +544,25 @@ abort:
 	return rc;
 }
 
+/*
+ * History older than HISTORY_KEEP_DAYS goes once a day, PRUNE_BATCH
+ * records a flush, so that a large first prune never holds the flush up.
+ */
+#define PRUNE_BATCH 5000
+
+static void
+prune_history(struct store *s, struct counters_flush_state *fs, int64_t now)
+{
+	int64_t today = now / 86400;
+	uint64_t n = 0;
+
+	if (__atomic_load_n(&fs->pruned_day, __ATOMIC_ACQUIRE) == today)
+		return;
+	if (tally_prune(s, today - HISTORY_KEEP_DAYS, PRUNE_BATCH, &n) == ST_OK &&
+	    n < PRUNE_BATCH)
+		__atomic_store_n(&fs->pruned_day, today, __ATOMIC_RELEASE);
+}
+
 int
 ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
     char *err, size_t errlen)
@@ -588,6 +608,7 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 	/* another file flushed since ours did: its counts are part of our bases */
 	if (seq != mine && refresh_bases(s, c, now, err, errlen) != ST_OK)
 		result = -1;
+	prune_history(s, fs, now);
 out:
 	free(d);
 	close(fd);

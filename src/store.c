@@ -803,6 +803,57 @@ store_scan_from(struct store *s, struct store_txn *txn, enum store_tbl t,
 	return rc;
 }
 
+/* Byte order, a prefix first: Berkeley DB's default order for btree keys. */
+static int
+key_before(const DBT *k, const void *limit, size_t llen)
+{
+	size_t n = k->size < llen ? k->size : llen;
+	int c = memcmp(k->data, limit, n);
+
+	return c < 0 || (c == 0 && k->size < llen);
+}
+
+int
+store_del_below(struct store *s, enum store_tbl t, const void *limit,
+    size_t llen, uint64_t max, uint64_t *deleted)
+{
+	struct store_txn *txn;
+	DBC *c = NULL;
+	DBT k, v;
+	int ret, rc;
+
+	*deleted = 0;
+	if (tbl_types[t] != DB_BTREE)
+		return ST_ERROR;
+	if ((rc = store_txn_begin(s, &txn)) != ST_OK)
+		return rc;
+	if ((ret = s->db[t]->cursor(s->db[t], txn->txn, &c, 0)) != 0) {
+		store_txn_abort(txn);
+		return classify(s, ret, tbl_files[t]);
+	}
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	k.flags = DB_DBT_REALLOC;
+	v.flags = DB_DBT_REALLOC | DB_DBT_PARTIAL; /* keys are all we look at */
+	while ((max == 0 || *deleted < max) && (ret = c->get(c, &k, &v, DB_NEXT | DB_RMW)) == 0 &&
+	    key_before(&k, limit, llen)) {
+		if ((ret = c->del(c, 0)) != 0)
+			break;
+		(*deleted)++;
+	}
+	free(k.data);
+	free(v.data);
+	c->close(c);
+	if (ret != 0 && ret != DB_NOTFOUND) {
+		store_txn_abort(txn);
+		*deleted = 0;
+		return classify(s, ret, tbl_files[t]);
+	}
+	if ((rc = store_txn_commit(txn)) != ST_OK)
+		*deleted = 0;
+	return rc;
+}
+
 int
 store_count(struct store *s, enum store_tbl t, uint64_t *n)
 {

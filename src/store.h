@@ -88,6 +88,13 @@ int store_scan(struct store *s, struct store_txn *txn, enum store_tbl t,
 int store_scan_from(struct store *s, struct store_txn *txn, enum store_tbl t,
     const void *from, size_t flen, store_scan_fn fn, void *ctx);
 
+/*
+ * Deletes, in one transaction, the first records of a sorted table whose
+ * keys sort before limit, at most max of them (0: no maximum).
+ */
+int store_del_below(struct store *s, enum store_tbl t, const void *limit,
+    size_t llen, uint64_t max, uint64_t *deleted);
+
 /* failchk + expired lock waits; ST_RECOVER when the env must be reopened. */
 int store_maintain(struct store *s);
 /* A checkpoint, so that logs can be removed and recovery stays short. */
