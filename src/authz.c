@@ -11,14 +11,17 @@
 #include "creds.h"
 #include "log.h"
 #include "rules.h"
+#include "tally.h"
 
 void
 authz_init(struct authz *az, struct kg *kg, const struct authz_opts *o)
 {
 	memset(az, 0, sizeof *az);
 	az->kg = kg;
-	if (o != NULL)
+	if (o != NULL) {
 		az->opts = *o;
+		az->tally = o->tally;
+	}
 }
 
 /* Store result -> verdict for failures on the way. */
@@ -108,6 +111,8 @@ current_index(struct authz *az)
 
 	if (kg->index != NULL && !keyindex_stale(kg->index))
 		return kg->index;
+	if (kg->counters == NULL)
+		return NULL;
 	now = kg_now_ns();
 	if (now - az->index_tried_ns < INDEX_RETRY_NS)
 		return NULL;
@@ -212,6 +217,29 @@ authz_find_key(struct authz *az, const char *key, size_t len,
 		return V_INVALID;
 	}
 	return V_ALLOW;
+}
+
+int
+authz_counters_suspect(struct authz *az)
+{
+	return az->kg->counters == NULL || !counters_intact(az->kg->counters) ||
+	    __atomic_load_n(&az->counters_suspect, __ATOMIC_ACQUIRE);
+}
+
+void
+authz_counters_check(struct authz *az)
+{
+	__atomic_store_n(&az->counters_suspect, 0, __ATOMIC_RELEASE);
+	if (kg_counters_check(az->kg) != 0)
+		authz_invalidate(az); /* the generation of another file means nothing */
+}
+
+void
+authz_counters_notice(struct authz *az)
+{
+	if (az->kg->counters != NULL &&
+	    counters_replaced(az->kg->counters, store_dir(az->kg->store)))
+		__atomic_store_n(&az->counters_suspect, 1, __ATOMIC_RELEASE);
 }
 
 void
@@ -385,11 +413,18 @@ quota_total(struct authz *az)
 	return q;
 }
 
+/* The org counter a plan's quota is enforced on. */
+static enum org_counter
+quota_counter(enum quota_period p)
+{
+	return p == QUOTA_DAY ? OC_DAY : p == QUOTA_MONTH ? OC_MONTH : OC_CREDITS;
+}
+
 static enum verdict
-check_quota(struct authz *az, struct counter_slot *slot, int consume,
+check_quota(struct authz *az, struct org_slot *slot, int consume,
     int64_t now_s, struct authz_res *res)
 {
-	counters_quota(slot, az->plan.quota.period, quota_total(az),
+	counters_quota(slot, quota_counter(az->plan.quota.period), quota_total(az),
 	    az->plan.overage_pct, now_s, consume, &res->quota);
 	res->has_quota = 1;
 	if (!res->quota.allowed) {
@@ -400,38 +435,49 @@ check_quota(struct authz *az, struct counter_slot *slot, int consume,
 }
 
 static enum verdict
-check_rate(struct counter_slot *slot, const struct rate_spec *r, int consume,
-    uint64_t now_ns, struct authz_res *res)
+check_rate(struct counter_slot *slot, enum rate_which w, const struct rate_spec *r,
+    int consume, uint64_t now_ns, struct authz_res *res)
 {
 	struct rate_result rr;
 
-	counters_rate(slot, r, now_ns, consume, &rr);
+	counters_rate(slot, w, r, now_ns, consume, &rr);
 	/* With two limits (plan and key), report the tighter one. */
 	if (!res->has_rate || !rr.allowed || rr.remaining < res->rate.remaining)
 		res->rate = rr;
 	res->has_rate = 1;
 	if (!rr.allowed) {
-		res->reason = "rate limit reached";
+		res->reason = w == RATE_KEY ? "the key's rate limit reached" : "rate limit reached";
 		return V_RATE;
 	}
 	return V_ALLOW;
 }
 
 /*
- * Without a quota, live requests are still counted by calendar month, so
- * that `keygate usage` shows every organization's traffic.  Never denies.
+ * Every allowed live request is counted per day and per month (usage,
+ * and quotas), and in credits on a prepaid plan: each counter but the
+ * one the plan enforces (already counted by its check) gets a unit here.
  */
 static void
-count_usage(struct authz *az, int64_t now_s)
+count_usage(struct authz *az, struct org_slot *o, int64_t now_s)
 {
-	struct counter_slot *s = counters_find(az->kg->counters,
-	    counters_org_tag(az->key.org), 1);
-	struct quota_result q;
+	enum quota_period p = az->plan.quota.period;
+	enum org_counter enforced = p == QUOTA_NONE ? OC_COUNT : quota_counter(p);
 
-	if (s != NULL)
-		counters_quota(s, QUOTA_MONTH, QUOTA_USED_MAX, 0, now_s, 1, &q);
+	if (enforced != OC_DAY)
+		counters_count(o, OC_DAY, now_s);
+	if (enforced != OC_MONTH)
+		counters_count(o, OC_MONTH, now_s);
 }
 
+#define TABLE_FULL "counter table full (keygate db check)"
+
+/*
+ * Rate limits and quota.  A request that any limit refuses consumes
+ * nothing from the others: every limit is first checked without
+ * consuming, in the order quota, plan rate, key rate; only then are they
+ * consumed, and a limit that another process used up in between gives
+ * back what was already taken.
+ */
 static enum verdict
 check_limits(struct authz *az, const unsigned char digest[DIGEST_LEN],
     int consume, uint64_t now_ns, struct authz_res *res)
@@ -439,54 +485,61 @@ check_limits(struct authz *az, const unsigned char digest[DIGEST_LEN],
 	struct counters *c = az->kg->counters;
 	int64_t now_s = (int64_t)(now_ns / NS_PER_S);
 	const struct rate_spec *plan_rate = &az->plan.rate, *key_rate = &az->key.rate;
-	int use_quota = az->plan.quota.period != QUOTA_NONE && res->mode == MODE_LIVE;
-	struct counter_slot *kslot, *oslot = NULL;
+	int live = res->mode == MODE_LIVE;
+	int use_quota = az->plan.quota.period != QUOTA_NONE && live;
+	int rates = plan_rate->count > 0 || key_rate->count > 0;
+	struct counter_slot *kslot;
+	struct org_slot *oslot = NULL;
 	enum verdict v;
 
 	kslot = counters_find(c, counters_key_tag(digest), 1);
+	if (rates && kslot == NULL) {
+		res->reason = TABLE_FULL;
+		return V_UNAVAILABLE;
+	}
+	if (live && (oslot = counters_org(c, az->key.org, 1)) == NULL) {
+		res->reason = TABLE_FULL;
+		return V_UNAVAILABLE;
+	}
 	if (use_quota) {
-		oslot = counters_find(c, counters_org_tag(az->key.org), 1);
-		if (oslot == NULL) {
-			res->reason = "counter table full (keygate db check)";
+		if (counters_org_damaged(oslot)) {
+			res->reason = "the organization's ledger record is damaged (keygate db check)";
 			return V_UNAVAILABLE;
 		}
-		/* Peek first, so a request refused for quota costs no rate token. */
 		if ((v = check_quota(az, oslot, 0, now_s, res)) != V_ALLOW)
 			return v;
 	}
-	if (plan_rate->count > 0 || key_rate->count > 0) {
-		if (kslot == NULL) {
-			res->reason = "counter table full (keygate db check)";
-			return V_UNAVAILABLE;
-		}
-		/*
-		 * A key's own limit narrows the plan's: both apply, each in
-		 * its own slot (the key's own one under a derived tag).
-		 */
-		if (plan_rate->count > 0 &&
-		    (v = check_rate(kslot, plan_rate, consume, now_ns, res)) != V_ALLOW)
-			return v;
-		if (key_rate->count > 0) {
-			unsigned char d2[DIGEST_LEN];
-			struct counter_slot *s2;
-
-			memcpy(d2, digest, DIGEST_LEN);
-			d2[0] ^= 0x5a;
-			if ((s2 = counters_find(c, counters_key_tag(d2), 1)) == NULL) {
-				res->reason = "counter table full (keygate db check)";
-				return V_UNAVAILABLE;
-			}
-			if ((v = check_rate(s2, key_rate, consume, now_ns, res)) != V_ALLOW)
-				return v;
-		}
-	}
-	if (use_quota && consume && (v = check_quota(az, oslot, 1, now_s, res)) != V_ALLOW)
+	if (plan_rate->count > 0 &&
+	    (v = check_rate(kslot, RATE_PLAN, plan_rate, 0, now_ns, res)) != V_ALLOW)
 		return v;
-	if (consume && !use_quota && res->mode == MODE_LIVE)
-		count_usage(az, now_s);
-	if (consume && kslot != NULL)
+	if (key_rate->count > 0 &&
+	    (v = check_rate(kslot, RATE_KEY, key_rate, 0, now_ns, res)) != V_ALLOW)
+		return v;
+	if (!consume)
+		return V_ALLOW;
+
+	res->has_rate = 0;
+	if (plan_rate->count > 0 &&
+	    (v = check_rate(kslot, RATE_PLAN, plan_rate, 1, now_ns, res)) != V_ALLOW)
+		return v;
+	if (key_rate->count > 0 &&
+	    (v = check_rate(kslot, RATE_KEY, key_rate, 1, now_ns, res)) != V_ALLOW)
+		goto refund_plan;
+	if (use_quota && (v = check_quota(az, oslot, 1, now_s, res)) != V_ALLOW)
+		goto refund_key;
+	if (live)
+		count_usage(az, oslot, now_s);
+	if (kslot != NULL)
 		counters_touch(kslot, now_s);
 	return V_ALLOW;
+
+refund_key:
+	if (key_rate->count > 0)
+		counters_rate_refund(kslot, RATE_KEY, key_rate, now_ns);
+refund_plan:
+	if (plan_rate->count > 0)
+		counters_rate_refund(kslot, RATE_PLAN, plan_rate, now_ns);
+	return v;
 }
 
 static enum verdict
@@ -517,6 +570,11 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 	case CREDS_OK:
 		break;
 	}
+	if (az->kg->counters == NULL) {
+		creds_wipe(&creds);
+		res->reason = "no counter file (see the log)";
+		return V_UNAVAILABLE;
+	}
 	v = authz_find_key(az, creds.key, creds.len, digest, res);
 	creds_wipe(&creds);
 	if (v != V_ALLOW)
@@ -541,6 +599,54 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 	return check_limits(az, digest, !req->subrequest && !req->replay, now_ns, res);
 }
 
+/* The history's counters and the verdicts they count (H_QUOTA: none). */
+static const struct {
+	enum hist_counter h;
+	enum verdict v;
+} history_map[] = {
+	{H_ALLOWED, V_ALLOW}, {H_INVALID, V_INVALID}, {H_EXPIRED, V_EXPIRED},
+	{H_OVER_QUOTA, V_QUOTA}, {H_FORBIDDEN, V_FORBIDDEN}, {H_RATE, V_RATE},
+	{H_INTERNAL, V_INTERNAL}, {H_UNAVAILABLE, V_UNAVAILABLE},
+};
+
+/* A known key is refused as invalid only when revoked or of another mode. */
+static enum hist_counter
+history_counter(enum verdict v)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof history_map / sizeof history_map[0]; i++)
+		if (history_map[i].v == v)
+			return history_map[i].h;
+	return H_INVALID;
+}
+
+int
+authz_history_verdict(enum hist_counter h, enum verdict *v)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof history_map / sizeof history_map[0]; i++)
+		if (history_map[i].h == h) {
+			*v = history_map[i].v;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * Usage history: every counted request of a known key, for its key and
+ * organization (a request without a known key belongs to no organization).
+ */
+static void
+count_history(struct authz *az, const struct authz_res *res, int64_t now_s)
+{
+	if (az->tally == NULL || res->key_id == NULL || az->key.org == NULL)
+		return;
+	tally_count(az->tally, az->key.org, res->key_id, history_counter(res->verdict),
+	    res->verdict == V_ALLOW && res->mode == MODE_LIVE, now_s);
+}
+
 void
 authz_decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
     struct authz_res *res)
@@ -548,11 +654,21 @@ authz_decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 	memset(res, 0, sizeof *res);
 	res->display[0] = '\0';
 	res->verdict = decide(az, req, now_ns, res);
+	/*
+	 * The counter file shrank under this decision (truncated: its pages
+	 * read as zeros since): no verdict that read it can stand.
+	 */
+	if (az->kg->counters != NULL && !counters_intact(az->kg->counters)) {
+		res->verdict = V_UNAVAILABLE;
+		res->reason = "the counter file was truncated; it is rebuilt";
+	}
 	/* A replay exists to repeat a denial; it can never let a request in. */
 	if (req->replay && res->verdict == V_ALLOW) {
 		res->verdict = V_UNAVAILABLE;
 		res->reason = "replay of a request that is now allowed";
 	}
+	if (!req->subrequest && !req->replay)
+		count_history(az, res, (int64_t)(now_ns / NS_PER_S));
 	if (res->verdict != V_ALLOW) {
 		res->has_quota = res->verdict == V_QUOTA ? res->has_quota : 0;
 		if (res->verdict != V_RATE)

@@ -66,6 +66,7 @@ struct authz_res {
 
 struct authz_opts {
 	const char *query_param; /* NULL: keys in query strings are ignored */
+	struct tally *tally;     /* usage history of counted requests, or NULL */
 };
 
 /*
@@ -100,9 +101,12 @@ struct plan_entry {
 	unsigned char raw[RECORD_MAX];
 };
 
+struct tally;
+
 struct authz {
 	struct kg *kg;
 	struct authz_opts opts;
+	struct tally *tally;
 	/* records are decoded in place: these outlive each decision */
 	unsigned char keybuf[RECORD_MAX];
 	unsigned char orgbuf[RECORD_MAX];
@@ -116,6 +120,7 @@ struct authz {
 	int org_from_index;         /* this decision's org record is hit.org_rec */
 	uint64_t index_tried_ns;    /* last attempt to (re)open the key index */
 	uint32_t epoch;             /* atomic */
+	int counters_suspect;       /* atomic: the counter file may have been replaced */
 	uint64_t meta_gen_seen;     /* the store's generation at the last refresh */
 	struct org_entry orgs[ORG_CACHE_SLOTS];
 	struct plan_entry plans[PLAN_CACHE_SLOTS];
@@ -130,8 +135,20 @@ void authz_invalidate(struct authz *az);
  * call from another thread than the one deciding.
  */
 void authz_refresh(struct authz *az);
+/*
+ * The counter file: a maintenance thread notices (a stat, every second)
+ * that it was deleted or replaced; the request thread checks before each
+ * request whether it must be mapped again (cheap: two loads), and swaps
+ * it (authz_counters_check) while nothing else uses the store handle.
+ */
+void authz_counters_notice(struct authz *az);
+int authz_counters_suspect(struct authz *az);
+void authz_counters_check(struct authz *az);
 void authz_decide(struct authz *az, const struct authz_req *req,
     uint64_t now_ns, struct authz_res *res);
+
+/* The verdict a history counter counts; -1 for H_QUOTA (a share of H_ALLOWED). */
+int authz_history_verdict(enum hist_counter h, enum verdict *v);
 
 /* Looks a presented key up: V_ALLOW (found, *rec filled) or a deny. */
 enum verdict authz_find_key(struct authz *az, const char *key, size_t len,

@@ -396,12 +396,36 @@ backoff(int attempt)
 	usleep((useconds_t)(1000 * (1 << attempt) + (getpid() * 7919 + attempt * 104729) % 1000));
 }
 
+/*
+ * A counter file made moments ago (the old one was deleted or damaged):
+ * authorizers still mapping the old one read the generation there, which
+ * nobody bumps any more, until their maintenance thread notices the new
+ * file (within a second).  A change committed before then could be missed
+ * by their caches for that second, so wait it out: this happens only
+ * right after such a fault.
+ */
+#define COUNTERS_SETTLE_S 2
+
+static void
+settle_counters(struct cli *c)
+{
+	int64_t ready = counters_created_at(c->kg.counters) + COUNTERS_SETTLE_S;
+
+	if (!(counters_flags(c->kg.counters) & COUNTERS_REBUILT))
+		return;
+	while (kg_now() < ready) {
+		cli_progress();
+		usleep(100 * 1000);
+	}
+}
+
 int
 cli_txn(struct cli *c, cli_txn_fn fn, void *ctx)
 {
 	struct store_txn *t;
 	int attempt, rc, code;
 
+	settle_counters(c);
 	if ((code = index_lock(c)) != EX_OK)
 		return code;
 	for (attempt = 0; attempt < TXN_RETRIES; attempt++) {
@@ -711,4 +735,18 @@ cli_last_used(struct cli *c, const unsigned char digest[DIGEST_LEN],
 	int64_t t = s ? counters_last_used(s) : 0;
 
 	return t > k->last_used_at ? t : k->last_used_at;
+}
+
+uint64_t
+cli_org_used(struct cli *c, const char *org, enum quota_period kind, int64_t now,
+    uint32_t *period_id)
+{
+	enum org_counter w = kind == QUOTA_DAY ? OC_DAY :
+	    kind == QUOTA_CREDITS ? OC_CREDITS : OC_MONTH;
+	struct org_slot *s = counters_org(c->kg.counters, org, 0);
+	uint32_t pid = counters_period(w, now);
+
+	if (period_id != NULL)
+		*period_id = pid;
+	return s != NULL ? counters_org_used(s, w, pid) : 0;
 }

@@ -166,6 +166,14 @@ void cli_json_rules(struct json *j, const struct rule_view *r, size_t n);
 int64_t cli_last_used(struct cli *c, const unsigned char digest[DIGEST_LEN],
     const struct key_rec *k);
 
+/*
+ * Units org used in the current period of a quota of kind (QUOTA_NONE:
+ * by calendar month), as the counters decide it (the ledger's base and
+ * this host's count).  *period_id: that period.
+ */
+uint64_t cli_org_used(struct cli *c, const char *org, enum quota_period kind,
+    int64_t now, uint32_t *period_id);
+
 /* Subcommands. */
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_plan(struct cli *c, int argc, char **argv);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ledger.h"
+#include "tally.h"
 #include "counters.h"
 
 /* Copies a file, leaving holes where the source reads as zeros. */
@@ -73,32 +75,16 @@ dir_is_empty_or_absent(const char *dir)
 	return empty;
 }
 
-/*
- * The key index is not backed up (it is derived), and the copied counter
- * file must not name the live store's index as current: a backup restored
- * next to a newer index file would otherwise trust it.
- */
-static int
-forget_index(const char *dir)
-{
-	struct keyindex_anchor *a;
-	struct counters *ctr;
-	char err[700];
-
-	if ((ctr = counters_open(dir, err, sizeof err)) == NULL)
-		return cli_fail(EX_STORE, "db backup: %s", err);
-	a = counters_index_anchor(ctr);
-	__atomic_store_n(&a->id, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&a->seq, 0, __ATOMIC_RELEASE);
-	counters_close(ctr);
-	return EX_OK;
-}
-
 static int
 db_backup(struct cli *c, int argc, char **argv)
 {
 	char err[700], from[PATHNAME_BUF], to[PATHNAME_BUF];
-	static const char *const extra[] = {COUNTERS_FILE, "DB_CONFIG"};
+	/*
+	 * The counter file and the key index are derived: the copy makes its
+	 * own from the databases when it is first opened (the ledger, flushed
+	 * first, holds what organizations consumed).
+	 */
+	static const char *const extra[] = {"DB_CONFIG"};
 	struct args a;
 	size_t i;
 	int code;
@@ -114,6 +100,8 @@ db_backup(struct cli *c, int argc, char **argv)
 		return cli_fail(EX_CONFLICT, "db backup: %s exists and is not empty", a.pos[0]);
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
+	if (ledger_flush(c->kg.store, c->kg.counters, c->dir, kg_now(), err, sizeof err) < 0)
+		return cli_fail(EX_STORE, "db backup: %s", err);
 	if (store_backup(c->kg.store, a.pos[0], err, sizeof err) != 0)
 		return cli_fail(EX_STORE, "db backup: %s", err);
 	for (i = 0; i < sizeof extra / sizeof extra[0]; i++) {
@@ -122,8 +110,6 @@ db_backup(struct cli *c, int argc, char **argv)
 		if (access(from, F_OK) == 0 && copy_sparse(from, to, err, sizeof err) != 0)
 			return cli_fail(EX_STORE, "db backup: %s", err);
 	}
-	if ((code = forget_index(a.pos[0])) != EX_OK)
-		return code;
 	cli_note("keygate: backup written to %s; it opens as a store with --db %s", a.pos[0], a.pos[0]);
 	return EX_OK;
 }
@@ -133,7 +119,7 @@ db_backup(struct cli *c, int argc, char **argv)
 struct check {
 	struct cli *c;
 	unsigned long problems;
-	unsigned long keys, revoked, orgs, plans, ids;
+	unsigned long keys, revoked, orgs, plans, ids, ledger, history;
 	/* per-org active key counts, recomputed: a small open hash */
 	struct orgcount { char id[ID_MAX + 1]; uint32_t n; int used; } *oc;
 	size_t ocap;
@@ -247,6 +233,54 @@ check_keyid(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 	return 0;
 }
 
+/* Ledger records: what the counter files flushed, and their bookkeeping. */
+static int
+check_ledger(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct check *ck = ctx;
+	const unsigned char *key = k;
+	struct ledger_seq_rec sr;
+	struct ledger_rec lr;
+	char id[ID_MAX + 1];
+	size_t n;
+
+	ck->ledger++;
+	if (kl > 0 && key[0] == '\0') {
+		if (record_decode_ledger_seq(v, vl, &sr) != 0)
+			problem(ck, "ledger: a bookkeeping record is damaged");
+		return 0;
+	}
+	n = kl > 9 ? kl - 9 : 0;
+	if (n == 0 || n > ID_MAX || key[n] != '\0') {
+		problem(ck, "ledger: a record with a malformed key");
+		return 0;
+	}
+	memcpy(id, key, n);
+	id[n] = '\0';
+	if (record_decode_ledger(v, vl, &lr) != 0)
+		problem(ck, "ledger: the record of organization '%s' is damaged; "
+		    "its quota is refused (503) until it is repaired", id);
+	return 0;
+}
+
+static int
+check_history(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct check *ck = ctx;
+	char id[ID_MAX + 1];
+	struct history_rec h;
+	enum tally_kind kind;
+	int64_t day;
+
+	ck->history++;
+	if (tally_parse_key(k, kl, &day, &kind, id) != 0)
+		problem(ck, "history: a record with a malformed key");
+	else if (record_decode_history(v, vl, &h) != 0)
+		problem(ck, "history: the record of %s '%s' on day %lld is damaged",
+		    kind == TALLY_ORG ? "organization" : "key", id, (long long)day);
+	return 0;
+}
+
 static int
 check_counts(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 {
@@ -330,7 +364,9 @@ db_check(struct cli *c, int argc, char **argv)
 	    (rc = store_scan(c->kg.store, NULL, TBL_ORGS, check_org, &ck)) != ST_OK ||
 	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_KEYS, check_key, &ck)) != ST_OK ||
 	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_KEYIDS, check_keyid, &ck)) != ST_OK ||
-	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_ORGS, check_counts, &ck)) != ST_OK) {
+	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_ORGS, check_counts, &ck)) != ST_OK ||
+	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_LEDGER, check_ledger, &ck)) != ST_OK ||
+	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_HISTORY, check_history, &ck)) != ST_OK) {
 		free(ck.oc);
 		return cli_store_fail(c, rc, "scan");
 	}
@@ -342,6 +378,8 @@ db_check(struct cli *c, int argc, char **argv)
 	printf("plans:     %lu\n", ck.plans);
 	printf("orgs:      %lu\n", ck.orgs);
 	printf("keys:      %lu (%lu revoked)\n", ck.keys, ck.revoked);
+	printf("ledger:    %lu records\n", ck.ledger);
+	printf("history:   %lu day records\n", ck.history);
 	printf("counters:  %u of %u slots used (%.1f%%)\n", used, slots,
 	    100.0 * used / (double)slots);
 	check_index(c, &ck);

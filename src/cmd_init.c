@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "ledger.h"
 #include "counters.h"
 
 static int
@@ -111,17 +112,23 @@ write_meta(struct store *s, const char *prefix, const char *pepper_path,
 	return EX_OK;
 }
 
-/* An empty key index, so that authorizers use it from the first request. */
+/*
+ * The counter file (its size recorded for later rebuilds) and an empty key
+ * index, so that authorizers use both from the first request.
+ */
 static int
-build_index(const char *dir, struct store *s)
+build_derived(const char *dir, struct store *s, uint32_t slots)
 {
 	struct counters *ctr;
 	char err[600];
 	int rc = -1;
 
-	if ((ctr = counters_open(dir, err, sizeof err)) != NULL)
+	if (ledger_set_slots(s, slots, err, sizeof err) == 0 &&
+	    counters_create(dir, slots, err, sizeof err) == 0 &&
+	    (ctr = counters_open(dir, err, sizeof err)) != NULL) {
 		rc = keyindex_rebuild(dir, counters_index_anchor(ctr), s, NULL, err, sizeof err);
-	counters_close(ctr);
+		counters_close(ctr);
+	}
 	return rc == 0 ? EX_OK : cli_fail(EX_STORE, "init: %s", err);
 }
 
@@ -178,8 +185,7 @@ cmd_init(struct cli *c, int argc, char **argv)
 		goto out;
 	if ((code = prepare_dir(c->dir, gr ? gr->gr_gid : 0, gr != NULL)) != EX_OK)
 		goto out;
-	if (store_write_config(c->dir, cache, err, sizeof err) != 0 ||
-	    counters_create(c->dir, (uint32_t)slots, err, sizeof err) != 0) {
+	if (store_write_config(c->dir, cache, err, sizeof err) != 0) {
 		code = cli_fail(EX_STORE, "init: %s", err);
 		goto out;
 	}
@@ -189,7 +195,7 @@ cmd_init(struct cli *c, int argc, char **argv)
 	}
 	code = write_meta(s, prefix, pepper_path, pepper, plen);
 	if (code == EX_OK)
-		code = build_index(c->dir, s);
+		code = build_derived(c->dir, s, (uint32_t)slots);
 	store_close(s);
 	if (code == EX_OK)
 		cli_note("keygate: store created in %s (prefix %s%s%s%s)", c->dir, prefix,

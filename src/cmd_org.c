@@ -201,18 +201,14 @@ org_usage(struct cli *c, const char *id, const struct org_rec *o,
     const struct plan_rec *p, struct usage_now *u)
 {
 	enum quota_period kind = p ? p->quota.period : QUOTA_NONE;
-	struct counter_slot *s;
 
 	memset(u, 0, sizeof u[0]);
 	u->has_quota = kind != QUOTA_NONE;
-	if (kind == QUOTA_NONE)
-		kind = QUOTA_MONTH; /* without a quota, usage is counted by month */
-	u->period = policy_period_id(kind, kg_now());
 	u->quota = p ? p->quota.count : 0;
 	if (p && kind == QUOTA_CREDITS)
 		u->quota += o->credits;
-	s = counters_find(c->kg.counters, counters_org_tag(id), 0);
-	u->used = s ? counters_quota_used(s, u->period) : 0;
+	/* without a quota, usage is counted by month */
+	u->used = cli_org_used(c, id, kind, kg_now(), &u->period);
 }
 
 static void

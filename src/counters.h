@@ -1,11 +1,18 @@
 /*
  * counters.h - the hot counters every authorizer process on a host shares:
- * rate-limit state per key, quota usage per organisation, and last use per
- * key.  They live in a file in the store directory, mapped MAP_SHARED, and
- * change only by atomic compare-and-swap: ~10 ns against ~80 us for a
- * contended Berkeley DB transaction (../shared/FACTS.md), no lock that a
- * killed process could leave held, and nothing to recover after a crash.
- * The file is host-local state; it is not replicated with the databases.
+ * rate-limit state and last use per key, quota and credit consumption per
+ * organization.  They live in a file in the store directory, mapped
+ * MAP_SHARED, and change only by atomic compare-and-swap: ~10 ns against
+ * ~80 us for a contended Berkeley DB transaction, no lock that a killed
+ * process could leave held.
+ *
+ * The file is derived state.  Rate-limit state may be lost with it; what
+ * organizations consumed may not: ledger.c flushes it to Berkeley DB every
+ * second and builds a new file from there whenever this one is missing,
+ * damaged or older than the ledger.  Each file has a random instance id
+ * under which the ledger keeps what it counted, so that a new file starts
+ * from zero on top of what every earlier file (or host) flushed (the
+ * organization slot's "base"), and nothing is counted twice.
  */
 #ifndef KEYGATE_COUNTERS_H
 #define KEYGATE_COUNTERS_H
@@ -16,17 +23,50 @@
 #include "apikey.h"
 #include "pathname.h"
 #include "policy.h"
+#include "record.h"
 
 #define COUNTERS_FILE "counters"
-#define COUNTERS_DEFAULT_SLOTS (1u << 20) /* 32 MiB: half a million live keys */
+#define COUNTERS_LOCK "counters.lock"         /* serialises rebuilds of the file */
+#define COUNTERS_DEFAULT_SLOTS (1u << 20)     /* 32 MiB: half a million live keys */
+#define COUNTERS_MIN_SLOTS 64
+#define COUNTERS_MAX_SLOTS (1u << 28)
+/* one organization slot per this many key slots, but at least ORG_SLOTS_MIN */
+#define COUNTERS_KEYS_PER_ORG 8
+#define COUNTERS_ORG_SLOTS_MIN 64
 
 struct counters;
 struct counter_slot;
+struct org_slot;
 
+/* A file made to replace another (deleted, damaged, older than the ledger). */
+#define COUNTERS_REBUILT 0x1
+
+/*
+ * Creates the file at path (a temporary name: ledger.c renames it into
+ * place once seeded) with nslots key slots, 0660, fully allocated.
+ */
+int counters_create_at(const char *path, uint32_t nslots, uint64_t instance,
+    uint32_t flags, char *err, size_t errlen);
+/* The same at dir/counters, with a random instance id (init, tests). */
 int counters_create(const char *dir, uint32_t nslots, char *err, size_t errlen);
+/* Opens dir/counters, or a file at path with counters_open_path. */
 struct counters *counters_open(const char *dir, char *err, size_t errlen);
+struct counters *counters_open_path(const char *path, char *err, size_t errlen);
 void counters_close(struct counters *c);
 uint32_t counters_nslots(const struct counters *c);
+uint32_t counters_norg_slots(const struct counters *c);
+uint64_t counters_instance(const struct counters *c);
+int64_t counters_created_at(const struct counters *c);
+uint32_t counters_flags(const struct counters *c);
+/*
+ * Whether the mapping still works: 0 after the file was truncated under
+ * us (the SIGBUS that caused is caught, see mapguard.h); every counter
+ * read in the meantime may have been zeros, so a decision that used them
+ * must not stand.
+ */
+int counters_intact(const struct counters *c);
+/* Whether dir/counters is still the file this mapping came from. */
+int counters_replaced(const struct counters *c, const char *dir);
 
 /*
  * The generation of organizations and plans on this host: the CLI bumps it
@@ -40,9 +80,7 @@ uint32_t counters_used(const struct counters *c);
 /*
  * The key index's anchor (keyindex.h): its sequence number, odd while a
  * writer is at work, and the id of the index file that is current.  It
- * lives here, next to the generation, because this file is never
- * replaced: a reader that still maps an index file someone deleted or
- * rebuilt sees that its id is no longer the current one.
+ * lives here, next to the generation, because a request reads both.
  */
 struct keyindex_anchor {
 	uint64_t seq;
@@ -50,20 +88,79 @@ struct keyindex_anchor {
 };
 struct keyindex_anchor *counters_index_anchor(struct counters *c);
 
+/* The ledger's bookkeeping of this file's flushes (ledger.c only). */
+struct counters_flush_state {
+	uint64_t seq;       /* the ledger's flush sequence after our last flush */
+	uint64_t pending;   /* the sequence a flush in progress will commit */
+	int64_t pruned_day; /* the day history was last pruned to its 400 days */
+};
+struct counters_flush_state *counters_flush_state(struct counters *c);
+
 uint64_t counters_key_tag(const unsigned char digest[DIGEST_LEN]);
 uint64_t counters_org_tag(const char *org);
+
+/* ---- keys: rate limits and last use ---- */
+
 /* The slot of tag; with create, claims a free one.  NULL: not found / full. */
 struct counter_slot *counters_find(struct counters *c, uint64_t tag, int create);
 
-void counters_rate(struct counter_slot *s, const struct rate_spec *r,
-    uint64_t now_ns, int consume, struct rate_result *res);
-void counters_quota(struct counter_slot *s, enum quota_period kind,
-    uint64_t quota, uint32_t overage_pct, int64_t now_s, int consume,
-    struct quota_result *res);
-/* Units used by the org slot in the period with this id (current or previous). */
-uint64_t counters_quota_used(struct counter_slot *s, uint32_t period_id);
+/* Which of a key's two limits: its plan's, or the key's own narrower one. */
+enum rate_which { RATE_PLAN, RATE_KEY };
+
+void counters_rate(struct counter_slot *s, enum rate_which w,
+    const struct rate_spec *r, uint64_t now_ns, int consume,
+    struct rate_result *res);
+/* Gives back one token counters_rate took (a later limit refused). */
+void counters_rate_refund(struct counter_slot *s, enum rate_which w,
+    const struct rate_spec *r, uint64_t now_ns);
 /* Records a use; writes only when the stored time is 30 s old or more. */
 void counters_touch(struct counter_slot *s, int64_t now_s);
 int64_t counters_last_used(struct counter_slot *s);
+
+/* ---- organizations: quotas and credits ---- */
+
+/*
+ * What an organization consumes, counted three ways at once: per UTC day,
+ * per calendar month, and in prepaid credits (a count that never resets:
+ * a plan change can neither give credits back nor reset a period).
+ */
+enum org_counter { OC_DAY, OC_MONTH, OC_CREDITS, OC_COUNT };
+
+/* The slot of org id; with create, claims one (and records the id). */
+struct org_slot *counters_org(struct counters *c, const char *id, int create);
+/*
+ * One quota step on counter which: the verdict on base + this file's
+ * count against quota (plus overage_pct); with consume and allowed, counts
+ * one unit here.
+ */
+void counters_quota(struct org_slot *s, enum org_counter which, uint64_t quota,
+    uint32_t overage_pct, int64_t now_s, int consume, struct quota_result *res);
+/* Counts one unit without a limit (the counters a plan does not enforce). */
+void counters_count(struct org_slot *s, enum org_counter which, int64_t now_s);
+/* Units used in the period with this id: base + this file's count. */
+uint64_t counters_org_used(struct org_slot *s, enum org_counter which,
+    uint32_t period_id);
+
+/* For ledger.c: the words it flushes and the base it maintains. */
+uint64_t counters_org_word(struct org_slot *s, enum org_counter which);
+uint64_t counters_org_base(struct org_slot *s, enum org_counter which);
+void counters_org_set_base(struct org_slot *s, enum org_counter which, uint64_t word);
+uint64_t counters_org_flushed(struct org_slot *s, enum org_counter which);
+void counters_org_set_flushed(struct org_slot *s, enum org_counter which, uint64_t word);
+/*
+ * Whether the ledger holds a record of the org that could not be read: its
+ * consumption is unknown, so its quota cannot be decided (a 503).
+ */
+void counters_org_set_damaged(struct org_slot *s, int damaged);
+int counters_org_damaged(struct org_slot *s);
+/*
+ * The org of slot i (0 <= i < counters_norg_slots()): its id into id and
+ * its slot into *s, or -1 for a free slot (or one still being claimed).
+ */
+int counters_org_at(struct counters *c, uint32_t i, char id[ID_MAX + 1],
+    struct org_slot **s);
+
+/* The period id of counter which at now. */
+uint32_t counters_period(enum org_counter which, int64_t now_s);
 
 #endif

@@ -14,6 +14,8 @@
 #include <openssl/crypto.h>
 
 #include "ctx.h"
+#include "ledger.h"
+#include "log.h"
 
 #define PEPPER_CHECK_TEXT "keygate pepper check v1"
 
@@ -112,6 +114,40 @@ kg_read_meta(struct kg *kg, struct store_txn *txn, unsigned char *buf,
 	return ST_OK;
 }
 
+static int
+open_counters(struct kg *kg, const char *dir, char *err, size_t errlen)
+{
+	struct ledger_open_info info;
+
+	kg->counters = ledger_open_counters(kg->store, dir, &info, err, errlen);
+	if (kg->counters == NULL)
+		return -1;
+	if (info.rebuilt != NULL)
+		log_warnx("%s/%s: %s; a new one was made from the ledger", dir,
+		    COUNTERS_FILE, info.rebuilt);
+	return 0;
+}
+
+int
+kg_counters_check(struct kg *kg)
+{
+	char err[600];
+	struct counters *old = kg->counters;
+
+	if (old != NULL && !counters_replaced(old, store_dir(kg->store)))
+		return 0;
+	keyindex_close(kg->index);
+	kg->index = NULL;
+	kg->counters = NULL;
+	counters_close(old);
+	if (open_counters(kg, store_dir(kg->store), err, sizeof err) != 0) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	kg->index = keyindex_open(store_dir(kg->store), counters_index_anchor(kg->counters));
+	return 1;
+}
+
 int
 kg_open(struct kg *kg, const char *dir, unsigned store_flags, char *err,
     size_t errlen)
@@ -156,7 +192,7 @@ kg_open(struct kg *kg, const char *dir, unsigned store_flags, char *err,
 		snprintf(err, errlen, "OpenSSL cannot set up SHA-256");
 		goto fail;
 	}
-	if ((kg->counters = counters_open(dir, err, errlen)) == NULL)
+	if (open_counters(kg, dir, err, errlen) != 0)
 		goto fail;
 	/* missing or unusable is no error: the store answers until it is rebuilt */
 	kg->index = keyindex_open(dir, counters_index_anchor(kg->counters));

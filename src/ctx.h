@@ -30,6 +30,15 @@ struct kg {
 int kg_open(struct kg *kg, const char *dir, unsigned store_flags, char *err,
     size_t errlen);
 void kg_close(struct kg *kg);
+/*
+ * Maps the counter file again when it was replaced, deleted or truncated
+ * since it was opened (made anew from the ledger if need be), and drops
+ * the key index mapped through it.  0: unchanged, 1: swapped (caches that
+ * depend on the generation must be dropped), -1: no counter file could
+ * be opened (kg->counters is NULL: decisions must answer 503).
+ * Not while another thread uses kg's counters or index.
+ */
+int kg_counters_check(struct kg *kg);
 
 /* Reads the meta record (buf must outlive m). */
 int kg_read_meta(struct kg *kg, struct store_txn *txn, unsigned char *buf,

@@ -33,6 +33,8 @@
 #include "conf.h"
 #include "ctx.h"
 #include "decision.h"
+#include "ledger.h"
+#include "tally.h"
 #include "log.h"
 #include "server.h"
 
@@ -62,6 +64,7 @@ struct worker {
 	struct log_budget deny_budget;
 	struct log_budget error_budget;
 	struct decision_table answers; /* the constant denials, rendered at start-up */
+	struct tally *tally;           /* this worker's usage history, written every second */
 	char out[8192];
 };
 
@@ -152,13 +155,16 @@ maintenance_progress(void)
 static void
 repair_index(struct worker *w)
 {
-	struct keyindex_anchor *a = counters_index_anchor(w->kg.counters);
 	static int64_t failed_at;
+	struct keyindex_anchor *a;
 	struct keyindex *x;
 	char err[600];
 	uint64_t t0;
 	int busy;
 
+	if (w->kg.counters == NULL)
+		return;
+	a = counters_index_anchor(w->kg.counters);
 	if (keyindex_usable(w->dir, a) || kg_now() - failed_at < 60)
 		return;
 	if ((x = keyindex_lock(w->dir, a, 1, &busy, err, sizeof err)) == NULL) {
@@ -179,6 +185,57 @@ repair_index(struct worker *w)
 	} else {
 		log_warnx("key index rebuild failed: %s; requests read the store", err);
 		failed_at = kg_now();
+	}
+}
+
+/*
+ * What organizations consumed goes to the ledger every second (one worker
+ * of the host at a time does it).  A store that refuses (disk full) keeps
+ * the counts in the counter file: the next flush writes them; the failure
+ * is logged once a minute.
+ */
+static void
+flush_ledger(struct worker *w)
+{
+	static int64_t logged_at;
+	char err[600];
+	int64_t now = kg_now();
+
+	if (w->kg.counters == NULL)
+		return;
+	if (ledger_flush(w->kg.store, w->kg.counters, w->dir, now, err, sizeof err) < 0 &&
+	    now - logged_at >= 60) {
+		log_warnx("ledger flush failed (retried every second): %s", err);
+		logged_at = now;
+	}
+}
+
+/*
+ * This worker's usage history goes to the store every second; what the
+ * store refuses stays for the next try.  Both failures and requests that
+ * found no room in the tally are logged once a minute.
+ */
+static void
+flush_history(struct worker *w)
+{
+	static int64_t logged_at;
+	static uint64_t dropped_total;
+	uint64_t dropped = 0;
+	char err[600];
+	int64_t now = kg_now();
+	int rc;
+
+	rc = tally_flush(w->tally, w->kg.store, &dropped, err, sizeof err);
+	dropped_total += dropped;
+	if ((rc != 0 || dropped_total > 0) && now - logged_at >= 60) {
+		if (rc != 0)
+			log_warnx("%s (retried every second)", err);
+		if (dropped_total > 0)
+			log_warnx("usage history: %llu requests found no room in this "
+			    "second's tally and are not in the history",
+			    (unsigned long long)dropped_total);
+		dropped_total = 0;
+		logged_at = now;
 	}
 }
 
@@ -203,6 +260,9 @@ maintenance(void *arg)
 		/* changes replicated from another host do not bump our generation */
 		if (!store_broken(w->kg.store)) {
 			authz_refresh(&w->az);
+			authz_counters_notice(&w->az);
+			flush_ledger(w);
+			flush_history(w);
 			repair_index(w);
 		}
 		pthread_mutex_unlock(&store_lock);
@@ -517,6 +577,11 @@ handle(struct worker *w, FCGX_Request *rq, uint64_t now_ns)
 		q.method = p.redirect_method;
 
 	reopen_if_broken(w);
+	if (authz_counters_suspect(&w->az)) {
+		pthread_mutex_lock(&store_lock);
+		authz_counters_check(&w->az);
+		pthread_mutex_unlock(&store_lock);
+	}
 	if (rq->role != FCGI_AUTHORIZER && rq->role != FCGI_RESPONDER) {
 		memset(&r, 0, sizeof r);
 		r.verdict = V_INTERNAL;
@@ -596,8 +661,13 @@ worker_main(struct worker *w)
 	__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
 	w->deny_budget.what = "denials";
 	w->error_budget.what = "errors";
+	if ((w->tally = tally_new()) == NULL) {
+		log_warnx("out of memory");
+		return 1;
+	}
 	memset(&o, 0, sizeof o);
 	o.query_param = w->conf.query_param[0] ? w->conf.query_param : NULL;
+	o.tally = w->tally;
 	authz_init(&w->az, &w->kg, &o);
 	authz_refresh(&w->az);
 	start_thread(maintenance, w);
@@ -625,6 +695,12 @@ worker_main(struct worker *w)
 	}
 	FCGX_Finish_r(&rq);
 	pthread_mutex_lock(&store_lock);
+	/* a graceful stop loses no usage: both tally buffers, then the counts */
+	if (!store_broken(w->kg.store)) {
+		flush_history(w);
+		flush_history(w);
+		flush_ledger(w);
+	}
 	kg_close(&w->kg);
 	pthread_mutex_unlock(&store_lock);
 	return 0;

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include <openssl/rand.h>
 
 #include "keyindex.h"
+#include "mapguard.h"
 
 #define KIX_MAGIC     "KGINDEX1"
 #define KIX_VERSION   1
@@ -84,6 +86,7 @@ struct keyindex {
 	struct kix_key *keys;
 	struct kix_org *orgs;
 	uint64_t key_slots, org_slots, id; /* as mapped: never re-read */
+	struct mapguard guard;             /* the file truncated under us: see mapguard.h */
 	/* writers */
 	char dir[PATHNAME_MAX + 1];
 	int lock_fd;
@@ -161,8 +164,10 @@ attach(struct keyindex *x, void *map, size_t len)
 static void
 detach(struct keyindex *x)
 {
-	if (x->map != NULL)
+	if (x->map != NULL) {
+		mapguard_remove(&x->guard);
 		munmap(x->map, x->maplen);
+	}
 	x->map = NULL;
 	x->h = NULL;
 }
@@ -189,6 +194,10 @@ map_file(struct keyindex *x, const char *path, int writable)
 	close(fd);
 	if (map == MAP_FAILED)
 		return -1;
+	if (mapguard_add(&x->guard, map, (size_t)st.st_size) != 0) {
+		munmap(map, (size_t)st.st_size);
+		return -1;
+	}
 	attach(x, map, (size_t)st.st_size);
 	return 0;
 }
@@ -305,10 +314,23 @@ keyindex_close(struct keyindex *x)
 	free(x);
 }
 
+/*
+ * Current: the anchor names this file, and the file still carries its id
+ * (a retired file has it cleared, keyindex_retire), and no access to it
+ * ever faulted (truncated under us).
+ */
+static int
+current(const struct keyindex *x)
+{
+	return __atomic_load_n(&x->anchor->id, __ATOMIC_ACQUIRE) == x->id &&
+	    __atomic_load_n(&x->h->id, __ATOMIC_ACQUIRE) == x->id &&
+	    !mapguard_lost(&x->guard);
+}
+
 int
 keyindex_stale(const struct keyindex *x)
 {
-	return __atomic_load_n(&x->anchor->id, __ATOMIC_ACQUIRE) != x->id;
+	return !current(x);
 }
 
 int
@@ -369,14 +391,15 @@ keyindex_lookup(const struct keyindex *x, const unsigned char digest[DIGEST_LEN]
 	int64_t at;
 
 	s1 = __atomic_load_n(&a->seq, __ATOMIC_ACQUIRE);
-	if ((s1 & 1) || __atomic_load_n(&a->id, __ATOMIC_ACQUIRE) != x->id)
+	if ((s1 & 1) || !current(x))
 		return KIX_UNUSABLE;
 	if ((at = find_key(x, digest, NULL)) >= 0)
 		rc = copy_hit(x, &x->keys[at], hit);
 	/* the copies above must be complete before the sequence is read again */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	s2 = __atomic_load_n(&a->seq, __ATOMIC_RELAXED);
-	return s1 == s2 ? rc : KIX_UNUSABLE;
+	/* zeros read from a file that shrank are no answer either */
+	return s1 == s2 && !mapguard_lost(&x->guard) ? rc : KIX_UNUSABLE;
 }
 
 /* ---- writers: entries ---- */
@@ -794,6 +817,43 @@ keyindex_rebuild(const char *dir, struct keyindex_anchor *a, struct store *s,
 		return -1;
 	keyindex_want_rebuild(x);
 	return keyindex_end(x, s, progress, err, errlen);
+}
+
+int
+keyindex_retire(const char *dir, char *err, size_t errlen)
+{
+	char path[PATHNAME_BUF];
+	struct kix_header h;
+	struct keyindex *x;
+	uint64_t zero = 0;
+	int fd, rc = 0;
+
+	if ((x = calloc(1, sizeof *x)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* the lock: a writer mirroring into it finishes first */
+	if (path_in(dir, KEYINDEX_LOCK, path, sizeof path) != 0 ||
+	    (x->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660)) < 0) {
+		snprintf(err, errlen, "cannot open %s/%s: %s", dir, KEYINDEX_LOCK, strerror(errno));
+		free(x);
+		return -1;
+	}
+	while ((rc = flock(x->lock_fd, LOCK_EX)) != 0 && errno == EINTR)
+		;
+	if (rc == 0 && path_in(dir, KEYINDEX_FILE, path, sizeof path) == 0 &&
+	    (fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+		    memcmp(h.magic, KIX_MAGIC, 8) == 0 && h.id != 0 &&
+		    pwrite(fd, &zero, sizeof zero, offsetof(struct kix_header, id)) !=
+		    (ssize_t)sizeof zero) {
+			snprintf(err, errlen, "cannot retire %s: %s", path, strerror(errno));
+			rc = -1;
+		}
+		close(fd);
+	}
+	keyindex_close(x);
+	return rc == 0 ? 0 : -1;
 }
 
 /* ---- checks ---- */

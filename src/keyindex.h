@@ -109,6 +109,14 @@ int keyindex_end(struct keyindex *x, struct store *s, void (*progress)(void),
 int keyindex_rebuild(const char *dir, struct keyindex_anchor *a, struct store *s,
     void (*progress)(void), char *err, size_t errlen);
 
+/*
+ * Retires the current index file in place (clears its id, under the
+ * lock): every process that maps it stops trusting it at its next lookup.
+ * For a new counter file, whose anchor cannot name the old index, while
+ * processes still map the old counter file.  0, or -1 with err set.
+ */
+int keyindex_retire(const char *dir, char *err, size_t errlen);
+
 /* ---- checks ---- */
 
 /* Whether dir's index is present, current, from this boot, not mid-write. */

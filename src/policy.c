@@ -104,10 +104,29 @@ policy_quota_used(uint64_t word, uint32_t period_id)
 }
 
 uint64_t
+policy_gcra_refund(uint64_t tat, uint64_t now_ns, const struct rate_spec *r)
+{
+	uint64_t t = (uint64_t)r->window_s * NS_PER_S / r->count;
+
+	/* a tat at or behind now is an idle limit: nothing left to give back */
+	if (tat <= now_ns)
+		return tat;
+	return tat - t > now_ns ? tat - t : now_ns;
+}
+
+uint64_t
 policy_quota(uint64_t word, uint32_t period_id, uint64_t quota,
     uint32_t overage_pct, int consume, struct quota_result *res)
 {
-	uint64_t used = policy_quota_used(word, period_id);
+	return policy_quota_based(word, period_id, 0, quota, overage_pct, consume, res);
+}
+
+uint64_t
+policy_quota_based(uint64_t word, uint32_t period_id, uint64_t base,
+    uint64_t quota, uint32_t overage_pct, int consume, struct quota_result *res)
+{
+	uint64_t mine = policy_quota_used(word, period_id);
+	uint64_t used = mine + base;
 	/* never past the 40 bits of the counter, or it would carry into the period */
 	uint64_t hard = quota < QUOTA_USED_MAX ? quota : QUOTA_USED_MAX;
 
@@ -132,5 +151,6 @@ policy_quota(uint64_t word, uint32_t period_id, uint64_t quota,
 	res->remaining = quota > res->used ? quota - res->used : 0;
 	if (!consume)
 		return word;
-	return (uint64_t)period_id << QUOTA_USED_BITS | (used + 1);
+	/* used < hard <= QUOTA_USED_MAX, so mine + 1 fits its 40 bits */
+	return (uint64_t)period_id << QUOTA_USED_BITS | (mine + 1);
 }

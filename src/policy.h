@@ -60,6 +60,19 @@ int64_t policy_period_start(uint32_t id);
  */
 uint64_t policy_quota(uint64_t word, uint32_t period_id, uint64_t quota,
     uint32_t overage_pct, int consume, struct quota_result *res);
+/*
+ * The same, when units counted elsewhere (base: flushed by other counter
+ * files of the organization, see ledger.h) use up part of the quota:
+ * only word is ever written, the verdict is on base + word.
+ */
+uint64_t policy_quota_based(uint64_t word, uint32_t period_id, uint64_t base,
+    uint64_t quota, uint32_t overage_pct, int consume, struct quota_result *res);
+/*
+ * Gives back a token that policy_gcra() took (a later check refused the
+ * request): GCRA's state is a sum of emission intervals, so taking one
+ * interval off is exact whatever other processes did meanwhile.
+ */
+uint64_t policy_gcra_refund(uint64_t tat, uint64_t now_ns, const struct rate_spec *r);
 /* Units used in period_id according to word (0 if word is another period). */
 uint64_t policy_quota_used(uint64_t word, uint32_t period_id);
 

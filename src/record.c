@@ -20,6 +20,7 @@
 
 enum rec_type {
 	REC_META = 'M', REC_KEY = 'K', REC_KEYID = 'I', REC_ORG = 'O', REC_PLAN = 'P',
+	REC_LEDGER = 'L', REC_LEDGER_SEQ = 'S', REC_HISTORY = 'H',
 };
 
 struct wr {
@@ -555,4 +556,92 @@ record_rule_view(const struct rule *r, struct rule_view *v)
 	v->methods = r->methods;
 	v->host = r->host;
 	v->path = r->path;
+}
+
+/*
+ * Ledger and history records exist only in version 2: open_rd also takes
+ * version 1 (for the record types that had one), so these refuse it.
+ */
+int
+record_encode_ledger(const struct ledger_rec *l, unsigned char *buf, size_t cap)
+{
+	struct wr w;
+	size_t i;
+
+	begin(&w, buf, cap, REC_LEDGER);
+	for (i = 0; i < LEDGER_WORDS; i++)
+		put_u64(&w, l->word[i]);
+	put_i64(&w, l->updated_at);
+	return finish(&w);
+}
+
+int
+record_decode_ledger(const unsigned char *buf, size_t len, struct ledger_rec *l)
+{
+	struct rd r;
+	size_t i;
+
+	memset(l, 0, sizeof *l);
+	if (open_rd(&r, buf, len, REC_LEDGER) != 0 || r.version != RECORD_VERSION)
+		return -1;
+	for (i = 0; i < LEDGER_WORDS; i++)
+		l->word[i] = get_u64(&r);
+	l->updated_at = get_i64(&r);
+	return close_rd(&r);
+}
+
+int
+record_encode_ledger_seq(const struct ledger_seq_rec *l, unsigned char *buf, size_t cap)
+{
+	struct wr w;
+
+	begin(&w, buf, cap, REC_LEDGER_SEQ);
+	put_u64(&w, l->seq);
+	put_i64(&w, l->at);
+	return finish(&w);
+}
+
+int
+record_decode_ledger_seq(const unsigned char *buf, size_t len, struct ledger_seq_rec *l)
+{
+	struct rd r;
+
+	memset(l, 0, sizeof *l);
+	if (open_rd(&r, buf, len, REC_LEDGER_SEQ) != 0 || r.version != RECORD_VERSION)
+		return -1;
+	l->seq = get_u64(&r);
+	l->at = get_i64(&r);
+	return close_rd(&r);
+}
+
+int
+record_encode_history(const struct history_rec *h, unsigned char *buf, size_t cap)
+{
+	struct wr w;
+	size_t i;
+
+	begin(&w, buf, cap, REC_HISTORY);
+	put_u8(&w, H_COUNT);
+	for (i = 0; i < H_COUNT; i++)
+		put_u64(&w, h->n[i]);
+	put_i64(&w, h->last_used);
+	return finish(&w);
+}
+
+int
+record_decode_history(const unsigned char *buf, size_t len, struct history_rec *h)
+{
+	struct rd r;
+	size_t i;
+
+	memset(h, 0, sizeof *h);
+	if (open_rd(&r, buf, len, REC_HISTORY) != 0 || r.version != RECORD_VERSION)
+		return -1;
+	/* a later build may count more codes; this one knows H_COUNT of them */
+	if (get_u8(&r) != H_COUNT)
+		return -1;
+	for (i = 0; i < H_COUNT; i++)
+		h->n[i] = get_u64(&r);
+	h->last_used = get_i64(&r);
+	return close_rd(&r);
 }

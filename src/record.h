@@ -88,12 +88,50 @@ struct keyid_rec {
 	unsigned char digest[DIGEST_LEN];
 };
 
+/*
+ * The ledger (ledger.h): what one counter file counted for one
+ * organization, as the quota words of counters.h (day, month, credits),
+ * and the ledger's flush sequence (global, and per counter file).
+ */
+#define LEDGER_WORDS 3
+struct ledger_rec {
+	uint64_t word[LEDGER_WORDS];
+	int64_t updated_at;
+};
+
+struct ledger_seq_rec {
+	uint64_t seq;
+	int64_t at;
+};
+
+/* Usage history (tally.h): one UTC day of one organization or key. */
+enum hist_counter {
+	H_ALLOWED,     /* 200s */
+	H_QUOTA,       /* of those, units that counted against the quota */
+	H_INVALID,     /* 401 invalid_api_key for a known key: revoked */
+	H_EXPIRED,     /* 401 expired_api_key */
+	H_OVER_QUOTA,  /* 402 quota_exceeded */
+	H_FORBIDDEN,   /* 403 forbidden */
+	H_RATE,        /* 429 rate_limited */
+	H_INTERNAL,    /* 500 internal_error */
+	H_UNAVAILABLE, /* 503 unavailable */
+	H_COUNT
+};
+
+struct history_rec {
+	uint64_t n[H_COUNT];
+	int64_t last_used; /* latest allowed request that day, 0: none */
+};
+
 /* Encoders return the length written, or -1 if it would exceed cap. */
 int record_encode_meta(const struct meta_rec *m, unsigned char *buf, size_t cap);
 int record_encode_key(const struct key_rec *k, unsigned char *buf, size_t cap);
 int record_encode_org(const struct org_rec *o, unsigned char *buf, size_t cap);
 int record_encode_plan(const struct plan_rec *p, unsigned char *buf, size_t cap);
 int record_encode_keyid(const struct keyid_rec *k, unsigned char *buf, size_t cap);
+int record_encode_ledger(const struct ledger_rec *l, unsigned char *buf, size_t cap);
+int record_encode_ledger_seq(const struct ledger_seq_rec *l, unsigned char *buf, size_t cap);
+int record_encode_history(const struct history_rec *h, unsigned char *buf, size_t cap);
 
 /* Decoders return 0, or -1 for a malformed or foreign-version record. */
 int record_decode_meta(const unsigned char *buf, size_t len, struct meta_rec *m);
@@ -101,6 +139,9 @@ int record_decode_key(const unsigned char *buf, size_t len, struct key_rec *k);
 int record_decode_org(const unsigned char *buf, size_t len, struct org_rec *o);
 int record_decode_plan(const unsigned char *buf, size_t len, struct plan_rec *p);
 int record_decode_keyid(const unsigned char *buf, size_t len, struct keyid_rec *k);
+int record_decode_ledger(const unsigned char *buf, size_t len, struct ledger_rec *l);
+int record_decode_ledger_seq(const unsigned char *buf, size_t len, struct ledger_seq_rec *l);
+int record_decode_history(const unsigned char *buf, size_t len, struct history_rec *h);
 
 /* Identifier rules shared by the CLI and the decoders. */
 int record_id_valid(const char *s);      /* org ids, plan names */

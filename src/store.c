@@ -38,8 +38,25 @@
 #include "store.h"
 
 static const char *const tbl_files[TBL_COUNT] = {
-	"meta.db", "keys.db", "keyids.db", "orgs.db", "plans.db", "usage.db",
+	"meta.db", "keys.db", "keyids.db", "orgs.db", "plans.db", "ledger.db",
+	"history.db",
 };
+
+/* History is read by ranges of days: sorted.  Everything else is looked up. */
+static const DBTYPE tbl_types[TBL_COUNT] = {
+	DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_BTREE,
+};
+
+/*
+ * Tables that stores made by an earlier keygate lack: created on open, so
+ * that an upgrade needs no command (the first process to open creates them,
+ * in a transaction, and the others find them).
+ */
+static int
+tbl_added_later(int t)
+{
+	return t == TBL_LEDGER || t == TBL_HISTORY;
+}
 
 struct store {
 	char dir[PATHNAME_MAX + 1];
@@ -502,8 +519,8 @@ open_all(struct store *s, char *err, size_t errlen)
 			return -1;
 		}
 		s->db[i] = db;
-		if ((ret = db->open(db, NULL, tbl_files[i], NULL, DB_HASH, dbflags,
-		    0660)) != 0) {
+		if ((ret = db->open(db, NULL, tbl_files[i], NULL, tbl_types[i],
+		    dbflags | (tbl_added_later(i) ? DB_CREATE : 0), 0660)) != 0) {
 			snprintf(err, errlen, "cannot open %s/%s: %s", s->dir,
 			    tbl_files[i], db_strerror(ret));
 			close_handles(s);
@@ -748,14 +765,106 @@ store_scan(struct store *s, struct store_txn *txn, enum store_tbl t,
 }
 
 int
+store_scan_from(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *from, size_t flen, store_scan_fn fn, void *ctx)
+{
+	DBC *c = NULL;
+	DBT k, v;
+	int ret, rc = ST_OK;
+	u_int32_t op = DB_SET_RANGE;
+
+	if (s->broken)
+		return ST_RECOVER;
+	if (tbl_types[t] != DB_BTREE)
+		return ST_ERROR;
+	if ((ret = s->db[t]->cursor(s->db[t], raw(txn), &c, 0)) != 0)
+		return classify(s, ret, tbl_files[t]);
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	/* DB_SET_RANGE writes the key it found into k: our own copy of from */
+	if ((k.data = malloc(flen ? flen : 1)) == NULL) {
+		c->close(c);
+		return ST_ERROR;
+	}
+	memcpy(k.data, from, flen);
+	k.size = (u_int32_t)flen;
+	k.ulen = (u_int32_t)(flen ? flen : 1);
+	k.flags = DB_DBT_REALLOC;
+	v.flags = DB_DBT_REALLOC;
+	while ((ret = c->get(c, &k, &v, op)) == 0) {
+		op = DB_NEXT;
+		if (fn(k.data, k.size, v.data, v.size, ctx) != 0)
+			break;
+	}
+	if (ret != 0 && ret != DB_NOTFOUND)
+		rc = classify(s, ret, tbl_files[t]);
+	c->close(c);
+	free(k.data);
+	free(v.data);
+	return rc;
+}
+
+/* Byte order, a prefix first: Berkeley DB's default order for btree keys. */
+static int
+key_before(const DBT *k, const void *limit, size_t llen)
+{
+	size_t n = k->size < llen ? k->size : llen;
+	int c = memcmp(k->data, limit, n);
+
+	return c < 0 || (c == 0 && k->size < llen);
+}
+
+int
+store_del_below(struct store *s, enum store_tbl t, const void *limit,
+    size_t llen, uint64_t max, uint64_t *deleted)
+{
+	struct store_txn *txn;
+	DBC *c = NULL;
+	DBT k, v;
+	int ret, rc;
+
+	*deleted = 0;
+	if (tbl_types[t] != DB_BTREE)
+		return ST_ERROR;
+	if ((rc = store_txn_begin(s, &txn)) != ST_OK)
+		return rc;
+	if ((ret = s->db[t]->cursor(s->db[t], txn->txn, &c, 0)) != 0) {
+		store_txn_abort(txn);
+		return classify(s, ret, tbl_files[t]);
+	}
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	k.flags = DB_DBT_REALLOC;
+	v.flags = DB_DBT_REALLOC | DB_DBT_PARTIAL; /* keys are all we look at */
+	while ((max == 0 || *deleted < max) && (ret = c->get(c, &k, &v, DB_NEXT | DB_RMW)) == 0 &&
+	    key_before(&k, limit, llen)) {
+		if ((ret = c->del(c, 0)) != 0)
+			break;
+		(*deleted)++;
+	}
+	free(k.data);
+	free(v.data);
+	c->close(c);
+	if (ret != 0 && ret != DB_NOTFOUND) {
+		store_txn_abort(txn);
+		*deleted = 0;
+		return classify(s, ret, tbl_files[t]);
+	}
+	if ((rc = store_txn_commit(txn)) != ST_OK)
+		*deleted = 0;
+	return rc;
+}
+
+int
 store_count(struct store *s, enum store_tbl t, uint64_t *n)
 {
-	DB_HASH_STAT *st = NULL;
+	void *st = NULL;
 	int ret;
 
 	if ((ret = s->db[t]->stat(s->db[t], NULL, &st, DB_FAST_STAT)) != 0)
 		return classify(s, ret, tbl_files[t]);
-	*n = st->hash_ndata;
+	*n = tbl_types[t] == DB_BTREE ? ((DB_BTREE_STAT *)st)->bt_ndata :
+	    ((DB_HASH_STAT *)st)->hash_ndata;
 	free(st);
 	return ST_OK;
 }

@@ -26,7 +26,8 @@ enum store_tbl {
 	TBL_KEYIDS, /* public key id -> digest */
 	TBL_ORGS,   /* org id -> org record */
 	TBL_PLANS,  /* plan name -> plan record */
-	TBL_USAGE,  /* org id + period -> archived usage count */
+	TBL_LEDGER, /* org id + counter file instance -> what that file counted (ledger.h) */
+	TBL_HISTORY,/* 'o'|'k' + id + day -> requests allowed and denied that day (btree) */
 	TBL_COUNT
 };
 
@@ -82,6 +83,19 @@ typedef int (*store_scan_fn)(const void *key, size_t klen, const void *val,
     size_t vlen, void *ctx);
 int store_scan(struct store *s, struct store_txn *txn, enum store_tbl t,
     store_scan_fn fn, void *ctx);
+/*
+ * The same, in key order from the first key >= from, on a sorted table
+ * (TBL_HISTORY); fn stops it when it has passed the range it wants.
+ */
+int store_scan_from(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *from, size_t flen, store_scan_fn fn, void *ctx);
+
+/*
+ * Deletes, in one transaction, the first records of a sorted table whose
+ * keys sort before limit, at most max of them (0: no maximum).
+ */
+int store_del_below(struct store *s, enum store_tbl t, const void *limit,
+    size_t llen, uint64_t max, uint64_t *deleted);
 
 /* failchk + expired lock waits; ST_RECOVER when the env must be reopened. */
 int store_maintain(struct store *s);

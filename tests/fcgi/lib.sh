@@ -84,3 +84,21 @@ d=json.loads(sys.stdin.read())
 assert list(d)==["error"] and sorted(d["error"])==["code","message"]
 print(d["error"]["code"])' 2>/dev/null || echo "not-json"
 }
+
+# ledger_used ORG [day|month|credits]: what the ledger holds of ORG's
+# counts (the sum over every counter file's record), read straight from
+# ledger.db.  Tests wait on it to know a flush has happened.
+ledger_used() {
+	db5.3_dump -p -h "$DB" ledger.db 2>/dev/null |
+		python3 "$top_srcdir/tests/fcgi/ledger-used.py" "$1" "${2:-credits}"
+}
+
+# wait_ledger ORG WANT [COUNTER]: until the ledger holds WANT (10 s at most).
+wait_ledger() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(ledger_used "$1" "${3:-credits}")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

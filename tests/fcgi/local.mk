@@ -20,5 +20,5 @@ tests_fcgi_churn_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/fcgi
 tests_fcgi_churn_LDADD = tests/fcgi/libfcgiclient.a $(PTHREAD_LIBS)
 TESTS += tests/fcgi/concurrency.sh
 EXTRA_DIST += tests/fcgi/concurrency.sh
-TESTS += tests/fcgi/policy.sh tests/fcgi/valgrind.sh tests/fcgi/cli.sh
-EXTRA_DIST += tests/fcgi/policy.sh tests/fcgi/valgrind.sh tests/fcgi/cli.sh tests/valgrind.supp tests/lsan.supp
+TESTS += tests/fcgi/policy.sh tests/fcgi/valgrind.sh tests/fcgi/cli.sh tests/fcgi/ledger.sh
+EXTRA_DIST += tests/fcgi/policy.sh tests/fcgi/valgrind.sh tests/fcgi/cli.sh tests/fcgi/ledger.sh tests/fcgi/ledger-used.py tests/valgrind.supp tests/lsan.supp

@@ -64,6 +64,32 @@ expect_eq "Variable-RateLimit-Remaining counts down" "99 98" \
 expect_eq "key 3/h on a plan without limit" "200 3 429 7" "$(spread 2 5 "${P[@]}" "HTTP_X_API_KEY=$NARROW")"
 expect_eq "key 100/h on a 2/h plan stays at 2" "200 2 429 8" "$(spread 2 5 "${P[@]}" "HTTP_X_API_KEY=$TIGHT_WIDE")"
 
+# --- two limits: a denial by one spends nothing of the other ---
+kg plan set twolimits --rate 10/min 2>/dev/null
+kg org create o-twolimits --plan twolimits 2>/dev/null
+newkey --org o-twolimits --rate 1/s; KEY1S=$NEWKEY
+expect_eq "plan 10/min, key 1/s: a burst of 10 admits 1" "200 1 429 9" \
+	"$(spread 1 10 "${P[@]}" "HTTP_X_API_KEY=$KEY1S")"
+sleep 1.1
+expect_eq "... and the key's 429s spent none of the plan's 10: a second later, allowed" 200 \
+	"$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$KEY1S")"
+kg plan set twolimits --rate 3/min 2>/dev/null
+newkey --org o-twolimits --rate 1/s; KEY1S=$NEWKEY
+(spread 1 5 "${P[@]}" "HTTP_X_API_KEY=$KEY1S") >/dev/null; sleep 1.1
+(spread 1 5 "${P[@]}" "HTTP_X_API_KEY=$KEY1S") >/dev/null; sleep 1.1
+expect_eq "plan 3/min, key 1/s: the third second still has the plan's third token" 200 \
+	"$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$KEY1S")"
+expect_eq "... and no fourth: the plan's limit holds" 429 "$(sleep 1.1; status "$A" "${P[@]}" "HTTP_X_API_KEY=$KEY1S")"
+kg plan set q2rate --rate 100/h --quota 2/day 2>/dev/null
+kg org create o-q2rate --plan q2rate 2>/dev/null
+newkey --org o-q2rate; Q2R=$NEWKEY
+expect_eq "quota 2/day with 100/h: 5 requests, 2 admitted" "200 2 402 3" \
+	"$(spread 1 5 "${P[@]}" "HTTP_X_API_KEY=$Q2R")"
+newkey --org o-q2rate; Q2R2=$NEWKEY
+kg plan set q2rate --rate 100/h --quota 10/day 2>/dev/null
+expect_eq "... the 402s spent no rate token: 97 remain after the next" 97 \
+	"$(header Variable-RateLimit-Remaining "$A" "${P[@]}" "HTTP_X_API_KEY=$Q2R")"
+
 # --- quota: exact across 4 processes; test keys never count ---
 expect_eq "50/day: 200 requests over 4 processes admit exactly 50" "200 50 402 150" \
 	"$(spread 4 50 "${P[@]}" "HTTP_X_API_KEY=$METERED")"
@@ -96,6 +122,7 @@ expect_eq "no credits: 402" 402 "$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$PREPAI
 kg org credit o-prepaid +5 2>/dev/null
 expect_eq "+5 credits admit exactly 5" "200 5 402 5" "$(spread 2 5 "${P[@]}" "HTTP_X_API_KEY=$PREPAID")"
 kg org credit o-prepaid +2 2>/dev/null
+# (the lines that follow spend these 2)
 expect_eq "a top-up applies on the next request" 200 "$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$PREPAID")"
 
 # --- a webhook-style key: one method, one host, one path ---
@@ -120,6 +147,25 @@ expect_eq "rules cleared: the next request passes, whichever worker takes it" "2
 	"$(for i in 1 2 3 4; do status "$A" REQUEST_METHOD=GET REQUEST_URI=/admin "HTTP_X_API_KEY=$GUARDED"; done | tr '\n' ' ' | sed 's/ $//')"
 kg plan set guarded --deny '* /admin/**' --allow '/**' 2>/dev/null
 expect_eq "rules back: refused again at once" 403 "$(status "$A" REQUEST_METHOD=GET REQUEST_URI=/admin "HTTP_X_API_KEY=$GUARDED")"
+
+# --- a plan change never gives credits back nor resets a period ---
+kg plan set cred5 --quota 5 2>/dev/null
+kg plan set monthly --quota 1000/month 2>/dev/null
+kg org create o-switch --plan cred5 2>/dev/null
+newkey --org o-switch; SW=$NEWKEY
+expect_eq "credits plan of 5: 7 requests, 5 admitted" "200 5 402 2" "$(spread 1 7 "${P[@]}" "HTTP_X_API_KEY=$SW")"
+kg org set o-switch --plan monthly 2>/dev/null
+expect_eq "on a monthly plan: allowed" 200 "$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$SW")"
+kg org set o-switch --plan cred5 2>/dev/null
+expect_eq "back on the credits plan: still used up" "402 5" "$(spread 1 5 "${P[@]}" "HTTP_X_API_KEY=$SW")"
+kg plan set day3 --quota 3/day 2>/dev/null
+kg org set o-switch --plan day3 2>/dev/null
+expect_eq "a daily plan counts the day's earlier requests (6 so far): 402" 402 \
+	"$(status "$A" "${P[@]}" "HTTP_X_API_KEY=$SW")"
+kg org set o-switch --plan monthly 2>/dev/null
+status "$A" "${P[@]}" "HTTP_X_API_KEY=$SW" >/dev/null
+expect_eq "the month keeps counting across the switches" 7 \
+	"$(kg usage --org o-switch --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["used"])')"
 
 # --- expiry and rotation ---
 newkey --org o-free --expires 1970-01-01 --force; EPOCH=$NEWKEY

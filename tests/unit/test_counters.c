@@ -53,6 +53,7 @@ test_file(void)
 	make_dir(dir);
 	is_int(counters_create(dir, 0, err, sizeof err), -1, "0 slots are refused");
 	is_int(counters_create(dir, 63, err, sizeof err), -1, "63 slots (not a power of two) are refused");
+	is_int(counters_create(dir, 32, err, sizeof err), -1, "32 slots (under the minimum) are refused");
 	is_int(counters_create(dir, 64, err, sizeof err), 0, "a 64-slot file is created");
 	is_int(counters_create(dir, 64, err, sizeof err), -1, "it is not created twice");
 	snprintf(path, sizeof path, "%s/%s", dir, COUNTERS_FILE);
@@ -64,13 +65,15 @@ test_file(void)
 	counters_close(c);
 
 	/* a file of the wrong size or magic is refused */
+	if (stat(path, &st) != 0)
+		abort();
 	fd = open(path, O_WRONLY);
-	if (fd < 0 || ftruncate(fd, 4096 + 64 * 32 + 1) != 0)
+	if (fd < 0 || ftruncate(fd, st.st_size + 1) != 0)
 		abort();
 	close(fd);
 	ok(counters_open(dir, err, sizeof err) == NULL, "a file of the wrong size is refused");
 	fd = open(path, O_WRONLY);
-	if (fd < 0 || ftruncate(fd, 4096 + 64 * 32) != 0 || pwrite(fd, "XXXXXXXX", 8, 0) != 8)
+	if (fd < 0 || ftruncate(fd, st.st_size) != 0 || pwrite(fd, "XXXXXXXX", 8, 0) != 8)
 		abort();
 	close(fd);
 	ok(counters_open(dir, err, sizeof err) == NULL, "a file with the wrong magic is refused");
@@ -149,7 +152,8 @@ test_touch_and_periods(void)
 {
 	char dir[200];
 	struct counters *c;
-	struct counter_slot *k, *o;
+	struct counter_slot *k;
+	struct org_slot *o;
 	struct quota_result q;
 	struct rate_result r;
 	struct rate_spec rs = {10, 60};
@@ -172,30 +176,30 @@ test_touch_and_periods(void)
 	counters_touch(k, 500);
 	is_int(counters_last_used(k), 1030, "a touch from the past does not go back");
 
-	o = counters_find(c, counters_org_tag("periods"), 1);
+	o = counters_org(c, "periods", 1);
+	ok(o != NULL, "an org slot");
 	for (i = 0; i < 5; i++)
-		counters_quota(o, QUOTA_DAY, 100, 0, T0_S + 100, 1, &q);
-	is_int(counters_quota_used(o, day0), 5, "5 units today");
-	counters_quota(o, QUOTA_DAY, 100, 0, T0_S + 86400 + 5, 1, &q);
+		counters_quota(o, OC_DAY, 100, 0, T0_S + 100, 1, &q);
+	is_int(counters_org_used(o, OC_DAY, day0), 5, "5 units today");
+	counters_quota(o, OC_DAY, 100, 0, T0_S + 86400 + 5, 1, &q);
 	ok(q.allowed && q.used == 1, "a new day starts from 1");
-	is_int(counters_quota_used(o, day0 + 1), 1, "1 unit the next day");
-	is_int(counters_quota_used(o, day0), 5, "the previous day's 5 are kept for `keygate usage`");
-	counters_quota(o, QUOTA_DAY, 100, 0, T0_S + 86400 + 6, 0, &q);
-	is_int(counters_quota_used(o, day0 + 1), 1, "a peek does not count");
+	is_int(counters_org_used(o, OC_DAY, day0 + 1), 1, "1 unit the next day");
+	counters_quota(o, OC_DAY, 100, 0, T0_S + 86400 + 6, 0, &q);
+	is_int(counters_org_used(o, OC_DAY, day0 + 1), 1, "a peek does not count");
 
 	/* the clock steps back 10 h after a full burst */
 	k = counters_find(c, counters_org_tag("clock"), 1);
 	for (n = 0, i = 0; i < 20; i++) {
-		counters_rate(k, &rs, T0_NS, 1, &r);
+		counters_rate(k, RATE_PLAN, &rs, T0_NS, 1, &r);
 		n += r.allowed;
 	}
 	is_int(n, 10, "10/min: a burst of 10");
 	{
 		uint64_t back = T0_NS - 36000 * NS_PER_S;
-		counters_rate(k, &rs, back, 1, &r);
+		counters_rate(k, RATE_PLAN, &rs, back, 1, &r);
 		ok(!r.allowed, "clock 10 h back: denied");
 		for (n = 0, i = 0; i < 20; i++) {
-			counters_rate(k, &rs, back + 120 * NS_PER_S, 1, &r);
+			counters_rate(k, RATE_PLAN, &rs, back + 120 * NS_PER_S, 1, &r);
 			n += r.allowed;
 		}
 		is_int(n, 10, "  and a whole burst again two windows later, as policy.h promises "
@@ -224,6 +228,7 @@ race(const char *dir, int quota)
 		if (pids[i] == 0) {
 			struct counters *c;
 			struct counter_slot *s;
+			struct org_slot *o;
 			struct rate_spec rs = {100, 3600};
 			struct rate_result rr;
 			struct quota_result qr;
@@ -240,14 +245,15 @@ race(const char *dir, int quota)
 			if (read(go[0], &b, 1) != 0)
 				_exit(3);
 			s = counters_find(c, counters_org_tag("shared"), 1);
-			if (s == NULL)
+			o = counters_org(c, "shared", 1);
+			if (s == NULL || o == NULL)
 				_exit(4);
 			for (k = 0; k < 1000; k++) {
 				if (quota) {
-					counters_quota(s, QUOTA_DAY, 50, 0, T0_S, 1, &qr);
+					counters_quota(o, OC_DAY, 50, 0, T0_S, 1, &qr);
 					n += qr.allowed;
 				} else {
-					counters_rate(s, &rs, T0_NS, 1, &rr);
+					counters_rate(s, RATE_PLAN, &rs, T0_NS, 1, &rr);
 					n += rr.allowed;
 				}
 			}
@@ -284,7 +290,7 @@ test_processes(void)
 {
 	char dir[200];
 	struct counters *c;
-	struct counter_slot *s;
+	struct org_slot *o;
 	long total;
 
 	make_dir(dir);
@@ -303,10 +309,154 @@ test_processes(void)
 	total = race(dir, 1);
 	is_int(total, 50, "4 processes x 1000 tries of a quota of 50 admit exactly 50");
 	c = counters_open(dir, err, sizeof err);
-	s = counters_find(c, counters_org_tag("shared"), 0);
-	ok(s != NULL, "  the slot is there");
-	is_int(s ? counters_quota_used(s, policy_period_id(QUOTA_DAY, T0_S)) : 0, 50,
+	o = counters_org(c, "shared", 0);
+	ok(o != NULL, "  the slot is there");
+	is_int(o ? counters_org_used(o, OC_DAY, policy_period_id(QUOTA_DAY, T0_S)) : 0, 50,
 	    "  and counts 50 used");
+	counters_close(c);
+	remove_dir(dir);
+}
+
+/* Org slots: the id is recorded, counts are kept per counter, base counts. */
+static void
+test_orgs(void)
+{
+	char dir[200], id[ID_MAX + 1];
+	char long_id[ID_MAX + 2];
+	struct counters *c;
+	struct org_slot *o, *o2, *found = NULL;
+	struct quota_result q;
+	uint32_t i, day = policy_period_id(QUOTA_DAY, T0_S);
+	uint32_t cred = policy_period_id(QUOTA_CREDITS, T0_S);
+	int n, seen = 0;
+
+	make_dir(dir);
+	if (counters_create(dir, 64, err, sizeof err) != 0 ||
+	    (c = counters_open(dir, err, sizeof err)) == NULL)
+		abort();
+	ok(counters_org(c, "acme", 0) == NULL, "no slot before the first use");
+	o = counters_org(c, "acme", 1);
+	ok(o != NULL && counters_org(c, "acme", 0) == o, "claimed once, found again");
+	ok(counters_org(c, "", 1) == NULL, "an empty id has no slot");
+	memset(long_id, 'a', sizeof long_id - 1);
+	long_id[sizeof long_id - 1] = '\0';
+	ok(counters_org(c, long_id, 1) == NULL, "an id longer than ID_MAX has no slot");
+	for (i = 0; i < counters_norg_slots(c); i++)
+		if (counters_org_at(c, i, id, &o2) == 0) {
+			seen++;
+			if (strcmp(id, "acme") == 0)
+				found = o2;
+		}
+	ok(seen == 1 && found == o, "the slot table lists acme, by its id");
+
+	/* credits never reset with the period, days and months are apart */
+	for (n = 0, i = 0; i < 8; i++) {
+		counters_quota(o, OC_CREDITS, 5, 0, T0_S + (int64_t)i * 86400 * 40, 1, &q);
+		n += q.allowed;
+	}
+	is_int(n, 5, "5 credits over 320 days admit 5: credits have no period");
+	is_int(counters_org_used(o, OC_CREDITS, cred), 5, "  5 credits used");
+	is_int(counters_org_used(o, OC_DAY, day), 0, "  the day counter did not move");
+	counters_count(o, OC_DAY, T0_S);
+	counters_count(o, OC_MONTH, T0_S);
+	is_int(counters_org_used(o, OC_DAY, day), 1, "counters_count counts a unit");
+
+	/* a base (counted by other files) takes its share of the quota */
+	counters_org_set_base(o, OC_DAY, (uint64_t)day << QUOTA_USED_BITS | 7);
+	is_int(counters_org_used(o, OC_DAY, day), 8, "used = base 7 + this file's 1");
+	for (n = 0, i = 0; i < 5; i++) {
+		counters_quota(o, OC_DAY, 10, 0, T0_S, 1, &q);
+		n += q.allowed;
+	}
+	is_int(n, 2, "a quota of 10 with 8 used admits 2");
+	is_int(counters_org_used(o, OC_DAY, day), 10, "  and stops at 10");
+	counters_quota(o, OC_DAY, 10, 0, T0_S + 86400, 1, &q);
+	ok(q.allowed && q.used == 1, "yesterday's base does not count today");
+	counters_org_set_damaged(o, 1);
+	ok(counters_org_damaged(o), "a slot can be marked damaged");
+	ok(counters_org(c, "acme", 0) == o, "  and is still found");
+	counters_org_set_damaged(o, 0);
+	ok(!counters_org_damaged(o), "  and cleared");
+	counters_close(c);
+	remove_dir(dir);
+}
+
+/* Two limits on one key: a refund gives back exactly the token taken. */
+static void
+test_refund(void)
+{
+	char dir[200];
+	struct counters *c;
+	struct counter_slot *k;
+	struct rate_result r;
+	struct rate_spec plan = {10, 60}, key = {1, 1};
+	int i, n;
+
+	make_dir(dir);
+	if (counters_create(dir, 64, err, sizeof err) != 0 ||
+	    (c = counters_open(dir, err, sizeof err)) == NULL)
+		abort();
+	k = counters_find(c, counters_org_tag("refund"), 1);
+	for (i = 0; i < 10; i++) {
+		counters_rate(k, RATE_PLAN, &plan, T0_NS, 1, &r);
+		counters_rate_refund(k, RATE_PLAN, &plan, T0_NS);
+	}
+	counters_rate(k, RATE_PLAN, &plan, T0_NS, 0, &r);
+	ok(r.allowed && r.remaining == 9, "10 tokens taken and given back: the plan is whole (%llu)",
+	    (unsigned long long)r.remaining);
+	counters_rate(k, RATE_KEY, &key, T0_NS, 1, &r);
+	counters_rate(k, RATE_KEY, &key, T0_NS, 1, &r);
+	ok(!r.allowed, "the key's own limit is apart from the plan's");
+	counters_rate(k, RATE_PLAN, &plan, T0_NS, 0, &r);
+	ok(r.allowed && r.remaining == 9, "  and took nothing from it");
+	counters_rate_refund(k, RATE_PLAN, &plan, T0_NS);
+	for (n = 0, i = 0; i < 20; i++) {
+		counters_rate(k, RATE_PLAN, &plan, T0_NS, 1, &r);
+		n += r.allowed;
+	}
+	is_int(n, 10, "a refund on an idle limit gives nothing extra");
+	counters_close(c);
+	remove_dir(dir);
+}
+
+/* A file truncated under its mapping: no SIGBUS death, and it says so. */
+static void
+test_truncated(void)
+{
+	char dir[200], path[300];
+	struct counters *c;
+	struct org_slot *o;
+	struct quota_result q;
+	int status;
+	pid_t pid;
+
+	make_dir(dir);
+	if (counters_create(dir, 1024, err, sizeof err) != 0 ||
+	    (c = counters_open(dir, err, sizeof err)) == NULL)
+		abort();
+	snprintf(path, sizeof path, "%s/%s", dir, COUNTERS_FILE);
+	ok(counters_intact(c) && !counters_replaced(c, dir), "a fresh mapping is intact");
+	if ((pid = fork()) == 0) {
+		if (truncate(path, 0) != 0)
+			_exit(2);
+		o = counters_org(c, "after", 1); /* faults: the table is past the end */
+		if (o != NULL)
+			counters_quota(o, OC_DAY, 10, 0, T0_S, 1, &q);
+		_exit(counters_intact(c) ? 3 : 0);
+	}
+	ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "touching a truncated file: no SIGBUS, and counters_intact() says 0 (status %d)", status);
+	ok(counters_replaced(c, dir), "the parent sees the file truncated: as good as replaced");
+	counters_close(c);
+	unlink(path);
+	if (counters_create(dir, 64, err, sizeof err) != 0 ||
+	    (c = counters_open(dir, err, sizeof err)) == NULL)
+		abort();
+	unlink(path);
+	ok(counters_replaced(c, dir), "a deleted file is replaced");
+	if (counters_create(dir, 64, err, sizeof err) != 0)
+		abort();
+	ok(counters_replaced(c, dir), "  and so is a file made anew at its name");
 	counters_close(c);
 	remove_dir(dir);
 }
@@ -318,5 +468,8 @@ main(void)
 	test_slots();
 	test_touch_and_periods();
 	test_processes();
+	test_orgs();
+	test_refund();
+	test_truncated();
 	return done_testing();
 }

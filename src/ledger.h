@@ -1,0 +1,72 @@
+/*
+ * ledger.h - what organizations consumed, made durable.
+ *
+ * Requests count quota units and credits in the shared counter file
+ * (counters.h), at memory speed and exactly across processes.  The
+ * ledger is the durable copy, in Berkeley DB (TBL_LEDGER):
+ *
+ *   org id \0 instance  ->  the day, month and credit words that the
+ *                           counter file with that instance id counted
+ *   \0seq               ->  the flush sequence, bumped by every flush
+ *   \0i instance        ->  the sequence of that file's last flush
+ *   \0slots             ->  the size of the counter file (keygate init)
+ *
+ * Once a second one process per host (whoever holds counters.flush) copies
+ * every changed count of its file into the ledger, in one transaction.  A
+ * record only ever holds absolute values of one file, written by that
+ * file's flushes, so a flush repeated after a crash writes the same
+ * values again: nothing is ever counted twice.
+ *
+ * Each counter file starts from zero under a new instance id.  What an
+ * organization has used is therefore what every other file flushed (the
+ * slot's base, summed from the ledger when the file is made, and again
+ * whenever a flush finds that another file flushed since) plus what this
+ * file counted.  A lost file costs at most what it counted since its last
+ * flush: about a second of consumption.
+ *
+ * A counter file is rebuilt (missing, damaged, truncated, or older than
+ * the ledger, as after a restore from backup) under counters.lock: built
+ * under a temporary name, its bases summed from the ledger, then renamed
+ * into place, so that no process ever maps a half-made file.
+ */
+#ifndef KEYGATE_LEDGER_H
+#define KEYGATE_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "counters.h"
+#include "store.h"
+
+#define LEDGER_FLUSH_LOCK "counters.flush"
+
+/* Why ledger_open_counters made a new file (for the log), or NULL. */
+struct ledger_open_info {
+	const char *rebuilt;
+};
+
+/*
+ * The store's counter file: opened, or made anew from the ledger when it
+ * is missing, not a counter file of this version, or older than the
+ * ledger.  NULL with err set when neither works (the store then answers
+ * 503: no decision can count).
+ */
+struct counters *ledger_open_counters(struct store *s, const char *dir,
+    struct ledger_open_info *info, char *err, size_t errlen);
+
+/* Records the counter file's size for later rebuilds (keygate init). */
+int ledger_set_slots(struct store *s, uint32_t nslots, char *err, size_t errlen);
+
+/*
+ * Copies what changed in c into the ledger, unless another process of the
+ * host is at it (then 0 at once).  1 when something was written, 0 when
+ * nothing was to be, -1 with err set when the store refused (nothing is
+ * lost: the counts stay in c and the next flush writes them).
+ */
+int ledger_flush(struct store *s, struct counters *c, const char *dir,
+    int64_t now, char *err, size_t errlen);
+
+/* The key under which file instance stores org's counts (cap >= ID_MAX + 9). */
+size_t ledger_org_key(const char *org, uint64_t instance, unsigned char *key);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * tally.c - per-process usage counts, written to the history once a second.
+ *
+ * A buffer is an open-addressing table of entries claimed by CAS on a tag
+ * (a hash of day, kind and id, never 0); the claimer writes the rest and
+ * then sets ready.  A thread that meets an entry not ready yet probes on
+ * and may claim a second entry for the same id and day: both are written,
+ * and the history adds them, so that costs nothing but a slot.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tally.h"
+
+/*
+ * 8192 entries a buffer (1.3 MiB): the distinct (day, org or key) a process
+ * sees in one second.  A request that finds no room within TALLY_PROBE
+ * slots is not in the history (counted in dropped and logged), never waits.
+ */
+#define TALLY_SLOTS 8192
+#define TALLY_PROBE 64
+#define TALLY_BATCH 256 /* records per transaction: a second's worth in a few commits */
+
+struct tally_entry {
+	uint64_t tag;
+	uint32_t ready;
+	uint32_t day;
+	uint8_t kind;
+	uint8_t len;
+	char id[ID_MAX];
+	uint64_t n[H_COUNT];
+	int64_t last_used;
+};
+
+struct tally_buf {
+	struct tally_entry *e;
+	uint64_t writers; /* threads counting into it right now */
+	uint64_t dropped;
+};
+
+struct tally {
+	struct tally_buf b[2];
+	uint32_t active;
+};
+
+struct tally *
+tally_new(void)
+{
+	struct tally *t = calloc(1, sizeof *t);
+
+	if (t == NULL)
+		return NULL;
+	t->b[0].e = calloc(TALLY_SLOTS, sizeof(struct tally_entry));
+	t->b[1].e = calloc(TALLY_SLOTS, sizeof(struct tally_entry));
+	if (t->b[0].e == NULL || t->b[1].e == NULL) {
+		tally_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+tally_free(struct tally *t)
+{
+	if (t == NULL)
+		return;
+	free(t->b[0].e);
+	free(t->b[1].e);
+	free(t);
+}
+
+static uint64_t
+entry_tag(uint32_t day, int kind, const char *id, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ day ^ ((uint64_t)kind << 32);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)id[i]) * 0x100000001b3ull;
+	h ^= h >> 29;
+	return h | 1;
+}
+
+static int
+entry_is(const struct tally_entry *e, uint32_t day, int kind, const char *id, size_t len)
+{
+	return e->day == day && e->kind == kind && e->len == len &&
+	    memcmp(e->id, id, len) == 0;
+}
+
+/* The entry of (day, kind, id) in b, claimed if need be; NULL: no room. */
+static struct tally_entry *
+entry(struct tally_buf *b, uint32_t day, int kind, const char *id, size_t len)
+{
+	uint64_t tag = entry_tag(day, kind, id, len);
+	uint32_t i, at = (uint32_t)tag & (TALLY_SLOTS - 1);
+
+	for (i = 0; i < TALLY_PROBE; i++) {
+		struct tally_entry *e = &b->e[(at + i) & (TALLY_SLOTS - 1)];
+		uint64_t cur = __atomic_load_n(&e->tag, __ATOMIC_ACQUIRE), expect = 0;
+
+		if (cur == tag && __atomic_load_n(&e->ready, __ATOMIC_ACQUIRE) &&
+		    entry_is(e, day, kind, id, len))
+			return e;
+		if (cur == 0 && __atomic_compare_exchange_n(&e->tag, &expect, tag, 0,
+		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			e->day = day;
+			e->kind = (uint8_t)kind;
+			e->len = (uint8_t)len;
+			memcpy(e->id, id, len);
+			__atomic_store_n(&e->ready, 1, __ATOMIC_RELEASE);
+			return e;
+		}
+	}
+	return NULL;
+}
+
+static void
+add(struct tally_entry *e, const uint64_t n[H_COUNT], int64_t last_used)
+{
+	int64_t cur;
+	int i;
+
+	for (i = 0; i < H_COUNT; i++)
+		if (n[i] != 0)
+			__atomic_add_fetch(&e->n[i], n[i], __ATOMIC_RELAXED);
+	cur = __atomic_load_n(&e->last_used, __ATOMIC_RELAXED);
+	while (last_used > cur && !__atomic_compare_exchange_n(&e->last_used, &cur,
+	    last_used, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static void
+count_in(struct tally_buf *b, uint32_t day, int kind, const char *id,
+    const uint64_t n[H_COUNT], int64_t last_used)
+{
+	size_t len = strlen(id);
+	struct tally_entry *e;
+
+	if (len == 0 || len > ID_MAX || (e = entry(b, day, kind, id, len)) == NULL) {
+		__atomic_add_fetch(&b->dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	add(e, n, last_used);
+}
+
+/* The active buffer, with this thread counted among its writers. */
+static struct tally_buf *
+enter(struct tally *t)
+{
+	for (;;) {
+		uint32_t a = __atomic_load_n(&t->active, __ATOMIC_SEQ_CST);
+		struct tally_buf *b = &t->b[a];
+
+		__atomic_add_fetch(&b->writers, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&t->active, __ATOMIC_SEQ_CST) == a)
+			return b;
+		/* the flush swapped buffers meanwhile: it may be reading this one */
+		__atomic_sub_fetch(&b->writers, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static void
+leave(struct tally_buf *b)
+{
+	__atomic_sub_fetch(&b->writers, 1, __ATOMIC_SEQ_CST);
+}
+
+void
+tally_count(struct tally *t, const char *org, const char *key_id,
+    enum hist_counter which, int quota_unit, int64_t now_s)
+{
+	uint64_t n[H_COUNT] = {0};
+	uint32_t day = (uint32_t)(now_s / 86400);
+	struct tally_buf *b;
+
+	if (t == NULL || org == NULL || now_s < 0)
+		return;
+	n[which] = 1;
+	if (quota_unit)
+		n[H_QUOTA] = 1;
+	b = enter(t);
+	count_in(b, day, TALLY_ORG, org, n, which == H_ALLOWED ? now_s : 0);
+	if (key_id != NULL)
+		count_in(b, day, TALLY_KEY, key_id, n, which == H_ALLOWED ? now_s : 0);
+	leave(b);
+}
+
+/* ---- keys ---- */
+
+size_t
+tally_key(int64_t day, enum tally_kind kind, const char *id, unsigned char *key)
+{
+	size_t n = strlen(id);
+
+	if (n > ID_MAX)
+		n = ID_MAX; /* never a real id: such ids are refused where they arrive */
+	key[0] = (unsigned char)(day >> 24);
+	key[1] = (unsigned char)(day >> 16);
+	key[2] = (unsigned char)(day >> 8);
+	key[3] = (unsigned char)day;
+	key[4] = (unsigned char)kind;
+	memcpy(key + 5, id, n);
+	return 5 + n;
+}
+
+int
+tally_parse_key(const unsigned char *key, size_t len, int64_t *day,
+    enum tally_kind *kind, char id[ID_MAX + 1])
+{
+	if (len < 6 || len > HISTORY_KEY_MAX || (key[4] != TALLY_ORG && key[4] != TALLY_KEY))
+		return -1;
+	*day = (int64_t)key[0] << 24 | key[1] << 16 | key[2] << 8 | key[3];
+	*kind = key[4];
+	memcpy(id, key + 5, len - 5);
+	id[len - 5] = '\0';
+	return strlen(id) == len - 5 ? 0 : -1;
+}
+
+/* ---- flush ---- */
+
+/* Adds e's counts to its history record in t. */
+static int
+write_entry(struct store *s, struct store_txn *t, const struct tally_entry *e)
+{
+	unsigned char key[HISTORY_KEY_MAX], buf[256];
+	struct history_rec h;
+	char id[ID_MAX + 1];
+	size_t klen, len;
+	int rc, i, n;
+
+	memcpy(id, e->id, e->len);
+	id[e->len] = '\0';
+	klen = tally_key(e->day, e->kind, id, key);
+	rc = store_get(s, t, TBL_HISTORY, key, klen, buf, sizeof buf, &len, 1);
+	if (rc == ST_NOTFOUND)
+		memset(&h, 0, sizeof h);
+	else if (rc != ST_OK)
+		return rc;
+	else if (record_decode_history(buf, len, &h) != 0)
+		memset(&h, 0, sizeof h); /* a damaged day starts again: db check reports it */
+	for (i = 0; i < H_COUNT; i++)
+		h.n[i] = e->n[i] > UINT64_MAX - h.n[i] ? UINT64_MAX : h.n[i] + e->n[i];
+	if (e->last_used > h.last_used)
+		h.last_used = e->last_used;
+	if ((n = record_encode_history(&h, buf, sizeof buf)) < 0)
+		return ST_ERROR;
+	return store_put(s, t, TBL_HISTORY, key, klen, buf, (size_t)n, 0);
+}
+
+/* Writes entries [from, to) of b that hold counts, in one transaction. */
+static int
+write_batch(struct store *s, struct tally_buf *b, uint32_t from, uint32_t to)
+{
+	struct store_txn *t;
+	uint32_t i;
+	int rc, attempt;
+
+	for (attempt = 0; attempt < 5; attempt++) {
+		if ((rc = store_txn_begin(s, &t)) != ST_OK)
+			return rc;
+		for (i = from; i < to && rc == ST_OK; i++)
+			if (b->e[i].tag != 0 && b->e[i].ready)
+				rc = write_entry(s, t, &b->e[i]);
+		if (rc == ST_OK)
+			rc = store_txn_commit(t);
+		else
+			store_txn_abort(t);
+		if (rc != ST_DEADLOCK)
+			return rc;
+	}
+	return rc;
+}
+
+int
+tally_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
+    size_t errlen)
+{
+	uint32_t old = __atomic_load_n(&t->active, __ATOMIC_SEQ_CST), i, from, written = 0;
+	struct tally_buf *b = &t->b[old], *now = &t->b[1 - old];
+	struct timespec tick = {0, 20000};
+	int rc = ST_OK;
+
+	__atomic_store_n(&t->active, 1 - old, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&b->writers, __ATOMIC_SEQ_CST) != 0)
+		nanosleep(&tick, NULL);
+	for (from = 0; from < TALLY_SLOTS; from += TALLY_BATCH) {
+		if ((rc = write_batch(s, b, from, from + TALLY_BATCH)) != ST_OK)
+			break;
+		written = from + TALLY_BATCH;
+	}
+	/* what was written is cleared; what was not goes back into the active buffer */
+	for (i = 0; i < TALLY_SLOTS; i++) {
+		struct tally_entry *e = &b->e[i];
+
+		if (e->tag == 0)
+			continue;
+		if (i >= written && e->ready) {
+			char id[ID_MAX + 1];
+
+			memcpy(id, e->id, e->len);
+			id[e->len] = '\0';
+			count_in(now, e->day, e->kind, id, e->n, e->last_used);
+		}
+		memset(e, 0, sizeof *e);
+	}
+	if (dropped != NULL)
+		*dropped = __atomic_exchange_n(&b->dropped, 0, __ATOMIC_RELAXED);
+	if (rc != ST_OK) {
+		snprintf(err, errlen, "cannot write the usage history: %s", store_errmsg(s));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- pruning ---- */
+
+int
+tally_prune(struct store *s, int64_t before, uint64_t max, uint64_t *deleted)
+{
+	unsigned char limit[4];
+
+	if (before < 0)
+		before = 0;
+	limit[0] = (unsigned char)(before >> 24);
+	limit[1] = (unsigned char)(before >> 16);
+	limit[2] = (unsigned char)(before >> 8);
+	limit[3] = (unsigned char)before;
+	return store_del_below(s, TBL_HISTORY, limit, sizeof limit, max, deleted);
+}

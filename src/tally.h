@@ -1,0 +1,68 @@
+/*
+ * tally.h - usage history: per organization and per key, per UTC day,
+ * the requests allowed and the requests denied by each code.
+ *
+ * Each process counts its own requests in memory (no shared state, no
+ * store access on the request path) and writes what it counted to
+ * TBL_HISTORY once a second, adding to the day's records.  Its counts
+ * belong to it alone, so each is written exactly once: a process that
+ * dies loses at most the second it had not written yet, and nothing is
+ * ever added twice.
+ *
+ * Two buffers: requests count into the active one while the flush writes
+ * the other.  Any number of threads may count at once (atomic adds; the
+ * in-process server modules run many), one thread flushes.
+ *
+ * Records (TBL_HISTORY, sorted): day (4 bytes, big-endian, days since
+ * 1970-01-01), 'o' or 'k', the org or key id -> struct history_rec.
+ * Day first, so that pruning old days is a walk from the start.
+ */
+#ifndef KEYGATE_TALLY_H
+#define KEYGATE_TALLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+#include "store.h"
+
+/* Kept at least this long (SPEC: 400 days), then pruned by the flush. */
+#define HISTORY_KEEP_DAYS 400
+#define HISTORY_KEY_MAX (4 + 1 + ID_MAX)
+
+enum tally_kind { TALLY_ORG = 'o', TALLY_KEY = 'k' };
+
+struct tally;
+
+struct tally *tally_new(void);
+void tally_free(struct tally *t);
+
+/*
+ * Counts one request of org (and key, when not NULL) on the UTC day of
+ * now_s under counter which; quota_unit: it also counted against the
+ * organization's quota (H_QUOTA).
+ */
+void tally_count(struct tally *t, const char *org, const char *key_id,
+    enum hist_counter which, int quota_unit, int64_t now_s);
+
+/*
+ * Writes what the inactive buffer holds, after making it so.  0, or -1
+ * with err set: what could not be written is kept for the next flush.
+ * Requests that found no room since the last flush: *dropped (may be NULL).
+ */
+int tally_flush(struct tally *t, struct store *s, uint64_t *dropped,
+    char *err, size_t errlen);
+
+/* The history key of (day, kind, id) in key (HISTORY_KEY_MAX bytes): its length. */
+size_t tally_key(int64_t day, enum tally_kind kind, const char *id, unsigned char *key);
+/* The parts of a history key; -1 when it is not one. */
+int tally_parse_key(const unsigned char *key, size_t len, int64_t *day,
+    enum tally_kind *kind, char id[ID_MAX + 1]);
+
+/*
+ * Deletes every history record of a day before `before` (days since the
+ * epoch), at most max of them (0: all).  ST_*; *deleted counts them.
+ */
+int tally_prune(struct store *s, int64_t before, uint64_t max, uint64_t *deleted);
+
+#endif
