@@ -108,7 +108,7 @@ current_index(struct authz *az)
 
 	if (kg->index != NULL && !keyindex_stale(kg->index))
 		return kg->index;
-	now = kg_now_ns();
+	now = kg_mono_ns();
 	if (now - az->index_tried_ns < INDEX_RETRY_NS)
 		return NULL;
 	az->index_tried_ns = now;

@@ -43,8 +43,9 @@ static volatile sig_atomic_t child_exited;
 
 /* Shared between the request thread and the maintenance thread. */
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
-static int64_t request_started;     /* atomic: 0 when idle */
-static int64_t maintenance_started; /* atomic: 0 when idle */
+/* atomic, kg_mono_ns(): when a request's decision or a maintenance pass began, 0 when idle */
+static uint64_t request_started;
+static uint64_t maintenance_started;
 
 struct log_budget {
 	const char *what;
@@ -58,7 +59,7 @@ struct worker {
 	struct kg kg;
 	struct authz az;
 	int listen_fd;
-	uint64_t reopen_failed_at;
+	uint64_t reopen_failed_at; /* kg_mono_ns() */
 	struct log_budget deny_budget;
 	struct log_budget error_budget;
 	struct decision_table answers; /* the constant denials, rendered at start-up */
@@ -140,7 +141,7 @@ accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 static void
 maintenance_progress(void)
 {
-	__atomic_store_n(&maintenance_started, kg_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&maintenance_started, kg_mono_ns(), __ATOMIC_RELAXED);
 }
 
 /*
@@ -148,23 +149,27 @@ maintenance_progress(void)
  * by a writer that died sends every request to the store: rebuild it,
  * unless another process holds it (a CLI command, another worker at the
  * same repair).  Progress keeps the watchdog away on a large store.
+ * A rebuild that failed is tried again a minute later.
  */
+#define INDEX_REPAIR_RETRY_NS (60 * NS_PER_S)
+
 static void
 repair_index(struct worker *w)
 {
 	struct keyindex_anchor *a = counters_index_anchor(w->kg.counters);
-	static int64_t failed_at;
+	static uint64_t failed_at; /* kg_mono_ns(), 0: never */
 	struct keyindex *x;
 	char err[600];
 	uint64_t t0;
 	int busy;
 
-	if (keyindex_usable(w->dir, a) || kg_now() - failed_at < 60)
+	if (keyindex_usable(w->dir, a) ||
+	    (failed_at != 0 && kg_mono_ns() - failed_at < INDEX_REPAIR_RETRY_NS))
 		return;
 	if ((x = keyindex_lock(w->dir, a, 1, &busy, err, sizeof err)) == NULL) {
 		if (!busy) {
 			log_warnx("key index: %s", err);
-			failed_at = kg_now();
+			failed_at = kg_mono_ns();
 		}
 		return;
 	}
@@ -172,13 +177,13 @@ repair_index(struct worker *w)
 		keyindex_end(x, w->kg.store, NULL, err, sizeof err);
 		return;
 	}
-	t0 = kg_now_ns();
+	t0 = kg_mono_ns();
 	if (keyindex_end(x, w->kg.store, maintenance_progress, err, sizeof err) == 0) {
 		log_info("key index rebuilt in %llu ms",
-		    (unsigned long long)((kg_now_ns() - t0) / 1000000));
+		    (unsigned long long)((kg_mono_ns() - t0) / 1000000));
 	} else {
 		log_warnx("key index rebuild failed: %s; requests read the store", err);
-		failed_at = kg_now();
+		failed_at = kg_mono_ns();
 	}
 }
 
@@ -189,7 +194,7 @@ maintenance(void *arg)
 
 	for (;;) {
 		sleep(1);
-		__atomic_store_n(&maintenance_started, kg_now(), __ATOMIC_RELAXED);
+		__atomic_store_n(&maintenance_started, kg_mono_ns(), __ATOMIC_RELAXED);
 		pthread_mutex_lock(&store_lock);
 		if (w->kg.store == NULL) {
 			/* the worker closed the store on its way out (SIGTERM) */
@@ -222,20 +227,20 @@ static void *
 watchdog(void *arg)
 {
 	struct worker *w = arg;
-	int64_t limit = (int64_t)w->conf.watchdog_s;
+	uint64_t limit = (uint64_t)w->conf.watchdog_s * NS_PER_S;
 
 	for (;;) {
-		int64_t now, req, maint;
+		uint64_t now, req, maint;
 
 		sleep(1);
-		now = kg_now();
+		/* monotonic: a step of the wall clock must not look like a stuck request */
+		now = kg_mono_ns();
 		req = __atomic_load_n(&request_started, __ATOMIC_RELAXED);
 		maint = __atomic_load_n(&maintenance_started, __ATOMIC_RELAXED);
 		if ((req != 0 && now - req > limit) || (maint != 0 && now - maint > limit)) {
-			log_warnx("%s has been stuck for more than %llds; exiting",
+			log_warnx("%s has been stuck for more than %us; exiting",
 			    req != 0 && now - req > limit ? "a request (or opening the store)" :
-			    "store maintenance",
-			    (long long)limit);
+			    "store maintenance", w->conf.watchdog_s);
 			_exit(3);
 		}
 	}
@@ -312,7 +317,7 @@ reopen_if_broken(struct worker *w)
 
 	if (!store_broken(w->kg.store))
 		return 1;
-	now = kg_now_ns();
+	now = kg_mono_ns();
 	if (w->reopen_failed_at != 0 && now - w->reopen_failed_at < REOPEN_RETRY_NS)
 		return 0;
 	pthread_mutex_lock(&store_lock);
@@ -324,7 +329,8 @@ reopen_if_broken(struct worker *w)
 		log_info("store reopened");
 	} else {
 		w->reopen_failed_at = now;
-		if (log_allowed(&w->error_budget, (int64_t)(now / NS_PER_S)))
+		/* the budget counts wall-clock seconds, as the request path does */
+		if (log_allowed(&w->error_budget, kg_now()))
 			log_warnx("store reopen failed: %s", store_errmsg(w->kg.store));
 	}
 	return ok;
@@ -588,7 +594,7 @@ worker_main(struct worker *w)
 
 	/* Opening can block on what a dead process left: the watchdog covers it. */
 	start_thread(watchdog, w);
-	__atomic_store_n(&request_started, kg_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&request_started, kg_mono_ns(), __ATOMIC_RELAXED);
 	if (kg_open(&w->kg, w->dir, STORE_SERVER, err, sizeof err) != 0) {
 		log_warnx("%s", err);
 		return 1;
@@ -617,7 +623,7 @@ worker_main(struct worker *w)
 			continue;
 		}
 		now_ns = kg_now_ns();
-		__atomic_store_n(&request_started, (int64_t)(now_ns / NS_PER_S), __ATOMIC_RELAXED);
+		__atomic_store_n(&request_started, kg_mono_ns(), __ATOMIC_RELAXED);
 		handle(w, &rq, now_ns);
 		close_quickly(&rq);
 		FCGX_Finish_r(&rq);
@@ -655,7 +661,7 @@ static int
 master_main(struct worker *w)
 {
 	pid_t pids[MAX_WORKERS];
-	int64_t started[MAX_WORKERS];
+	uint64_t started[MAX_WORKERS]; /* kg_mono_ns() */
 	unsigned i, n = w->conf.workers, alive = 0;
 	struct sigaction sa;
 	sigset_t mask, old;
@@ -665,7 +671,7 @@ master_main(struct worker *w)
 	sigaction(SIGCHLD, &sa, NULL);
 	for (i = 0; i < n; i++) {
 		pids[i] = spawn_worker(w);
-		started[i] = kg_now();
+		started[i] = kg_mono_ns();
 		alive += pids[i] > 0;
 	}
 	log_info("started %u workers", alive);
@@ -693,10 +699,10 @@ master_main(struct worker *w)
 				    WIFSIGNALED(status) ? "signal" : "status",
 				    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 				/* a worker that cannot even start: do not spin */
-				if (kg_now() - started[i] < 1)
+				if (kg_mono_ns() - started[i] < NS_PER_S)
 					sleep(1);
 				pids[i] = spawn_worker(w);
-				started[i] = kg_now();
+				started[i] = kg_mono_ns();
 			}
 		}
 	}
