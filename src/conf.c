@@ -124,7 +124,7 @@ set_value(struct conf *c, enum conf_key k, const char *v, const char **why)
 		}
 		return copy_value(c->query_param, sizeof c->query_param, v, why);
 	case K_WORKERS:
-		if (parse_u64(v, 1, 256, &n, why) != 0)
+		if (parse_u64(v, 1, CONF_WORKERS_MAX, &n, why) != 0)
 			return -1;
 		c->workers = (unsigned)n;
 		return 0;

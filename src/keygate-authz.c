@@ -36,8 +36,6 @@
 #include "log.h"
 #include "server.h"
 
-#define MAX_WORKERS 256
-
 static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t child_exited;
 
@@ -660,8 +658,8 @@ spawn_worker(struct worker *w)
 static int
 master_main(struct worker *w)
 {
-	pid_t pids[MAX_WORKERS];
-	uint64_t started[MAX_WORKERS]; /* kg_mono_ns() */
+	pid_t pids[CONF_WORKERS_MAX];
+	uint64_t started[CONF_WORKERS_MAX]; /* kg_mono_ns() */
 	unsigned i, n = w->conf.workers, alive = 0;
 	struct sigaction sa;
 	sigset_t mask, old;
@@ -760,7 +758,7 @@ main(int argc, char **argv)
 	if (conf_load(cpath, must_exist, &w.conf, err, sizeof err) != 0)
 		fatalx("%s", err);
 	if (workers != NULL) {
-		if (parse_u64(workers, 1, MAX_WORKERS, &n, &why) != 0)
+		if (parse_u64(workers, 1, CONF_WORKERS_MAX, &n, &why) != 0)
 			fatalx("--workers: %s", why);
 		w.conf.workers = (unsigned)n;
 	}

@@ -96,7 +96,7 @@ test_valid(void)
 	ok(C.log_denials == 1 && C.debug == 1, "  both on");
 	conf_defaults(&C);
 	is_int(parse("socket-mode = 660\nwatchdog = 1h\nworkers = 256\n"), 0, "limits: 660, 1h, 256 workers");
-	ok(C.socket_mode == 0660 && C.watchdog_s == 3600 && C.workers == 256, "  values");
+	ok(C.socket_mode == 0660 && C.watchdog_s == 3600 && C.workers == CONF_WORKERS_MAX, "  values");
 	conf_defaults(&C);
 	is_int(parse("watchdog = 1s\nsocket-mode = 0\nworkers = 1\n"), 0, "limits: 1s, mode 0, 1 worker");
 	ok(C.watchdog_s == 1 && C.socket_mode == 0 && C.workers == 1, "  values");
