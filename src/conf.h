@@ -35,6 +35,7 @@ struct conf {
 	char listen[1024];      /* "" = the socket on fd 0 */
 	unsigned socket_mode;
 	unsigned watchdog_s;    /* a request stuck this long ends the process */
+	unsigned request_deadline_s; /* a request must arrive whole within this */
 };
 
 void conf_defaults(struct conf *c);

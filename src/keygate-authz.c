@@ -11,8 +11,10 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +35,7 @@
 #include "conf.h"
 #include "ctx.h"
 #include "decision.h"
+#include "fcgi_guard.h"
 #include "log.h"
 #include "server.h"
 
@@ -112,26 +115,166 @@ install_signals(void)
 /* ---- connections ---- */
 
 /*
- * libfcgi accepts a connection and reads the request's params itself, with
- * blocking reads: a client that connects and stalls holds the worker for
- * ever, and Linux does not pass a listening socket's SO_RCVTIMEO on to the
- * sockets it accepts (measured).  So the authorizer defines accept(2):
- * libfcgi's call resolves to this one, which gives every new connection a
- * receive timeout.  A stalled client then fails its read after the
- * watchdog time and the worker moves on.
+ * libfcgi accepts a connection and reads the request's params itself,
+ * with blocking reads, and trusts what it reads: lengths that add up past
+ * INT_MAX or a crafted FCGI_GET_VALUES abort the worker, and the next
+ * process to open the store then runs recovery; a client that connects
+ * and sends a byte now and then holds the worker for ever.  So the
+ * authorizer defines accept(2), read(2) and close(2), which libfcgi's
+ * calls resolve to (every other caller's too: only the connection being
+ * read is treated differently):
+ *
+ * - accept notes the new connection and its deadline, request_deadline
+ *   from now on CLOCK_MONOTONIC (the whole request, not each read), and
+ *   bounds each write to it with SO_SNDTIMEO (a client that reads no
+ *   answers must not block the worker in write);
+ * - read on that connection waits at most until the deadline and passes
+ *   what it read through the FastCGI guard (fcgi_guard.h) before libfcgi
+ *   sees it: a stream the guard refuses, or a deadline passed, fails the
+ *   read, and libfcgi closes the connection and accepts the next one;
+ * - close forgets the connection, so that a file that gets its number
+ *   next is read as usual.
+ *
+ * A request that arrives whole costs one recv(2), as libfcgi's read did,
+ * plus the guard's few operations per record and per param.
  */
-static unsigned conn_timeout_s;
+struct conn {
+	int fd;               /* atomic: the connection libfcgi reads, or -1 */
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC: when its request must have arrived */
+	int refused;
+	struct fcgi_guard guard;
+};
+
+static struct conn conn = {.fd = -1};
+static unsigned request_deadline_ms;
+static struct log_budget refusals = {"refused connections", 0, 0, 0};
+static int log_allowed(struct log_budget *b, int64_t now);
 
 int accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+ssize_t read(int fd, void *buf, size_t n);
+int close(int fd);
+
+/* A new request on the connection: the guard starts over, the deadline too. */
+static void
+conn_start_request(void)
+{
+	fcgi_guard_init(&conn.guard);
+	conn.deadline_ns = kg_mono_ns() + (uint64_t)request_deadline_ms * 1000000;
+}
 
 int
 accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
 	int c = accept4(fd, addr, addrlen, 0);
 
-	if (c >= 0 && conn_timeout_s > 0)
-		server_set_timeout(c, conn_timeout_s);
+	if (c < 0)
+		return c;
+	server_set_send_timeout(c, request_deadline_ms);
+	conn.refused = 0;
+	conn_start_request();
+	__atomic_store_n(&conn.fd, c, __ATOMIC_SEQ_CST);
 	return c;
+}
+
+/*
+ * Ends the connection's reading: libfcgi's read fails, and the closing
+ * libfcgi does next (shutdown, then poll for what the peer still sends)
+ * ends at once because the receiving side is shut too.
+ */
+static void
+conn_refuse(int fd, const char *what, const char *why)
+{
+	conn.refused = 1;
+	shutdown(fd, SHUT_RD);
+	if (log_allowed(&refusals, (int64_t)(kg_mono_ns() / NS_PER_S)))
+		log_warnx("%s a FastCGI connection: %s", what, why);
+}
+
+/* recv, waiting at most until the connection's deadline. */
+static ssize_t
+conn_recv(int fd, void *buf, size_t n)
+{
+	struct pollfd pfd = {fd, POLLIN, 0};
+	char why[64];
+	uint64_t now;
+	ssize_t got;
+
+	for (;;) {
+		got = recv(fd, buf, n, MSG_DONTWAIT);
+		if (got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			return got;
+		now = kg_mono_ns();
+		if (now >= conn.deadline_ns) {
+			snprintf(why, sizeof why, "its request did not arrive within %u ms",
+			    request_deadline_ms);
+			conn_refuse(fd, "closed", why);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		/* rounded up: poll's milliseconds must not wake us before the deadline */
+		if (poll(&pfd, 1, (int)((conn.deadline_ns - now + 999999) / 1000000)) < 0 &&
+		    errno != EINTR)
+			return -1;
+	}
+}
+
+static ssize_t
+conn_read(int fd, void *buf, size_t n)
+{
+	char why[160];
+	ssize_t got;
+
+	if (conn.refused) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if ((got = conn_recv(fd, buf, n)) <= 0)
+		return got;
+	if (fcgi_guard_feed(&conn.guard, buf, (size_t)got) == FCGI_GUARD_REFUSED) {
+		conn_refuse(fd, "refused", fcgi_guard_reason(&conn.guard, why, sizeof why));
+		errno = EPROTO;
+		return -1;
+	}
+	return got;
+}
+
+/* The C library's read and close, for everything but the connection. */
+static void *
+libc_symbol(void **cache, const char *name)
+{
+	void *f = __atomic_load_n(cache, __ATOMIC_RELAXED);
+
+	if (f == NULL) {
+		if ((f = dlsym(RTLD_NEXT, name)) == NULL)
+			abort(); /* no C library: nothing can work */
+		__atomic_store_n(cache, f, __ATOMIC_RELAXED);
+	}
+	return f;
+}
+
+ssize_t
+read(int fd, void *buf, size_t n)
+{
+	static void *libc_read;
+	ssize_t (*f)(int, void *, size_t);
+
+	if (fd >= 0 && fd == __atomic_load_n(&conn.fd, __ATOMIC_SEQ_CST))
+		return conn_read(fd, buf, n);
+	f = (ssize_t (*)(int, void *, size_t))libc_symbol(&libc_read, "read");
+	return f(fd, buf, n);
+}
+
+int
+close(int fd)
+{
+	static void *libc_close;
+	int (*f)(int);
+
+	/* forgotten first: once closed, the number may be reused at once */
+	if (fd >= 0 && fd == __atomic_load_n(&conn.fd, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&conn.fd, -1, __ATOMIC_SEQ_CST);
+	f = (int (*)(int))libc_symbol(&libc_close, "close");
+	return f(fd);
 }
 
 /* ---- maintenance thread ---- */
@@ -566,8 +709,10 @@ handle(struct worker *w, FCGX_Request *rq, uint64_t now_ns)
  * guards against a TCP reset discarding our answer when the server sent
  * bytes we never read.  Here, when the connection is not kept, we read
  * whatever has already arrived (the server writes its whole request, empty
- * STDIN included, before it reads the answer), then detach the request,
- * which makes libfcgi close without the wait.
+ * STDIN included, before it reads the answer), until the request's
+ * deadline at the latest (a client that keeps sending must not keep the
+ * worker reading), then detach the request, which makes libfcgi close
+ * without the wait.
  * (FCGX_Request's ipcFd and keepConnection are libfcgi's own fields.)
  */
 static void
@@ -577,7 +722,8 @@ close_quickly(FCGX_Request *rq)
 
 	if (rq->keepConnection || rq->ipcFd < 0)
 		return;
-	while (recv(rq->ipcFd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+	while (recv(rq->ipcFd, sink, sizeof sink, MSG_DONTWAIT) > 0 &&
+	    kg_mono_ns() < conn.deadline_ns)
 		;
 	FCGX_Detach(rq);
 }
@@ -620,12 +766,28 @@ worker_main(struct worker *w)
 				log_warn("accept");
 			continue;
 		}
+		/*
+		 * libfcgi ends the params at a failed read or the end of the
+		 * stream as at their last record, with an error on the stream:
+		 * a connection refused, past its deadline or closed early gets
+		 * no decision on half its params, only closed.
+		 */
+		if (FCGX_GetError(rq.in) != 0) {
+			FCGX_Finish_r(&rq);
+			continue;
+		}
 		now_ns = kg_now_ns();
 		__atomic_store_n(&request_started, kg_mono_ns(), __ATOMIC_RELAXED);
 		handle(w, &rq, now_ns);
+		/*
+		 * The watchdog is for the store; writing the answer is bounded by
+		 * the connection's send timeout (see accept above).
+		 */
+		__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
 		close_quickly(&rq);
 		FCGX_Finish_r(&rq);
-		__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
+		if (rq.ipcFd >= 0)
+			conn_start_request(); /* a kept connection: the next request's deadline */
 	}
 	FCGX_Finish_r(&rq);
 	pthread_mutex_lock(&store_lock);
@@ -793,8 +955,13 @@ main(int argc, char **argv)
 	}
 	if (decision_table_init(&w.answers, w.conf.realm) != 0)
 		fatalx("realm: too long to render the denials");
-	/* a client that stalls mid-request gives up its worker after this */
-	conn_timeout_s = w.conf.watchdog_s;
+	request_deadline_ms = w.conf.request_deadline_s * 1000;
+	/*
+	 * libfcgi waits this long for the first byte of a unix-socket
+	 * connection (2 s unless told) before any read: within the deadline.
+	 */
+	snprintf(err, sizeof err, "%u", request_deadline_ms);
+	setenv("LIBFCGI_IS_AF_UNIX_KEEPER_POLL_TIMEOUT", err, 1);
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	install_signals();

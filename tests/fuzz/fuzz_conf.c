@@ -30,7 +30,8 @@ static const char other_conf[] =
     "workers = 8\n"
     "listen = unix:/run/keygate.sock\n"
     "socket-mode = 0600\n"
-    "watchdog = 30s\n";
+    "watchdog = 30s\n"
+    "request-deadline = 5s\n";
 
 static void
 check_err(const char *err, size_t errlen)
@@ -79,6 +80,8 @@ check_valid(const struct conf *c)
 	FUZZ_CHECK(c->socket_mode <= 0777, "socket-mode %o", c->socket_mode);
 	FUZZ_CHECK(c->watchdog_s >= 1 && c->watchdog_s <= 3600, "watchdog %u",
 	    c->watchdog_s);
+	FUZZ_CHECK(c->request_deadline_s >= 1 && c->request_deadline_s <= 60,
+	    "request-deadline %u", c->request_deadline_s);
 }
 
 /* Parses text over *c; checks the all-or-nothing contract. */
