@@ -180,6 +180,14 @@ record_start(struct fcgi_guard *g)
 			refuse(g, "record type out of place in the params", g->type);
 			return;
 		}
+		if (g->content_len == 0) {
+			/* the end: libfcgi reads none of its padding, nor what follows */
+			if (g->params.state != PAIR_NAME)
+				refuse(g, "params end inside a param", g->params.state);
+			else
+				g->phase = PH_DONE;
+			return;
+		}
 		len = g->params_bytes + g->content_left;
 		if (len > FCGI_GUARD_PARAMS_MAX) {
 			refuse_limit(g, "params too large", len, FCGI_GUARD_PARAMS_MAX);
@@ -213,14 +221,6 @@ record_end(struct fcgi_guard *g)
 		g->role = role;
 		g->request_id = g->id;
 		g->phase = PH_PARAMS;
-		return;
-	}
-	/* PH_PARAMS: the params end with an empty record */
-	if (g->content_len == 0) {
-		if (g->params.state != PAIR_NAME)
-			refuse(g, "params end inside a param", g->params.state);
-		else
-			g->phase = PH_DONE;
 	}
 }
 
