@@ -113,7 +113,7 @@ current_index(struct authz *az)
 		return kg->index;
 	if (kg->counters == NULL)
 		return NULL;
-	now = kg_now_ns();
+	now = kg_mono_ns();
 	if (now - az->index_tried_ns < INDEX_RETRY_NS)
 		return NULL;
 	az->index_tried_ns = now;

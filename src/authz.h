@@ -118,7 +118,7 @@ struct authz {
 	struct request_target target;
 	struct keyindex_hit hit;    /* the key and org found in the index */
 	int org_from_index;         /* this decision's org record is hit.org_rec */
-	uint64_t index_tried_ns;    /* last attempt to (re)open the key index */
+	uint64_t index_tried_ns;    /* kg_mono_ns() of the last attempt to (re)open the key index */
 	uint32_t epoch;             /* atomic */
 	int counters_suspect;       /* atomic: the counter file may have been replaced */
 	uint64_t meta_gen_seen;     /* the store's generation at the last refresh */

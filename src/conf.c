@@ -25,6 +25,8 @@ conf_defaults(struct conf *c)
 	c->workers = 1;
 	c->socket_mode = 0660;
 	c->watchdog_s = 10;
+	/* the front-ends in contrib/ give up on the authorizer after 5 s */
+	c->request_deadline_s = 3;
 }
 
 static int
@@ -54,12 +56,12 @@ copy_value(char *dst, size_t cap, const char *v, const char **why)
 
 enum conf_key {
 	K_DB, K_REALM, K_LOG, K_LOG_DENIALS, K_DEBUG, K_QUERY, K_WORKERS,
-	K_LISTEN, K_SOCKET_MODE, K_WATCHDOG, K_COUNT
+	K_LISTEN, K_SOCKET_MODE, K_WATCHDOG, K_REQUEST_DEADLINE, K_COUNT
 };
 
 static const char *const conf_names[K_COUNT] = {
 	"db", "realm", "log", "log-denials", "debug", "query-param", "workers",
-	"listen", "socket-mode", "watchdog",
+	"listen", "socket-mode", "watchdog", "request-deadline",
 };
 
 static int
@@ -128,7 +130,7 @@ set_value(struct conf *c, enum conf_key k, const char *v, const char **why)
 		}
 		return copy_value(c->query_param, sizeof c->query_param, v, why);
 	case K_WORKERS:
-		if (parse_u64(v, 1, 256, &n, why) != 0)
+		if (parse_u64(v, 1, CONF_WORKERS_MAX, &n, why) != 0)
 			return -1;
 		c->workers = (unsigned)n;
 		return 0;
@@ -155,6 +157,15 @@ set_value(struct conf *c, enum conf_key k, const char *v, const char **why)
 			return -1;
 		}
 		c->watchdog_s = (unsigned)secs;
+		return 0;
+	case K_REQUEST_DEADLINE:
+		if (parse_duration(v, &secs, why) != 0)
+			return -1;
+		if (secs < 1 || secs > 60) {
+			*why = "request-deadline must be between 1s and 60s";
+			return -1;
+		}
+		c->request_deadline_s = (unsigned)secs;
 		return 0;
 	default:
 		*why = "unknown setting";

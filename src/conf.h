@@ -16,6 +16,12 @@
 #define CONF_DEFAULT_DB   "/var/lib/keygate"
 #define CONF_LINE_MAX     4096
 #define CONF_FILE_MAX     (1 << 20)
+/*
+ * Workers of one authorizer: each is a process in the store's Berkeley DB
+ * environment, which has room for 1024 (set_thread_count in store.c)
+ * shared with every other authorizer and command on the host.
+ */
+#define CONF_WORKERS_MAX  256
 
 enum { LOG_DENIALS_NO = 0, LOG_DENIALS_YES = 1, LOG_DENIALS_ALL = 2 };
 
@@ -30,6 +36,7 @@ struct conf {
 	char listen[1024];      /* "" = the socket on fd 0 */
 	unsigned socket_mode;
 	unsigned watchdog_s;    /* a request stuck this long ends the process */
+	unsigned request_deadline_s; /* a request must arrive whole within this */
 };
 
 void conf_defaults(struct conf *c);

@@ -37,6 +37,16 @@ kg_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t
+kg_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* + 1: callers keep 0 for "not started" */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + 1;
+}
+
 int
 kg_read_pepper(const char *path, unsigned char *buf, size_t cap, size_t *len,
     char *err, size_t errlen)

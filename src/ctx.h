@@ -57,5 +57,10 @@ int kg_pepper_check(const unsigned char *pepper, size_t len,
 /* Now, in seconds and nanoseconds since the epoch. */
 int64_t kg_now(void);
 uint64_t kg_now_ns(void);
+/*
+ * Nanoseconds on CLOCK_MONOTONIC, for durations and deadlines: a step of
+ * the wall clock (NTP, an operator) does not move it.  Never 0.
+ */
+uint64_t kg_mono_ns(void);
 
 #endif

@@ -11,8 +11,10 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,20 +35,20 @@
 #include "conf.h"
 #include "ctx.h"
 #include "decision.h"
+#include "fcgi_guard.h"
 #include "ledger.h"
 #include "tally.h"
 #include "log.h"
 #include "server.h"
-
-#define MAX_WORKERS 256
 
 static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t child_exited;
 
 /* Shared between the request thread and the maintenance thread. */
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
-static int64_t request_started;     /* atomic: 0 when idle */
-static int64_t maintenance_started; /* atomic: 0 when idle */
+/* atomic, kg_mono_ns(): when a request's decision or a maintenance pass began, 0 when idle */
+static uint64_t request_started;
+static uint64_t maintenance_started;
 
 struct log_budget {
 	const char *what;
@@ -60,7 +62,7 @@ struct worker {
 	struct kg kg;
 	struct authz az;
 	int listen_fd;
-	uint64_t reopen_failed_at;
+	uint64_t reopen_failed_at; /* kg_mono_ns() */
 	struct log_budget deny_budget;
 	struct log_budget error_budget;
 	struct decision_table answers; /* the constant denials, rendered at start-up */
@@ -116,26 +118,166 @@ install_signals(void)
 /* ---- connections ---- */
 
 /*
- * libfcgi accepts a connection and reads the request's params itself, with
- * blocking reads: a client that connects and stalls holds the worker for
- * ever, and Linux does not pass a listening socket's SO_RCVTIMEO on to the
- * sockets it accepts (measured).  So the authorizer defines accept(2):
- * libfcgi's call resolves to this one, which gives every new connection a
- * receive timeout.  A stalled client then fails its read after the
- * watchdog time and the worker moves on.
+ * libfcgi accepts a connection and reads the request's params itself,
+ * with blocking reads, and trusts what it reads: lengths that add up past
+ * INT_MAX or a crafted FCGI_GET_VALUES abort the worker, and the next
+ * process to open the store then runs recovery; a client that connects
+ * and sends a byte now and then holds the worker for ever.  So the
+ * authorizer defines accept(2), read(2) and close(2), which libfcgi's
+ * calls resolve to (every other caller's too: only the connection being
+ * read is treated differently):
+ *
+ * - accept notes the new connection and its deadline, request_deadline
+ *   from now on CLOCK_MONOTONIC (the whole request, not each read), and
+ *   bounds each write to it with SO_SNDTIMEO (a client that reads no
+ *   answers must not block the worker in write);
+ * - read on that connection waits at most until the deadline and passes
+ *   what it read through the FastCGI guard (fcgi_guard.h) before libfcgi
+ *   sees it: a stream the guard refuses, or a deadline passed, fails the
+ *   read, and libfcgi closes the connection and accepts the next one;
+ * - close forgets the connection, so that a file that gets its number
+ *   next is read as usual.
+ *
+ * A request that arrives whole costs one recv(2), as libfcgi's read did,
+ * plus the guard's few operations per record and per param.
  */
-static unsigned conn_timeout_s;
+struct conn {
+	int fd;               /* atomic: the connection libfcgi reads, or -1 */
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC: when its request must have arrived */
+	int refused;
+	struct fcgi_guard guard;
+};
+
+static struct conn conn = {.fd = -1};
+static unsigned request_deadline_ms;
+static struct log_budget refusals = {"refused connections", 0, 0, 0};
+static int log_allowed(struct log_budget *b, int64_t now);
 
 int accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+ssize_t read(int fd, void *buf, size_t n);
+int close(int fd);
+
+/* A new request on the connection: the guard starts over, the deadline too. */
+static void
+conn_start_request(void)
+{
+	fcgi_guard_init(&conn.guard);
+	conn.deadline_ns = kg_mono_ns() + (uint64_t)request_deadline_ms * 1000000;
+}
 
 int
 accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
 	int c = accept4(fd, addr, addrlen, 0);
 
-	if (c >= 0 && conn_timeout_s > 0)
-		server_set_timeout(c, conn_timeout_s);
+	if (c < 0)
+		return c;
+	server_set_send_timeout(c, request_deadline_ms);
+	conn.refused = 0;
+	conn_start_request();
+	__atomic_store_n(&conn.fd, c, __ATOMIC_SEQ_CST);
 	return c;
+}
+
+/*
+ * Ends the connection's reading: libfcgi's read fails, and the closing
+ * libfcgi does next (shutdown, then poll for what the peer still sends)
+ * ends at once because the receiving side is shut too.
+ */
+static void
+conn_refuse(int fd, const char *what, const char *why)
+{
+	conn.refused = 1;
+	shutdown(fd, SHUT_RD);
+	if (log_allowed(&refusals, (int64_t)(kg_mono_ns() / NS_PER_S)))
+		log_warnx("%s a FastCGI connection: %s", what, why);
+}
+
+/* recv, waiting at most until the connection's deadline. */
+static ssize_t
+conn_recv(int fd, void *buf, size_t n)
+{
+	struct pollfd pfd = {fd, POLLIN, 0};
+	char why[64];
+	uint64_t now;
+	ssize_t got;
+
+	for (;;) {
+		got = recv(fd, buf, n, MSG_DONTWAIT);
+		if (got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			return got;
+		now = kg_mono_ns();
+		if (now >= conn.deadline_ns) {
+			snprintf(why, sizeof why, "its request did not arrive within %u ms",
+			    request_deadline_ms);
+			conn_refuse(fd, "closed", why);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		/* rounded up: poll's milliseconds must not wake us before the deadline */
+		if (poll(&pfd, 1, (int)((conn.deadline_ns - now + 999999) / 1000000)) < 0 &&
+		    errno != EINTR)
+			return -1;
+	}
+}
+
+static ssize_t
+conn_read(int fd, void *buf, size_t n)
+{
+	char why[160];
+	ssize_t got;
+
+	if (conn.refused) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if ((got = conn_recv(fd, buf, n)) <= 0)
+		return got;
+	if (fcgi_guard_feed(&conn.guard, buf, (size_t)got) == FCGI_GUARD_REFUSED) {
+		conn_refuse(fd, "refused", fcgi_guard_reason(&conn.guard, why, sizeof why));
+		errno = EPROTO;
+		return -1;
+	}
+	return got;
+}
+
+/* The C library's read and close, for everything but the connection. */
+static void *
+libc_symbol(void **cache, const char *name)
+{
+	void *f = __atomic_load_n(cache, __ATOMIC_RELAXED);
+
+	if (f == NULL) {
+		if ((f = dlsym(RTLD_NEXT, name)) == NULL)
+			abort(); /* no C library: nothing can work */
+		__atomic_store_n(cache, f, __ATOMIC_RELAXED);
+	}
+	return f;
+}
+
+ssize_t
+read(int fd, void *buf, size_t n)
+{
+	static void *libc_read;
+	ssize_t (*f)(int, void *, size_t);
+
+	if (fd >= 0 && fd == __atomic_load_n(&conn.fd, __ATOMIC_SEQ_CST))
+		return conn_read(fd, buf, n);
+	f = (ssize_t (*)(int, void *, size_t))libc_symbol(&libc_read, "read");
+	return f(fd, buf, n);
+}
+
+int
+close(int fd)
+{
+	static void *libc_close;
+	int (*f)(int);
+
+	/* forgotten first: once closed, the number may be reused at once */
+	if (fd >= 0 && fd == __atomic_load_n(&conn.fd, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&conn.fd, -1, __ATOMIC_SEQ_CST);
+	f = (int (*)(int))libc_symbol(&libc_close, "close");
+	return f(fd);
 }
 
 /* ---- maintenance thread ---- */
@@ -143,7 +285,7 @@ accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 static void
 maintenance_progress(void)
 {
-	__atomic_store_n(&maintenance_started, kg_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&maintenance_started, kg_mono_ns(), __ATOMIC_RELAXED);
 }
 
 /*
@@ -151,11 +293,14 @@ maintenance_progress(void)
  * by a writer that died sends every request to the store: rebuild it,
  * unless another process holds it (a CLI command, another worker at the
  * same repair).  Progress keeps the watchdog away on a large store.
+ * A rebuild that failed is tried again a minute later.
  */
+#define INDEX_REPAIR_RETRY_NS (60 * NS_PER_S)
+
 static void
 repair_index(struct worker *w)
 {
-	static int64_t failed_at;
+	static uint64_t failed_at; /* kg_mono_ns(), 0: never */
 	struct keyindex_anchor *a;
 	struct keyindex *x;
 	char err[600];
@@ -165,12 +310,13 @@ repair_index(struct worker *w)
 	if (w->kg.counters == NULL)
 		return;
 	a = counters_index_anchor(w->kg.counters);
-	if (keyindex_usable(w->dir, a) || kg_now() - failed_at < 60)
+	if (keyindex_usable(w->dir, a) ||
+	    (failed_at != 0 && kg_mono_ns() - failed_at < INDEX_REPAIR_RETRY_NS))
 		return;
 	if ((x = keyindex_lock(w->dir, a, 1, &busy, err, sizeof err)) == NULL) {
 		if (!busy) {
 			log_warnx("key index: %s", err);
-			failed_at = kg_now();
+			failed_at = kg_mono_ns();
 		}
 		return;
 	}
@@ -178,13 +324,13 @@ repair_index(struct worker *w)
 		keyindex_end(x, w->kg.store, NULL, err, sizeof err);
 		return;
 	}
-	t0 = kg_now_ns();
+	t0 = kg_mono_ns();
 	if (keyindex_end(x, w->kg.store, maintenance_progress, err, sizeof err) == 0) {
 		log_info("key index rebuilt in %llu ms",
-		    (unsigned long long)((kg_now_ns() - t0) / 1000000));
+		    (unsigned long long)((kg_mono_ns() - t0) / 1000000));
 	} else {
 		log_warnx("key index rebuild failed: %s; requests read the store", err);
-		failed_at = kg_now();
+		failed_at = kg_mono_ns();
 	}
 }
 
@@ -194,20 +340,31 @@ repair_index(struct worker *w)
  * the counts in the counter file: the next flush writes them; the failure
  * is logged once a minute.
  */
+#define FLUSH_LOG_EVERY_NS (60 * NS_PER_S)
+
+/* A failure worth a line now: the first, then one a minute (monotonic). */
+static int
+flush_log_due(uint64_t *logged_at)
+{
+	uint64_t now = kg_mono_ns();
+
+	if (*logged_at != 0 && now - *logged_at < FLUSH_LOG_EVERY_NS)
+		return 0;
+	*logged_at = now;
+	return 1;
+}
+
 static void
 flush_ledger(struct worker *w)
 {
-	static int64_t logged_at;
+	static uint64_t logged_at;
 	char err[600];
-	int64_t now = kg_now();
 
 	if (w->kg.counters == NULL)
 		return;
-	if (ledger_flush(w->kg.store, w->kg.counters, w->dir, now, err, sizeof err) < 0 &&
-	    now - logged_at >= 60) {
+	if (ledger_flush(w->kg.store, w->kg.counters, w->dir, kg_now(), err, sizeof err) < 0 &&
+	    flush_log_due(&logged_at))
 		log_warnx("ledger flush failed (retried every second): %s", err);
-		logged_at = now;
-	}
 }
 
 /*
@@ -218,16 +375,14 @@ flush_ledger(struct worker *w)
 static void
 flush_history(struct worker *w)
 {
-	static int64_t logged_at;
-	static uint64_t dropped_total;
+	static uint64_t logged_at, dropped_total;
 	uint64_t dropped = 0;
 	char err[600];
-	int64_t now = kg_now();
 	int rc;
 
 	rc = tally_flush(w->tally, w->kg.store, &dropped, err, sizeof err);
 	dropped_total += dropped;
-	if ((rc != 0 || dropped_total > 0) && now - logged_at >= 60) {
+	if ((rc != 0 || dropped_total > 0) && flush_log_due(&logged_at)) {
 		if (rc != 0)
 			log_warnx("%s (retried every second)", err);
 		if (dropped_total > 0)
@@ -235,7 +390,6 @@ flush_history(struct worker *w)
 			    "second's tally and are not in the history",
 			    (unsigned long long)dropped_total);
 		dropped_total = 0;
-		logged_at = now;
 	}
 }
 
@@ -246,7 +400,7 @@ maintenance(void *arg)
 
 	for (;;) {
 		sleep(1);
-		__atomic_store_n(&maintenance_started, kg_now(), __ATOMIC_RELAXED);
+		__atomic_store_n(&maintenance_started, kg_mono_ns(), __ATOMIC_RELAXED);
 		pthread_mutex_lock(&store_lock);
 		if (w->kg.store == NULL) {
 			/* the worker closed the store on its way out (SIGTERM) */
@@ -282,20 +436,20 @@ static void *
 watchdog(void *arg)
 {
 	struct worker *w = arg;
-	int64_t limit = (int64_t)w->conf.watchdog_s;
+	uint64_t limit = (uint64_t)w->conf.watchdog_s * NS_PER_S;
 
 	for (;;) {
-		int64_t now, req, maint;
+		uint64_t now, req, maint;
 
 		sleep(1);
-		now = kg_now();
+		/* monotonic: a step of the wall clock must not look like a stuck request */
+		now = kg_mono_ns();
 		req = __atomic_load_n(&request_started, __ATOMIC_RELAXED);
 		maint = __atomic_load_n(&maintenance_started, __ATOMIC_RELAXED);
 		if ((req != 0 && now - req > limit) || (maint != 0 && now - maint > limit)) {
-			log_warnx("%s has been stuck for more than %llds; exiting",
+			log_warnx("%s has been stuck for more than %us; exiting",
 			    req != 0 && now - req > limit ? "a request (or opening the store)" :
-			    "store maintenance",
-			    (long long)limit);
+			    "store maintenance", w->conf.watchdog_s);
 			_exit(3);
 		}
 	}
@@ -372,7 +526,7 @@ reopen_if_broken(struct worker *w)
 
 	if (!store_broken(w->kg.store))
 		return 1;
-	now = kg_now_ns();
+	now = kg_mono_ns();
 	if (w->reopen_failed_at != 0 && now - w->reopen_failed_at < REOPEN_RETRY_NS)
 		return 0;
 	pthread_mutex_lock(&store_lock);
@@ -384,7 +538,8 @@ reopen_if_broken(struct worker *w)
 		log_info("store reopened");
 	} else {
 		w->reopen_failed_at = now;
-		if (log_allowed(&w->error_budget, (int64_t)(now / NS_PER_S)))
+		/* the budget counts wall-clock seconds, as the request path does */
+		if (log_allowed(&w->error_budget, kg_now()))
 			log_warnx("store reopen failed: %s", store_errmsg(w->kg.store));
 	}
 	return ok;
@@ -627,8 +782,10 @@ handle(struct worker *w, FCGX_Request *rq, uint64_t now_ns)
  * guards against a TCP reset discarding our answer when the server sent
  * bytes we never read.  Here, when the connection is not kept, we read
  * whatever has already arrived (the server writes its whole request, empty
- * STDIN included, before it reads the answer), then detach the request,
- * which makes libfcgi close without the wait.
+ * STDIN included, before it reads the answer), until the request's
+ * deadline at the latest (a client that keeps sending must not keep the
+ * worker reading), then detach the request, which makes libfcgi close
+ * without the wait.
  * (FCGX_Request's ipcFd and keepConnection are libfcgi's own fields.)
  */
 static void
@@ -638,7 +795,8 @@ close_quickly(FCGX_Request *rq)
 
 	if (rq->keepConnection || rq->ipcFd < 0)
 		return;
-	while (recv(rq->ipcFd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+	while (recv(rq->ipcFd, sink, sizeof sink, MSG_DONTWAIT) > 0 &&
+	    kg_mono_ns() < conn.deadline_ns)
 		;
 	FCGX_Detach(rq);
 }
@@ -653,7 +811,7 @@ worker_main(struct worker *w)
 
 	/* Opening can block on what a dead process left: the watchdog covers it. */
 	start_thread(watchdog, w);
-	__atomic_store_n(&request_started, kg_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&request_started, kg_mono_ns(), __ATOMIC_RELAXED);
 	if (kg_open(&w->kg, w->dir, STORE_SERVER, err, sizeof err) != 0) {
 		log_warnx("%s", err);
 		return 1;
@@ -686,12 +844,28 @@ worker_main(struct worker *w)
 				log_warn("accept");
 			continue;
 		}
+		/*
+		 * libfcgi ends the params at a failed read or the end of the
+		 * stream as at their last record, with an error on the stream:
+		 * a connection refused, past its deadline or closed early gets
+		 * no decision on half its params, only closed.
+		 */
+		if (FCGX_GetError(rq.in) != 0) {
+			FCGX_Finish_r(&rq);
+			continue;
+		}
 		now_ns = kg_now_ns();
-		__atomic_store_n(&request_started, (int64_t)(now_ns / NS_PER_S), __ATOMIC_RELAXED);
+		__atomic_store_n(&request_started, kg_mono_ns(), __ATOMIC_RELAXED);
 		handle(w, &rq, now_ns);
+		/*
+		 * The watchdog is for the store; writing the answer is bounded by
+		 * the connection's send timeout (see accept above).
+		 */
+		__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
 		close_quickly(&rq);
 		FCGX_Finish_r(&rq);
-		__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
+		if (rq.ipcFd >= 0)
+			conn_start_request(); /* a kept connection: the next request's deadline */
 	}
 	FCGX_Finish_r(&rq);
 	pthread_mutex_lock(&store_lock);
@@ -730,8 +904,8 @@ spawn_worker(struct worker *w)
 static int
 master_main(struct worker *w)
 {
-	pid_t pids[MAX_WORKERS];
-	int64_t started[MAX_WORKERS];
+	pid_t pids[CONF_WORKERS_MAX];
+	uint64_t started[CONF_WORKERS_MAX]; /* kg_mono_ns() */
 	unsigned i, n = w->conf.workers, alive = 0;
 	struct sigaction sa;
 	sigset_t mask, old;
@@ -741,7 +915,7 @@ master_main(struct worker *w)
 	sigaction(SIGCHLD, &sa, NULL);
 	for (i = 0; i < n; i++) {
 		pids[i] = spawn_worker(w);
-		started[i] = kg_now();
+		started[i] = kg_mono_ns();
 		alive += pids[i] > 0;
 	}
 	log_info("started %u workers", alive);
@@ -769,10 +943,10 @@ master_main(struct worker *w)
 				    WIFSIGNALED(status) ? "signal" : "status",
 				    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 				/* a worker that cannot even start: do not spin */
-				if (kg_now() - started[i] < 1)
+				if (kg_mono_ns() - started[i] < NS_PER_S)
 					sleep(1);
 				pids[i] = spawn_worker(w);
-				started[i] = kg_now();
+				started[i] = kg_mono_ns();
 			}
 		}
 	}
@@ -833,7 +1007,7 @@ main(int argc, char **argv)
 	if (conf_load(cpath, must_exist, &w.conf, err, sizeof err) != 0)
 		fatalx("%s", err);
 	if (workers != NULL) {
-		if (parse_u64(workers, 1, MAX_WORKERS, &n, &why) != 0)
+		if (parse_u64(workers, 1, CONF_WORKERS_MAX, &n, &why) != 0)
 			fatalx("--workers: %s", why);
 		w.conf.workers = (unsigned)n;
 	}
@@ -871,8 +1045,13 @@ main(int argc, char **argv)
 	}
 	if (decision_table_init(&w.answers, w.conf.realm) != 0)
 		fatalx("realm: too long to render the denials");
-	/* a client that stalls mid-request gives up its worker after this */
-	conn_timeout_s = w.conf.watchdog_s;
+	request_deadline_ms = w.conf.request_deadline_s * 1000;
+	/*
+	 * libfcgi waits this long for the first byte of a unix-socket
+	 * connection (2 s unless told) before any read: within the deadline.
+	 */
+	snprintf(err, sizeof err, "%u", request_deadline_ms);
+	setenv("LIBFCGI_IS_AF_UNIX_KEEPER_POLL_TIMEOUT", err, 1);
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	install_signals();

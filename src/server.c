@@ -139,11 +139,11 @@ server_is_listener(int fd)
 }
 
 int
-server_set_timeout(int fd, unsigned seconds)
+server_set_send_timeout(int fd, unsigned ms)
 {
-	struct timeval tv = {(time_t)seconds, 0};
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
-	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 /* Linux's pid_max can be raised to 2^22; 2^31 - 1 bounds any pid_t. */

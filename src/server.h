@@ -14,8 +14,8 @@
 int server_listen(const char *spec, unsigned mode, char *err, size_t errlen);
 /* 1 if fd is a listening stream socket (a spawner's fd 0). */
 int server_is_listener(int fd);
-/* Bounds how long one read from a connection may block. */
-int server_set_timeout(int fd, unsigned seconds);
+/* Bounds how long one write to a connection may block. */
+int server_set_send_timeout(int fd, unsigned ms);
 
 /*
  * systemd socket activation (sd_listen_fds(3)), read without libsystemd:

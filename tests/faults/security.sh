@@ -1,8 +1,9 @@
 #!/bin/bash
 # security.sh - the claims of doc/SECURITY.md that a test can hold:
 # pepper file checks, file modes of a shared store, bounded resources per
-# connection (huge params, thousands of params, a stalled client), header
-# injection, and no full key in any log.
+# connection (huge params and thousands of them refused, a stalled client;
+# tests/fcgi/hostile.sh has the rest), header injection, and no full key
+# in any log.
 . "$top_srcdir/tests/fcgi/lib.sh"
 P=(REQUEST_METHOD=GET REQUEST_URI=/v1/x)
 
@@ -48,18 +49,23 @@ fi
 DB="$T/db"
 kg init 2>/dev/null; kg plan set free 2>/dev/null; kg org create acme --plan free 2>/dev/null
 newkey --org acme; K=$NEWKEY
-printf 'watchdog = 2s\n' > "$T/conf"
+printf 'watchdog = 2s\nrequest-deadline = 2s\n' > "$T/conf"
 "$KEYGATE_AUTHZ" --config "$T/conf" --db "$DB" --listen "unix:$T/a.sock" --workers 1 2>>"$LOG" &
 AUTHZ_PID=$!; PIDS+=("$AUTHZ_PID"); ADDR="unix:$T/a.sock"; wait_ready "$ADDR" || exit 99
-expect_eq "a 64 MiB param: answered" 200 "$(status --timeout 20000 --big HTTP_COOKIE=64M "$ADDR" "${P[@]}" "HTTP_X_API_KEY=$K")"
+worker=$(ps -o pid= --ppid "$AUTHZ_PID")
+expect_eq "a 1 MiB param (the longest value): answered" 200 "$(status --timeout 20000 --big HTTP_COOKIE=1M "$ADDR" "${P[@]}" "HTTP_X_API_KEY=$K")"
+"$FCGI_CLIENT" --timeout 20000 --big HTTP_COOKIE=64M "$ADDR" "${P[@]}" "HTTP_X_API_KEY=$K" >/dev/null 2>&1; rc=$?
+check "a 64 MiB param: the connection is closed, no answer (exit $rc)" [ "$rc" -eq 2 ]
 rss=$(ps -o rss= --ppid "$AUTHZ_PID" | head -n1)
 if [ "${KEYGATE_SANITIZED:-no}" = yes ]; then
 	ok "# skip the RSS bound: AddressSanitizer keeps freed memory in quarantine"
 else
-	check "... and its memory given back (worker RSS ${rss} KiB < 32 MiB)" [ "${rss:-999999}" -lt 32768 ]
+	check "... and the worker's memory stays small (RSS ${rss} KiB < 32 MiB)" [ "${rss:-999999}" -lt 32768 ]
 fi
 python3 -c 'for i in range(20000): print(f"HTTP_X_H{i}=v{i}")' > "$T/many"
-expect_eq "20,000 params: answered" 200 "$(status --param-file "$T/many" "$ADDR" "${P[@]}" "HTTP_X_API_KEY=$K")"
+"$FCGI_CLIENT" --param-file "$T/many" "$ADDR" "${P[@]}" "HTTP_X_API_KEY=$K" >/dev/null 2>&1; rc=$?
+check "20,000 params: the connection is closed, no answer (exit $rc)" [ "$rc" -eq 2 ]
+expect_eq "... the same worker answers the next request" "$worker 200" "$(ps -o pid= --ppid "$AUTHZ_PID" | tr -d ' ') $(status "$ADDR" "${P[@]}" "HTTP_X_API_KEY=$K")"
 python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
@@ -72,7 +78,7 @@ st=$(status --timeout 15000 "$ADDR" "${P[@]}" "HTTP_X_API_KEY=$K")
 t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 expect_eq "a stalled client does not hold the only worker" 200 "$st"
-check "... longer than the read timeout ($ms ms for a 2 s timeout)" [ "$ms" -lt 6000 ]
+check "... longer than the request deadline ($ms ms for a 2 s deadline)" [ "$ms" -lt 6000 ]
 kill "$SLOW" 2>/dev/null
 
 # --- header injection: nothing we send can carry CR or LF ---

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fcgiclient.h"
@@ -40,6 +41,9 @@ struct options {
 	const char	*header;
 	int		 verbose;
 	const char	*address;
+	struct fcgic_buf raw;		/* --raw: these bytes instead of a request */
+	int		 raw_set;
+	int		 drip_ms;	/* --drip: one byte every drip_ms */
 };
 
 static void
@@ -63,6 +67,11 @@ usage(FILE *f)
 	    " lines skipped\n"
 	    "  --big NAME=SIZE       NAME is SIZE bytes of 'A' (suffix K, M,"
 	    " G)\n"
+	    "  --raw FILE            send FILE's bytes as they are instead of a"
+	    " request\n"
+	    "                        (a hostile client), then read the answer\n"
+	    "  --drip MS             send one byte every MS milliseconds (a"
+	    " client that trickles)\n"
 	    "  --status              print only the HTTP status\n"
 	    "  --header NAME         print only that header's value\n"
 	    "  --body                print only the body\n"
@@ -248,6 +257,26 @@ add_big(struct fcgic_params *p, const char *arg)
 	free(name);
 }
 
+/* The whole file, sent later as it is. */
+static void
+read_raw(struct options *o, const char *path)
+{
+	unsigned char chunk[8192];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		die_usage("--raw %s: %s", path, strerror(errno));
+	o->raw.len = 0;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		if (fcgic_buf_append(&o->raw, chunk, n) == -1)
+			die(EXIT_PROTOCOL, "--raw: %s", fcgic_strerror());
+	if (ferror(f))
+		die_usage("--raw %s: %s", path, strerror(errno));
+	fclose(f);
+	o->raw_set = 1;
+}
+
 static int
 parse_role(const char *s)
 {
@@ -274,7 +303,7 @@ parse_options(int argc, char **argv, struct options *o, struct fcgic_params *p)
 {
 	enum { O_ROLE = 256, O_KEEP, O_REPEAT, O_ID, O_STDIN, O_NOSTDIN,
 	    O_TIMEOUT, O_PFILE, O_BIG, O_STATUS, O_HEADER, O_BODY, O_END,
-	    O_HELP };
+	    O_RAW, O_DRIP, O_HELP };
 	static const struct option longopts[] = {
 		{ "role", required_argument, NULL, O_ROLE },
 		{ "keep-conn", no_argument, NULL, O_KEEP },
@@ -285,6 +314,8 @@ parse_options(int argc, char **argv, struct options *o, struct fcgic_params *p)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "param-file", required_argument, NULL, O_PFILE },
 		{ "big", required_argument, NULL, O_BIG },
+		{ "raw", required_argument, NULL, O_RAW },
+		{ "drip", required_argument, NULL, O_DRIP },
 		{ "status", no_argument, NULL, O_STATUS },
 		{ "header", required_argument, NULL, O_HEADER },
 		{ "body", no_argument, NULL, O_BODY },
@@ -328,6 +359,13 @@ parse_options(int argc, char **argv, struct options *o, struct fcgic_params *p)
 			break;
 		case O_BIG:
 			add_big(p, optarg);
+			break;
+		case O_RAW:
+			read_raw(o, optarg);
+			break;
+		case O_DRIP:
+			o->drip_ms = (int)parse_number(optarg, 1, 60000, 0,
+			    "--drip");
 			break;
 		case O_STATUS:
 			set_mode(o, PRINT_STATUS);
@@ -403,6 +441,43 @@ print_response(const struct options *o, const struct fcgic_response *r)
 	return 0;
 }
 
+/* n bytes, one every drip_ms milliseconds. */
+static int
+drip(int fd, const unsigned char *d, size_t n, int ms)
+{
+	struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000000};
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			nanosleep(&pause, NULL);
+		if (fcgic_write_all(fd, d + i, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The request the options describe, or the --raw bytes, whole or dripped. */
+static int
+send_request(const struct options *o, int fd, const struct fcgic_params *p)
+{
+	struct fcgic_buf b = {0};
+	int rc;
+
+	if (o->raw_set)
+		return o->drip_ms ? drip(fd, o->raw.data, o->raw.len, o->drip_ms) :
+		    fcgic_write_all(fd, o->raw.data, o->raw.len);
+	if (!o->drip_ms)
+		return fcgic_send(fd, o->request_id, o->role, o->keep_conn, p,
+		    o->stdin_data, o->stdin_len, o->send_stdin);
+	rc = fcgic_build(&b, o->request_id, o->role, o->keep_conn, p,
+	    o->stdin_data, o->stdin_len, o->send_stdin);
+	if (rc == 0)
+		rc = drip(fd, b.data, b.len, o->drip_ms);
+	fcgic_buf_free(&b);
+	return rc;
+}
+
 /* Send one request and wait for its END_REQUEST; exits on failure. */
 static void
 exchange(const struct options *o, int fd, const struct fcgic_params *p,
@@ -414,8 +489,7 @@ exchange(const struct options *o, int fd, const struct fcgic_params *p,
 	 * A server may answer and hang up before reading all we send (an
 	 * authorizer needs no STDIN), so a failed send still reads.
 	 */
-	if (fcgic_send(fd, o->request_id, o->role, o->keep_conn, p,
-	    o->stdin_data, o->stdin_len, o->send_stdin) == -1) {
+	if (send_request(o, fd, p) == -1) {
 		if (fcgic_errcode() != FCGIC_E_CLOSED)
 			die(EXIT_PROTOCOL, "request %lld: %s", n,
 			    fcgic_strerror());
@@ -473,6 +547,7 @@ main(int argc, char **argv)
 	fcgic_response_free(&r);
 	fcgic_params_free(&p);
 	fcgic_thread_cleanup();
+	fcgic_buf_free(&o.raw);
 	free(o.stdin_data);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		die(EXIT_PROTOCOL, "stdout: %s", strerror(errno));

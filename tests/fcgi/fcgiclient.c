@@ -109,6 +109,12 @@ buf_append(struct fcgic_buf *b, const void *data, size_t n)
 	return 0;
 }
 
+int
+fcgic_buf_append(struct fcgic_buf *b, const void *data, size_t n)
+{
+	return buf_append(b, data, n);
+}
+
 void
 fcgic_buf_free(struct fcgic_buf *b)
 {

@@ -129,6 +129,7 @@ void	fcgic_response_init(struct fcgic_response *r);
 void	fcgic_response_reset(struct fcgic_response *r);
 void	fcgic_response_free(struct fcgic_response *r);
 
+int	fcgic_buf_append(struct fcgic_buf *b, const void *data, size_t n);
 void	fcgic_buf_free(struct fcgic_buf *b);
 
 /*

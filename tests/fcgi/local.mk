@@ -22,3 +22,6 @@ TESTS += tests/fcgi/concurrency.sh
 EXTRA_DIST += tests/fcgi/concurrency.sh
 TESTS += tests/fcgi/policy.sh tests/fcgi/valgrind.sh tests/fcgi/cli.sh tests/fcgi/ledger.sh
 EXTRA_DIST += tests/fcgi/policy.sh tests/fcgi/valgrind.sh tests/fcgi/cli.sh tests/fcgi/ledger.sh tests/fcgi/ledger-used.py tests/valgrind.supp tests/lsan.supp
+# Hostile streams: crafted records, limits, trickling and idle clients.
+TESTS += tests/fcgi/hostile.sh
+EXTRA_DIST += tests/fcgi/hostile.sh

@@ -30,7 +30,8 @@ static const char other_conf[] =
     "workers = 8\n"
     "listen = unix:/run/keygate.sock\n"
     "socket-mode = 0600\n"
-    "watchdog = 30s\n";
+    "watchdog = 30s\n"
+    "request-deadline = 5s\n";
 
 static void
 check_err(const char *err, size_t errlen)
@@ -75,10 +76,12 @@ check_valid(const struct conf *c)
 	FUZZ_CHECK(c->log_denials == LOG_DENIALS_NO || c->log_denials == LOG_DENIALS_YES ||
 	    c->log_denials == LOG_DENIALS_ALL, "log-denials %d", c->log_denials);
 	FUZZ_CHECK(c->debug == 0 || c->debug == 1, "debug");
-	FUZZ_CHECK(c->workers >= 1 && c->workers <= 256, "workers %u", c->workers);
+	FUZZ_CHECK(c->workers >= 1 && c->workers <= CONF_WORKERS_MAX, "workers %u", c->workers);
 	FUZZ_CHECK(c->socket_mode <= 0777, "socket-mode %o", c->socket_mode);
 	FUZZ_CHECK(c->watchdog_s >= 1 && c->watchdog_s <= 3600, "watchdog %u",
 	    c->watchdog_s);
+	FUZZ_CHECK(c->request_deadline_s >= 1 && c->request_deadline_s <= 60,
+	    "request-deadline %u", c->request_deadline_s);
 }
 
 /* Parses text over *c; checks the all-or-nothing contract. */

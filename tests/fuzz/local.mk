@@ -11,7 +11,7 @@
 #
 # `make check` runs tests/fuzz/smoke.sh: the kept inputs, then 3 s per target.
 
-FUZZ_LIBS = $(CRYPTO_LIBS) $(DB_LIBS) $(PTHREAD_LIBS)
+FUZZ_LIBS = $(CRYPTO_LIBS) $(DB_LIBS) $(FCGI_LIBS) $(PTHREAD_LIBS)
 FUZZ_SECONDS = 600
 FUZZ_TARGETS =
 
@@ -26,6 +26,7 @@ FUZZ_HARNESS = \
 	tests/fuzz/fuzz_conf.c \
 	tests/fuzz/fuzz_creds.c \
 	tests/fuzz/fuzz_decide.c \
+	tests/fuzz/fuzz_fcgi_stream.c \
 	tests/fuzz/fuzz_json.c \
 	tests/fuzz/fuzz_parse.c \
 	tests/fuzz/fuzz_record.c \
@@ -35,6 +36,7 @@ FUZZ_DICTS = \
 	tests/fuzz/fuzz_conf.dict \
 	tests/fuzz/fuzz_creds.dict \
 	tests/fuzz/fuzz_decide.dict \
+	tests/fuzz/fuzz_fcgi_stream.dict \
 	tests/fuzz/fuzz_json.dict \
 	tests/fuzz/fuzz_parse.dict \
 	tests/fuzz/fuzz_record.dict \

@@ -14,7 +14,8 @@ UNIT_TESTS = \
 	tests/unit/test_conf \
 	tests/unit/test_decision \
 	tests/unit/test_counters \
-	tests/unit/test_server
+	tests/unit/test_server \
+	tests/unit/test_fcgi_guard
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -41,3 +42,5 @@ tests_unit_test_counters_SOURCES = tests/unit/test_counters.c tests/unit/tap.h
 tests_unit_test_counters_LDADD = $(KG_LIBS)
 tests_unit_test_server_SOURCES = tests/unit/test_server.c tests/unit/tap.h
 tests_unit_test_server_LDADD = $(KG_LIBS)
+tests_unit_test_fcgi_guard_SOURCES = tests/unit/test_fcgi_guard.c tests/unit/tap.h
+tests_unit_test_fcgi_guard_LDADD = $(KG_LIBS)

@@ -39,7 +39,7 @@ test_defaults(void)
 	ok(C.db[0] == '\0' && strcmp(C.realm, "keygate") == 0 && C.log == LOG_TO_STDERR &&
 	    C.log_denials == 1 && C.debug == 0 && C.query_param[0] == '\0' &&
 	    C.workers == 1 && C.listen[0] == '\0' && C.socket_mode == 0660 &&
-	    C.watchdog_s == 10, "defaults");
+	    C.watchdog_s == 10 && C.request_deadline_s == 3, "defaults");
 }
 
 static void
@@ -59,7 +59,8 @@ test_valid(void)
 	    "workers = 4\n"
 	    "listen = unix:/run/keygate.sock\n"
 	    "socket-mode = 0600\n"
-	    "watchdog = 30s\n"), 0, "a file with every setting parses");
+	    "watchdog = 30s\n"
+	    "request-deadline = 5s\n"), 0, "a file with every setting parses");
 	ok(strcmp(C.db, "/var/lib/keygate") == 0, "db");
 	ok(strcmp(C.realm, "My API v2") == 0, "realm keeps inner spaces");
 	ok(C.log == LOG_TO_SYSLOG, "log");
@@ -70,6 +71,7 @@ test_valid(void)
 	ok(strcmp(C.listen, "unix:/run/keygate.sock") == 0, "listen");
 	is_int(C.socket_mode, 0600, "socket-mode is octal");
 	is_int(C.watchdog_s, 30, "watchdog");
+	is_int(C.request_deadline_s, 5, "request-deadline");
 
 	conf_defaults(&C);
 	is_int(parse("workers = 3\r\n# comment\r\n\r\nrealm = crlf\r\nlisten = 127.0.0.1:9000\r\n"), 0,
@@ -95,11 +97,15 @@ test_valid(void)
 	is_int(parse("log-denials = true\ndebug = on\n"), 0, "booleans true/on");
 	ok(C.log_denials == 1 && C.debug == 1, "  both on");
 	conf_defaults(&C);
-	is_int(parse("socket-mode = 660\nwatchdog = 1h\nworkers = 256\n"), 0, "limits: 660, 1h, 256 workers");
-	ok(C.socket_mode == 0660 && C.watchdog_s == 3600 && C.workers == 256, "  values");
+	is_int(parse("socket-mode = 660\nwatchdog = 1h\nworkers = 256\nrequest-deadline = 1m\n"), 0,
+	    "limits: 660, 1h, 256 workers, a 1m deadline");
+	ok(C.socket_mode == 0660 && C.watchdog_s == 3600 && C.workers == CONF_WORKERS_MAX &&
+	    C.request_deadline_s == 60, "  values");
 	conf_defaults(&C);
-	is_int(parse("watchdog = 1s\nsocket-mode = 0\nworkers = 1\n"), 0, "limits: 1s, mode 0, 1 worker");
-	ok(C.watchdog_s == 1 && C.socket_mode == 0 && C.workers == 1, "  values");
+	is_int(parse("watchdog = 1s\nsocket-mode = 0\nworkers = 1\nrequest-deadline = 1s\n"), 0,
+	    "limits: 1s, mode 0, 1 worker, a 1s deadline");
+	ok(C.watchdog_s == 1 && C.socket_mode == 0 && C.workers == 1 && C.request_deadline_s == 1,
+	    "  values");
 }
 
 static void
@@ -137,6 +143,9 @@ test_errors(void)
 		{"socket-mode = rw\n", 1, "socket-mode rw"},
 		{"socket-mode =\n", 1, "empty socket-mode"},
 		{"watchdog = 0s\n", 1, "watchdog 0s"},
+		{"request-deadline = 0s\n", 1, "request-deadline 0s"},
+		{"request-deadline = 61s\n", 1, "request-deadline 61s"},
+		{"request-deadline = soon\n", 1, "request-deadline soon"},
 		{"watchdog = 2h\n", 1, "watchdog 2h"},
 		{"watchdog = 10\n", 1, "watchdog without a unit"},
 		{"\n\n\n\n\n\n\n\n\nworkers = x\n", 10, "line 10"},
