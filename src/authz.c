@@ -424,7 +424,7 @@ static enum verdict
 check_quota(struct authz *az, struct org_slot *slot, int consume,
     int64_t now_s, struct authz_res *res)
 {
-	counters_quota(slot, quota_counter(az->plan.quota.period), quota_total(az),
+	counters_quota(az->kg->counters, slot, quota_counter(az->plan.quota.period), quota_total(az),
 	    az->plan.overage_pct, now_s, consume, &res->quota);
 	res->has_quota = 1;
 	if (!res->quota.allowed) {
@@ -464,9 +464,9 @@ count_usage(struct authz *az, struct org_slot *o, int64_t now_s)
 	enum org_counter enforced = p == QUOTA_NONE ? OC_COUNT : quota_counter(p);
 
 	if (enforced != OC_DAY)
-		counters_count(o, OC_DAY, now_s);
+		counters_count(az->kg->counters, o, OC_DAY, now_s);
 	if (enforced != OC_MONTH)
-		counters_count(o, OC_MONTH, now_s);
+		counters_count(az->kg->counters, o, OC_MONTH, now_s);
 }
 
 #define TABLE_FULL "counter table full (keygate db check)"

@@ -14,6 +14,10 @@
  *              of each (what other files flushed to the ledger), flags
  *              and the id's length; line 2: the id; line 3: what the
  *              ledger holds of this file's counts (ledger.c's bookkeeping)
+ *
+ * Then a bitmap of org slots counted in since the flush last looked: the
+ * flush visits those, not every slot (a bit is written once per org and
+ * flush, read before it is set, so busy orgs do not bounce a cache line).
  */
 #include "config.h"
 
@@ -88,6 +92,7 @@ struct counters {
 	size_t maplen;
 	struct counter_slot *slots;
 	struct org_slot *orgs;
+	uint64_t *dirty;     /* org slots counted in since the ledger's last look */
 	uint32_t nslots, norg;
 	uint64_t instance;
 	int64_t created_at;
@@ -105,11 +110,18 @@ org_slots_for(uint32_t nslots)
 	return n < COUNTERS_ORG_SLOTS_MIN ? COUNTERS_ORG_SLOTS_MIN : n;
 }
 
+/* The dirty bitmap: one bit per org slot, in whole cache lines. */
+static uint64_t
+dirty_bytes(uint32_t norg)
+{
+	return ((uint64_t)norg + 511) / 512 * 64;
+}
+
 static uint64_t
 file_size(uint32_t nslots, uint32_t norg)
 {
 	return HEADER_SIZE + (uint64_t)nslots * sizeof(struct counter_slot) +
-	    (uint64_t)norg * sizeof(struct org_slot);
+	    (uint64_t)norg * sizeof(struct org_slot) + dirty_bytes(norg);
 }
 
 int
@@ -215,6 +227,7 @@ counters_open_path(const char *path, char *err, size_t errlen)
 	}
 	c->slots = (struct counter_slot *)((char *)c->map + HEADER_SIZE);
 	c->orgs = (struct org_slot *)(c->slots + h.nslots);
+	c->dirty = (uint64_t *)(c->orgs + h.norg);
 	c->nslots = h.nslots;
 	c->norg = h.norg;
 	c->instance = h.instance;
@@ -539,7 +552,39 @@ counters_period(enum org_counter which, int64_t now_s)
 }
 
 void
-counters_quota(struct org_slot *s, enum org_counter which, uint64_t quota,
+counters_org_mark_dirty(struct counters *c, struct org_slot *s)
+{
+	size_t i = (size_t)(s - c->orgs);
+	uint64_t bit = UINT64_C(1) << (i % 64), *w = &c->dirty[i / 64];
+
+	if (!(__atomic_load_n(w, __ATOMIC_RELAXED) & bit))
+		__atomic_or_fetch(w, bit, __ATOMIC_SEQ_CST);
+}
+
+int64_t
+counters_org_next_dirty(struct counters *c, uint32_t from)
+{
+	uint32_t i;
+
+	for (i = from; i < c->norg; i++) {
+		uint64_t w = __atomic_load_n(&c->dirty[i / 64], __ATOMIC_RELAXED);
+
+		if (w == 0) {
+			i |= 63; /* a whole word of clean slots */
+			continue;
+		}
+		if (w & (UINT64_C(1) << (i % 64))) {
+			/* cleared before the counts are read: a later count marks it again */
+			__atomic_and_fetch(&c->dirty[i / 64], ~(UINT64_C(1) << (i % 64)),
+			    __ATOMIC_SEQ_CST);
+			return i;
+		}
+	}
+	return -1;
+}
+
+void
+counters_quota(struct counters *c, struct org_slot *s, enum org_counter which, uint64_t quota,
     uint32_t overage_pct, int64_t now_s, int consume, struct quota_result *res)
 {
 	uint32_t pid = counters_period(which, now_s);
@@ -552,17 +597,20 @@ counters_quota(struct org_slot *s, enum org_counter which, uint64_t quota,
 		if (next == cur || !res->allowed)
 			return;
 		if (__atomic_compare_exchange_n(p, &cur, next, 0,
-		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE)) {
+			counters_org_mark_dirty(c, s);
 			return;
+		}
 	}
 }
 
 void
-counters_count(struct org_slot *s, enum org_counter which, int64_t now_s)
+counters_count(struct counters *c, struct org_slot *s, enum org_counter which,
+    int64_t now_s)
 {
 	struct quota_result q;
 
-	counters_quota(s, which, QUOTA_USED_MAX, 0, now_s, 1, &q);
+	counters_quota(c, s, which, QUOTA_USED_MAX, 0, now_s, 1, &q);
 }
 
 uint64_t

@@ -93,6 +93,7 @@ struct counters_flush_state {
 	uint64_t seq;       /* the ledger's flush sequence after our last flush */
 	uint64_t pending;   /* the sequence a flush in progress will commit */
 	int64_t pruned_day; /* the day history was last pruned to its 400 days */
+	uint64_t busy;      /* a flush took dirty marks and has not finished */
 };
 struct counters_flush_state *counters_flush_state(struct counters *c);
 
@@ -133,10 +134,19 @@ struct org_slot *counters_org(struct counters *c, const char *id, int create);
  * count against quota (plus overage_pct); with consume and allowed, counts
  * one unit here.
  */
-void counters_quota(struct org_slot *s, enum org_counter which, uint64_t quota,
-    uint32_t overage_pct, int64_t now_s, int consume, struct quota_result *res);
+void counters_quota(struct counters *c, struct org_slot *s, enum org_counter which,
+    uint64_t quota, uint32_t overage_pct, int64_t now_s, int consume,
+    struct quota_result *res);
 /* Counts one unit without a limit (the counters a plan does not enforce). */
-void counters_count(struct org_slot *s, enum org_counter which, int64_t now_s);
+void counters_count(struct counters *c, struct org_slot *s, enum org_counter which,
+    int64_t now_s);
+/*
+ * For the ledger's flush: the first org slot at or after from that was
+ * counted in since it was last returned (its mark is cleared), or -1.
+ */
+int64_t counters_org_next_dirty(struct counters *c, uint32_t from);
+/* Marks slot s as counted in (a flush that failed gives its marks back). */
+void counters_org_mark_dirty(struct counters *c, struct org_slot *s);
 /* Units used in the period with this id: base + this file's count. */
 uint64_t counters_org_used(struct org_slot *s, enum org_counter which,
     uint32_t period_id);

@@ -393,14 +393,63 @@ flush_history(struct worker *w)
 	}
 }
 
+/*
+ * One pass a second, on a fixed schedule (a slow pass does not push the
+ * next one back, so consumption reaches the ledger at least once a second
+ * whenever the store lets it).  failchk first: it releases what a dead
+ * process held, which the flushes might otherwise wait for.
+ */
+#define MAINTENANCE_NS NS_PER_S
+#define SLOW_PASS_NS (2 * NS_PER_S)
+
+static void
+maintenance_pass(struct worker *w)
+{
+	static uint64_t logged_at;
+	uint64_t t0 = kg_mono_ns(), t1, t2, t3;
+
+	if (!store_broken(w->kg.store) && store_maintain(w->kg.store) == ST_RECOVER)
+		log_warnx("store needs recovery: %s; reopening it",
+		    store_errmsg(w->kg.store));
+	if (store_broken(w->kg.store))
+		return;
+	t1 = kg_mono_ns();
+	flush_ledger(w);
+	t2 = kg_mono_ns();
+	flush_history(w);
+	t3 = kg_mono_ns();
+	/* changes replicated from another host do not bump our generation */
+	authz_refresh(&w->az);
+	authz_counters_notice(&w->az);
+	repair_index(w);
+	if (kg_mono_ns() - t0 > SLOW_PASS_NS && flush_log_due(&logged_at))
+		log_warnx("a maintenance pass took %llu ms (failchk %llu, ledger %llu, "
+		    "history %llu): the store is slow to commit",
+		    (unsigned long long)((kg_mono_ns() - t0) / 1000000),
+		    (unsigned long long)((t1 - t0) / 1000000),
+		    (unsigned long long)((t2 - t1) / 1000000),
+		    (unsigned long long)((t3 - t2) / 1000000));
+}
+
 static void *
 maintenance(void *arg)
 {
 	struct worker *w = arg;
+	uint64_t next = kg_mono_ns();
 
 	for (;;) {
-		sleep(1);
-		__atomic_store_n(&maintenance_started, kg_mono_ns(), __ATOMIC_RELAXED);
+		struct timespec at;
+		uint64_t now;
+
+		next += MAINTENANCE_NS;
+		at.tv_sec = (time_t)(next / NS_PER_S);
+		at.tv_nsec = (long)(next % NS_PER_S);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
+			;
+		/* a pass that ran past the next one's time: start again from now */
+		if ((now = kg_mono_ns()) > next + MAINTENANCE_NS)
+			next = now;
+		__atomic_store_n(&maintenance_started, now, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&store_lock);
 		if (w->kg.store == NULL) {
 			/* the worker closed the store on its way out (SIGTERM) */
@@ -408,17 +457,7 @@ maintenance(void *arg)
 			__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
 			return NULL;
 		}
-		if (!store_broken(w->kg.store) && store_maintain(w->kg.store) == ST_RECOVER)
-			log_warnx("store needs recovery: %s; reopening it",
-			    store_errmsg(w->kg.store));
-		/* changes replicated from another host do not bump our generation */
-		if (!store_broken(w->kg.store)) {
-			authz_refresh(&w->az);
-			authz_counters_notice(&w->az);
-			flush_ledger(w);
-			flush_history(w);
-			repair_index(w);
-		}
+		maintenance_pass(w);
 		pthread_mutex_unlock(&store_lock);
 		__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
 	}

@@ -462,43 +462,66 @@ struct dirty {
 	uint64_t word[OC_COUNT];
 };
 
-/* The org slots whose counts the ledger does not have yet (malloc'd). */
-static struct dirty *
-collect_dirty(struct counters *c, size_t *n)
+/*
+ * The org slots whose counts the ledger does not have yet (malloc'd, *n of
+ * them).  Usually the ones marked as counted in since the last look; with
+ * full, every slot, compared with what was flushed: every FULL_EVERY
+ * flushes, and after a flush that died holding marks it had taken.
+ */
+#define FULL_EVERY 10
+
+static int
+add_dirty(struct dirty **d, size_t *n, size_t *cap, struct org_slot *o, const char *id)
 {
-	struct dirty *d = NULL, *p;
-	size_t cap = 0;
+	uint64_t w[OC_COUNT];
+	struct dirty *p;
+	int k, changed = 0;
+
+	for (k = 0; k < OC_COUNT; k++) {
+		w[k] = counters_org_word(o, k);
+		changed |= w[k] != counters_org_flushed(o, k);
+	}
+	if (!changed)
+		return 0;
+	if (*n == *cap) {
+		size_t c2 = *cap ? *cap * 2 : 64;
+
+		if ((p = realloc(*d, c2 * sizeof *p)) == NULL)
+			return -1;
+		*d = p;
+		*cap = c2;
+	}
+	(*d)[*n].slot = o;
+	strcpy((*d)[*n].id, id);
+	memcpy((*d)[*n].word, w, sizeof w);
+	(*n)++;
+	return 0;
+}
+
+static struct dirty *
+collect_dirty(struct counters *c, int full, size_t *n)
+{
+	struct dirty *d = NULL;
 	struct org_slot *o;
 	char id[ID_MAX + 1];
-	uint32_t i;
-	int k;
+	size_t cap = 0;
+	int64_t i;
 
 	*n = 0;
-	for (i = 0; i < counters_norg_slots(c); i++) {
-		uint64_t w[OC_COUNT];
-		int changed = 0;
-
-		if (counters_org_at(c, i, id, &o) != 0)
+	for (i = -1; ; ) {
+		if (full)
+			i = i + 1 < (int64_t)counters_norg_slots(c) ? i + 1 : -1;
+		else
+			i = counters_org_next_dirty(c, (uint32_t)(i + 1));
+		if (i < 0)
+			break;
+		if (counters_org_at(c, (uint32_t)i, id, &o) != 0)
 			continue;
-		for (k = 0; k < OC_COUNT; k++) {
-			w[k] = counters_org_word(o, k);
-			changed |= w[k] != counters_org_flushed(o, k);
+		if (add_dirty(&d, n, &cap, o, id) != 0) {
+			/* out of memory: this one waits for the next flush */
+			counters_org_mark_dirty(c, o);
+			break;
 		}
-		if (!changed)
-			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((p = realloc(d, cap * sizeof *d)) == NULL) {
-				free(d);
-				*n = 0;
-				return NULL;
-			}
-			d = p;
-		}
-		d[*n].slot = o;
-		strcpy(d[*n].id, id);
-		memcpy(d[*n].word, w, sizeof w);
-		(*n)++;
 	}
 	return d;
 }
@@ -567,17 +590,19 @@ int
 ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
     char *err, size_t errlen)
 {
+	static unsigned flushes; /* this process's, for the periodic full look */
 	struct counters_flush_state *fs = counters_flush_state(c);
 	struct dirty *d = NULL;
 	uint64_t seq = 0, mine;
 	size_t n = 0, i;
-	int fd, rc = ST_OK, attempt, result = 0;
+	int fd, rc = ST_OK, attempt, result = 0, full;
 
 	if ((fd = lock_file(dir, LEDGER_FLUSH_LOCK, LOCK_EX | LOCK_NB)) < 0)
 		return 0; /* another process of this host is flushing */
 	mine = __atomic_load_n(&fs->seq, __ATOMIC_ACQUIRE);
-	/* out of memory leaves n at 0: nothing is written, the next flush tries again */
-	d = collect_dirty(c, &n);
+	full = __atomic_load_n(&fs->busy, __ATOMIC_ACQUIRE) != 0 || ++flushes % FULL_EVERY == 0;
+	__atomic_store_n(&fs->busy, 1, __ATOMIC_RELEASE);
+	d = collect_dirty(c, full, &n);
 	if (n > 0) {
 		for (attempt = 0; attempt < FLUSH_RETRIES; attempt++) {
 			rc = write_flush(s, c, d, n, now, &seq);
@@ -587,6 +612,9 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 		}
 		if (rc != ST_OK) {
 			snprintf(err, errlen, "cannot write the ledger: %s", store_errmsg(s));
+			for (i = 0; i < n; i++) /* nothing lost: the next flush takes them again */
+				counters_org_mark_dirty(c, d[i].slot);
+			__atomic_store_n(&fs->busy, 0, __ATOMIC_RELEASE);
 			result = -1;
 			goto out;
 		}
@@ -605,6 +633,7 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 	} else if (seq != mine) {
 		__atomic_store_n(&fs->seq, seq, __ATOMIC_RELEASE);
 	}
+	__atomic_store_n(&fs->busy, 0, __ATOMIC_RELEASE);
 	/* another file flushed since ours did: its counts are part of our bases */
 	if (seq != mine && refresh_bases(s, c, now, err, errlen) != ST_OK)
 		result = -1;

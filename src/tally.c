@@ -258,8 +258,12 @@ write_batch(struct store *s, struct tally_buf *b, uint32_t from, uint32_t to)
 {
 	struct store_txn *t;
 	uint32_t i;
-	int rc, attempt;
+	int rc, attempt, any = 0;
 
+	for (i = from; i < to && !any; i++)
+		any = b->e[i].tag != 0;
+	if (!any)
+		return ST_OK; /* no transaction (and no commit to wait for) for nothing */
 	for (attempt = 0; attempt < 5; attempt++) {
 		if ((rc = store_txn_begin(s, &t)) != ST_OK)
 			return rc;

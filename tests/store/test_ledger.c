@@ -71,8 +71,8 @@ spend(struct counters *c, const char *org, int n)
 	int i;
 
 	for (i = 0; i < n; i++) {
-		counters_quota(o, OC_CREDITS, 1000, 0, T0_S, 1, &q);
-		counters_count(o, OC_DAY, T0_S);
+		counters_quota(c, o, OC_CREDITS, 1000, 0, T0_S, 1, &q);
+		counters_count(c, o, OC_DAY, T0_S);
 	}
 }
 
@@ -144,7 +144,16 @@ main(void)
 	o = counters_org(c, "acme", 0);
 	for (i = 0; i < OC_COUNT; i++)
 		counters_org_set_flushed(o, i, 0);
+	counters_flush_state(c)->busy = 1; /* what the dead flusher left */
 	is_int(ledger_flush(s, c, dir, T0_S, err, sizeof err), 1, "a flush repeated after a crash writes again");
+	is_u64(ledger_records(s), n0, "  the same records, no new ones");
+
+	/* a flush that died after taking the marks: the next one looks at every slot */
+	spend(c, "beta", 1);
+	(void)counters_org_next_dirty(c, 0); /* the dead flusher took beta's mark */
+	(void)counters_org_next_dirty(c, 0);
+	counters_flush_state(c)->busy = 1;
+	is_int(ledger_flush(s, c, dir, T0_S, err, sizeof err), 1, "  beta's count is still found and written");
 
 	/* the file deleted: the new one starts from what the ledger holds */
 	counters_close(c);
@@ -152,7 +161,7 @@ main(void)
 	c = open_counters(s, dir, &why);
 	ok(c != NULL, "the deleted file is made anew");
 	is_u64(used(c, "acme", OC_CREDITS), 8, "acme: 8 credits used, from the ledger (not 16)");
-	is_u64(used(c, "beta", OC_CREDITS), 3, "beta: 3");
+	is_u64(used(c, "beta", OC_CREDITS), 4, "beta: 4");
 	is_u64(used(c, "acme", OC_DAY), 8, "acme's day too");
 	spend(c, "acme", 2);
 	is_u64(used(c, "acme", OC_CREDITS), 10, "new counts add to the base");

@@ -179,12 +179,12 @@ test_touch_and_periods(void)
 	o = counters_org(c, "periods", 1);
 	ok(o != NULL, "an org slot");
 	for (i = 0; i < 5; i++)
-		counters_quota(o, OC_DAY, 100, 0, T0_S + 100, 1, &q);
+		counters_quota(c, o, OC_DAY, 100, 0, T0_S + 100, 1, &q);
 	is_int(counters_org_used(o, OC_DAY, day0), 5, "5 units today");
-	counters_quota(o, OC_DAY, 100, 0, T0_S + 86400 + 5, 1, &q);
+	counters_quota(c, o, OC_DAY, 100, 0, T0_S + 86400 + 5, 1, &q);
 	ok(q.allowed && q.used == 1, "a new day starts from 1");
 	is_int(counters_org_used(o, OC_DAY, day0 + 1), 1, "1 unit the next day");
-	counters_quota(o, OC_DAY, 100, 0, T0_S + 86400 + 6, 0, &q);
+	counters_quota(c, o, OC_DAY, 100, 0, T0_S + 86400 + 6, 0, &q);
 	is_int(counters_org_used(o, OC_DAY, day0 + 1), 1, "a peek does not count");
 
 	/* the clock steps back 10 h after a full burst */
@@ -250,7 +250,7 @@ race(const char *dir, int quota)
 				_exit(4);
 			for (k = 0; k < 1000; k++) {
 				if (quota) {
-					counters_quota(o, OC_DAY, 50, 0, T0_S, 1, &qr);
+					counters_quota(c, o, OC_DAY, 50, 0, T0_S, 1, &qr);
 					n += qr.allowed;
 				} else {
 					counters_rate(s, RATE_PLAN, &rs, T0_NS, 1, &rr);
@@ -351,26 +351,26 @@ test_orgs(void)
 
 	/* credits never reset with the period, days and months are apart */
 	for (n = 0, i = 0; i < 8; i++) {
-		counters_quota(o, OC_CREDITS, 5, 0, T0_S + (int64_t)i * 86400 * 40, 1, &q);
+		counters_quota(c, o, OC_CREDITS, 5, 0, T0_S + (int64_t)i * 86400 * 40, 1, &q);
 		n += q.allowed;
 	}
 	is_int(n, 5, "5 credits over 320 days admit 5: credits have no period");
 	is_int(counters_org_used(o, OC_CREDITS, cred), 5, "  5 credits used");
 	is_int(counters_org_used(o, OC_DAY, day), 0, "  the day counter did not move");
-	counters_count(o, OC_DAY, T0_S);
-	counters_count(o, OC_MONTH, T0_S);
+	counters_count(c, o, OC_DAY, T0_S);
+	counters_count(c, o, OC_MONTH, T0_S);
 	is_int(counters_org_used(o, OC_DAY, day), 1, "counters_count counts a unit");
 
 	/* a base (counted by other files) takes its share of the quota */
 	counters_org_set_base(o, OC_DAY, (uint64_t)day << QUOTA_USED_BITS | 7);
 	is_int(counters_org_used(o, OC_DAY, day), 8, "used = base 7 + this file's 1");
 	for (n = 0, i = 0; i < 5; i++) {
-		counters_quota(o, OC_DAY, 10, 0, T0_S, 1, &q);
+		counters_quota(c, o, OC_DAY, 10, 0, T0_S, 1, &q);
 		n += q.allowed;
 	}
 	is_int(n, 2, "a quota of 10 with 8 used admits 2");
 	is_int(counters_org_used(o, OC_DAY, day), 10, "  and stops at 10");
-	counters_quota(o, OC_DAY, 10, 0, T0_S + 86400, 1, &q);
+	counters_quota(c, o, OC_DAY, 10, 0, T0_S + 86400, 1, &q);
 	ok(q.allowed && q.used == 1, "yesterday's base does not count today");
 	counters_org_set_damaged(o, 1);
 	ok(counters_org_damaged(o), "a slot can be marked damaged");
@@ -441,7 +441,7 @@ test_truncated(void)
 			_exit(2);
 		o = counters_org(c, "after", 1); /* faults: the table is past the end */
 		if (o != NULL)
-			counters_quota(o, OC_DAY, 10, 0, T0_S, 1, &q);
+			counters_quota(c, o, OC_DAY, 10, 0, T0_S, 1, &q);
 		_exit(counters_intact(c) ? 3 : 0);
 	}
 	ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
