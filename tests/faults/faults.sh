@@ -126,6 +126,10 @@ kill "$AUTHZ_PID"; wait "$AUTHZ_PID" 2>/dev/null
 if [ "$(id -u)" = 0 ] && mkdir -p "$T/full" && mount -t tmpfs -o size=48m tmpfs "$T/full" 2>/dev/null; then
 	store "$T/full/db" || exit 99
 	DB="$T/full/db"
+	kg plan set prepaid --quota 0 2>/dev/null
+	kg org create payg --plan prepaid 2>/dev/null
+	kg org credit payg +1000 2>/dev/null
+	PAY=$(kg key create --org payg 2>/dev/null)
 	start_authz "unix:$T/f.sock" || exit 99
 	dd if=/dev/zero of="$T/full/filler" bs=1M 2>/dev/null   # fills the file system
 	# more log than the preallocated log file holds: the next one cannot be made
@@ -136,9 +140,20 @@ for i in range(60000): print(os.urandom(16).hex())' > "$T/many"
 	expect_eq "disk full: the CLI exits 4" 4 "$rc"
 	check "... saying why" grep -qi 'no space' "$T/err"
 	expect_eq "disk full: the authorizer still answers reads" 200 "$(status "unix:$T/f.sock" "${P[@]}" "HTTP_X_API_KEY=$K")"
+	# credits spent while nothing can be written: decided from memory
+	n=$("$FCGI_CLIENT" --status --repeat 30 "unix:$T/f.sock" "${P[@]}" "HTTP_X_API_KEY=$PAY" | grep -c '^200$')
+	expect_eq "disk full: 30 credits spent, decided from memory" 30 "$n"
+	sleep 2.5
+	check "the failing flush is logged" grep -q 'ledger flush failed (retried every second)' "$LOG"
+	expect_eq "... once a minute, not every second" 1 "$(grep -c 'ledger flush failed' "$LOG")"
+	check "... and the ledger does not have them yet" [ "$(ledger_used payg)" -lt 30 ]
 	rm -f "$T/full/filler"
+	check "space again: the ledger gets all 30" wait_ledger payg 30
 	check "space again: the CLI works" bash -c "'$KEYGATE' --db '$T/full/db' key create --org acme >/dev/null 2>&1"
 	expect_eq "nothing committed was lost" 200 "$(status "unix:$T/f.sock" "${P[@]}" "HTTP_X_API_KEY=$K")"
+	sleep 1.5
+	expect_eq "... and the history has the 30 requests too" 30 \
+		"$(kg usage --daily --org payg --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["days"][-1]["allowed"])')"
 	kill "$AUTHZ_PID"; wait "$AUTHZ_PID" 2>/dev/null
 	umount "$T/full"
 else
