@@ -567,8 +567,8 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 	enum creds_rc found;
 	enum verdict v;
 
-	found = creds_extract(req->authorization, req->x_api_key, req->query,
-	    az->opts.query_param, &creds);
+	found = creds_extract(req->authorization, req->nauthorization,
+	    req->x_api_key, req->nx_api_key, req->query, az->opts.query_param, &creds);
 	/* a rejected query-string key was decoded into creds.buf too */
 	if (found != CREDS_OK)
 		creds_wipe(&creds);
@@ -580,7 +580,9 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 		res->reason = "empty or unusable key value";
 		return V_INVALID;
 	case CREDS_CONFLICT:
-		res->reason = "two different keys";
+		res->reason = req->nauthorization > CREDS_COPIES_MAX ||
+		    req->nx_api_key > CREDS_COPIES_MAX ? "too many copies of a key header" :
+		    "two different keys";
 		return V_CONFLICT;
 	case CREDS_OK:
 		break;
