@@ -586,7 +586,7 @@ log_denial(const struct authz_req *q, const struct authz_res *r)
 	    r->reason ? r->reason : "",
 	    log_sanitize(q->remote, 45, a, sizeof a),
 	    log_sanitize(q->method, 16, m, sizeof m),
-	    log_sanitize(q->uri, 256, u, sizeof u),
+	    log_uri(q->uri, u, sizeof u),
 	    q->subrequest ? " subrequest" : "", q->replay ? " replay" : "");
 }
 

@@ -16,7 +16,8 @@ UNIT_TESTS = \
 	tests/unit/test_counters \
 	tests/unit/test_server \
 	tests/unit/test_fcgi_guard \
-	tests/unit/test_params
+	tests/unit/test_params \
+	tests/unit/test_log
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -47,3 +48,5 @@ tests_unit_test_fcgi_guard_SOURCES = tests/unit/test_fcgi_guard.c tests/unit/tap
 tests_unit_test_fcgi_guard_LDADD = $(KG_LIBS)
 tests_unit_test_params_SOURCES = tests/unit/test_params.c tests/unit/tap.h
 tests_unit_test_params_LDADD = $(KG_LIBS)
+tests_unit_test_log_SOURCES = tests/unit/test_log.c tests/unit/tap.h
+tests_unit_test_log_LDADD = $(KG_LIBS)
