@@ -91,39 +91,21 @@ merge(struct creds *out, const char *v, size_t len)
 }
 
 /*
- * The Bearer keys of every Authorization param.  Other schemes (Basic for
- * another layer, the pieces of a Digest split at its commas) are not ours.
+ * The keys in every param of one header.  For Authorization (bearer) only
+ * the Bearer credentials: other schemes (Basic for another layer, the
+ * pieces of a Digest split at its commas) are not ours.
  */
 static enum creds_rc
-from_authorization(const char *const *params, size_t n, struct creds *out)
-{
-	const char *cur, *e, *v;
-	size_t i, elen, len;
-
-	for (i = 0; i < n; i++) {
-		for (cur = params[i]; next_element(&cur, &e, &elen);) {
-			if (elen == 0 || !bearer_value(e, elen, &v, &len))
-				continue;
-			/* an empty or broken Bearer is an invalid key, whatever else is sent */
-			if (!value_ok(v, len))
-				return CREDS_INVALID;
-			if (merge(out, v, len) != CREDS_OK)
-				return CREDS_CONFLICT;
-		}
-	}
-	return CREDS_OK;
-}
-
-static enum creds_rc
-from_x_api_key(const char *const *params, size_t n, struct creds *out)
+from_header(const char *const *params, size_t n, int bearer, struct creds *out)
 {
 	const char *cur, *v;
 	size_t i, len;
 
 	for (i = 0; i < n; i++) {
 		for (cur = params[i]; next_element(&cur, &v, &len);) {
-			if (len == 0)
+			if (len == 0 || (bearer && !bearer_value(v, len, &v, &len)))
 				continue;
+			/* an empty or broken value is an invalid key, whatever else is sent */
 			if (!value_ok(v, len))
 				return CREDS_INVALID;
 			if (merge(out, v, len) != CREDS_OK)
@@ -226,9 +208,9 @@ creds_extract(const char *const *authorization, size_t nauthorization,
 	out->buf_used = 0;
 	if (nauthorization > CREDS_COPIES_MAX || nx_api_key > CREDS_COPIES_MAX)
 		return CREDS_CONFLICT;
-	if ((rc = from_authorization(authorization, nauthorization, out)) != CREDS_OK)
+	if ((rc = from_header(authorization, nauthorization, 1, out)) != CREDS_OK)
 		return rc;
-	if ((rc = from_x_api_key(x_api_key, nx_api_key, out)) != CREDS_OK)
+	if ((rc = from_header(x_api_key, nx_api_key, 0, out)) != CREDS_OK)
 		return rc;
 	if (query_param != NULL && query != NULL &&
 	    (rc = from_query(query, query_param, out)) != CREDS_OK)

@@ -1,9 +1,9 @@
 #!/bin/bash
 # input.sh - what the authorizer reads from a request, where a client
-# controls it (SPEC sections 3, 5 and 7): hosts that route rules cannot
-# compare, headers sent twice or sent empty, a SCRIPT_NAME + PATH_INFO
-# longer than the path buffer, rule hosts that could never match, and no
-# key in any log or error line.  Limits refuse, never truncate.
+# controls it: hosts that route rules cannot compare, headers sent twice
+# or sent empty, a SCRIPT_NAME + PATH_INFO longer than the path buffer,
+# rule hosts that could never match, and no key in any log or error
+# line.  Limits refuse, never truncate.
 . "$top_srcdir/tests/fcgi/lib.sh"
 
 kg init 2>/dev/null || exit 99
