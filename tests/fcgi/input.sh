@@ -123,9 +123,9 @@ expect_eq "a key in an absolute URI's userinfo" 401 "$(st "REQUEST_URI=http://$O
 kg key revoke "$OTHER" >/dev/null 2>"$T/err"
 check "key revoke <a pasted key>: not found, without the key" bash -c "grep -q 'not found' '$T/err' && ! grep -qF '$OTHER' '$T/err' && ! grep -qF '${OTHER:0:20}' '$T/err'"
 kg key show "$OPEN_ID" "$OTHER" >/dev/null 2>"$T/err"
-check "an unexpected argument that may be a key: its display prefix only" bash -c "grep -q 'unexpected argument' '$T/err' && ! grep -qF '${OTHER:0:12}' '$T/err'"
+check "an unexpected argument that may be a key: its display prefix only" bash -c "grep -q 'unexpected argument' '$T/err' && ! grep -qF '${OTHER:0:13}' '$T/err'"
 "$KEYGATE_AUTHZ" "$OTHER" 2>"$T/err" </dev/null
-check "keygate-authz: the same" bash -c "grep -q 'unexpected argument' '$T/err' && ! grep -qF '${OTHER:0:12}' '$T/err'"
+check "keygate-authz: the same" bash -c "grep -q 'unexpected argument' '$T/err' && ! grep -qF '${OTHER:0:13}' '$T/err'"
 leaked=0
 for k in "$WALLED" "$APIONLY" "$GUARDED" "$OPEN" "$OTHER" "$HOOK" "$bad"; do
 	grep -qF "$k" "$LOG" && leaked=1
