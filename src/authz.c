@@ -378,26 +378,41 @@ load_org_plan(struct authz *az, struct authz_res *res)
 	return V_ALLOW;
 }
 
+/* A rule list's answer (rules_check) as a verdict; whose: for the log. */
+static enum verdict
+route_verdict(enum rules_result rr, const char *whose, struct authz_res *res)
+{
+	switch (rr) {
+	case RULES_ALLOW:
+		return V_ALLOW;
+	case RULES_BAD_PATH:
+		res->reason = "path missing, too long to examine, or not safely normalisable";
+		return V_FORBIDDEN;
+	case RULES_BAD_HOST:
+		res->reason = "host missing or not a valid name, and host rules apply";
+		return V_FORBIDDEN;
+	case RULES_DENY:
+		break;
+	}
+	res->reason = whose;
+	return V_FORBIDDEN;
+}
+
 static enum verdict
 check_routes(struct authz *az, const struct authz_req *req, struct authz_res *res)
 {
+	enum verdict v;
+
 	if (az->plan.nrules == 0 && az->key.nrules == 0)
 		return V_ALLOW;
 	request_target_init(&az->target, req->method, req->host, req->uri);
-	if (az->target.unsafe) {
-		res->reason = "path cannot be normalised safely";
-		return V_FORBIDDEN;
-	}
 	/* The key's rules can only narrow the plan's: both must allow. */
-	if (!rules_allow(az->plan.rules, az->plan.nrules, &az->target)) {
-		res->reason = "the plan's route rules";
-		return V_FORBIDDEN;
-	}
-	if (!rules_allow(az->key.rules, az->key.nrules, &az->target)) {
-		res->reason = "the key's route rules";
-		return V_FORBIDDEN;
-	}
-	return V_ALLOW;
+	v = route_verdict(rules_check(az->plan.rules, az->plan.nrules, &az->target),
+	    "the plan's route rules", res);
+	if (v != V_ALLOW)
+		return v;
+	return route_verdict(rules_check(az->key.rules, az->key.nrules, &az->target),
+	    "the key's route rules", res);
 }
 
 static uint64_t
@@ -552,8 +567,8 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 	enum creds_rc found;
 	enum verdict v;
 
-	found = creds_extract(req->authorization, req->x_api_key, req->query,
-	    az->opts.query_param, &creds);
+	found = creds_extract(req->authorization, req->nauthorization,
+	    req->x_api_key, req->nx_api_key, req->query, az->opts.query_param, &creds);
 	/* a rejected query-string key was decoded into creds.buf too */
 	if (found != CREDS_OK)
 		creds_wipe(&creds);
@@ -565,7 +580,9 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 		res->reason = "empty or unusable key value";
 		return V_INVALID;
 	case CREDS_CONFLICT:
-		res->reason = "two different keys";
+		res->reason = req->nauthorization > CREDS_COPIES_MAX ||
+		    req->nx_api_key > CREDS_COPIES_MAX ? "too many copies of a key header" :
+		    "two different keys";
 		return V_CONFLICT;
 	case CREDS_OK:
 		break;

@@ -18,6 +18,7 @@
 
 #include "apikey.h"
 #include "counters.h"
+#include "creds.h"
 #include "ctx.h"
 #include "record.h"
 
@@ -38,11 +39,15 @@ enum fcgi_role { ROLE_RESPONDER = 1, ROLE_AUTHORIZER = 2 };
 
 struct authz_req {
 	enum fcgi_role role;
-	const char *authorization; /* HTTP_AUTHORIZATION */
-	const char *x_api_key;     /* HTTP_X_API_KEY */
+	/* every HTTP_AUTHORIZATION and HTTP_X_API_KEY param (see creds.h) */
+	const char *const *authorization;
+	size_t nauthorization;     /* may exceed CREDS_COPIES_MAX: refused */
+	const char *const *x_api_key;
+	size_t nx_api_key;
 	const char *method;
-	const char *uri;           /* REQUEST_URI, or SCRIPT_NAME + PATH_INFO */
-	const char *host;
+	/* REQUEST_URI, or SCRIPT_NAME + PATH_INFO; NULL: none, or too long to examine */
+	const char *uri;
+	const char *host;          /* the routed host (HTTP_HOST), with any :port */
 	const char *remote;
 	const char *query;
 	int subrequest;            /* SERVER_PROTOCOL=INCLUDED: never counted */

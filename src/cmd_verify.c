@@ -75,6 +75,7 @@ cmd_verify(struct cli *c, int argc, char **argv)
 		{"method", 1, 0}, {"path", 1, 0}, {"host", 1, 0}, {NULL, 0, 0},
 	};
 	char key[APIKEY_MAX + 4];
+	const char *keys[1] = {key};
 	struct authz_req q;
 	struct authz_res r;
 	struct authz *az;
@@ -104,7 +105,8 @@ cmd_verify(struct cli *c, int argc, char **argv)
 	authz_init(az, &c->kg, NULL);
 	memset(&q, 0, sizeof q);
 	q.role = ROLE_AUTHORIZER;
-	q.x_api_key = key;
+	q.x_api_key = keys;
+	q.nx_api_key = 1;
 	q.method = arg_get(&a, "method") ? arg_get(&a, "method") : "GET";
 	q.uri = arg_get(&a, "path") ? arg_get(&a, "path") : "/";
 	q.host = arg_get(&a, "host");

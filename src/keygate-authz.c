@@ -29,7 +29,6 @@
 
 #include <fastcgi.h>
 #include <fcgiapp.h>
-#include <openssl/crypto.h>
 
 #include "authz.h"
 #include "conf.h"
@@ -39,6 +38,7 @@
 #include "ledger.h"
 #include "tally.h"
 #include "log.h"
+#include "params.h"
 #include "server.h"
 
 static volatile sig_atomic_t stopping;
@@ -511,17 +511,6 @@ start_thread(void *(*fn)(void *), struct worker *w)
 
 /* ---- one request ---- */
 
-static void
-wipe_param(char **envp, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (; envp != NULL && *envp != NULL; envp++) {
-		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
-			OPENSSL_cleanse(*envp + n + 1, strlen(*envp + n + 1));
-	}
-}
-
 /*
  * One line per denial or error, but at most LOG_RATE a second per worker
  * for each (unless log-denials = all): a flood of bad keys, or a store
@@ -597,147 +586,15 @@ log_denial(const struct authz_req *q, const struct authz_res *r)
 	    r->reason ? r->reason : "",
 	    log_sanitize(q->remote, 45, a, sizeof a),
 	    log_sanitize(q->method, 16, m, sizeof m),
-	    log_sanitize(q->uri, 256, u, sizeof u),
+	    log_uri(q->uri, u, sizeof u),
 	    q->subrequest ? " subrequest" : "", q->replay ? " replay" : "");
-}
-
-/*
- * The params the decision reads, found in one pass over envp, and where
- * the key material sits (every HTTP_AUTHORIZATION and HTTP_X_API_KEY, and
- * QUERY_STRING when keys may come from it; a param sent twice included),
- * so that wiping it needs no second and third pass.
- */
-#define SECRET_SLOTS 4 /* more is a client playing games: wipe by scanning */
-
-struct params {
-	const char *authorization, *x_api_key, *method, *uri, *host, *remote;
-	const char *query, *protocol, *replay, *script_name, *path_info;
-	const char *redirect_method;
-	char *secret[SECRET_SLOTS];
-	unsigned nsecret;          /* may exceed SECRET_SLOTS */
-};
-
-/*
- * e with the name prefix lit (n bytes) skipped, or NULL when e does not
- * start with it.  Compared inline: a param differs from the names we look
- * for within its first bytes, and a strncmp call per candidate name was
- * about a tenth of the instructions of a denied request.  Stops at the
- * first difference, so never reads past e's terminating NUL.
- */
-static inline char *
-param_prefix(char *e, const char *lit, size_t n)
-{
-	size_t i;
-
-	/* n and lit are constants: unrolled, a byte costs a compare and a branch */
-#pragma GCC unroll 32
-	for (i = 0; i < n; i++)
-		if (e[i] != lit[i])
-			return NULL;
-	return e + n;
-}
-
-/* e is "NAME=value": the value if NAME is name (n bytes), else NULL. */
-static inline char *
-param_value(char *e, const char *name, size_t n)
-{
-	char *v = param_prefix(e, name, n);
-
-	return v != NULL && *v == '=' ? v + 1 : NULL;
-}
-
-#define PARAM(e, lit) param_value((e), lit, sizeof(lit) - 1)
-
-static void
-add_secret(struct params *p, char *value)
-{
-	if (p->nsecret < SECRET_SLOTS)
-		p->secret[p->nsecret] = value;
-	p->nsecret++;
-}
-
-static void
-read_params(char **envp, int query_keys, struct params *p)
-{
-	memset(p, 0, sizeof *p);
-	for (; envp != NULL && *envp != NULL; envp++) {
-		char *e = *envp, *h, *v;
-
-		switch (e[0]) {
-		case 'H':
-			/* browsers send a dozen HTTP_ params: the prefix is compared once */
-			if ((h = param_prefix(e, "HTTP_", 5)) == NULL)
-				break;
-			if (h[0] == 'A' && (v = PARAM(h, "AUTHORIZATION")) != NULL) {
-				p->authorization = v;
-				add_secret(p, v);
-			} else if (h[0] == 'X' && (v = PARAM(h, "X_API_KEY")) != NULL) {
-				p->x_api_key = v;
-				add_secret(p, v);
-			} else if (h[0] == 'H' && (v = PARAM(h, "HOST")) != NULL) {
-				p->host = v;
-			}
-			break;
-		case 'R':
-			if ((h = param_prefix(e, "REQUEST_", 8)) != NULL) {
-				if ((v = PARAM(h, "METHOD")) != NULL)
-					p->method = v;
-				else if ((v = PARAM(h, "URI")) != NULL)
-					p->uri = v;
-			} else if ((v = PARAM(e, "REMOTE_ADDR")) != NULL)
-				p->remote = v;
-			else if ((v = PARAM(e, "REDIRECT_REQUEST_METHOD")) != NULL)
-				p->redirect_method = v;
-			break;
-		case 'S':
-			if ((v = PARAM(e, "SERVER_PROTOCOL")) != NULL)
-				p->protocol = v;
-			else if ((v = PARAM(e, "SCRIPT_NAME")) != NULL)
-				p->script_name = v;
-			break;
-		case 'Q':
-			if ((v = PARAM(e, "QUERY_STRING")) != NULL) {
-				p->query = v;
-				if (query_keys)
-					add_secret(p, v);
-			}
-			break;
-		case 'P':
-			if ((v = PARAM(e, "PATH_INFO")) != NULL)
-				p->path_info = v;
-			break;
-		case 'K':
-			if ((v = PARAM(e, "KEYGATE_REPLAY")) != NULL)
-				p->replay = v;
-			break;
-		default:
-			break;
-		}
-	}
-}
-
-/* Wipes the key material read_params found. */
-static void
-wipe_secrets(char **envp, const struct params *p, int query_keys)
-{
-	unsigned i;
-
-	if (p->nsecret > SECRET_SLOTS) {
-		wipe_param(envp, "HTTP_AUTHORIZATION");
-		wipe_param(envp, "HTTP_X_API_KEY");
-		if (query_keys)
-			wipe_param(envp, "QUERY_STRING");
-		return;
-	}
-	for (i = 0; i < p->nsecret; i++)
-		OPENSSL_cleanse(p->secret[i], strlen(p->secret[i]));
 }
 
 /* now_ns: when the request was accepted, the one clock read of a request */
 static void
 handle(struct worker *w, FCGX_Request *rq, uint64_t now_ns)
 {
-	char uri[4096];
+	char uri[PARAMS_URI_MAX];
 	struct authz_req q;
 	struct authz_res r;
 	struct params p;
@@ -745,30 +602,9 @@ handle(struct worker *w, FCGX_Request *rq, uint64_t now_ns)
 	/* keys may come from the query string (query-param in the conf) */
 	int n, query_keys = w->conf.query_param[0] != '\0';
 
-	read_params(rq->envp, query_keys, &p);
-	memset(&q, 0, sizeof q);
-	q.role = rq->role == FCGI_AUTHORIZER ? ROLE_AUTHORIZER : ROLE_RESPONDER;
-	q.authorization = p.authorization;
-	q.x_api_key = p.x_api_key;
-	q.method = p.method;
-	q.host = p.host;
-	q.remote = p.remote;
-	q.query = query_keys ? p.query : NULL;
-	/* REQUEST_URI wins: nginx sets SCRIPT_NAME to the auth location. */
-	q.uri = p.uri;
-	if (q.uri == NULL) {
-		snprintf(uri, sizeof uri, "%s%s", p.script_name ? p.script_name : "",
-		    p.path_info ? p.path_info : "");
-		q.uri = uri;
-	}
-	q.subrequest = p.protocol != NULL && strcmp(p.protocol, "INCLUDED") == 0;
-	q.replay = p.replay != NULL && strcmp(p.replay, "1") == 0;
-	/*
-	 * Apache fetches an ErrorDocument with GET; the replay must judge the
-	 * method the client really sent.
-	 */
-	if (q.replay && p.redirect_method != NULL)
-		q.method = p.redirect_method;
+	params_read(rq->envp, &p);
+	params_request(&p, rq->role == FCGI_AUTHORIZER ? ROLE_AUTHORIZER : ROLE_RESPONDER,
+	    query_keys, uri, &q);
 
 	reopen_if_broken(w);
 	if (authz_counters_suspect(&w->az)) {
@@ -810,7 +646,7 @@ handle(struct worker *w, FCGX_Request *rq, uint64_t now_ns)
 	    log_allowed(&w->deny_budget, (int64_t)(now_ns / NS_PER_S)))) {
 		log_denial(&q, &r);
 	}
-	wipe_secrets(rq->envp, &p, query_keys);
+	params_wipe(rq->envp, &p, query_keys);
 }
 
 /*

@@ -144,3 +144,60 @@ log_sanitize(const char *s, size_t max, char *out, size_t outsz)
 	out[i] = '\0';
 	return out;
 }
+
+/* One byte of a logged value: printable ASCII but '"', else '?'. */
+static char
+log_char(char c)
+{
+	unsigned char u = (unsigned char)c;
+
+	return u >= 0x20 && u < 0x7f && u != '"' ? c : '?';
+}
+
+/* Appends n bytes of s to out (o bytes used of outsz), as log_char writes them. */
+static size_t
+log_append(char *out, size_t o, size_t outsz, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && o + 1 < outsz; i++)
+		out[o++] = log_char(s[i]);
+	return o;
+}
+
+const char *
+log_uri(const char *uri, char *out, size_t outsz)
+{
+	const char *p = uri, *auth, *at;
+	size_t o = 0, n;
+
+	if (outsz == 0)
+		return "";
+	if (uri == NULL)
+		return log_sanitize(NULL, 0, out, outsz);
+	/* "http://user:secret@host/...": the authority without its userinfo */
+	if ((auth = strstr(p, "://")) != NULL && auth < p + strcspn(p, "/?#")) {
+		auth += 3;
+		o = log_append(out, o, outsz, p, (size_t)(auth - p));
+		n = strcspn(auth, "/?#");
+		at = memchr(auth, '@', n);
+		p = at != NULL ? at + 1 : auth;
+	}
+	n = strcspn(p, "?");
+	o = log_append(out, o, outsz, p, n);
+	p += n;
+	/* the query, a component at a time: its name, never its value */
+	while (*p != '\0') {
+		o = log_append(out, o, outsz, p, 1); /* '?' or '&' */
+		p++;
+		n = strcspn(p, "&");
+		if ((at = memchr(p, '=', n)) != NULL)
+			o = log_append(out, o, outsz, p, (size_t)(at - p) + 1);
+		/* a component with no "=" may be a bare key: all of it hidden */
+		if (n > 0)
+			o = log_append(out, o, outsz, "*", 1);
+		p += n;
+	}
+	out[o] = '\0';
+	return out;
+}

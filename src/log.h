@@ -26,4 +26,12 @@ void fatalx(const char *fmt, ...) KG_PRINTF(1, 2) __attribute__((noreturn));
  */
 const char *log_sanitize(const char *s, size_t max, char *out, size_t outsz);
 
+/*
+ * A request URI for the log, as log_sanitize writes it (cut to outsz),
+ * but with its query's values replaced by "*" (a component without "="
+ * entirely) and an absolute URI's userinfo left out: clients put keys in
+ * query strings whatever the documentation says, and no log may hold one.
+ */
+const char *log_uri(const char *uri, char *out, size_t outsz);
+
 #endif

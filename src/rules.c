@@ -9,6 +9,8 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -22,11 +24,10 @@ is_method_char(char c)
 	return c >= 'A' && c <= 'Z';
 }
 
-static int
-is_host_char(char c)
+static char
+lower(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-	    c == '.' || c == '[' || c == ']' || c == ':';
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
 static int
@@ -103,6 +104,51 @@ check_path_pattern(const char *p, const char **err)
 	return 0;
 }
 
+/*
+ * A rule's host, lower-cased into out (RULE_HOST_MAX bytes): "*." and a
+ * name, or a name.  It must be what a request's host can be once
+ * host_normalize has taken its port and trailing dot away, so that no rule
+ * is stored that could never match.
+ */
+static int
+parse_rule_host(const char *s, size_t n, char *out, const char **err)
+{
+	size_t start = n >= 2 && s[0] == '*' && s[1] == '.' ? 2 : 0, i;
+	int v6 = s[start] == '[';
+
+	if (n >= RULE_HOST_MAX || n - start > HOST_MAX) {
+		*err = "host too long (a name has at most 253 bytes)";
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		out[i] = lower(s[i]);
+	out[n] = '\0';
+	if (n == start)
+		goto invalid; /* "*." */
+	if (v6 ? strstr(out, "]:") != NULL : memchr(out, ':', n) != NULL) {
+		*err = "a rule's host takes no port (requests are matched without theirs)";
+		return -1;
+	}
+	if (out[n - 1] == '.') {
+		*err = "a rule's host takes no trailing dot (requests are matched without theirs)";
+		return -1;
+	}
+	/*
+	 * "GET v1/items" is a path missing its slash far more often than a
+	 * host named v1: a host must look like one.
+	 */
+	if (start == 0 && !v6 && memchr(out, '.', n) == NULL && strcmp(out, "localhost") != 0) {
+		*err = "path must start with / (a host must be a name with a dot, such as api.example.com)";
+		return -1;
+	}
+	if (host_valid(out + start, n - start))
+		return 0;
+invalid:
+	*err = "host must be a name such as api.example.com or *.example.com "
+	    "(letters, digits, inner hyphens), or a bracketed IPv6 address";
+	return -1;
+}
+
 int
 rule_parse(enum rule_action action, const char *spec, struct rule *out,
     const char **err)
@@ -147,43 +193,10 @@ rule_parse(enum rule_action action, const char *spec, struct rule *out,
 		*err = "path must start with /";
 		return -1;
 	}
-	if (hlen >= RULE_HOST_MAX) {
-		*err = "host too long";
+	/* a "*" host is any host, as no host is */
+	if (hlen > 0 && !(hlen == 1 && target[0] == '*') &&
+	    parse_rule_host(target, hlen, out->host, err) != 0)
 		return -1;
-	}
-	if (hlen > 0) {
-		size_t i, start = 0;
-
-		if (hlen >= 2 && target[0] == '*' && target[1] == '.') {
-			out->host[0] = '*';
-			out->host[1] = '.';
-			start = 2;
-		} else if (hlen == 1 && target[0] == '*') {
-			start = 1; /* "*" host: any */
-		}
-		for (i = start; i < hlen; i++) {
-			char c = target[i];
-			if (c >= 'A' && c <= 'Z')
-				c = (char)(c - 'A' + 'a');
-			if (!is_host_char(c)) {
-				*err = "host must be a name such as api.example.com or *.example.com";
-				return -1;
-			}
-			out->host[i] = c;
-		}
-		out->host[hlen] = '\0';
-		if (hlen == 1 && target[0] == '*')
-			out->host[0] = '\0';
-		/*
-		 * "GET v1/items" is a path missing its slash far more often than
-		 * a host named v1: a host must look like one.
-		 */
-		if (out->host[0] != '\0' && strchr(out->host, '.') == NULL &&
-		    out->host[0] != '[' && strcmp(out->host, "localhost") != 0) {
-			*err = "path must start with / (a host must be a name with a dot, such as api.example.com)";
-			return -1;
-		}
-	}
 	if (tlen - hlen >= RULE_PATH_MAX) {
 		*err = "path too long";
 		return -1;
@@ -271,34 +284,96 @@ path_normalize(const char *uri, char *out, size_t cap)
 	return 0;
 }
 
-void
+/* "[" IPv6 "]" in lower case, as inet_pton reads it. */
+static int
+ipv6_literal(const char *s, size_t n)
+{
+	char buf[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+	size_t i;
+
+	if (n < 4 || s[0] != '[' || s[n - 1] != ']' || n - 2 >= sizeof buf)
+		return 0;
+	for (i = 1; i + 1 < n; i++) {
+		char c = s[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' || c == '.'))
+			return 0;
+		buf[i - 1] = c;
+	}
+	buf[n - 2] = '\0';
+	return inet_pton(AF_INET6, buf, &a) == 1;
+}
+
+int
+host_valid(const char *s, size_t n)
+{
+	size_t i, label = 0;
+
+	if (n > 0 && s[0] == '[')
+		return ipv6_literal(s, n);
+	if (n == 0 || n > HOST_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		/* letters and digits first: nearly every byte is one */
+		if ((unsigned)(c - 'a') < 26 || (unsigned)(c - '0') < 10 ||
+		    (c == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return 0; /* an empty label, or one ending in '-' */
+			label = 0;
+		} else {
+			return 0; /* upper case, '_', '*', a leading '-', anything else */
+		}
+	}
+	return label > 0 && s[n - 1] != '-';
+}
+
+int
 host_normalize(const char *host, char *out, size_t cap)
 {
-	size_t n = 0, i;
-	const char *end;
+	const char *end, *port;
+	size_t n, i;
 
 	if (cap == 0)
-		return;
+		return -1;
 	out[0] = '\0';
 	if (host == NULL)
-		return;
-	if (host[0] == '[') { /* IPv6 literal: keep the brackets, drop the port */
-		end = strchr(host, ']');
-		end = end ? end + 1 : host + strlen(host);
+		return -1;
+	/* the port follows an IPv6 literal's ']', else the first ':' */
+	if (host[0] == '[') {
+		if ((end = strchr(host, ']')) == NULL)
+			return -1;
+		end++;
 	} else {
-		end = strchr(host, ':');
-		if (end == NULL)
-			end = host + strlen(host);
+		end = host + strcspn(host, ":");
 	}
-	for (i = 0; host + i < end && n + 1 < cap; i++) {
-		char c = host[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		out[n++] = c;
+	port = end;
+	if (*port == ':') {
+		for (i = 1; port[i] >= '0' && port[i] <= '9'; i++)
+			;
+		if (port[i] != '\0' || i > 6)
+			return -1;
+	} else if (*port != '\0') {
+		return -1;
 	}
-	while (n > 0 && out[n - 1] == '.')
+	n = (size_t)(end - host);
+	/* "api.example.com." is the same name, written absolute */
+	if (n > 0 && host[n - 1] == '.')
 		n--;
+	if (n == 0 || n > HOST_MAX || n >= cap)
+		return -1;
+	for (i = 0; i < n; i++)
+		out[i] = lower(host[i]);
 	out[n] = '\0';
+	if (!host_valid(out, n)) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 static size_t
@@ -332,7 +407,7 @@ request_target_init(struct request_target *t, const char *method,
 	size_t n;
 
 	t->method = method ? method : "";
-	host_normalize(host, t->host, sizeof t->host);
+	t->host_invalid = host_normalize(host, t->host, sizeof t->host) != 0;
 	t->nsegs = 0;
 	t->unsafe = path_normalize(uri, t->path, sizeof t->path) != 0;
 	if (t->unsafe)
@@ -445,21 +520,42 @@ rule_matches(const struct rule_view *r, const struct request_target *t)
 }
 
 int
-rules_allow(const struct rule_view *rules, size_t n,
+rules_have_host(const struct rule_view *rules, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (rules[i].host[0] != '\0')
+			return 1;
+	return 0;
+}
+
+enum rules_result
+rules_check(const struct rule_view *rules, size_t n,
     const struct request_target *t)
 {
 	size_t i;
 	int any_allow = 0;
 
 	if (t->unsafe)
-		return 0;
+		return RULES_BAD_PATH;
 	if (n == 0)
-		return 1;
+		return RULES_ALLOW;
+	/* an invalid host would match no host rule: deny rules with it too */
+	if (t->host_invalid && rules_have_host(rules, n))
+		return RULES_BAD_HOST;
 	for (i = 0; i < n; i++) {
 		if (rule_matches(&rules[i], t))
-			return rules[i].action == RULE_ALLOW;
+			return rules[i].action == RULE_ALLOW ? RULES_ALLOW : RULES_DENY;
 		if (rules[i].action == RULE_ALLOW)
 			any_allow = 1;
 	}
-	return !any_allow;
+	return any_allow ? RULES_DENY : RULES_ALLOW;
+}
+
+int
+rules_allow(const struct rule_view *rules, size_t n,
+    const struct request_target *t)
+{
+	return rules_check(rules, n, t) == RULES_ALLOW;
 }

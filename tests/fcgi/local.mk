@@ -25,3 +25,6 @@ EXTRA_DIST += tests/fcgi/policy.sh tests/fcgi/valgrind.sh tests/fcgi/cli.sh test
 # Hostile streams: crafted records, limits, trickling and idle clients.
 TESTS += tests/fcgi/hostile.sh
 EXTRA_DIST += tests/fcgi/hostile.sh
+# What a client controls: hosts, repeated and empty headers, long paths, logs.
+TESTS += tests/fcgi/input.sh
+EXTRA_DIST += tests/fcgi/input.sh

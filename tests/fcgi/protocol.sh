@@ -68,8 +68,8 @@ deny "expired key" 401 expired_api_key "${P[@]}" "HTTP_X_API_KEY=$EXPIRED"
 deny "route not in the plan" 403 forbidden REQUEST_METHOD=GET REQUEST_URI=/admin HTTP_HOST=x "HTTP_X_API_KEY=$LIVE"
 
 # REQUEST_URI wins over SCRIPT_NAME (nginx sets it to the auth location)
-expect_eq "REQUEST_URI wins (allowed path)" 200 "$(status "$A" REQUEST_METHOD=GET REQUEST_URI=/v1/x SCRIPT_NAME=/auth "HTTP_X_API_KEY=$LIVE")"
-expect_eq "REQUEST_URI wins (denied path)" 403 "$(status "$A" REQUEST_METHOD=GET REQUEST_URI=/admin SCRIPT_NAME=/v1/x "HTTP_X_API_KEY=$LIVE")"
+expect_eq "REQUEST_URI wins (allowed path)" 200 "$(status "$A" REQUEST_METHOD=GET REQUEST_URI=/v1/x SCRIPT_NAME=/auth HTTP_HOST=api.example.com "HTTP_X_API_KEY=$LIVE")"
+expect_eq "REQUEST_URI wins (denied path)" 403 "$(status "$A" REQUEST_METHOD=GET REQUEST_URI=/admin SCRIPT_NAME=/v1/x HTTP_HOST=api.example.com "HTTP_X_API_KEY=$LIVE")"
 expect_eq "host compared without its port" 200 "$(status "$A" REQUEST_METHOD=GET REQUEST_URI=/host/a HTTP_HOST=API.example.com:8443 "HTTP_X_API_KEY=$LIVE")"
 expect_eq "another host is not that host" 403 "$(status "$A" REQUEST_METHOD=GET REQUEST_URI=/host/a HTTP_HOST=evil.example.com "HTTP_X_API_KEY=$LIVE")"
 

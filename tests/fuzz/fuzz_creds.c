@@ -4,8 +4,11 @@
  *
  * Input: one flag byte, then NUL-separated fields (a NUL cannot occur in a
  * FastCGI param value as libfcgi hands it over):
- *   authorization \0 x_api_key \0 query \0 query_param
+ *   authorization \0 x_api_key \0 query \0 query_param [\0 more]...
  * flag bits: 1 authorization present, 2 x_api_key present, 4 query present.
+ * Each further field is one more param of a repeated header, as nginx
+ * passes them: its first byte 'A' for Authorization, anything else for
+ * X-Api-Key, then the value.
  *
  * The result is compared with a small reference written from SPEC 3, so a
  * divergence (a key taken from the wrong place, a conflict missed) fails
@@ -67,46 +70,77 @@ ref_take(struct ref *r, const char *v, size_t n)
 	return CREDS_OK;
 }
 
+/* The bytes of [s, e) without OWS around them. */
+static void
+ref_trim(const char **s, const char **e)
+{
+	while (*s < *e && ref_ows(**s))
+		(*s)++;
+	while (*e > *s && ref_ows((*e)[-1]))
+		(*e)--;
+}
+
+/*
+ * The next element of a param (copies joined by a web server with ", "):
+ * [*s, *e), trimmed; *next is where the one after starts, NULL at the end.
+ */
+static int
+ref_element(const char **cur, const char **s, const char **e)
+{
+	const char *p = *cur, *c;
+
+	if (p == NULL)
+		return 0;
+	for (c = p; (c = strchr(c, ',')) != NULL && !ref_ows(c[1]); c++)
+		;
+	*s = p;
+	*e = c != NULL ? c : p + strlen(p);
+	*cur = c != NULL ? c + 1 : NULL;
+	ref_trim(s, e);
+	return 1;
+}
+
 static enum creds_rc
-ref_extract(const char *auth, const char *x, const char *q, const char *qp,
-    struct ref *r)
+ref_extract(const char *const *auth, size_t na, const char *const *x, size_t nx,
+    const char *q, const char *qp, struct ref *r)
 {
 	static const char scheme[] = "bearer";
-	const char *v;
-	size_t n, i;
+	const char *cur, *s, *e;
+	size_t i, k;
 
 	memset(r, 0, sizeof *r);
-	if (auth != NULL) {
-		for (i = 0; i < 6; i++) {
-			char c = auth[i];
-			if (c >= 'A' && c <= 'Z')
-				c = (char)(c - 'A' + 'a');
-			if (c != scheme[i])
-				break;
-		}
-		if (i == 6 && (auth[6] == '\0' || ref_ows(auth[6]))) {
-			v = auth + 6;
-			n = strlen(v);
-			while (n > 0 && ref_ows(*v))
-				v++, n--;
-			while (n > 0 && ref_ows(v[n - 1]))
-				n--;
-			if (!ref_usable(v, n))
+	if (na > CREDS_COPIES_MAX || nx > CREDS_COPIES_MAX)
+		return CREDS_CONFLICT;
+	for (k = 0; k < na; k++) {
+		for (cur = auth[k]; ref_element(&cur, &s, &e);) {
+			if (e - s < 6)
+				continue;
+			for (i = 0; i < 6; i++) {
+				char c = s[i];
+				if (c >= 'A' && c <= 'Z')
+					c = (char)(c - 'A' + 'a');
+				if (c != scheme[i])
+					break;
+			}
+			if (i < 6 || (s + 6 < e && !ref_ows(s[6])))
+				continue; /* another scheme */
+			s += 6;
+			ref_trim(&s, &e);
+			if (!ref_usable(s, (size_t)(e - s)))
 				return CREDS_INVALID;
-			ref_take(r, v, n);
+			if (ref_take(r, s, (size_t)(e - s)) != CREDS_OK)
+				return CREDS_CONFLICT;
 		}
 	}
-	if (x != NULL) {
-		v = x;
-		n = strlen(v);
-		while (n > 0 && ref_ows(*v))
-			v++, n--;
-		while (n > 0 && ref_ows(v[n - 1]))
-			n--;
-		if (!ref_usable(v, n))
-			return CREDS_INVALID;
-		if (ref_take(r, v, n) != CREDS_OK)
-			return CREDS_CONFLICT;
+	for (k = 0; k < nx; k++) {
+		for (cur = x[k]; ref_element(&cur, &s, &e);) {
+			if (s == e)
+				continue; /* empty: absent */
+			if (!ref_usable(s, (size_t)(e - s)))
+				return CREDS_INVALID;
+			if (ref_take(r, s, (size_t)(e - s)) != CREDS_OK)
+				return CREDS_CONFLICT;
+		}
 	}
 	if (qp != NULL && q != NULL) {
 		size_t nl = strlen(qp);
@@ -117,7 +151,7 @@ ref_extract(const char *auth, const char *x, const char *q, const char *qp,
 
 			if (plen > nl && strncmp(p, qp, nl) == 0 && p[nl] == '=') {
 				char dec[300];
-				size_t o = 0, k;
+				size_t o = 0;
 
 				for (k = nl + 1; k < plen; k++) {
 					int c = (unsigned char)p[k], hi, lo;
@@ -140,9 +174,9 @@ ref_extract(const char *auth, const char *x, const char *q, const char *qp,
 				}
 				if (!ref_usable(dec, o))
 					return CREDS_INVALID;
+				/* every occurrence: a repeated parameter is no way around a conflict */
 				if (ref_take(r, dec, o) != CREDS_OK)
 					return CREDS_CONFLICT;
-				break;
 			}
 			if (p[plen] == '\0')
 				break;
@@ -158,17 +192,35 @@ points_into(const char *p, const char *base)
 	return base != NULL && p >= base && p <= base + strlen(base);
 }
 
+struct input {
+	const char *auth[CREDS_COPIES_MAX + 2];
+	size_t na;
+	const char *x[CREDS_COPIES_MAX + 2];
+	size_t nx;
+};
+
+static int
+points_into_any(const char *p, const char *const *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < CREDS_COPIES_MAX + 2; i++)
+		if (points_into(p, v[i]))
+			return 1;
+	return 0;
+}
+
 static enum creds_rc
-check_one(const char *auth, const char *x, const char *q, const char *qp,
-    struct creds *c, int fill)
+check_one(const struct input *in, const char *q, const char *qp, struct creds *c,
+    int fill)
 {
 	enum creds_rc rc, want;
 	struct ref r;
 	size_t i;
 
 	memset(c, fill, sizeof *c);
-	rc = creds_extract(auth, x, q, qp, c);
-	want = ref_extract(auth, x, q, qp, &r);
+	rc = creds_extract(in->auth, in->na, in->x, in->nx, q, qp, c);
+	want = ref_extract(in->auth, in->na, in->x, in->nx, q, qp, &r);
 	FUZZ_CHECK(rc == want, "creds_extract gave %d, the reference %d", rc, want);
 	if (rc == CREDS_OK) {
 		FUZZ_CHECK(c->key != NULL && c->len >= 1 && c->len <= APIKEY_MAX,
@@ -179,7 +231,8 @@ check_one(const char *auth, const char *x, const char *q, const char *qp,
 			FUZZ_CHECK((unsigned char)c->key[i] > ' ' &&
 			    (unsigned char)c->key[i] < 0x7f, "unprintable key byte");
 		/* the key lives in one of the params or in the creds' own buffer */
-		FUZZ_CHECK(points_into(c->key, auth) || points_into(c->key, x) ||
+		FUZZ_CHECK(points_into_any(c->key, in->auth, in->na) ||
+		    points_into_any(c->key, in->x, in->nx) ||
 		    (c->key >= c->buf && c->key < c->buf + sizeof c->buf),
 		    "key points outside its sources");
 	}
@@ -192,7 +245,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *const names[] = {"api_key", "key", "k", "access_token"};
 	struct fields f;
 	struct creds c;
-	const char *auth, *x, *q, *qp;
+	struct input in;
+	const char *q, *qp;
 	enum creds_rc with, without;
 	size_t i;
 	uint8_t flags;
@@ -200,20 +254,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	flags = data[0];
-	fields_split(&f, data + 1, size - 1, '\0', 4);
-	auth = (flags & 1) ? field(&f, 0) : NULL;
-	x = (flags & 2) ? field(&f, 1) : NULL;
+	fields_split(&f, data + 1, size - 1, '\0', 4 + CREDS_COPIES_MAX + 4);
+	memset(&in, 0, sizeof in);
+	if (flags & 1)
+		in.auth[in.na++] = field(&f, 0);
+	if (flags & 2)
+		in.x[in.nx++] = field(&f, 1);
 	q = (flags & 4) ? field(&f, 2) : NULL;
 	qp = field(&f, 3);
 	if (qp == NULL || *qp == '\0')
 		qp = names[(flags >> 3) & 3];
+	/* more params of a repeated header; past CREDS_COPIES_MAX only counted */
+	for (i = 4; i < f.n; i++) {
+		const char **v = f.v[i][0] == 'A' ? in.auth : in.x;
+		size_t *n = f.v[i][0] == 'A' ? &in.na : &in.nx;
 
-	without = check_one(auth, x, q, NULL, &c, 0x5a);
+		if (*n < sizeof in.auth / sizeof in.auth[0])
+			v[(*n)++] = f.v[i][0] != '\0' ? f.v[i] + 1 : f.v[i];
+	}
+
+	without = check_one(&in, q, NULL, &c, 0x5a);
 	/* Keys in the query string are read only when the operator asks. */
-	FUZZ_CHECK(without == check_one(auth, x, NULL, NULL, &c, 0x5a),
+	FUZZ_CHECK(without == check_one(&in, NULL, NULL, &c, 0x5a),
 	    "the query string mattered with no query parameter configured");
 	/* from a zeroed struct: whatever is not zero was written by the decoder */
-	with = check_one(auth, x, q, qp, &c, 0);
+	with = check_one(&in, q, qp, &c, 0);
 	if (q == NULL)
 		FUZZ_CHECK(with == without, "no query, yet the parameter name mattered");
 

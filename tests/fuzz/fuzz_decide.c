@@ -13,19 +13,22 @@
  *              bit 5: before repeat (bits 6-7) % repeats, organization acme is
  *                     suspended and plan free denies everything, as the CLI
  *                     does it (undone after the input)
- *   bytes 1-2  which of the 11 params are present (bit i, little-endian)
+ *   bytes 1-2  which of the 15 params are present (bit i, little-endian)
  *   bytes 3-6  the clock: (v >> 8) seconds and (v & 255) / 256 s after
  *              T0 - 30 days (so from a month before T0 to ~164 days after)
  *   fields     HTTP_AUTHORIZATION, HTTP_X_API_KEY, REQUEST_METHOD,
  *              REQUEST_URI, HTTP_HOST, QUERY_STRING, SERVER_PROTOCOL,
- *              KEYGATE_REPLAY, SCRIPT_NAME, PATH_INFO, REMOTE_ADDR
+ *              KEYGATE_REPLAY, SCRIPT_NAME, PATH_INFO, REMOTE_ADDR,
+ *              REDIRECT_REQUEST_METHOD, and a second HTTP_AUTHORIZATION,
+ *              HTTP_X_API_KEY and HTTP_HOST (a header nginx passes twice)
  * In any value, "$0" ... "$9", "$a" ... "$f" stand for the seeded keys below
  * (they are also fixed strings, in the dictionary, but two bytes are
  * easier to move around than fifty).
  *
- * The params are mapped to a request exactly as keygate-authz's handle()
- * does.  Counters are zeroed before each input, so an input always gets
- * the same answers.  The stores live in $KEYGATE_FUZZ_DIR, else /dev/shm,
+ * The params become an environment ("NAME=value", in field order) that
+ * the authorizer's own params_read and params_request map to a request,
+ * and params_wipe wipes afterwards.  Counters are zeroed before each input,
+ * so an input always gets the same answers.  The stores live in $KEYGATE_FUZZ_DIR, else /dev/shm,
  * else $TMPDIR, and are removed at exit (or by the next run, after a crash).
  *
  * Invariants (a wrong "yes" aborts):
@@ -33,10 +36,15 @@
  *   suspended, orphaned, of the wrong mode, or found by the wrong kind of
  *   digest), that key really is in the
  *   Authorization (Bearer), X-Api-Key or (when configured) query string,
- *   never for a replay, and with that key's id, organization, plan, mode;
+ *   and in every copy of a header that was sent twice, never for a
+ *   replay, and with that key's id, organization, plan, mode;
  * - 200 only for a request the plan's and the key's route rules allow,
  *   within the rate limit and the quota (checked against what the seed
- *   configured, with path_normalize as the only shared code);
+ *   configured, with path_normalize and host_normalize as the only shared
+ *   code): on plan pro, never for a host under internal.example.com, nor
+ *   for a host that cannot be compared (too long, empty, malformed);
+ * - after params_wipe, no byte of any Authorization or X-Api-Key param
+ *   (nor of the query string, when keys may come from it) is left;
  * - replays and subrequests leave every counter as it was;
  * - after a suspension or plan change, the very next decision obeys it
  *   (organizations and plans are cached per worker);
@@ -68,6 +76,7 @@
 #include "ctx.h"
 #include "decision.h"
 #include "fuzz.h"
+#include "params.h"
 #include "record.h"
 #include "rules.h"
 #include "store.h"
@@ -81,7 +90,14 @@
 
 enum {
 	P_AUTH, P_XKEY, P_METHOD, P_URI, P_HOST, P_QUERY, P_PROTOCOL, P_REPLAY,
-	P_SCRIPT, P_PATHINFO, P_REMOTE, P_COUNT
+	P_SCRIPT, P_PATHINFO, P_REMOTE, P_REDIRECT, P_AUTH2, P_XKEY2, P_HOST2, P_COUNT
+};
+
+static const char *const param_names[P_COUNT] = {
+	"HTTP_AUTHORIZATION", "HTTP_X_API_KEY", "REQUEST_METHOD", "REQUEST_URI",
+	"HTTP_HOST", "QUERY_STRING", "SERVER_PROTOCOL", "KEYGATE_REPLAY",
+	"SCRIPT_NAME", "PATH_INFO", "REMOTE_ADDR", "REDIRECT_REQUEST_METHOD",
+	"HTTP_AUTHORIZATION", "HTTP_X_API_KEY", "HTTP_HOST",
 };
 
 struct plan_seed {
@@ -92,7 +108,7 @@ struct plan_seed {
 };
 
 static const struct plan_seed plans[] = {
-	{"pro", {0, 0}, {0, QUOTA_NONE}, {"d* /admin/**"}},
+	{"pro", {0, 0}, {0, QUOTA_NONE}, {"d* /admin/**", "d* *.internal.example.com/**"}},
 	{"free", {2, 1}, {3, QUOTA_DAY}, {"d* /v1/admin/**", "aGET,POST /v1/**"}},
 	{"credits", {100, 60}, {1, QUOTA_CREDITS}, {NULL}},
 };
@@ -601,8 +617,9 @@ check_allow(const struct authz_req *q, const struct authz_res *r, int64_t now_s,
 {
 	static char path[PATH_NORM_MAX], dec[16384];
 	char host[RULE_HOST_MAX];
-	int i = key_index(r->key_id);
+	int i = key_index(r->key_id), carried;
 	const char *k, *a;
+	unsigned c;
 
 	FUZZ_CHECK(!q->replay, "200 for a replay");
 	FUZZ_CHECK(i >= 0, "200 for an unknown key id %s", r->key_id ? r->key_id : "(null)");
@@ -610,15 +627,31 @@ check_allow(const struct authz_req *q, const struct authz_res *r, int64_t now_s,
 	    key_names[i], g_key[i], peppered ? "peppered" : "plain");
 	FUZZ_CHECK(keys[i].expires_at == 0 || now_s < keys[i].expires_at,
 	    "200 for key $%c after its expiry", key_names[i]);
-	/* the key was really presented */
+	/* the key was really presented, in every copy of a repeated header */
 	k = g_key[i];
-	a = q->authorization;
 	if (q->query != NULL)
 		query_decode(q->query, dec, sizeof dec);
-	FUZZ_CHECK((a != NULL && strncasecmp(a, "bearer", 6) == 0 && strstr(a, k) != NULL) ||
-	    (q->x_api_key != NULL && strstr(q->x_api_key, k) != NULL) ||
-	    (q->query != NULL && strstr(dec, k) != NULL),
-	    "200 for key $%c, which the request does not carry", key_names[i]);
+	FUZZ_CHECK(q->nauthorization <= CREDS_COPIES_MAX && q->nx_api_key <= CREDS_COPIES_MAX,
+	    "200 with more copies of a header than are examined");
+	carried = q->query != NULL && strstr(dec, k) != NULL;
+	for (c = 0; c < q->nauthorization; c++) {
+		a = q->authorization[c];
+		a += strspn(a, " \t");
+		if (strncasecmp(a, "bearer", 6) != 0 || (a[6] != '\0' && a[6] != ' ' && a[6] != '\t'))
+			continue; /* another scheme ("Bearerx" too) */
+		FUZZ_CHECK(strstr(a, k) != NULL, "200 for key $%c, but Authorization copy %u "
+		    "carries another Bearer", key_names[i], c);
+		carried = 1;
+	}
+	for (c = 0; c < q->nx_api_key; c++) {
+		a = q->x_api_key[c];
+		if (a[strspn(a, " \t,")] == '\0')
+			continue; /* empty, or empty copies joined with ", ": absent */
+		FUZZ_CHECK(strstr(a, k) != NULL, "200 for key $%c, but X-Api-Key copy %u "
+		    "carries another value", key_names[i], c);
+		carried = 1;
+	}
+	FUZZ_CHECK(carried, "200 for key $%c, which the request does not carry", key_names[i]);
 	FUZZ_CHECK(r->org != NULL && strcmp(r->org, keys[i].org) == 0, "org");
 	FUZZ_CHECK(r->mode == (keys[i].test ? MODE_TEST : MODE_LIVE), "mode");
 	FUZZ_CHECK(r->plan != NULL, "plan");
@@ -627,8 +660,17 @@ check_allow(const struct authz_req *q, const struct authz_res *r, int64_t now_s,
 	if (strcmp(r->plan, "pro") == 0 || strcmp(r->plan, "free") == 0) {
 		FUZZ_CHECK(q->uri != NULL && path_normalize(q->uri, path, sizeof path) == 0,
 		    "200 for an unsafe path under route rules");
-		if (strcmp(r->plan, "pro") == 0)
+		if (strcmp(r->plan, "pro") == 0) {
+			size_t hl;
+
 			FUZZ_CHECK(!path_under(path, "/admin"), "200 for %s on plan pro", path);
+			FUZZ_CHECK(host_normalize(q->host, host, sizeof host) == 0,
+			    "200 on plan pro (host rules) for a host it cannot compare: %.80s",
+			    q->host ? q->host : "(none)");
+			hl = strlen(host);
+			FUZZ_CHECK(hl < 21 || strcmp(host + hl - 21, ".internal.example.com") != 0,
+			    "200 on plan pro for host %s", host);
+		}
 	}
 	if (strcmp(r->plan, "free") == 0) {
 		FUZZ_CHECK(path_under(path, "/v1") && !path_under(path, "/v1/admin"),
@@ -763,17 +805,39 @@ counters_untouched(const struct world *wd)
 	return any == 0;
 }
 
+/* After params_wipe: nothing left of the key material, wherever it was sent. */
+FUZZ_NO_COVERAGE static void
+check_wiped(char **env, const size_t *len, unsigned n, int query_keys)
+{
+	unsigned i;
+	size_t k;
+
+	for (i = 0; i < n; i++) {
+		const char *v = strchr(env[i], '=') + 1;
+		int secret = strncmp(env[i], "HTTP_AUTHORIZATION=", 19) == 0 ||
+		    strncmp(env[i], "HTTP_X_API_KEY=", 15) == 0 ||
+		    (query_keys && strncmp(env[i], "QUERY_STRING=", 13) == 0);
+
+		for (k = 0; secret && k < len[i]; k++)
+			FUZZ_CHECK(v[k] == '\0', "byte %zu of %.*s was not wiped", k,
+			    (int)(v - env[i] - 1), env[i]);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *p[P_COUNT], uri[4096];
+	char *p[P_COUNT], *env[P_COUNT + 1], uri[PARAMS_URI_MAX];
+	size_t envlen[P_COUNT];
 	struct fields f;
+	struct params pp;
 	struct authz_req q;
 	struct authz_res r;
 	struct creds presented;
 	struct authz *az;
 	struct world *w;
-	unsigned mask, reps, i, rep;
+	unsigned mask, reps, i, rep, nenv;
+	int query_keys;
 	uint32_t clock;
 	uint64_t now_ns;
 	int64_t day[4];
@@ -795,29 +859,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < P_COUNT; i++)
 		p[i] = (mask & (1u << i)) ? expand(field(&f, i)) : NULL;
 
-	/* keygate-authz.c handle() */
-	memset(&q, 0, sizeof q);
-	q.role = (data[0] & 1) ? ROLE_AUTHORIZER : ROLE_RESPONDER;
-	q.authorization = p[P_AUTH];
-	q.x_api_key = p[P_XKEY];
-	q.method = p[P_METHOD];
-	q.host = p[P_HOST];
-	q.remote = p[P_REMOTE];
-	q.query = az == &w->azq ? p[P_QUERY] : NULL;
-	q.uri = p[P_URI];
-	if (q.uri == NULL) {
-		snprintf(uri, sizeof uri, "%s%s", p[P_SCRIPT] ? p[P_SCRIPT] : "",
-		    p[P_PATHINFO] ? p[P_PATHINFO] : "");
-		q.uri = uri;
+	/* the environment libfcgi would hand over, mapped by keygate-authz's own code */
+	for (i = 0, nenv = 0; i < P_COUNT; i++) {
+		size_t nl = strlen(param_names[i]), vl;
+
+		if (p[i] == NULL)
+			continue;
+		vl = strlen(p[i]);
+		if ((env[nenv] = malloc(nl + vl + 2)) == NULL)
+			abort();
+		memcpy(env[nenv], param_names[i], nl);
+		env[nenv][nl] = '=';
+		memcpy(env[nenv] + nl + 1, p[i], vl + 1);
+		envlen[nenv++] = vl;
 	}
-	q.subrequest = p[P_PROTOCOL] != NULL && strcmp(p[P_PROTOCOL], "INCLUDED") == 0;
-	q.replay = p[P_REPLAY] != NULL && strcmp(p[P_REPLAY], "1") == 0;
+	env[nenv] = NULL;
+	query_keys = az == &w->azq;
+	params_read(env, &pp);
+	params_request(&pp, (data[0] & 1) ? ROLE_AUTHORIZER : ROLE_RESPONDER, query_keys, uri, &q);
 	if (!q.subrequest && !q.replay)
 		only_uncounted = 0;
 
 	/* what the request presents, for the no-echo check */
-	creds_extract(q.authorization, q.x_api_key, q.query, az->opts.query_param,
-	    &presented);
+	creds_extract(q.authorization, q.nauthorization, q.x_api_key, q.nx_api_key, q.query,
+	    az->opts.query_param, &presented);
 
 	reset_counters(w);
 	now_ns = (uint64_t)(T0 - 30 * DAY) * NS_PER_S +
@@ -885,6 +950,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	creds_wipe(&presented);
+	params_wipe(env, &pp, query_keys);
+	check_wiped(env, envlen, nenv, query_keys);
+	for (i = 0; i < nenv; i++)
+		free(env[i]);
 	for (i = 0; i < P_COUNT; i++)
 		free(p[i]);
 	fields_free(&f);

@@ -15,6 +15,12 @@
  *   decoded from %25, %3F, %23 and would be read differently again);
  * - "%2F", "%2f" or "%00" in the path is always unsafe;
  * - a smaller output buffer never gives another answer, only a refusal;
+ * - a normalised host is valid (host_valid), whole (the input less its
+ *   case, one trailing dot and a numeric port: never cut) and a fixed
+ *   point; a refused host leaves "" behind;
+ * - a parsed rule's host is what some request's normalised host can be
+ *   (so no rule is stored that could never match);
+ * - an invalid host is refused by every list holding a host rule;
  * - matching equals a reference matcher (dynamic programming instead of
  *   the greedy walk), and rules_allow equals first-match-wins over it.
  */
@@ -174,6 +180,13 @@ check_rule(enum rule_action a, const char *spec)
 	p = r.host;
 	if (p[0] == '*' && p[1] == '.')
 		p += 2;
+	if (r.host[0] != '\0') {
+		char h[RULE_HOST_MAX];
+
+		/* a request for exactly that host (under the wildcard) can match it */
+		FUZZ_CHECK(host_valid(p, strlen(p)) && host_normalize(p, h, sizeof h) == 0 &&
+		    strcmp(h, p) == 0, "rule host \"%s\" can never match a request's host", r.host);
+	}
 	for (; *p; p++)
 		FUZZ_CHECK((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
 		    strchr("-.[]:", *p) != NULL, "host \"%s\"", r.host);
@@ -269,26 +282,50 @@ check_path(const char *uri, size_t small)
 	}
 }
 
+/* out is host less its case, one trailing dot and a numeric port: nothing cut. */
+static int
+whole(const char *host, const char *out)
+{
+	size_t n = strlen(out);
+	const char *rest = host + n;
+
+	if (strncasecmp(host, out, n) != 0)
+		return 0;
+	if (*rest == '.')
+		rest++;
+	if (*rest == ':')
+		rest += 1 + strspn(rest + 1, "0123456789");
+	return *rest == '\0';
+}
+
 static void
 check_host(const char *host, size_t small)
 {
 	char out[RULE_HOST_MAX], again[RULE_HOST_MAX], *tiny;
 	size_t n, i;
+	int rc, rc2;
 
-	host_normalize(host, out, sizeof out);
+	rc = host_normalize(host, out, sizeof out);
 	n = strlen(out);
 	FUZZ_CHECK(n < sizeof out, "host length");
+	if (rc != 0) {
+		FUZZ_CHECK(n == 0, "a refused host left \"%s\"", out);
+		return;
+	}
+	FUZZ_CHECK(n > 0 && n <= HOST_MAX && host_valid(out, n), "invalid host \"%s\"", out);
+	FUZZ_CHECK(host != NULL && whole(host, out), "host \"%s\" cut to \"%s\"", host, out);
 	for (i = 0; i < n; i++)
 		FUZZ_CHECK(!(out[i] >= 'A' && out[i] <= 'Z'), "upper case in \"%s\"", out);
-	FUZZ_CHECK(n == 0 || out[n - 1] != '.', "trailing dot in \"%s\"", out);
-	host_normalize(out, again, sizeof again);
-	FUZZ_CHECK(strcmp(out, again) == 0, "host not a fixed point: \"%s\" -> \"%s\"",
-	    out, again);
+	FUZZ_CHECK(out[n - 1] != '.', "trailing dot in \"%s\"", out);
+	FUZZ_CHECK(host_normalize(out, again, sizeof again) == 0 && strcmp(out, again) == 0,
+	    "host not a fixed point: \"%s\" -> \"%s\"", out, again);
 	tiny = malloc(small);
 	if (tiny == NULL)
 		abort();
-	host_normalize(host, tiny, small);
+	rc2 = host_normalize(host, tiny, small);
 	FUZZ_CHECK(strnlen(tiny, small) < small, "host overflows %zu bytes", small);
+	FUZZ_CHECK(rc2 == 0 ? strcmp(tiny, out) == 0 : tiny[0] == '\0',
+	    "a %zu-byte buffer gave another host: \"%s\"", small, tiny);
 	free(tiny);
 }
 
@@ -364,7 +401,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			want = 0;
 		else if (!matched)
 			want = !any_allow;
+		for (i = 0; i < nrules && t.host_invalid; i++)
+			if (views[i].host[0] != '\0')
+				want = 0; /* a host too bad to compare, and a host rule */
 	}
+	FUZZ_CHECK(t.host_invalid == (host_normalize(host, t.host, sizeof t.host) != 0),
+	    "host_invalid");
 	allow = rules_allow(views, nrules, &t);
 	FUZZ_CHECK(allow == want, "rules_allow %d, reference %d", allow, want);
 	fields_free(&f);

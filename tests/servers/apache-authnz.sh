@@ -33,9 +33,22 @@ AZ_PORT=$(free_port)
 start_authz authz "127.0.0.1:$AZ_PORT"
 MAIN_AUTHZ=$AUTHZ_PID
 PORT=$(free_port)
+VPORT=$(free_port)
 # shellcheck disable=SC2086
 apache_conf main "$PORT" $MODS
 site "$AZ_PORT" >> "$T/main/httpd.conf"
+# Name-based virtual hosts on a port of their own: the internal one is the
+# default (first) one.  They inherit the keygate <Location> and the CGI.
+cat >> "$T/main/httpd.conf" <<EOF
+Listen 127.0.0.1:$VPORT
+<VirtualHost 127.0.0.1:$VPORT>
+    ServerName db.internal.example.com
+    ServerAlias *.internal.example.com
+</VirtualHost>
+<VirtualHost 127.0.0.1:$VPORT>
+    ServerName api.example.com
+</VirtualHost>
+EOF
 start_apache main "$PORT"
 
 HUNG_AZ_PORT=$(free_port)
@@ -79,6 +92,27 @@ run_lifecycle "$BASE/api/cgi/v1/x" expect_denial Quota_Exceeded
 req "denial headers" "$BASE/api/cgi/v1/x"
 expect_header Cache-Control no-store
 
+note "repeated and empty headers: Apache joins the copies with ', '"
+run_repeated "$BASE/api/cgi/v1/x" expect_denial
+run_repeated_auth "$BASE/api/cgi/v1/x" expect_denial
+
+note "host rules see the host Apache routed on"
+VBASE=http://127.0.0.1:$VPORT
+run_hosts "$VBASE/api/cgi/v1/x" expect_denial
+# Apache takes the host of an absolute-form request line and rewrites Host from it.
+req "host rules: absolute-form URI of an internal host, Host: api.example.com" \
+	--request-target "http://db.internal.example.com/api/cgi/v1/x" -H "Host: api.example.com" \
+	-H "Authorization: Bearer $KEY_HOSTS" "$VBASE/"
+expect_denial 403 forbidden
+req "host rules: absolute-form URI of an outside host, Host: db.internal.example.com" \
+	--request-target "http://api.example.com/api/cgi/v1/x" -H "Host: db.internal.example.com" \
+	-H "Authorization: Bearer $KEY_HOSTS" "$VBASE/"
+expect_status 200
+expect_line "HTTP_HOST=api.example.com"
+
+note "keys in query strings stay out of the logs"
+run_query_key_log "$BASE/api/cgi/v1/x"
+
 note "revocation"
 run_revoke "$BASE/api/proxy/v1/x"
 
@@ -118,4 +152,5 @@ expect_status 500
 note "answered after ${hung_time} s"
 thaw "$HUNG_AUTHZ"
 
+expect_no_key_in_logs "$KEY_LIVE" "$KEY_OTHER" "$KEY_HOSTS" "$KEY_TEST"
 finish

@@ -81,9 +81,20 @@ req "plain: rate limited (429)" -H "Authorization: Bearer $KEY_SLOW" "$BASE/api/
 expect_status 401
 expect_header_match Retry-After '^[0-9]+$'
 
+note "repeated and empty headers: Apache joins the copies with ', '"
+run_repeated "$BASE/api/cgi/v1/x" fcgid_denial
+run_repeated_auth "$BASE/api/cgi/v1/x" fcgid_denial
+
+note "host rules see the host Apache routed on"
+run_hosts "$BASE/api/cgi/v1/x" fcgid_denial
+
+note "keys in query strings stay out of the logs"
+run_query_key_log "$BASE/api/cgi/v1/x"
+
 note "revocation"
 run_revoke "$BASE/api/proxy/v1/x"
 
 run_spawned_faults "$BASE/api/cgi/v1/x" mod_fcgid FcgidIOTimeout
 
+expect_no_key_in_logs "$KEY_LIVE" "$KEY_OTHER" "$KEY_HOSTS" "$KEY_TEST"
 finish

@@ -270,6 +270,8 @@ new_key() {
 #   plan soft:    2 requests a day + 50% overage (the third flagged, 402 on the fourth)
 #   org slowco (slow): KEY_SLOW;  org meterco (metered): KEY_METER
 #   org softco (soft): KEY_SOFT;  org acme: KEY_ROTATE (run_lifecycle rotates it)
+#   plan hosts:   route rule "deny * *.internal.example.com/**"
+#   org hostco (hosts): KEY_HOSTS (run_hosts)
 make_store() {
 	kg init --group "$WEB_GROUP" 2>"$T/log/init.log" || die "keygate init failed: $(cat "$T/log/init.log")"
 	{
@@ -281,7 +283,9 @@ make_store() {
 		kg org create acme --plan pro &&
 		kg org create frozen --plan pro &&
 		kg org create slowco --plan slow &&
-		kg org create meterco --plan metered
+		kg org create meterco --plan metered &&
+		kg plan set hosts --deny '* *.internal.example.com/**' &&
+		kg org create hostco --plan hosts
 	} 2>>"$T/log/init.log" || die "store setup failed: $(cat "$T/log/init.log")"
 	new_key KEY_LIVE --org acme --user alice
 	new_key KEY_TEST --org acme --test
@@ -293,6 +297,7 @@ make_store() {
 	new_key KEY_METER --org meterco
 	new_key KEY_SOFT --org softco
 	new_key KEY_ROTATE --org acme
+	new_key KEY_HOSTS --org hostco
 	kg org set frozen --suspend 2>>"$T/log/init.log" || die "org set --suspend failed"
 }
 
@@ -482,6 +487,93 @@ run_denials() {
 	done
 	req "quota 2/day, request 3" -H "X-Api-Key: $KEY_METER" "$url"
 	$deny 402 quota_exceeded
+}
+
+# A host of 267 bytes under internal.example.com: longer than any DNS name,
+# and cut at 255 bytes it no longer ends in .internal.example.com.
+LONG_INTERNAL_HOST=$(printf 'a%.0s' $(seq 60)).$(printf 'a%.0s' $(seq 60)).$(printf 'a%.0s' $(seq 60)).$(printf 'a%.0s' $(seq 60)).db.internal.example.com
+
+# run_hosts URL DENY-FN: route rules on hosts ("deny * *.internal.example.com/**",
+# KEY_HOSTS) see the host the server routed the request to, and a host
+# they cannot compare is refused, never cut or guessed at.  The server
+# behind URL serves *.internal.example.com and api.example.com alike.
+run_hosts() {
+	local url=$1 deny=$2
+	req "host rules: an outside host" -H "Host: api.example.com" \
+		-H "Authorization: Bearer $KEY_HOSTS" "$url"
+	expect_status 200
+	req "host rules: an internal host" -H "Host: db.internal.example.com" \
+		-H "Authorization: Bearer $KEY_HOSTS" "$url"
+	$deny 403 forbidden
+	req "host rules: an internal host in upper case, with a port and a trailing dot" \
+		-H "Host: DB.Internal.Example.COM.:80" -H "Authorization: Bearer $KEY_HOSTS" "$url"
+	$deny 403 forbidden
+	req "host rules: a 267-byte internal host" -H "Host: $LONG_INTERNAL_HOST" \
+		-H "Authorization: Bearer $KEY_HOSTS" "$url"
+	$deny 403 forbidden
+	req "host rules: HTTP/1.0 without Host" -0 -H "Host:" -H "Authorization: Bearer $KEY_HOSTS" "$url"
+	$deny 403 forbidden
+	req "no host rules: HTTP/1.0 without Host" -0 -H "Host:" -H "Authorization: Bearer $KEY_LIVE" "$url"
+	expect_status 200
+}
+
+# run_repeated URL DENY-FN: a header sent twice, or sent empty.  nginx
+# passes each copy as a param of its own, Apache and lighttpd join them
+# with ", ": either way two different keys are a conflict, never "the last
+# one wins"; the same key twice is fine; an empty header is no header.
+# (nginx itself refuses a repeated Authorization: run_repeated_auth.)
+run_repeated() {
+	local url=$1 deny=$2
+	req "X-Api-Key twice, the same key" -H "X-Api-Key: $KEY_LIVE" -H "X-Api-Key: $KEY_LIVE" "$url"
+	expect_status 200
+	req "X-Api-Key twice, a bad key then a good one" -H "X-Api-Key: ${KEY_LIVE%??????}AAAAAA" \
+		-H "X-Api-Key: $KEY_LIVE" "$url"
+	$deny 400 conflicting_api_keys
+	req "X-Api-Key twice, two good keys" -H "X-Api-Key: $KEY_OTHER" -H "X-Api-Key: $KEY_LIVE" "$url"
+	$deny 400 conflicting_api_keys
+	req "X-Api-Key 'k1, k2' in one header" -H "X-Api-Key: $KEY_OTHER, $KEY_LIVE" "$url"
+	$deny 400 conflicting_api_keys
+	req "Bearer and an empty X-Api-Key" -H "Authorization: Bearer $KEY_LIVE" -H "X-Api-Key;" "$url"
+	expect_status 200
+	req "an empty X-Api-Key alone" -H "X-Api-Key;" "$url"
+	$deny 401 missing_api_key
+	req "Authorization: Bearer with nothing after it" -H "Authorization: Bearer" "$url"
+	$deny 401 invalid_api_key
+}
+
+# run_repeated_auth URL DENY-FN: Authorization twice, for servers that pass
+# both copies on (Apache and lighttpd join them).
+run_repeated_auth() {
+	local url=$1 deny=$2
+	req "Authorization twice, a bad key then a good one" \
+		-H "Authorization: Bearer ${KEY_LIVE%??????}AAAAAA" -H "Authorization: Bearer $KEY_LIVE" "$url"
+	$deny 400 conflicting_api_keys
+	req "Authorization twice, the same key" \
+		-H "Authorization: Bearer $KEY_LIVE" -H "Authorization: Bearer $KEY_LIVE" "$url"
+	expect_status 200
+}
+
+# run_query_key_log URL: a key a client put in the query string (not
+# read: no query-param) never reaches a log whole, denied or not.
+run_query_key_log() {
+	local url=$1
+	req "a key in the query string, denied" "$url?api_key=$KEY_OTHER&x=1"
+	expect_status 401
+	req "a key in the query string, bare" "$url?$KEY_OTHER"
+	expect_status 401
+}
+
+# expect_no_key_in_logs KEY...: no log of the sandbox holds any of them whole.
+expect_no_key_in_logs() {
+	local k found=""
+	for k in "$@"; do
+		if grep -rqF -- "$k" "$T/log" "$T/run" "$T"/*/*.log 2>/dev/null; then
+			found="$found $(grep -rlF -- "$k" "$T/log" "$T/run" "$T"/*/*.log 2>/dev/null | head -n 1)"
+		fi
+	done
+	REQ_DESC="logs"
+	if [ -z "$found" ]; then pass "no full key in any log"
+	else fail "a full key in:$found"; fi
 }
 
 # run_revoke URL: a revocation applies to the very next request.

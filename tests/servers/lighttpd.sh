@@ -77,9 +77,30 @@ run_lifecycle "$BASE/api/cgi/v1/x" expect_denial QUOTA_EXCEEDED
 req "denial headers" "$BASE/api/cgi/v1/x"
 expect_header Cache-Control no-store
 
+note "repeated and empty headers: lighttpd joins the copies with ', '"
+run_repeated "$BASE/api/cgi/v1/x" expect_denial
+run_repeated_auth "$BASE/api/cgi/v1/x" expect_denial
+
+note "host rules see the host lighttpd routed on"
+run_hosts "$BASE/api/cgi/v1/x" expect_denial
+# lighttpd takes the host of an absolute-form request line, and refuses one
+# that differs from the Host header.
+req "host rules: absolute-form URI of an internal host, Host: api.example.com" \
+	--request-target "http://db.internal.example.com/api/cgi/v1/x" -H "Host: api.example.com" \
+	-H "Authorization: Bearer $KEY_HOSTS" "$BASE/"
+expect_status 400
+req "host rules: absolute-form URI of an internal host, HTTP/1.0 without Host" -0 \
+	--request-target "http://db.internal.example.com/api/cgi/v1/x" -H "Host:" \
+	-H "Authorization: Bearer $KEY_HOSTS" "$BASE/"
+expect_denial 403 forbidden
+
+note "keys in query strings stay out of the logs"
+run_query_key_log "$BASE/api/cgi/v1/x"
+
 note "revocation"
 run_revoke "$BASE/api/cgi/v1/x"
 
 run_spawned_faults "$BASE/api/cgi/v1/x" lighttpd read-timeout
 
+expect_no_key_in_logs "$KEY_LIVE" "$KEY_OTHER" "$KEY_HOSTS" "$KEY_TEST"
 finish

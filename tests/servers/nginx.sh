@@ -20,6 +20,7 @@ start_authz authz "unix:$SOCK"
 MAIN_AUTHZ=$AUTHZ_PID
 
 PORT=$(free_port)
+VPORT=$(free_port)
 cat > "$T/nginx.conf" <<EOF
 $( [ "$(id -u)" = 0 ] && echo "user $WEB_USER $WEB_GROUP;" )
 worker_processes 1;
@@ -54,6 +55,25 @@ http {
             fastcgi_pass 127.0.0.1:$FCGI_ECHO_PORT;
         }
     }
+    # Name-based virtual hosts: the internal one is the default server.
+    server {
+        listen 127.0.0.1:$VPORT default_server;
+        server_name db.internal.example.com *.internal.example.com;
+        include $CONTRIB/nginx/keygate-server.conf;
+        location /api/proxy/ {
+            include $CONTRIB/nginx/keygate-location.conf;
+            proxy_pass http://127.0.0.1:$HTTP_ECHO_PORT;
+        }
+    }
+    server {
+        listen 127.0.0.1:$VPORT;
+        server_name api.example.com;
+        include $CONTRIB/nginx/keygate-server.conf;
+        location /api/proxy/ {
+            include $CONTRIB/nginx/keygate-location.conf;
+            proxy_pass http://127.0.0.1:$HTTP_ECHO_PORT;
+        }
+    }
 }
 EOF
 "$NGINX" -t -e "$T/run/nginx-error.log" -p "$T/run" -c "$T/nginx.conf" > "$T/log/configtest.log" 2>&1 ||
@@ -83,6 +103,30 @@ req "denial headers" "$BASE/api/proxy/v1/x"
 expect_header Cache-Control no-store
 req "the replay location is not reachable" -H "Authorization: Bearer $KEY_LIVE" "$BASE/.keygate/auth"
 expect_status 404
+
+note "repeated and empty headers: each copy is a param of its own"
+run_repeated "$BASE/api/proxy/v1/x" expect_denial
+req "Authorization twice: nginx refuses it itself" -H "Authorization: Bearer ${KEY_LIVE%??????}AAAAAA" \
+	-H "Authorization: Bearer $KEY_LIVE" "$BASE/api/proxy/v1/x"
+expect_status 400
+
+note "host rules see the host nginx routed on (\$host), not the client's Host"
+VBASE=http://127.0.0.1:$VPORT
+run_hosts "$VBASE/api/proxy/v1/x" expect_denial
+req "host rules: absolute-form URI of an internal host, Host: api.example.com" \
+	--request-target "http://db.internal.example.com/api/proxy/v1/x" -H "Host: api.example.com" \
+	-H "Authorization: Bearer $KEY_HOSTS" "$VBASE/"
+expect_denial 403 forbidden
+req "host rules: absolute-form URI of an outside host, Host: db.internal.example.com" \
+	--request-target "http://api.example.com/api/proxy/v1/x" -H "Host: db.internal.example.com" \
+	-H "Authorization: Bearer $KEY_HOSTS" "$VBASE/"
+expect_status 200
+req "host rules: HTTP/1.0 without Host, on a server without server_name" -0 -H "Host:" \
+	-H "Authorization: Bearer $KEY_HOSTS" "$BASE/api/proxy/v1/x"
+expect_denial 403 forbidden
+
+note "keys in query strings stay out of the logs"
+run_query_key_log "$BASE/api/proxy/v1/x"
 
 note "revocation"
 run_revoke "$BASE/api/fcgi/v1/x"
@@ -117,4 +161,5 @@ start_authz authz2 "unix:$SOCK"
 req "authorizer restarted" -H "Authorization: Bearer $KEY_LIVE" "$BASE/api/proxy/v1/x"
 expect_status 200
 
+expect_no_key_in_logs "$KEY_LIVE" "$KEY_OTHER" "$KEY_HOSTS" "$KEY_TEST"
 finish

@@ -15,7 +15,9 @@ UNIT_TESTS = \
 	tests/unit/test_decision \
 	tests/unit/test_counters \
 	tests/unit/test_server \
-	tests/unit/test_fcgi_guard
+	tests/unit/test_fcgi_guard \
+	tests/unit/test_params \
+	tests/unit/test_log
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -44,3 +46,7 @@ tests_unit_test_server_SOURCES = tests/unit/test_server.c tests/unit/tap.h
 tests_unit_test_server_LDADD = $(KG_LIBS)
 tests_unit_test_fcgi_guard_SOURCES = tests/unit/test_fcgi_guard.c tests/unit/tap.h
 tests_unit_test_fcgi_guard_LDADD = $(KG_LIBS)
+tests_unit_test_params_SOURCES = tests/unit/test_params.c tests/unit/tap.h
+tests_unit_test_params_LDADD = $(KG_LIBS)
+tests_unit_test_log_SOURCES = tests/unit/test_log.c tests/unit/tap.h
+tests_unit_test_log_LDADD = $(KG_LIBS)

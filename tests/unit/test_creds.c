@@ -13,11 +13,22 @@
 
 static struct creds cr;
 
+/* One param of each header at most (NULL: none). */
 static enum creds_rc
 ex(const char *auth, const char *x, const char *q, const char *qp)
 {
+	const char *a[1] = {auth}, *k[1] = {x};
+
 	memset(&cr, 0x33, sizeof cr);
-	return creds_extract(auth, x, q, qp, &cr);
+	return creds_extract(a, auth != NULL, k, x != NULL, q, qp, &cr);
+}
+
+/* na Authorization and nx X-Api-Key params, as nginx passes repeated headers. */
+static enum creds_rc
+exn(const char *const *auth, size_t na, const char *const *x, size_t nx)
+{
+	memset(&cr, 0x33, sizeof cr);
+	return creds_extract(auth, na, x, nx, NULL, NULL, &cr);
 }
 
 /* The extracted key as a C string, for is_str. */
@@ -86,8 +97,70 @@ test_other_schemes(void)
 	    "a key and its extension conflict");
 	is_int(ex("Bearer " KEY "x", KEY, NULL, NULL), CREDS_CONFLICT,
 	    "an extension and its key conflict");
-	is_int(ex(NULL, "", NULL, NULL), CREDS_INVALID, "an empty X-Api-Key is invalid");
-	is_int(ex(NULL, "   ", NULL, NULL), CREDS_INVALID, "a blank X-Api-Key is invalid");
+	is_int(ex(NULL, "", NULL, NULL), CREDS_MISSING, "an empty X-Api-Key is absent");
+	is_int(ex(NULL, "   ", NULL, NULL), CREDS_MISSING, "a blank X-Api-Key is absent");
+	/* nginx's "fastcgi_param HTTP_X_API_KEY $http_x_api_key;" for a client without one */
+	OK_KEY("Bearer " KEY, "", NULL, NULL, KEY, "Bearer and an empty X-Api-Key");
+	OK_KEY("", KEY, NULL, NULL, KEY, "an empty Authorization and X-Api-Key");
+	OK_KEY("Bearer " KEY, " \t ", NULL, NULL, KEY, "Bearer and a blank X-Api-Key");
+}
+
+/* A header sent twice: separate params (nginx) or joined with ", " (Apache, lighttpd). */
+static void
+test_repeated(void)
+{
+	static const char *const two_same[] = {KEY, KEY};
+	static const char *const two_diff[] = {KEY, KEY2};
+	static const char *const empty_first[] = {"", KEY};
+	static const char *const empty_last[] = {KEY, ""};
+	static const char *const bad_then_good[] = {"Bearer kg_live_bad", "Bearer " KEY};
+	static const char *const bearer_twice[] = {"Bearer " KEY, "bearer\t" KEY};
+	static const char *const bearer_basic[] = {"Basic dXNlcjpwdw==", "Bearer " KEY};
+	static const char *const empty_bearer[] = {"Bearer " KEY, "Bearer"};
+	static const char *const nine[] = {KEY, KEY, KEY, KEY, KEY, KEY, KEY, KEY, KEY};
+	static const char *const one[] = {KEY};
+
+	is_int(exn(NULL, 0, two_same, 2), CREDS_OK, "two X-Api-Key params, the same key");
+	is_str(got(), KEY, "  and that key");
+	is_int(exn(NULL, 0, two_diff, 2), CREDS_CONFLICT, "two X-Api-Key params, different keys");
+	is_int(exn(NULL, 0, two_diff + 1, 1), CREDS_OK, "(the second alone is fine)");
+	is_int(exn(NULL, 0, empty_first, 2), CREDS_OK, "an empty X-Api-Key param, then a key");
+	is_int(exn(NULL, 0, empty_last, 2), CREDS_OK, "a key, then an empty X-Api-Key param");
+	is_int(exn(bad_then_good, 2, NULL, 0), CREDS_CONFLICT,
+	    "two Authorization params, a bad key then a good one: never the last one");
+	is_int(exn(bad_then_good + 1, 1, NULL, 0), CREDS_OK, "(the good one alone is fine)");
+	is_int(exn(bearer_twice, 2, NULL, 0), CREDS_OK, "two Authorization params, the same key");
+	is_int(exn(bearer_basic, 2, NULL, 0), CREDS_OK, "Basic (another layer's) and Bearer params");
+	is_str(got(), KEY, "  the Bearer key");
+	is_int(exn(empty_bearer, 2, NULL, 0), CREDS_INVALID, "an empty Bearer param is invalid");
+	is_int(exn(bearer_basic + 1, 1, two_diff + 1, 1), CREDS_CONFLICT, "Bearer and a different X-Api-Key");
+	is_int(exn(NULL, 0, nine, 8), CREDS_OK, "8 copies of the same key");
+	is_int(exn(NULL, 0, nine, 9), CREDS_CONFLICT, "9 copies: more than are examined, refused");
+	is_int(exn(one, 1, NULL, 9), CREDS_CONFLICT, "9 X-Api-Key params are refused before any is read");
+	is_int(exn(nine, 9, NULL, 0), CREDS_CONFLICT, "9 Authorization params too");
+
+	/* Apache and lighttpd: one param, the copies joined with ", " */
+	OK_KEY(NULL, KEY ", " KEY, NULL, NULL, KEY, "joined X-Api-Key, the same key twice");
+	is_int(ex(NULL, KEY ", " KEY2, NULL, NULL), CREDS_CONFLICT, "joined X-Api-Key, two keys");
+	is_int(ex(NULL, "k1, k2", NULL, NULL), CREDS_CONFLICT, "'k1, k2' is two keys, not one");
+	is_int(ex(NULL, KEY ",\t" KEY2, NULL, NULL), CREDS_CONFLICT, "joined with a comma and a tab");
+	OK_KEY(NULL, KEY ", ", NULL, NULL, KEY, "joined with an empty copy after");
+	OK_KEY(NULL, ", " KEY, NULL, NULL, KEY, "joined with an empty copy before");
+	OK_KEY(NULL, KEY ", , " KEY, NULL, NULL, KEY, "joined with an empty copy between (Apache)");
+	is_int(ex(NULL, ", ", NULL, NULL), CREDS_MISSING, "two empty copies joined");
+	OK_KEY(NULL, "abc,def,ghi", NULL, NULL, "abc,def,ghi", "a comma without a space is part of a value");
+	OK_KEY("Bearer " KEY ", Bearer " KEY, NULL, NULL, NULL, KEY, "joined Authorization, the same key");
+	is_int(ex("Bearer " KEY ", Bearer " KEY2, NULL, NULL, NULL), CREDS_CONFLICT,
+	    "joined Authorization, two keys");
+	is_int(ex("Bearer kg_live_bad, Bearer " KEY, NULL, NULL, NULL), CREDS_CONFLICT,
+	    "joined Authorization, a bad key then a good one");
+	is_int(ex("Bearer , Bearer " KEY, NULL, NULL, NULL), CREDS_INVALID,
+	    "joined Authorization with an empty Bearer");
+	OK_KEY("Basic dXNlcjpwdw==, Bearer " KEY, NULL, NULL, NULL, KEY, "joined Basic and Bearer");
+	OK_KEY("Digest username=\"a\", realm=\"b\", nonce=\"c\"", KEY, NULL, NULL, KEY,
+	    "a Digest header's commas are not keys");
+	is_int(ex("Bearer " KEY ", Bearer " KEY, KEY2, NULL, NULL), CREDS_CONFLICT,
+	    "joined Authorization and a different X-Api-Key");
 }
 
 static void
@@ -181,6 +254,14 @@ test_query(void)
 	OK_KEY(NULL, KEY, "other=1", "api_key", KEY, "query without the parameter");
 	is_int(ex("Bearer " KEY, NULL, "api_key=%zz", "api_key"), CREDS_INVALID,
 	    "a bad query key is invalid even with a good header");
+	OK_KEY(NULL, NULL, "api_key=" KEY "&api_key=" KEY, "api_key", KEY, "the parameter twice, same key");
+	ok(cr.key == cr.buf, "  the key lives in creds.buf");
+	is_int(ex(NULL, NULL, "api_key=" KEY "&api_key=" KEY2, "api_key"), CREDS_CONFLICT,
+	    "the parameter twice, two keys: never the first one");
+	is_int(ex(NULL, NULL, "api_key=" KEY "&x=1&api_key=%zz", "api_key"), CREDS_INVALID,
+	    "the parameter twice, the second undecodable");
+	is_int(ex("Bearer " KEY, NULL, "api_key=" KEY "&api_key=" KEY2, "api_key"), CREDS_CONFLICT,
+	    "a header and the parameter twice, one of them another key");
 }
 
 static void
@@ -204,6 +285,13 @@ test_wipe(void)
 		if (cr.buf[i] != 0)
 			dirty++;
 	is_int(dirty, 0, "creds_wipe clears a decoded value that starts with NUL");
+
+	ex(NULL, NULL, "api_key=" KEY "&api_key=" KEY2, "api_key");
+	creds_wipe(&cr);
+	for (dirty = 0, i = 0; i < sizeof cr.buf; i++)
+		if (cr.buf[i] != 0)
+			dirty++;
+	is_int(dirty, 0, "creds_wipe clears the buffer after a conflict in the query");
 }
 
 int
@@ -211,6 +299,7 @@ main(void)
 {
 	test_bearer();
 	test_other_schemes();
+	test_repeated();
 	test_bad_values();
 	test_query();
 	test_wipe();

@@ -40,6 +40,9 @@ test_rule_parse(void)
 		{"GET /", "GET", "", "/"},
 		{"GET /v1/", "GET", "", "/v1/"},
 		{"GET [::1]/x", "GET", "[::1]", "/x"},
+		{"GET [FE80::1]/x", "GET", "[fe80::1]", "/x"},
+		{"GET 10.0.0.1/x", "GET", "10.0.0.1", "/x"},
+		{"GET *.Internal.Example.COM/x", "GET", "*.internal.example.com", "/x"},
 		{"GET /a/**/b", "GET", "", "/a/**/b"},
 		{"GET /*.json", "GET", "", "/*.json"},
 		{"GET /a*b*c", "GET", "", "/a*b*c"},
@@ -55,6 +58,12 @@ test_rule_parse(void)
 		",GET /x", "GET,,POST /x", "G\xc3\x89T /x", "- /x", "GET /x extra",
 		"GET exa_mple.com/x", "GET ex*ample.com/x", "GET a*.example.com/x",
 		"GET **.example.com/x", "GET ex\xc3\xa4mple.com/x", "GET a@b/x",
+		/* a rule's host is what a request's host can be after host_normalize */
+		"GET admin.example.com:8443/x", "GET admin.example.com:/x", "GET example.com./x",
+		"GET *.example.com./x", "GET *.example.com:443/x", "GET [::1]:8443/x",
+		"GET localhost:80/x", "GET a..b.com/x", "GET .example.com/x", "GET -a.example.com/x",
+		"GET a-.example.com/x", "GET *./x", "GET *.*.example.com/x", "GET [::g]/x",
+		"GET [::1/x", "GET [::1]]/x", "GET a.b.c.*/x",
 	};
 	struct rule r;
 	const char *err;
@@ -85,12 +94,33 @@ test_rule_parse(void)
 	is_int(rule_parse(RULE_ALLOW, buf, &r, &err), 0, "a %d-byte path pattern parses", RULE_PATH_MAX - 1);
 	buf[5 + RULE_PATH_MAX - 2] = 'a';
 	is_int(rule_parse(RULE_ALLOW, buf, &r, &err), -1, "a %d-byte path pattern is too long", RULE_PATH_MAX);
+	/* a host of 253 bytes (labels of 63), and "*." before it */
+	memset(buf, 0, sizeof buf);
+	memcpy(buf, "GET *.", 6);
+	for (i = 0; i < 4; i++) {
+		memset(buf + 6 + i * 64, 'h', 63);
+		buf[6 + i * 64 + 63] = '.';
+	}
+	buf[6 + 3 * 64 + 61] = '\0'; /* 4 * 64 - 3 = 253 bytes */
+	strcat(buf, "/x");
+	is_int(rule_parse(RULE_ALLOW, buf, &r, &err), 0, "a 253-byte host under *. parses");
+	is_int((int)strlen(r.host), 255, "  and is kept whole");
+	memmove(buf + 6, buf + 5, strlen(buf + 5) + 1);
+	buf[6] = 'h'; /* 254 bytes */
+	is_int(rule_parse(RULE_ALLOW, buf, &r, &err), -1, "a 254-byte host is too long");
 	memset(buf, 0, sizeof buf);
 	memcpy(buf, "GET ", 4);
-	memset(buf + 4, 'h', RULE_HOST_MAX - 1);
-	buf[4 + 10] = '.'; /* a host name has a dot */
-	strcat(buf, "/x");
-	is_int(rule_parse(RULE_ALLOW, buf, &r, &err), 0, "a %d-byte host parses", RULE_HOST_MAX - 1);
+	memset(buf + 4, 'h', 64);
+	strcat(buf, ".example.com/x");
+	is_int(rule_parse(RULE_ALLOW, buf, &r, &err), -1, "a 64-byte label is refused");
+	memmove(buf + 4, buf + 5, strlen(buf + 5) + 1);
+	is_int(rule_parse(RULE_ALLOW, buf, &r, &err), 0, "a 63-byte label parses");
+	is_int(rule_parse(RULE_ALLOW, "GET admin.example.com:8443/x", &r, &err), -1,
+	    "a host with a port is refused (it could never match)");
+	ok(err != NULL && strstr(err, "port") != NULL, "  saying so (%s)", err ? err : "");
+	is_int(rule_parse(RULE_ALLOW, "GET example.com./x", &r, &err), -1,
+	    "a host with a trailing dot is refused (it could never match)");
+	ok(err != NULL && strstr(err, "trailing dot") != NULL, "  saying so (%s)", err ? err : "");
 	is_int(rule_parse(RULE_ALLOW, "GET v1/items", &r, &err), -1,
 	    "'GET v1/items' is a path missing its slash, not a host v1");
 	is_int(rule_parse(RULE_ALLOW, "GET localhost/x", &r, &err), 0, "localhost is a host");
@@ -247,27 +277,72 @@ test_host_normalize(void)
 		{"example.com", "example.com"},
 		{"Example.COM", "example.com"},
 		{"example.com:8080", "example.com"},
+		{"example.com:", "example.com"},
 		{"EXAMPLE.com.:443", "example.com"},
 		{"example.com.", "example.com"},
-		{"example.com..", "example.com"},
 		{"[::1]:8080", "[::1]"},
 		{"[::1]", "[::1]"},
+		{"[::1]:", "[::1]"},
 		{"[FE80::1]:443", "[fe80::1]"},
+		{"[::ffff:10.0.0.1]", "[::ffff:10.0.0.1]"},
 		{"127.0.0.1:80", "127.0.0.1"},
-		{"", ""},
-		{":80", ""},
+		{"localhost", "localhost"},
+		{"a-b.x9.example", "a-b.x9.example"},
+		{"xn--bcher-kva.example", "xn--bcher-kva.example"},
 	};
-	char out[RULE_HOST_MAX];
+	/* never truncated, never guessed at: refused, out = "" */
+	static const char *const refused[] = {
+		"", ":80", ".", "..", "example.com..", ".example.com", "a..b", "-a.com", "a-.com",
+		"a.-b.com", "a_b.example.com", "_", "*.example.com", "exa mple.com", "ex\xc3\xa4mple.com",
+		"example.com:80:80", "example.com:8o", "example.com:123456", "example.com/x",
+		"a@example.com", "a,b", "api.example.com, db.internal.example.com", "[::1", "[::1]x",
+		"[::1]:x", "[]", "[::g]", "[1.2.3.4]", "[fe80::1%eth0]", "::1", "\x01a.com",
+		"a.com\x7f",
+	};
+	char out[RULE_HOST_MAX], big[600];
 	size_t i;
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		host_normalize(cases[i].in, out, sizeof out);
-		is_str(out, cases[i].want, "host '%s'", cases[i].in);
+		is_int(host_normalize(cases[i].in, out, sizeof out), 0, "host '%s' is valid", cases[i].in);
+		is_str(out, cases[i].want, "  as '%s'", cases[i].want);
 	}
-	host_normalize(NULL, out, sizeof out);
-	is_str(out, "", "host NULL");
-	host_normalize("abcdef", out, 4);
-	is_str(out, "abc", "host cut to the buffer");
+	for (i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		strcpy(out, "x");
+		is_int(host_normalize(refused[i], out, sizeof out), -1, "host '%s' is refused", refused[i]);
+		is_str(out, "", "  and empty");
+	}
+	is_int(host_normalize(NULL, out, sizeof out), -1, "no host is refused");
+	is_str(out, "", "  and empty");
+
+	/* the review's host: 4 labels of 60 and db.internal.example.com, 267 bytes */
+	big[0] = '\0';
+	for (i = 0; i < 4; i++) {
+		memset(big + strlen(big), 'a', 60);
+		big[i * 61 + 60] = '\0';
+		strcat(big, ".");
+	}
+	strcat(big, "db.internal.example.com");
+	is_int((int)strlen(big), 267, "a 267-byte host");
+	is_int(host_normalize(big, out, sizeof out), -1, "  is refused, not cut to 255 bytes");
+	is_str(out, "", "  and empty");
+	/* 253 bytes fine, 254 not, with or without a port or a trailing dot */
+	memset(big, 0, sizeof big);
+	for (i = 0; i < 4; i++) {
+		memset(big + i * 64, 'h', 63);
+		big[i * 64 + 63] = '.';
+	}
+	big[253] = '\0';
+	is_int(host_normalize(big, out, sizeof out), 0, "a 253-byte host is valid");
+	is_int((int)strlen(out), 253, "  whole");
+	strcat(big, ".:443");
+	is_int(host_normalize(big, out, sizeof out), 0, "  with a trailing dot and a port");
+	is_int((int)strlen(out), 253, "  whole");
+	big[253] = '\0';
+	big[252] = 'h';
+	strcat(big, "h");
+	is_int(host_normalize(big, out, sizeof out), -1, "a 254-byte host is refused");
+	ok(host_valid("a.b", 3) && !host_valid("a.b", 0) && !host_valid("A.b", 3),
+	    "host_valid: lower case names only, never empty");
 }
 
 /* Matches pattern against the normalised uri. */
@@ -527,6 +602,7 @@ test_methods_hosts(void)
 	ok(!allowed(v, n, "GET", "a.example.co", "/x"), "*.example.com: not a.example.co");
 	ok(!allowed(v, n, "GET", NULL, "/x"), "*.example.com: not without a host");
 	n = build(exact, r, v);
+	ok(!allowed(v, n, "GET", "api.example.com:80:80", "/x"), "exact host: not with a bad port");
 	ok(allowed(v, n, "GET", "api.example.com", "/x"), "exact host");
 	ok(allowed(v, n, "GET", "API.example.com:443", "/x"), "exact host, case and port");
 	ok(!allowed(v, n, "GET", "x.api.example.com", "/x"), "exact host: not a subdomain");
@@ -604,6 +680,54 @@ test_lists(void)
 	}
 }
 
+/*
+ * Host rules and hosts that cannot be examined: a deny rule on a host must
+ * not be walked around by a host too long, empty or malformed to match.
+ */
+static void
+test_bad_hosts(void)
+{
+	static const char *const deny_internal[] = {"deny * *.internal.example.com/**", NULL};
+	static const char *const no_host_rules[] = {"deny * /admin/**", NULL};
+	static const char *const allow_api[] = {"allow api.example.com/**", NULL};
+	static const char *const hosts[] = {
+		NULL, "", "_", "a_b.internal.example.com", "db.internal.example.com..",
+		"db.internal.example.com:x", "api.example.com, db.internal.example.com",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.db.internal.example.com",
+	};
+	struct rule r[4];
+	struct rule_view v[4];
+	size_t n, i;
+
+	n = build(deny_internal, r, v);
+	ok(!allowed(v, n, "GET", "db.internal.example.com", "/v1/x"), "deny *.internal: the host");
+	ok(allowed(v, n, "GET", "api.example.com", "/v1/x"), "deny *.internal: another host");
+	for (i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+		target("GET", hosts[i], "/v1/x");
+		is_int(rules_check(v, n, &T), RULES_BAD_HOST, "deny *.internal: host '%.40s%s' (%zu bytes) is refused",
+		    hosts[i] ? hosts[i] : "(none)", hosts[i] && strlen(hosts[i]) > 40 ? "..." : "",
+		    hosts[i] ? strlen(hosts[i]) : 0);
+	}
+	n = build(allow_api, r, v);
+	target("GET", NULL, "/v1/x");
+	is_int(rules_check(v, n, &T), RULES_BAD_HOST, "allow api.example.com: no host is refused");
+	n = build(no_host_rules, r, v);
+	for (i = 0; i < sizeof hosts / sizeof hosts[0]; i++)
+		ok(allowed(v, n, "GET", hosts[i], "/v1/x"),
+		    "rules without a host do not examine it: host %zu", i);
+	target("GET", "", "/admin/x");
+	is_int(rules_check(v, n, &T), RULES_DENY, "  and still deny by path");
+	target("GET", "h", "/a%2Fb");
+	is_int(rules_check(v, n, &T), RULES_BAD_PATH, "an unsafe path is RULES_BAD_PATH");
+	ok(!rules_have_host(v, n) && rules_have_host(r == NULL ? NULL : v, 0) == 0,
+	    "rules_have_host: no host rule");
+	n = build(deny_internal, r, v);
+	ok(rules_have_host(v, n), "rules_have_host: a host rule");
+}
+
 int
 main(void)
 {
@@ -614,5 +738,6 @@ main(void)
 	test_glob_against_reference();
 	test_methods_hosts();
 	test_lists();
+	test_bad_hosts();
 	return done_testing();
 }
