@@ -52,7 +52,7 @@ newkey --org acme; K=$NEWKEY
 printf 'watchdog = 2s\nrequest-deadline = 2s\n' > "$T/conf"
 "$KEYGATE_AUTHZ" --config "$T/conf" --db "$DB" --listen "unix:$T/a.sock" --workers 1 2>>"$LOG" &
 AUTHZ_PID=$!; PIDS+=("$AUTHZ_PID"); ADDR="unix:$T/a.sock"; wait_ready "$ADDR" || exit 99
-worker=$(ps -o pid= --ppid "$AUTHZ_PID")
+worker=$(ps -o pid= --ppid "$AUTHZ_PID" | tr -d " ")
 expect_eq "a 1 MiB param (the longest value): answered" 200 "$(status --timeout 20000 --big HTTP_COOKIE=1M "$ADDR" "${P[@]}" "HTTP_X_API_KEY=$K")"
 "$FCGI_CLIENT" --timeout 20000 --big HTTP_COOKIE=64M "$ADDR" "${P[@]}" "HTTP_X_API_KEY=$K" >/dev/null 2>&1; rc=$?
 check "a 64 MiB param: the connection is closed, no answer (exit $rc)" [ "$rc" -eq 2 ]
