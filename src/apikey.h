@@ -14,7 +14,7 @@
 #define APIKEY_RANDOM_LEN   32   /* 32 base62 chars: 190.5 bits */
 #define APIKEY_CHECKSUM_LEN 6    /* 62^6 > 2^32 */
 #define APIKEY_BODY_MAX     128  /* longest body we accept as our format */
-#define APIKEY_IMPORT_MIN   8    /* SPEC 2: imported keys are 8-256 bytes */
+#define APIKEY_IMPORT_MIN   8    /* imported keys are 8-256 bytes (keygate(1), key import) */
 #define APIKEY_MAX          256
 #define APIKEY_BUF          (APIKEY_MAX + 1)
 #define KEYID_LEN           20   /* "key_" + 16 base62 */

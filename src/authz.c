@@ -137,7 +137,7 @@ find_in_index(struct authz *az, const char *key, size_t len,
 	enum keyindex_rc rc;
 
 	*plain = 0;
-	/* A store that cannot be read answers 503, mirror or not (SPEC 4). */
+	/* A store that cannot be read answers 503, mirror or not: never a guess. */
 	if (x == NULL || store_broken(az->kg->store))
 		return KIX_UNUSABLE;
 	rc = keyindex_lookup(x, digest, &az->hit);

@@ -49,7 +49,11 @@ int conf_parse(const char *text, size_t len, struct conf *c, char *err,
  */
 int conf_load(const char *path, int must_exist, struct conf *c, char *err,
     size_t errlen);
-/* The config path and store dir by the precedence of SPEC section 1. */
+/*
+ * The config path and store dir, by precedence: --config, $KEYGATE_CONF,
+ * /etc/keygate/keygate.conf; --db, $KEYGATE_DB, db = in the config,
+ * /var/lib/keygate (keygate(1), ENVIRONMENT).
+ */
 const char *conf_path(const char *opt, int *must_exist);
 const char *conf_db(const char *opt, const struct conf *c);
 

@@ -1,7 +1,7 @@
 /*
  * store.c - the Berkeley DB 5.3 transactional environment.
  *
- * Choices, each measured (../shared/FACTS.md):
+ * Choices, each measured (the figures are in doc/DESIGN.md, section 3):
  * - a transactional environment, not CDB: only it can abort a dead
  *   writer's transaction (failchk) instead of forcing everyone out;
  * - DB_TXN_WRITE_NOSYNC as the environment default: a commit reaches the
@@ -103,7 +103,7 @@ store_broken(const struct store *s)
 	return s->broken;
 }
 
-/* Zombies count as alive: kill(2) succeeds on them, as FACTS.md notes. */
+/* Zombies count as alive: kill(2) succeeds on them until they are reaped. */
 static int
 isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 {

@@ -3,7 +3,7 @@
  * environment in one directory, shared by every authorizer process and the
  * admin CLI.  This is the only module that includes <db.h>.
  *
- * Crash safety (see ../shared/FACTS.md): every process registers
+ * Crash safety (doc/DESIGN.md, section 3): every process registers
  * (DB_REGISTER) and opens with DB_RECOVER, so a process killed at any
  * moment is noticed by the next one to open, which runs recovery;
  * long-lived processes call store_maintain() every second, which runs

@@ -26,7 +26,7 @@
 #include "record.h"
 #include "store.h"
 
-/* Kept at least this long (SPEC: 400 days), then pruned by the flush. */
+/* Kept at least this long (what keygate usage --daily promises), then pruned. */
 #define HISTORY_KEEP_DAYS 400
 #define HISTORY_KEY_MAX (4 + 1 + ID_MAX)
 

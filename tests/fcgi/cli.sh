@@ -1,5 +1,5 @@
 #!/bin/bash
-# cli.sh - the admin CLI's contract (SPEC sections 1, 2 and 6): exit codes,
+# cli.sh - the admin CLI's contract (keygate(1)): exit codes,
 # one-line errors, a failed command changes nothing, --json listings,
 # key create's output, imports (raw, --sha256, peppered), backup, recover.
 . "$top_srcdir/tests/fcgi/lib.sh"

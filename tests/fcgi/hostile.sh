@@ -1,6 +1,6 @@
 #!/bin/bash
 # hostile.sh - hostile FastCGI streams against the real keygate-authz
-# (SPEC section 3): the inputs that aborted a worker, kept in
+# (keygate-authz(8), Hostile connections): the inputs that aborted a worker, kept in
 # tests/fuzz/corpus/fuzz_fcgi_stream/ as the fuzzer's seeds, records out of
 # place, params past the limits of src/fcgi_guard.h, and clients that
 # trickle their request, go idle or read no answers.  Each such connection

@@ -1,7 +1,7 @@
 #!/bin/bash
 # ledger.sh - usage that is never lost, and its history (keygate usage):
 #  - the daily history counts allowed requests and denials by code, per
-#    key and per organization; test keys and subrequests as SPEC 5 says;
+#    key and per organization; test keys and subrequests never count;
 #  - bad ranges and dates: one line, exit 1;
 #  - prune removes whole days, before a date;
 #  - every authorizer SIGKILLed under load and the counter file deleted:

@@ -77,7 +77,7 @@ expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
 	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (expected '$2', got '$3')"; fi
 }
 
-# The exact JSON error body of SPEC section 4, parsed by a JSON parser.
+# The exact JSON error body of keygate-authz(8), parsed by a JSON parser.
 json_code() {
 	python3 -c 'import json,sys
 d=json.loads(sys.stdin.read())

@@ -1,5 +1,5 @@
 #!/bin/bash
-# policy.sh - SPEC sections 4-5 through FastCGI, against 4 authorizer
+# policy.sh - answers and policy (keygate-authz(8), keygate(1)) through FastCGI, against 4 authorizer
 # processes: exact rate limits and quotas across processes, 402/403/429
 # with their headers, credits, soft overage, keys narrowing their plan,
 # route rules and normalisation bypass attempts, expiry, rotation grace,

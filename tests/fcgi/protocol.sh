@@ -1,5 +1,5 @@
 #!/bin/bash
-# protocol.sh - keygate-authz over real FastCGI: every status of SPEC
+# protocol.sh - keygate-authz over real FastCGI: every status of keygate-authz(8)
 # section 4 that the core implements, both roles, unix socket and TCP,
 # kept connections, and a revocation seen by the next request of the
 # same running process.

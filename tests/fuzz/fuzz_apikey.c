@@ -4,7 +4,7 @@
  * Input: byte 0 picks the store prefix and the mode of a key built from
  * the input, byte 1 the display buffer size, the rest is the key.
  *
- * Invariants: the classification equals a reference written from SPEC 2
+ * Invariants: the classification equals a reference written from keygate(1)'s KEYS section
  * (with its own bitwise CRC-32, not the table one); a key built with a
  * correct checksum is ours and any one-character change makes it
  * malformed; the display shows a prefix of the key, never more of it

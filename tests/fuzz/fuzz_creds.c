@@ -10,7 +10,7 @@
  * passes them: its first byte 'A' for Authorization, anything else for
  * X-Api-Key, then the value.
  *
- * The result is compared with a small reference written from SPEC 3, so a
+ * The result is compared with a small reference written from keygate-authz(8)'s rules, so a
  * divergence (a key taken from the wrong place, a conflict missed) fails
  * as surely as a memory error.
  */

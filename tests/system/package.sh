@@ -2,7 +2,7 @@
 # The Debian package, end to end, on this machine:
 #   1. dpkg-buildpackage -b -us -uc in a copy of the tree; lintian reports
 #      no error and no warning
-#   2. apt-get install ./keygate_*.deb: the layout of SPEC 11, the store
+#   2. apt-get install ./keygate_*.deb: the layout debian/ promises (README.Debian), the store
 #      directory /var/lib/keygate (root:www-data 2770), the Apache file
 #      disabled, the socket enabled
 #   3. keygate init / plan set / org create / key create, as installed

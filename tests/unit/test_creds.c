@@ -1,5 +1,5 @@
 /*
- * test_creds.c - where the key is read from (SPEC section 3).
+ * test_creds.c - where the key is read from (keygate-authz(8), What it reads).
  */
 #include "config.h"
 

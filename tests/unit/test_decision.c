@@ -297,7 +297,7 @@ test_denials(void)
 	ok(decision_info((enum verdict)99)->status == 500, "an unknown verdict maps to 500");
 	is_int(decision_body(V_ALLOW, body, sizeof body), -1, "an allow has no body");
 	is_int(decision_body(V_INVALID, body, 10), -1, "decision_body into a small buffer");
-	/* SPEC section 4 quotes this one exactly */
+	/* keygate-authz(8) and the README quote this one exactly */
 	is_str(decision_info(V_INVALID)->message, "Invalid or revoked API key.", "the invalid_api_key message");
 }
 
