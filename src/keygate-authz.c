@@ -1,577 +1,26 @@
 /*
- * keygate-authz - the FastCGI authorizer.
- *
- * Process model: started by a spawner (mod_fcgid, lighttpd bin-path,
- * spawn-fcgi) the listening socket is fd 0; with --listen we bind it
- * ourselves.  With --workers N (or --listen) a master pre-forks N workers,
- * restarts any that dies and forwards SIGTERM.  Each worker is one request
- * thread (one FastCGI connection at a time, as libfcgi serves them) plus a
- * maintenance thread that runs the store's failchk and lock-expiry every
- * second and ends the process if a request is stuck past the watchdog.
+ * keygate-authz - the FastCGI authorizer: a decision per request, as
+ * keygate-authz(8) describes.  Processes, connections and maintenance are
+ * service.c's; this file reads the params, decides, answers and logs.
  */
 #include "config.h"
 
-#include <dlfcn.h>
-#include <errno.h>
-#include <getopt.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <fastcgi.h>
 #include <fcgiapp.h>
 
 #include "authz.h"
-#include "conf.h"
-#include "ctx.h"
 #include "decision.h"
-#include "fcgi_guard.h"
-#include "ledger.h"
-#include "tally.h"
 #include "log.h"
 #include "params.h"
-#include "server.h"
+#include "service.h"
 
-static volatile sig_atomic_t stopping;
-static volatile sig_atomic_t child_exited;
-
-/* Shared between the request thread and the maintenance thread. */
-static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
-/* atomic, kg_mono_ns(): when a request's decision or a maintenance pass began, 0 when idle */
-static uint64_t request_started;
-static uint64_t maintenance_started;
-
-struct log_budget {
-	const char *what;
-	int64_t second;
-	unsigned logged, dropped;
-};
-
-struct worker {
-	struct conf conf;
-	const char *dir;
-	struct kg kg;
-	struct authz az;
-	int listen_fd;
-	uint64_t reopen_failed_at; /* kg_mono_ns() */
-	struct log_budget deny_budget;
-	struct log_budget error_budget;
+struct authz_prog {
 	struct decision_table answers; /* the constant denials, rendered at start-up */
-	struct tally *tally;           /* this worker's usage history, written every second */
 	char out[8192];
 };
-
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: keygate-authz [--db DIR] [--config FILE] [--listen unix:PATH|HOST:PORT]\n"
-	    "                     [--workers N] [--socket-mode MODE] [--debug]\n"
-	    "       keygate-authz --help | --version\n"
-	    "\n"
-	    "FastCGI authorizer for keygate API keys (AUTHORIZER and RESPONDER roles).\n"
-	    "Without --listen the listening socket is fd 0, as given by mod_fcgid,\n"
-	    "lighttpd or spawn-fcgi.  See keygate-authz(8).\n");
-}
-
-static void
-on_stop(int sig)
-{
-	(void)sig;
-	stopping = 1;
-	FCGX_ShutdownPending();
-}
-
-static void
-on_child(int sig)
-{
-	(void)sig;
-	child_exited = 1;
-}
-
-static void
-install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop; /* no SA_RESTART: accept(2) must return EINTR */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	/* mod_fcgid sends SIGUSR1 for a graceful stop */
-	sa.sa_handler = on_stop;
-	sigaction(SIGUSR1, &sa, NULL);
-}
-
-/* ---- connections ---- */
-
-/*
- * libfcgi accepts a connection and reads the request's params itself,
- * with blocking reads, and trusts what it reads: lengths that add up past
- * INT_MAX or a crafted FCGI_GET_VALUES abort the worker, and the next
- * process to open the store then runs recovery; a client that connects
- * and sends a byte now and then holds the worker for ever.  So the
- * authorizer defines accept(2), read(2) and close(2), which libfcgi's
- * calls resolve to (every other caller's too: only the connection being
- * read is treated differently):
- *
- * - accept notes the new connection and its deadline, request_deadline
- *   from now on CLOCK_MONOTONIC (the whole request, not each read), and
- *   bounds each write to it with SO_SNDTIMEO (a client that reads no
- *   answers must not block the worker in write);
- * - read on that connection waits at most until the deadline and passes
- *   what it read through the FastCGI guard (fcgi_guard.h) before libfcgi
- *   sees it: a stream the guard refuses, or a deadline passed, fails the
- *   read, and libfcgi closes the connection and accepts the next one;
- * - close forgets the connection, so that a file that gets its number
- *   next is read as usual.
- *
- * A request that arrives whole costs one recv(2), as libfcgi's read did,
- * plus the guard's few operations per record and per param.
- */
-struct conn {
-	int fd;               /* atomic: the connection libfcgi reads, or -1 */
-	uint64_t deadline_ns; /* CLOCK_MONOTONIC: when its request must have arrived */
-	int refused;
-	struct fcgi_guard guard;
-};
-
-static struct conn conn = {.fd = -1};
-static unsigned request_deadline_ms;
-static struct log_budget refusals = {"refused connections", 0, 0, 0};
-static int log_allowed(struct log_budget *b, int64_t now);
-
-int accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
-ssize_t read(int fd, void *buf, size_t n);
-int close(int fd);
-
-/* A new request on the connection: the guard starts over, the deadline too. */
-static void
-conn_start_request(void)
-{
-	fcgi_guard_init(&conn.guard);
-	conn.deadline_ns = kg_mono_ns() + (uint64_t)request_deadline_ms * 1000000;
-}
-
-int
-accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
-{
-	int c = accept4(fd, addr, addrlen, 0);
-
-	if (c < 0)
-		return c;
-	server_set_send_timeout(c, request_deadline_ms);
-	conn.refused = 0;
-	conn_start_request();
-	__atomic_store_n(&conn.fd, c, __ATOMIC_SEQ_CST);
-	return c;
-}
-
-/*
- * Ends the connection's reading: libfcgi's read fails, and the closing
- * libfcgi does next (shutdown, then poll for what the peer still sends)
- * ends at once because the receiving side is shut too.
- */
-static void
-conn_refuse(int fd, const char *what, const char *why)
-{
-	conn.refused = 1;
-	shutdown(fd, SHUT_RD);
-	if (log_allowed(&refusals, (int64_t)(kg_mono_ns() / NS_PER_S)))
-		log_warnx("%s a FastCGI connection: %s", what, why);
-}
-
-/* recv, waiting at most until the connection's deadline. */
-static ssize_t
-conn_recv(int fd, void *buf, size_t n)
-{
-	struct pollfd pfd = {fd, POLLIN, 0};
-	char why[64];
-	uint64_t now;
-	ssize_t got;
-
-	for (;;) {
-		got = recv(fd, buf, n, MSG_DONTWAIT);
-		if (got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-			return got;
-		now = kg_mono_ns();
-		if (now >= conn.deadline_ns) {
-			snprintf(why, sizeof why, "its request did not arrive within %u ms",
-			    request_deadline_ms);
-			conn_refuse(fd, "closed", why);
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		/* rounded up: poll's milliseconds must not wake us before the deadline */
-		if (poll(&pfd, 1, (int)((conn.deadline_ns - now + 999999) / 1000000)) < 0 &&
-		    errno != EINTR)
-			return -1;
-	}
-}
-
-static ssize_t
-conn_read(int fd, void *buf, size_t n)
-{
-	char why[160];
-	ssize_t got;
-
-	if (conn.refused) {
-		errno = ECONNRESET;
-		return -1;
-	}
-	if ((got = conn_recv(fd, buf, n)) <= 0)
-		return got;
-	if (fcgi_guard_feed(&conn.guard, buf, (size_t)got) == FCGI_GUARD_REFUSED) {
-		conn_refuse(fd, "refused", fcgi_guard_reason(&conn.guard, why, sizeof why));
-		errno = EPROTO;
-		return -1;
-	}
-	return got;
-}
-
-/* The C library's read and close, for everything but the connection. */
-static void *
-libc_symbol(void **cache, const char *name)
-{
-	void *f = __atomic_load_n(cache, __ATOMIC_RELAXED);
-
-	if (f == NULL) {
-		if ((f = dlsym(RTLD_NEXT, name)) == NULL)
-			abort(); /* no C library: nothing can work */
-		__atomic_store_n(cache, f, __ATOMIC_RELAXED);
-	}
-	return f;
-}
-
-ssize_t
-read(int fd, void *buf, size_t n)
-{
-	static void *libc_read;
-	ssize_t (*f)(int, void *, size_t);
-
-	if (fd >= 0 && fd == __atomic_load_n(&conn.fd, __ATOMIC_SEQ_CST))
-		return conn_read(fd, buf, n);
-	f = (ssize_t (*)(int, void *, size_t))libc_symbol(&libc_read, "read");
-	return f(fd, buf, n);
-}
-
-int
-close(int fd)
-{
-	static void *libc_close;
-	int (*f)(int);
-
-	/* forgotten first: once closed, the number may be reused at once */
-	if (fd >= 0 && fd == __atomic_load_n(&conn.fd, __ATOMIC_SEQ_CST))
-		__atomic_store_n(&conn.fd, -1, __ATOMIC_SEQ_CST);
-	f = (int (*)(int))libc_symbol(&libc_close, "close");
-	return f(fd);
-}
-
-/* ---- maintenance thread ---- */
-
-static void
-maintenance_progress(void)
-{
-	__atomic_store_n(&maintenance_started, kg_mono_ns(), __ATOMIC_RELAXED);
-}
-
-/*
- * A key index that is missing, from an earlier boot, or left half written
- * by a writer that died sends every request to the store: rebuild it,
- * unless another process holds it (a CLI command, another worker at the
- * same repair).  Progress keeps the watchdog away on a large store.
- * A rebuild that failed is tried again a minute later.
- */
-#define INDEX_REPAIR_RETRY_NS (60 * NS_PER_S)
-
-static void
-repair_index(struct worker *w)
-{
-	static uint64_t failed_at; /* kg_mono_ns(), 0: never */
-	struct keyindex_anchor *a;
-	struct keyindex *x;
-	char err[600];
-	uint64_t t0;
-	int busy;
-
-	if (w->kg.counters == NULL)
-		return;
-	a = counters_index_anchor(w->kg.counters);
-	if (keyindex_usable(w->dir, a) ||
-	    (failed_at != 0 && kg_mono_ns() - failed_at < INDEX_REPAIR_RETRY_NS))
-		return;
-	if ((x = keyindex_lock(w->dir, a, 1, &busy, err, sizeof err)) == NULL) {
-		if (!busy) {
-			log_warnx("key index: %s", err);
-			failed_at = kg_mono_ns();
-		}
-		return;
-	}
-	if (!keyindex_needs_rebuild(x)) { /* a writer finished meanwhile */
-		keyindex_end(x, w->kg.store, NULL, err, sizeof err);
-		return;
-	}
-	t0 = kg_mono_ns();
-	if (keyindex_end(x, w->kg.store, maintenance_progress, err, sizeof err) == 0) {
-		log_info("key index rebuilt in %llu ms",
-		    (unsigned long long)((kg_mono_ns() - t0) / 1000000));
-	} else {
-		log_warnx("key index rebuild failed: %s; requests read the store", err);
-		failed_at = kg_mono_ns();
-	}
-}
-
-/*
- * What organizations consumed goes to the ledger every second (one worker
- * of the host at a time does it).  A store that refuses (disk full) keeps
- * the counts in the counter file: the next flush writes them; the failure
- * is logged once a minute.
- */
-#define FLUSH_LOG_EVERY_NS (60 * NS_PER_S)
-
-/* A failure worth a line now: the first, then one a minute (monotonic). */
-static int
-flush_log_due(uint64_t *logged_at)
-{
-	uint64_t now = kg_mono_ns();
-
-	if (*logged_at != 0 && now - *logged_at < FLUSH_LOG_EVERY_NS)
-		return 0;
-	*logged_at = now;
-	return 1;
-}
-
-static void
-flush_ledger(struct worker *w)
-{
-	static uint64_t logged_at;
-	char err[600];
-
-	if (w->kg.counters == NULL)
-		return;
-	if (ledger_flush(w->kg.store, w->kg.counters, w->dir, kg_now(), err, sizeof err) < 0 &&
-	    flush_log_due(&logged_at))
-		log_warnx("ledger flush failed (retried every second): %s", err);
-}
-
-/*
- * This worker's usage history goes to the store every second; what the
- * store refuses stays for the next try.  Both failures and requests that
- * found no room in the tally are logged once a minute.
- */
-static void
-flush_history(struct worker *w)
-{
-	static uint64_t logged_at, dropped_total;
-	uint64_t dropped = 0;
-	char err[600];
-	int rc;
-
-	rc = tally_flush(w->tally, w->kg.store, &dropped, err, sizeof err);
-	dropped_total += dropped;
-	if ((rc != 0 || dropped_total > 0) && flush_log_due(&logged_at)) {
-		if (rc != 0)
-			log_warnx("%s (retried every second)", err);
-		if (dropped_total > 0)
-			log_warnx("usage history: %llu requests found no room in this "
-			    "second's tally and are not in the history",
-			    (unsigned long long)dropped_total);
-		dropped_total = 0;
-	}
-}
-
-/*
- * One pass a second, on a fixed schedule (a slow pass does not push the
- * next one back, so consumption reaches the ledger at least once a second
- * whenever the store lets it).  failchk first: it releases what a dead
- * process held, which the flushes might otherwise wait for.
- */
-#define MAINTENANCE_NS NS_PER_S
-#define SLOW_PASS_NS (2 * NS_PER_S)
-
-static void
-maintenance_pass(struct worker *w)
-{
-	static uint64_t logged_at;
-	uint64_t t0 = kg_mono_ns(), t1, t2, t3;
-
-	if (!store_broken(w->kg.store) && store_maintain(w->kg.store) == ST_RECOVER)
-		log_warnx("store needs recovery: %s; reopening it",
-		    store_errmsg(w->kg.store));
-	if (store_broken(w->kg.store))
-		return;
-	t1 = kg_mono_ns();
-	flush_ledger(w);
-	t2 = kg_mono_ns();
-	flush_history(w);
-	t3 = kg_mono_ns();
-	/* changes replicated from another host do not bump our generation */
-	authz_refresh(&w->az);
-	authz_counters_notice(&w->az);
-	repair_index(w);
-	if (kg_mono_ns() - t0 > SLOW_PASS_NS && flush_log_due(&logged_at))
-		log_warnx("a maintenance pass took %llu ms (failchk %llu, ledger %llu, "
-		    "history %llu): the store is slow to commit",
-		    (unsigned long long)((kg_mono_ns() - t0) / 1000000),
-		    (unsigned long long)((t1 - t0) / 1000000),
-		    (unsigned long long)((t2 - t1) / 1000000),
-		    (unsigned long long)((t3 - t2) / 1000000));
-}
-
-static void *
-maintenance(void *arg)
-{
-	struct worker *w = arg;
-	uint64_t next = kg_mono_ns();
-
-	for (;;) {
-		struct timespec at;
-		uint64_t now;
-
-		next += MAINTENANCE_NS;
-		at.tv_sec = (time_t)(next / NS_PER_S);
-		at.tv_nsec = (long)(next % NS_PER_S);
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
-			;
-		/* a pass that ran past the next one's time: start again from now */
-		if ((now = kg_mono_ns()) > next + MAINTENANCE_NS)
-			next = now;
-		__atomic_store_n(&maintenance_started, now, __ATOMIC_RELAXED);
-		pthread_mutex_lock(&store_lock);
-		if (w->kg.store == NULL) {
-			/* the worker closed the store on its way out (SIGTERM) */
-			pthread_mutex_unlock(&store_lock);
-			__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
-			return NULL;
-		}
-		maintenance_pass(w);
-		pthread_mutex_unlock(&store_lock);
-		__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
-	}
-	return NULL;
-}
-
-/*
- * The watchdog never calls into the store, so nothing a dead process left
- * behind can block it.  A request or a maintenance pass stuck this long is
- * waiting on a lock or mutex that a dead process held: exit, so that the
- * web server's connection fails (a 5xx, never a 200) and the next process
- * to open the store runs recovery.
- */
-static void *
-watchdog(void *arg)
-{
-	struct worker *w = arg;
-	uint64_t limit = (uint64_t)w->conf.watchdog_s * NS_PER_S;
-
-	for (;;) {
-		uint64_t now, req, maint;
-
-		sleep(1);
-		/* monotonic: a step of the wall clock must not look like a stuck request */
-		now = kg_mono_ns();
-		req = __atomic_load_n(&request_started, __ATOMIC_RELAXED);
-		maint = __atomic_load_n(&maintenance_started, __ATOMIC_RELAXED);
-		if ((req != 0 && now - req > limit) || (maint != 0 && now - maint > limit)) {
-			log_warnx("%s has been stuck for more than %us; exiting",
-			    req != 0 && now - req > limit ? "a request (or opening the store)" :
-			    "store maintenance", w->conf.watchdog_s);
-			_exit(3);
-		}
-	}
-	return NULL;
-}
-
-static void
-start_thread(void *(*fn)(void *), struct worker *w)
-{
-	sigset_t all, old;
-	pthread_t t;
-
-	/* Signals belong to the request thread, which must see EINTR. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&t, NULL, fn, w) != 0 || pthread_detach(t) != 0)
-		fatal("cannot start a thread");
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-/* ---- one request ---- */
-
-/*
- * One line per denial or error, but at most LOG_RATE a second per worker
- * for each (unless log-denials = all): a flood of bad keys, or a store
- * failing under load, must not turn the web server's error log into the
- * bottleneck, nor fill its disk.  What was left out is counted in one line.
- */
-#define LOG_RATE 50
-
-/* now: the request's own timestamp, in seconds (no clock read per denial) */
-static int
-log_allowed(struct log_budget *b, int64_t now)
-{
-	if (now != b->second) {
-		if (b->dropped > 0)
-			log_info("%u more %s were not logged in the last second", b->dropped, b->what);
-		b->second = now;
-		b->logged = b->dropped = 0;
-	}
-	if (b->logged < LOG_RATE) {
-		b->logged++;
-		return 1;
-	}
-	b->dropped++;
-	return 0;
-}
-
-/*
- * Reopens a store that needs recovery.  Right away: a process that died
- * anywhere in the store makes the next opener run recovery, and every
- * worker then meets DB_RUNRECOVERY; the sooner it reopens, the fewer
- * requests get a 503.  Only a reopen that failed waits a little before
- * the next attempt.  Returns 1 when the store is usable.
- */
-#define REOPEN_RETRY_NS (100 * 1000000ull)
-
-static int
-reopen_if_broken(struct worker *w)
-{
-	uint64_t now;
-	int ok;
-
-	if (!store_broken(w->kg.store))
-		return 1;
-	now = kg_mono_ns();
-	if (w->reopen_failed_at != 0 && now - w->reopen_failed_at < REOPEN_RETRY_NS)
-		return 0;
-	pthread_mutex_lock(&store_lock);
-	ok = store_reopen(w->kg.store) == ST_OK;
-	pthread_mutex_unlock(&store_lock);
-	if (ok) {
-		w->reopen_failed_at = 0;
-		authz_invalidate(&w->az);
-		log_info("store reopened");
-	} else {
-		w->reopen_failed_at = now;
-		/* the budget counts wall-clock seconds, as the request path does */
-		if (log_allowed(&w->error_budget, kg_now()))
-			log_warnx("store reopen failed: %s", store_errmsg(w->kg.store));
-	}
-	return ok;
-}
 
 static void
 log_denial(const struct authz_req *q, const struct authz_res *r)
@@ -592,42 +41,38 @@ log_denial(const struct authz_req *q, const struct authz_res *r)
 
 /* now_ns: when the request was accepted, the one clock read of a request */
 static void
-handle(struct worker *w, FCGX_Request *rq, uint64_t now_ns)
+handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
 {
 	char uri[PARAMS_URI_MAX];
+	struct authz_prog *prog = svc->ctx;
 	struct authz_req q;
 	struct authz_res r;
 	struct params p;
 	const char *answer;
 	/* keys may come from the query string (query-param in the conf) */
-	int n, query_keys = w->conf.query_param[0] != '\0';
+	int n, query_keys = svc->conf.query_param[0] != '\0';
 
 	params_read(rq->envp, &p);
 	params_request(&p, rq->role == FCGI_AUTHORIZER ? ROLE_AUTHORIZER : ROLE_RESPONDER,
 	    query_keys, uri, &q);
 
-	reopen_if_broken(w);
-	if (authz_counters_suspect(&w->az)) {
-		pthread_mutex_lock(&store_lock);
-		authz_counters_check(&w->az);
-		pthread_mutex_unlock(&store_lock);
-	}
+	service_prepare(svc);
 	if (rq->role != FCGI_AUTHORIZER && rq->role != FCGI_RESPONDER) {
 		memset(&r, 0, sizeof r);
 		r.verdict = V_INTERNAL;
 		r.reason = "unsupported FastCGI role";
 	} else {
-		authz_decide(&w->az, &q, now_ns, &r);
+		authz_decide(&svc->az, &q, now_ns, &r);
 		/*
 		 * The store broke under this request: reopen and decide again.
 		 * Safe, because a decision reads the store before it consumes
 		 * any counter.
 		 */
-		if (r.verdict == V_UNAVAILABLE && store_broken(w->kg.store) &&
-		    reopen_if_broken(w))
-			authz_decide(&w->az, &q, kg_now_ns(), &r);
+		if (r.verdict == V_UNAVAILABLE && store_broken(svc->kg.store) &&
+		    service_reopen(svc))
+			authz_decide(&svc->az, &q, kg_now_ns(), &r);
 	}
-	n = decision_answer(&w->answers, &r, w->conf.realm, w->out, sizeof w->out, &answer);
+	n = decision_answer(&prog->answers, &r, svc->conf.realm, prog->out, sizeof prog->out, &answer);
 	if (n < 0) {
 		static const char fallback[] = "Status: 500 Internal Server Error\r\n"
 		    "Content-Type: application/json\r\n\r\n"
@@ -637,300 +82,45 @@ handle(struct worker *w, FCGX_Request *rq, uint64_t now_ns)
 		FCGX_PutStr(answer, n, rq->out);
 	}
 	if (r.verdict == V_INTERNAL || (r.verdict == V_UNAVAILABLE && !q.replay)) {
-		if (w->conf.log_denials == LOG_DENIALS_ALL ||
-		    log_allowed(&w->error_budget, (int64_t)(now_ns / NS_PER_S)))
+		if (svc->conf.log_denials == LOG_DENIALS_ALL ||
+		    service_log_allowed(&svc->error_budget, (int64_t)(now_ns / NS_PER_S)))
 			log_warnx("error %d: %s (key=%s)", decision_info(r.verdict)->status,
 			    r.reason ? r.reason : "?", r.key_id ? r.key_id : r.display);
-	} else if (r.verdict != V_ALLOW && w->conf.log_denials &&
-	    (w->conf.log_denials == LOG_DENIALS_ALL ||
-	    log_allowed(&w->deny_budget, (int64_t)(now_ns / NS_PER_S)))) {
+	} else if (r.verdict != V_ALLOW && svc->conf.log_denials &&
+	    (svc->conf.log_denials == LOG_DENIALS_ALL ||
+	    service_log_allowed(&svc->deny_budget, (int64_t)(now_ns / NS_PER_S)))) {
 		log_denial(&q, &r);
 	}
 	params_wipe(rq->envp, &p, query_keys);
 }
 
-/*
- * libfcgi closes a connection by shutting down its sending side, then
- * waiting (poll) until the web server closes its end and reading what
- * comes: three more system calls and a wait for the peer, on every
- * request, since web servers open a connection per request.  That close
- * guards against a TCP reset discarding our answer when the server sent
- * bytes we never read.  Here, when the connection is not kept, we read
- * whatever has already arrived (the server writes its whole request, empty
- * STDIN included, before it reads the answer), until the request's
- * deadline at the latest (a client that keeps sending must not keep the
- * worker reading), then detach the request, which makes libfcgi close
- * without the wait.
- * (FCGX_Request's ipcFd and keepConnection are libfcgi's own fields.)
- */
-static void
-close_quickly(FCGX_Request *rq)
-{
-	char sink[4096];
-
-	if (rq->keepConnection || rq->ipcFd < 0)
-		return;
-	while (recv(rq->ipcFd, sink, sizeof sink, MSG_DONTWAIT) > 0 &&
-	    kg_mono_ns() < conn.deadline_ns)
-		;
-	FCGX_Detach(rq);
-}
-
 static int
-worker_main(struct worker *w)
+worker_init(struct service *svc)
 {
-	FCGX_Request rq;
-	char err[512];
-	struct authz_opts o;
-	uint64_t now_ns;
+	struct authz_prog *p = svc->ctx;
 
-	/* Opening can block on what a dead process left: the watchdog covers it. */
-	start_thread(watchdog, w);
-	__atomic_store_n(&request_started, kg_mono_ns(), __ATOMIC_RELAXED);
-	if (kg_open(&w->kg, w->dir, STORE_SERVER, err, sizeof err) != 0) {
-		log_warnx("%s", err);
-		return 1;
-	}
-	__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
-	w->deny_budget.what = "denials";
-	w->error_budget.what = "errors";
-	if ((w->tally = tally_new()) == NULL) {
-		log_warnx("out of memory");
-		return 1;
-	}
-	memset(&o, 0, sizeof o);
-	o.query_param = w->conf.query_param[0] ? w->conf.query_param : NULL;
-	o.tally = w->tally;
-	authz_init(&w->az, &w->kg, &o);
-	authz_refresh(&w->az);
-	start_thread(maintenance, w);
-	if (FCGX_InitRequest(&rq, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_warnx("FCGX_InitRequest failed");
-		return 1;
-	}
-	log_debug("worker ready");
-	while (!stopping) {
-		if (FCGX_Accept_r(&rq) < 0) {
-			if (stopping)
-				break;
-			/* EAGAIN: the receive timeout also bounds accept(2) */
-			if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN &&
-			    errno != EWOULDBLOCK)
-				log_warn("accept");
-			continue;
-		}
-		/*
-		 * libfcgi ends the params at a failed read or the end of the
-		 * stream as at their last record, with an error on the stream:
-		 * a connection refused, past its deadline or closed early gets
-		 * no decision on half its params, only closed.
-		 */
-		if (FCGX_GetError(rq.in) != 0) {
-			FCGX_Finish_r(&rq);
-			continue;
-		}
-		now_ns = kg_now_ns();
-		__atomic_store_n(&request_started, kg_mono_ns(), __ATOMIC_RELAXED);
-		handle(w, &rq, now_ns);
-		/*
-		 * The watchdog is for the store; writing the answer is bounded by
-		 * the connection's send timeout (see accept above).
-		 */
-		__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
-		close_quickly(&rq);
-		FCGX_Finish_r(&rq);
-		if (rq.ipcFd >= 0)
-			conn_start_request(); /* a kept connection: the next request's deadline */
-	}
-	FCGX_Finish_r(&rq);
-	pthread_mutex_lock(&store_lock);
-	/* a graceful stop loses no usage: both tally buffers, then the counts */
-	if (!store_broken(w->kg.store)) {
-		flush_history(w);
-		flush_history(w);
-		flush_ledger(w);
-	}
-	kg_close(&w->kg);
-	pthread_mutex_unlock(&store_lock);
-	return 0;
-}
-
-/* ---- master ---- */
-
-static pid_t
-spawn_worker(struct worker *w)
-{
-	pid_t pid = fork();
-
-	if (pid < 0) {
-		log_warn("fork");
+	if (decision_table_init(&p->answers, svc->conf.realm) != 0) {
+		log_warnx("realm: too long to render the denials");
 		return -1;
 	}
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
-			_exit(0);
-		signal(SIGCHLD, SIG_DFL);
-		_exit(worker_main(w));
-	}
-	return pid;
-}
-
-static int
-master_main(struct worker *w)
-{
-	pid_t pids[CONF_WORKERS_MAX];
-	uint64_t started[CONF_WORKERS_MAX]; /* kg_mono_ns() */
-	unsigned i, n = w->conf.workers, alive = 0;
-	struct sigaction sa;
-	sigset_t mask, old;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_child;
-	sigaction(SIGCHLD, &sa, NULL);
-	for (i = 0; i < n; i++) {
-		pids[i] = spawn_worker(w);
-		started[i] = kg_mono_ns();
-		alive += pids[i] > 0;
-	}
-	log_info("started %u workers", alive);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	while (!stopping) {
-		int status;
-		pid_t pid;
-
-		sigprocmask(SIG_BLOCK, &mask, &old);
-		if (!child_exited && !stopping)
-			sigsuspend(&old);
-		child_exited = 0;
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			for (i = 0; i < n; i++) {
-				if (pids[i] != pid)
-					continue;
-				pids[i] = -1;
-				if (stopping)
-					break;
-				log_warnx("worker %ld exited (%s %d); restarting", (long)pid,
-				    WIFSIGNALED(status) ? "signal" : "status",
-				    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-				/* a worker that cannot even start: do not spin */
-				if (kg_mono_ns() - started[i] < NS_PER_S)
-					sleep(1);
-				pids[i] = spawn_worker(w);
-				started[i] = kg_mono_ns();
-			}
-		}
-	}
-	for (i = 0; i < n; i++)
-		if (pids[i] > 0)
-			kill(pids[i], SIGTERM);
-	while (wait(NULL) > 0 || errno == EINTR)
-		;
-	log_info("stopped");
 	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"config", required_argument, NULL, 'c'},
-		{"listen", required_argument, NULL, 'l'},
-		{"workers", required_argument, NULL, 'w'},
-		{"socket-mode", required_argument, NULL, 'm'},
-		{"debug", no_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	static const struct service_ops ops = {
+		.name = "keygate-authz",
+		.usage = "FastCGI authorizer for keygate API keys (AUTHORIZER and RESPONDER roles).\n"
+		    "Without --listen the listening socket is fd 0, as given by mod_fcgid,\n"
+		    "lighttpd or spawn-fcgi, or systemd's.  See keygate-authz(8).\n",
+		.worker_init = worker_init,
+		.handle = handle,
 	};
-	static struct worker w;
-	const char *db = NULL, *config = NULL, *listen = NULL, *workers = NULL,
-	    *mode = NULL, *cpath, *why;
-	char err[512];
-	int c, debug = 0, must_exist;
-	uint64_t n;
+	static struct authz_prog prog;
+	static struct service s;
 
-	umask(007);
-	log_init("keygate-authz", LOG_TO_STDERR, 0);
-	opterr = 0; /* getopt would echo a mistyped option whole: it may be a key */
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': db = optarg; break;
-		case 'c': config = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'w': workers = optarg; break;
-		case 'm': mode = optarg; break;
-		case 'D': debug = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("keygate-authz %s\n", PACKAGE_VERSION); return 0;
-		default:
-			log_warnx("%s: unknown option or missing value (see --help)", argv[optind - 1]);
-			return 1;
-		}
-	}
-	if (optind != argc) {
-		log_warnx("unexpected argument '%s' (see --help)", argv[optind]);
-		return 1;
-	}
-	conf_defaults(&w.conf);
-	cpath = conf_path(config, &must_exist);
-	if (conf_load(cpath, must_exist, &w.conf, err, sizeof err) != 0)
-		fatalx("%s", err);
-	if (workers != NULL) {
-		if (parse_u64(workers, 1, CONF_WORKERS_MAX, &n, &why) != 0)
-			fatalx("--workers: %s", why);
-		w.conf.workers = (unsigned)n;
-	}
-	if (listen != NULL)
-		snprintf(w.conf.listen, sizeof w.conf.listen, "%s", listen);
-	if (mode != NULL) {
-		char *end;
-		unsigned long m = strtoul(mode, &end, 8);
-		if (*mode == '\0' || *end != '\0' || m > 0777)
-			fatalx("--socket-mode: must be an octal mode such as 0660");
-		w.conf.socket_mode = (unsigned)m;
-	}
-	if (debug)
-		w.conf.debug = 1;
-	log_init("keygate-authz", w.conf.log, w.conf.debug);
-	w.dir = conf_db(db, &w.conf);
-
-	/* Fatal only at start-up: check the store opens before serving. */
-	if (kg_open(&w.kg, w.dir, STORE_SERVER, err, sizeof err) != 0)
-		fatalx("%s", err);
-	kg_close(&w.kg);
-
-	/* systemd socket activation: the socket moves to fd 0, as a spawner's */
-	if (server_take_activated(w.conf.listen, err, sizeof err) < 0)
-		fatalx("%s", err);
-	if (w.conf.listen[0] != '\0') {
-		w.listen_fd = server_listen(w.conf.listen, w.conf.socket_mode, err, sizeof err);
-		if (w.listen_fd < 0)
-			fatalx("%s", err);
-	} else {
-		if (!server_is_listener(0))
-			fatalx("fd 0 is not a listening socket: start keygate-authz from a "
-			    "FastCGI spawner (mod_fcgid, lighttpd, spawn-fcgi) or use --listen");
-		w.listen_fd = 0;
-	}
-	if (decision_table_init(&w.answers, w.conf.realm) != 0)
-		fatalx("realm: too long to render the denials");
-	request_deadline_ms = w.conf.request_deadline_s * 1000;
-	/*
-	 * libfcgi waits this long for the first byte of a unix-socket
-	 * connection (2 s unless told) before any read: within the deadline.
-	 */
-	snprintf(err, sizeof err, "%u", request_deadline_ms);
-	setenv("LIBFCGI_IS_AF_UNIX_KEEPER_POLL_TIMEOUT", err, 1);
-	if (FCGX_Init() != 0)
-		fatalx("FCGX_Init failed");
-	install_signals();
-	if (w.conf.listen[0] != '\0' || w.conf.workers > 1)
-		return master_main(&w);
-	return worker_main(&w);
+	s.ops = &ops;
+	s.ctx = &prog;
+	return service_main(&s, argc, argv);
 }
