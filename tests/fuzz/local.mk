@@ -28,6 +28,7 @@ FUZZ_HARNESS = \
 	tests/fuzz/fuzz_decide.c \
 	tests/fuzz/fuzz_fcgi_stream.c \
 	tests/fuzz/fuzz_json.c \
+	tests/fuzz/fuzz_jsonparse.c \
 	tests/fuzz/fuzz_parse.c \
 	tests/fuzz/fuzz_record.c \
 	tests/fuzz/fuzz_rules.c
@@ -38,6 +39,7 @@ FUZZ_DICTS = \
 	tests/fuzz/fuzz_decide.dict \
 	tests/fuzz/fuzz_fcgi_stream.dict \
 	tests/fuzz/fuzz_json.dict \
+	tests/fuzz/fuzz_jsonparse.dict \
 	tests/fuzz/fuzz_parse.dict \
 	tests/fuzz/fuzz_record.dict \
 	tests/fuzz/fuzz_rules.dict
