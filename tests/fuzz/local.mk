@@ -31,7 +31,8 @@ FUZZ_HARNESS = \
 	tests/fuzz/fuzz_jsonparse.c \
 	tests/fuzz/fuzz_parse.c \
 	tests/fuzz/fuzz_record.c \
-	tests/fuzz/fuzz_rules.c
+	tests/fuzz/fuzz_rules.c \
+	tests/fuzz/fuzz_vault.c
 FUZZ_DICTS = \
 	tests/fuzz/fuzz_apikey.dict \
 	tests/fuzz/fuzz_conf.dict \
@@ -42,7 +43,8 @@ FUZZ_DICTS = \
 	tests/fuzz/fuzz_jsonparse.dict \
 	tests/fuzz/fuzz_parse.dict \
 	tests/fuzz/fuzz_record.dict \
-	tests/fuzz/fuzz_rules.dict
+	tests/fuzz/fuzz_rules.dict \
+	tests/fuzz/fuzz_vault.dict
 EXTRA_DIST += $(FUZZ_HARNESS) $(FUZZ_DICTS) tests/fuzz/corpus \
 	tests/fuzz/build tests/fuzz/run tests/fuzz/smoke.sh tests/fuzz/make-seeds
 
