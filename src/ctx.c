@@ -3,19 +3,16 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "ctx.h"
 #include "ledger.h"
 #include "log.h"
+#include "secretfile.h"
 
 #define PEPPER_CHECK_TEXT "keygate pepper check v1"
 
@@ -51,35 +48,11 @@ int
 kg_read_pepper(const char *path, unsigned char *buf, size_t cap, size_t *len,
     char *err, size_t errlen)
 {
-	struct stat st;
-	ssize_t r;
-	size_t got = 0;
-	int fd;
+	size_t got;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "cannot open the pepper file %s: %s", path,
-		    errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+	if (secretfile_read(path, "pepper file", buf, cap < PEPPER_MAX ? cap : PEPPER_MAX,
+	    &got, err, errlen) != 0)
 		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "the pepper file %s is not a regular file", path);
-		goto fail;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen, "the pepper file %s is writable by group or others (chmod 0640)", path);
-		goto fail;
-	}
-	if (st.st_mode & S_IROTH) {
-		snprintf(err, errlen, "the pepper file %s is readable by others (chmod 0640)", path);
-		goto fail;
-	}
-	while (got < cap && (r = read(fd, buf + got, cap - got)) > 0)
-		got += (size_t)r;
-	if (got == cap) {
-		snprintf(err, errlen, "the pepper file %s is larger than %d bytes", path, PEPPER_MAX);
-		goto fail;
-	}
-	close(fd);
 	if (got > 0 && buf[got - 1] == '\n')
 		got--;
 	if (got < PEPPER_MIN) {
@@ -89,10 +62,6 @@ kg_read_pepper(const char *path, unsigned char *buf, size_t cap, size_t *len,
 	}
 	*len = got;
 	return 0;
-fail:
-	close(fd);
-	OPENSSL_cleanse(buf, cap);
-	return -1;
 }
 
 int

@@ -28,9 +28,11 @@ FUZZ_HARNESS = \
 	tests/fuzz/fuzz_decide.c \
 	tests/fuzz/fuzz_fcgi_stream.c \
 	tests/fuzz/fuzz_json.c \
+	tests/fuzz/fuzz_jsonparse.c \
 	tests/fuzz/fuzz_parse.c \
 	tests/fuzz/fuzz_record.c \
-	tests/fuzz/fuzz_rules.c
+	tests/fuzz/fuzz_rules.c \
+	tests/fuzz/fuzz_vault.c
 FUZZ_DICTS = \
 	tests/fuzz/fuzz_apikey.dict \
 	tests/fuzz/fuzz_conf.dict \
@@ -38,9 +40,11 @@ FUZZ_DICTS = \
 	tests/fuzz/fuzz_decide.dict \
 	tests/fuzz/fuzz_fcgi_stream.dict \
 	tests/fuzz/fuzz_json.dict \
+	tests/fuzz/fuzz_jsonparse.dict \
 	tests/fuzz/fuzz_parse.dict \
 	tests/fuzz/fuzz_record.dict \
-	tests/fuzz/fuzz_rules.dict
+	tests/fuzz/fuzz_rules.dict \
+	tests/fuzz/fuzz_vault.dict
 EXTRA_DIST += $(FUZZ_HARNESS) $(FUZZ_DICTS) tests/fuzz/corpus \
 	tests/fuzz/build tests/fuzz/run tests/fuzz/smoke.sh tests/fuzz/make-seeds
 

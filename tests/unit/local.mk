@@ -8,6 +8,7 @@ UNIT_TESTS = \
 	tests/unit/test_creds \
 	tests/unit/test_parse \
 	tests/unit/test_json \
+	tests/unit/test_jsonparse \
 	tests/unit/test_rules \
 	tests/unit/test_record \
 	tests/unit/test_policy \
@@ -17,9 +18,12 @@ UNIT_TESTS = \
 	tests/unit/test_server \
 	tests/unit/test_fcgi_guard \
 	tests/unit/test_params \
-	tests/unit/test_log
+	tests/unit/test_log \
+	tests/unit/test_vault
 
 check_PROGRAMS += $(UNIT_TESTS)
+# the reference for test_jsonparse's differential check
+EXTRA_DIST += tests/unit/jsonparse_ref.py
 TESTS += $(UNIT_TESTS)
 
 tests_unit_test_apikey_SOURCES = tests/unit/test_apikey.c tests/unit/tap.h
@@ -30,6 +34,8 @@ tests_unit_test_parse_SOURCES = tests/unit/test_parse.c tests/unit/tap.h
 tests_unit_test_parse_LDADD = $(KG_LIBS)
 tests_unit_test_json_SOURCES = tests/unit/test_json.c tests/unit/tap.h
 tests_unit_test_json_LDADD = $(KG_LIBS)
+tests_unit_test_jsonparse_SOURCES = tests/unit/test_jsonparse.c tests/unit/tap.h
+tests_unit_test_jsonparse_LDADD = $(KG_LIBS)
 tests_unit_test_rules_SOURCES = tests/unit/test_rules.c tests/unit/tap.h
 tests_unit_test_rules_LDADD = $(KG_LIBS)
 tests_unit_test_record_SOURCES = tests/unit/test_record.c tests/unit/tap.h
@@ -50,3 +56,5 @@ tests_unit_test_params_SOURCES = tests/unit/test_params.c tests/unit/tap.h
 tests_unit_test_params_LDADD = $(KG_LIBS)
 tests_unit_test_log_SOURCES = tests/unit/test_log.c tests/unit/tap.h
 tests_unit_test_log_LDADD = $(KG_LIBS)
+tests_unit_test_vault_SOURCES = tests/unit/test_vault.c tests/unit/tap.h
+tests_unit_test_vault_LDADD = $(KG_LIBS)
