@@ -635,13 +635,36 @@ check_allow(const struct authz_req *q, const struct authz_res *r, int64_t now_s,
 	    "200 with more copies of a header than are examined");
 	carried = q->query != NULL && strstr(dec, k) != NULL;
 	for (c = 0; c < q->nauthorization; c++) {
-		a = q->authorization[c];
-		a += strspn(a, " \t");
-		if (strncasecmp(a, "bearer", 6) != 0 || (a[6] != '\0' && a[6] != ' ' && a[6] != '\t'))
-			continue; /* another scheme ("Bearerx" too) */
-		FUZZ_CHECK(strstr(a, k) != NULL, "200 for key $%c, but Authorization copy %u "
-		    "carries another Bearer", key_names[i], c);
-		carried = 1;
+		/*
+		 * Apache and lighttpd join copies of a header with ", " (a comma
+		 * and a space or tab): each element is a copy of its own, and a
+		 * Bearer element anywhere must carry the key.
+		 */
+		char el[4096];
+		const char *e;
+		size_t n;
+
+		for (a = q->authorization[c]; a != NULL; a = e != NULL ? e + 1 : NULL) {
+			for (e = strchr(a, ','); e != NULL && e[1] != ' ' && e[1] != '\t';
+			    e = strchr(e + 1, ','))
+				;
+			n = e != NULL ? (size_t)(e - a) : strlen(a);
+			if (n >= sizeof el)
+				n = sizeof el - 1; /* a longer element holds no key of ours anyway */
+			memcpy(el, a, n);
+			el[n] = '\0';
+			k = g_key[i];
+			{
+				const char *b = el + strspn(el, " \t");
+
+				if (strncasecmp(b, "bearer", 6) != 0 ||
+				    (b[6] != '\0' && b[6] != ' ' && b[6] != '\t'))
+					continue; /* another scheme ("Bearerx" too) */
+				FUZZ_CHECK(strstr(b, k) != NULL, "200 for key $%c, but Authorization "
+				    "copy %u carries another Bearer", key_names[i], c);
+				carried = 1;
+			}
+		}
 	}
 	for (c = 0; c < q->nx_api_key; c++) {
 		a = q->x_api_key[c];
