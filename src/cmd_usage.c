@@ -481,7 +481,7 @@ usage_prune(struct cli *c, int argc, char **argv)
 	/* in transactions of a bounded size: a large prune never holds the store long */
 	do {
 		cli_progress();
-		if ((rc = tally_prune(c->kg.store, before, 10000, &n)) != ST_OK)
+		if ((rc = tally_prune(c->kg.store, NULL, before, 10000, &n)) != ST_OK)
 			return cli_store_fail(c, rc, "history");
 		total += n;
 	} while (n == 10000);
