@@ -1,6 +1,6 @@
 /*
- * keygate - the admin CLI: plans, organizations, keys, usage, verification
- * and backups of one store.  Exit status (SPEC section 1): 0 success,
+ * keygate - the admin CLI: plans, organizations, keys, usage, the audit
+ * trail, verification and backups of one store.  Exit status (SPEC section 1): 0 success,
  * 1 usage error, 2 not found, 3 conflict, 4 store error.
  */
 #include "config.h"
@@ -35,6 +35,8 @@ usage(FILE *f)
 	    "  key import --org ORG [--sha256] [--test] [--name TEXT]   (keys on stdin)\n"
 	    "  verify KEY|- [--method GET] [--path /] [--host HOST]\n"
 	    "  usage [--org ORG] [--period YYYY-MM|YYYY-MM-DD]\n"
+	    "  usage prune --before DATE\n"
+	    "  audit [--org ORG] [--since DATE] [--limit N] | audit prune --before DATE\n"
 	    "  db backup DIR | check | recover\n"
 	    "\n"
 	    "The store is --db, else $KEYGATE_DB, else db= in the config file\n"
@@ -55,6 +57,7 @@ static const struct command commands[] = {
 	{"verify", cmd_verify},
 	{"usage", cmd_usage},
 	{"db", cmd_db},
+	{"audit", cmd_audit},
 };
 
 int
