@@ -183,7 +183,7 @@ int64_t cat_org_balance(struct catalog *cat, const char *id, const struct org_re
 
 /* ---- keys ---- */
 
-/* SPEC: a rotation's grace period is at most 30 days */
+/* A rotation's grace period: at most 30 days (keygate(1), key rotate) */
 #define CAT_GRACE_MAX     ((int64_t)30 * 86400)
 #define CAT_GRACE_DEFAULT ((int64_t)24 * 3600)
 

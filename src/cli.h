@@ -2,7 +2,7 @@
  * cli.h - what every `keygate` subcommand shares: option parsing, the
  * opened store and its catalog session (catalog.h: every write, and the
  * reads both front-ends share), output helpers, and the exit codes of
- * SPEC section 1.
+ * keygate(1), EXIT STATUS.
  */
 #ifndef KEYGATE_CLI_H
 #define KEYGATE_CLI_H

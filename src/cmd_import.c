@@ -1,6 +1,6 @@
 /*
  * cmd_import.c - keygate key import: move keys issued elsewhere into the
- * store without re-issuing them (SPEC 2).  Raw keys (8-256 printable
+ * store without re-issuing them (keygate(1), KEYS).  Raw keys (8-256 printable
  * bytes) or, with --sha256, their SHA-256 hex digests, one a line on stdin.
  *
  * The whole input is read and checked first: a bad line changes nothing.

@@ -1,7 +1,7 @@
 /*
  * cmd_init.c - keygate init: create a store.
  *
- * With --group, the web server's group shares the store (SPEC 7): the
+ * With --group, the web server's group shares the store (keygate(1), init): the
  * directory becomes root:GROUP 2770 (setgid, so every file created later
  * inherits the group) and files are 0660; nothing is world-accessible.
  */

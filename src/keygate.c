@@ -1,7 +1,8 @@
 /*
  * keygate - the admin CLI: plans, organizations, keys, usage, the audit
- * trail, verification and backups of one store.  Exit status (SPEC section 1): 0 success,
- * 1 usage error, 2 not found, 3 conflict, 4 store error.
+ * trail, verification and backups of one store.  Exit status (keygate(1),
+ * EXIT STATUS): 0 success, 1 usage error, 2 not found, 3 conflict, 4 store
+ * error.
  */
 #include "config.h"
 
@@ -67,7 +68,7 @@ main(int argc, char **argv)
 	size_t i;
 	int first = 1, code;
 
-	/* Region and database files must stay group-accessible (SPEC 7). */
+	/* Region and database files must stay group-accessible (init --group). */
 	umask(007);
 	/* KEYGATE_DEBUG=1 shows Berkeley DB's own messages, for diagnosis */
 	log_init("keygate", LOG_TO_STDERR, getenv("KEYGATE_DEBUG") != NULL);

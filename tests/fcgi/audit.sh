@@ -1,5 +1,5 @@
 #!/bin/bash
-# audit.sh - keygate audit and key scopes through the CLI (SPEC 9): every
+# audit.sh - keygate audit and key scopes through the CLI (keygate(1), Audit): every
 # change writes one audit record (who, what, which fields), a failed one
 # none; keygate audit lists them newest first, by org, since a date, a
 # number of them, as JSON; audit prune and usage prune are audited too;
