@@ -1,7 +1,8 @@
 /*
  * cli.h - what every `keygate` subcommand shares: option parsing, the
- * opened store, one-transaction-per-command with deadlock retry, record
- * helpers, and the exit codes of SPEC section 1.
+ * opened store and its catalog session (catalog.h: every write, and the
+ * reads both front-ends share), output helpers, and the exit codes of
+ * keygate(1), EXIT STATUS.
  */
 #ifndef KEYGATE_CLI_H
 #define KEYGATE_CLI_H
@@ -11,6 +12,7 @@
 
 #include "conf.h"
 #include "ctx.h"
+#include "catalog.h"
 #include "json.h"
 #include "record.h"
 #include "store.h"
@@ -24,7 +26,6 @@ enum exit_code {
 };
 
 #define ARGS_MAX 64
-#define CLI_TOUCH_MAX 64
 
 struct arg {
 	const char *name;  /* option name without dashes, NULL for positionals */
@@ -50,22 +51,16 @@ struct cli {
 	const char *db_opt;
 	const char *config_opt;
 	int json;
+	const struct optspec *specs; /* the subcommand's options, for messages */
 	struct conf conf;
 	const char *dir;
 	struct kg kg;
 	int opened;
-	int changed_policy; /* this transaction changed an org or a plan */
 	/*
-	 * The key index, held for writing from the first transaction to
-	 * cli_close, which mirrors the keys and orgs the command changed (or
-	 * rebuilds the index when it changed more orgs than CLI_TOUCH_MAX, or
-	 * when the list of keys cannot grow).
+	 * The catalog session every command reads and writes through (opened
+	 * with the store): the one writer of keys, orgs, plans and the audit.
 	 */
-	struct keyindex *index;
-	unsigned char (*touched_keys)[DIGEST_LEN];
-	size_t ntouched_keys, touched_keys_cap;
-	char touched_orgs[CLI_TOUCH_MAX][ID_MAX + 1];
-	size_t ntouched_orgs;
+	struct catalog *cat;
 };
 
 /*
@@ -76,20 +71,6 @@ struct cli {
 #define CLI_MSG_MAX 1024
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/*
- * Whether s is a key: a valid key of this store's format, or one the store
- * holds (imported keys are any printable 8-256 bytes).  Reads the store in
- * t (may be NULL); an error counts as a key.  0 before cli_open.
- */
-int cli_is_key(struct cli *c, struct store_txn *t, const char *s);
-/*
- * What a message may show of an argument the user typed in place of an id
- * (a key id, an org, a plan): the argument when it is a well-formed id
- * (record_id_valid) and no key (cli_is_key), else only its display prefix,
- * in buf (DISPLAY_MAX): whatever was pasted there, nothing more of it.
- */
-const char *cli_shown(struct cli *c, struct store_txn *t, const char *arg,
-    char *buf, size_t n);
 /* Prints s on stdout, left-aligned in width characters (not bytes). */
 void cli_pad(const char *s, size_t width);
 
@@ -113,44 +94,19 @@ int cli_check_path(const char *what, const char *path);
  */
 int cli_open(struct cli *c);
 void cli_close(struct cli *c);
+/* Who the CLI acts as: "cli:<unix user>", every scope, every organization. */
+void cli_actor(struct cat_actor *actor, char who[AUDIT_ACTOR_MAX + 1]);
 
 /*
- * Runs fn in one transaction, committed synchronously; retried when it
- * meets a deadlock.  fn returns an exit code; anything but EX_OK aborts, so
- * a failed command changes nothing.
+ * Maps a catalog result to an exit code and prints its message (with the
+ * command's name for refused input and conflicts; "--" before the field
+ * when it is one of the command's options).  For CAT_OK, EX_OK.
  */
-typedef int (*cli_txn_fn)(struct cli *c, struct store_txn *txn, void *ctx);
-int cli_txn(struct cli *c, cli_txn_fn fn, void *ctx);
-/* Rebuilds the key index from the store (db check, db recover). */
-int cli_rebuild_index(struct cli *c);
-/* Maps a store result to an exit code with a message (for fn bodies). */
+int cli_cat_fail(struct cli *c, int rc);
+/* Maps a store result to an exit code with a message (plain reads). */
 int cli_store_fail(struct cli *c, int rc, const char *what);
-
-/* "<kind> '<id as cli_shown allows>' not found"; returns EX_NOTFOUND. */
-int cli_not_found(struct cli *c, struct store_txn *t, const char *kind, const char *id);
-
-/* Records, read in a transaction (rmw: for update). */
-int cli_get_org(struct cli *c, struct store_txn *t, const char *id,
-    unsigned char *buf, struct org_rec *o, int rmw);
-int cli_get_plan(struct cli *c, struct store_txn *t, const char *name,
-    unsigned char *buf, struct plan_rec *p, int rmw);
-int cli_put_org(struct cli *c, struct store_txn *t, const char *id,
-    const struct org_rec *o);
-int cli_put_plan(struct cli *c, struct store_txn *t, const struct plan_rec *p);
-/* Looks a key up by public id: digest and record. */
-int cli_get_key_by_id(struct cli *c, struct store_txn *t, const char *id,
-    unsigned char digest[DIGEST_LEN], unsigned char *buf, struct key_rec *k,
-    int rmw);
-int cli_put_key(struct cli *c, struct store_txn *t,
-    const unsigned char digest[DIGEST_LEN], const struct key_rec *k);
-/*
- * 1 if the record exists.  A deadlock or store error counts as "exists",
- * so the caller goes on to a real read that reports it.
- */
-int cli_exists(struct cli *c, struct store_txn *t, enum store_tbl tbl,
-    const char *key);
-/* Bumps meta.generation: every org or plan change does, in its transaction. */
-int cli_bump_generation(struct cli *c, struct store_txn *t);
+/* 1 if the record exists; a store error counts as "exists" (db check). */
+int cli_exists(struct cli *c, enum store_tbl tbl, const char *key);
 
 /*
  * Parses the --allow/--deny options of a, in the order given, into rules
@@ -162,18 +118,6 @@ int cli_parse_rules(const struct args *a, struct rule *rules,
 void cli_print_rules(FILE *f, const struct rule_view *r, size_t n, const char *indent);
 void cli_json_rules(struct json *j, const struct rule_view *r, size_t n);
 
-/* The live last use of a key: the counters' value or the record's. */
-int64_t cli_last_used(struct cli *c, const unsigned char digest[DIGEST_LEN],
-    const struct key_rec *k);
-
-/*
- * Units org used in the current period of a quota of kind (QUOTA_NONE:
- * by calendar month), as the counters decide it (the ledger's base and
- * this host's count).  *period_id: that period.
- */
-uint64_t cli_org_used(struct cli *c, const char *org, enum quota_period kind,
-    int64_t now, uint32_t *period_id);
-
 /* Subcommands. */
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_plan(struct cli *c, int argc, char **argv);
@@ -183,5 +127,6 @@ int cmd_key_import(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_usage(struct cli *c, int argc, char **argv);
 int cmd_db(struct cli *c, int argc, char **argv);
+int cmd_audit(struct cli *c, int argc, char **argv);
 
 #endif

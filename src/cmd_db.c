@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "ledger.h"
 #include "tally.h"
@@ -119,7 +120,7 @@ db_backup(struct cli *c, int argc, char **argv)
 struct check {
 	struct cli *c;
 	unsigned long problems;
-	unsigned long keys, revoked, orgs, plans, ids, ledger, history;
+	unsigned long keys, revoked, orgs, plans, ids, ledger, history, audit;
 	/* per-org active key counts, recomputed: a small open hash */
 	struct orgcount { char id[ID_MAX + 1]; uint32_t n; int used; } *oc;
 	size_t ocap;
@@ -187,7 +188,7 @@ check_org(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 	}
 	memcpy(id, k, kl);
 	id[kl] = '\0';
-	if (!cli_exists(ck->c, NULL, TBL_PLANS, o.plan))
+	if (!cli_exists(ck->c, TBL_PLANS, o.plan))
 		problem(ck, "organization '%s': its plan '%s' does not exist", id, o.plan);
 	return 0;
 }
@@ -209,7 +210,7 @@ check_key(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 	}
 	if (r.flags & KEYF_REVOKED)
 		ck->revoked++;
-	if (!cli_exists(ck->c, NULL, TBL_ORGS, r.org))
+	if (!cli_exists(ck->c, TBL_ORGS, r.org))
 		problem(ck, "key %s: its organization '%s' does not exist", r.id, r.org);
 	if (store_get(ck->c->kg.store, NULL, TBL_KEYIDS, r.id, strlen(r.id), ibuf, sizeof ibuf,
 	    &len, 0) != ST_OK || record_decode_keyid(ibuf, len, &kid) != 0 ||
@@ -282,6 +283,22 @@ check_history(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 }
 
 static int
+check_audit(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct check *ck = ctx;
+	static struct audit_rec r;
+	char at[AUDIT_AT_MAX];
+	uint64_t ns, seq;
+
+	ck->audit++;
+	if (audit_parse_key(k, kl, &ns, &seq) != 0)
+		problem(ck, "audit: a record with a malformed key");
+	else if (record_decode_audit(v, vl, &r) != 0)
+		problem(ck, "audit: the record of %s is damaged", audit_format_at(ns, at, sizeof at));
+	return 0;
+}
+
+static int
 check_counts(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 {
 	struct check *ck = ctx;
@@ -320,7 +337,7 @@ check_index(struct cli *c, struct check *ck)
 	}
 	if (rc < 0)
 		problem(ck, "key index: %s", err);
-	if (cli_rebuild_index(c) == EX_OK)
+	if (cat_rebuild_index(c->cat) == CAT_OK)
 		printf("key index: %s; rebuilt\n", rc > 0 ? err : "differed from the store");
 	else
 		problem(ck, "key index: could not be rebuilt");
@@ -335,6 +352,7 @@ db_check(struct cli *c, int argc, char **argv)
 	struct args a;
 	char err[600];
 	uint32_t used, slots;
+	uint64_t entries;
 	int code, rc;
 
 	c->cmd = "db check";
@@ -366,7 +384,8 @@ db_check(struct cli *c, int argc, char **argv)
 	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_KEYIDS, check_keyid, &ck)) != ST_OK ||
 	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_ORGS, check_counts, &ck)) != ST_OK ||
 	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_LEDGER, check_ledger, &ck)) != ST_OK ||
-	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_HISTORY, check_history, &ck)) != ST_OK) {
+	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_HISTORY, check_history, &ck)) != ST_OK ||
+	    (cli_progress(), rc = store_scan(c->kg.store, NULL, TBL_AUDIT, check_audit, &ck)) != ST_OK) {
 		free(ck.oc);
 		return cli_store_fail(c, rc, "scan");
 	}
@@ -380,6 +399,18 @@ db_check(struct cli *c, int argc, char **argv)
 	printf("keys:      %lu (%lu revoked)\n", ck.keys, ck.revoked);
 	printf("ledger:    %lu records\n", ck.ledger);
 	printf("history:   %lu day records\n", ck.history);
+	printf("audit:     %lu records\n", ck.audit);
+	cli_progress();
+	switch (cat_verify_orgkeys(c->cat, &entries, err, sizeof err)) {
+	case 0:
+		printf("keys by organization: %llu, ok\n", (unsigned long long)entries);
+		break;
+	case 1:
+		printf("keys by organization: to be built by the next key command\n");
+		break;
+	default:
+		problem(&ck, "keys by organization: %s", err);
+	}
 	printf("counters:  %u of %u slots used (%.1f%%)\n", used, slots,
 	    100.0 * used / (double)slots);
 	check_index(c, &ck);
@@ -415,7 +446,7 @@ db_recover(struct cli *c, int argc, char **argv)
 	if ((rc = store_checkpoint(c->kg.store)) != ST_OK)
 		return cli_store_fail(c, rc, "checkpoint");
 	/* the index is derived: after a recovery, derive it again */
-	if ((code = cli_rebuild_index(c)) != EX_OK)
+	if ((code = cli_cat_fail(c, cat_rebuild_index(c->cat))) != EX_OK)
 		return code;
 	cli_note("keygate: store %s is consistent", c->dir);
 	return EX_OK;

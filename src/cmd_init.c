@@ -1,7 +1,7 @@
 /*
  * cmd_init.c - keygate init: create a store.
  *
- * With --group, the web server's group shares the store (SPEC 7): the
+ * With --group, the web server's group shares the store (keygate(1), init): the
  * directory becomes root:GROUP 2770 (setgid, so every file created later
  * inherits the group) and files are 0660; nothing is world-accessible.
  */
@@ -78,14 +78,14 @@ prepare_dir(const char *dir, gid_t gid, int grouped)
 	return EX_OK;
 }
 
+/* The meta record, with the store's first audit record. */
 static int
 write_meta(struct store *s, const char *prefix, const char *pepper_path,
     const unsigned char *pepper, size_t plen)
 {
-	unsigned char buf[RECORD_MAX];
+	char err[600], who[AUDIT_ACTOR_MAX + 1];
+	struct cat_actor actor;
 	struct meta_rec m;
-	struct store_txn *t;
-	int n, rc;
 
 	memset(&m, 0, sizeof m);
 	m.format = STORE_FORMAT;
@@ -97,17 +97,9 @@ write_meta(struct store *s, const char *prefix, const char *pepper_path,
 		if (kg_pepper_check(pepper, plen, m.pepper_check) != 0)
 			return cli_fail(EX_STORE, "OpenSSL failed to compute the pepper check");
 	}
-	if ((n = record_encode_meta(&m, buf, sizeof buf)) < 0)
-		return cli_fail(EX_USAGE, "pepper file path too long");
-	if ((rc = store_txn_begin(s, &t)) != ST_OK)
-		return cli_fail(EX_STORE, "cannot write the store: %s", store_errmsg(s));
-	rc = store_put(s, t, TBL_META, "store", 5, buf, (size_t)n, 1);
-	if (rc != ST_OK) {
-		store_txn_abort(t);
-		return cli_fail(EX_STORE, "cannot write the store: %s", store_errmsg(s));
-	}
-	if (store_txn_commit(t) != ST_OK)
-		return cli_fail(EX_STORE, "cannot write the store: %s", store_errmsg(s));
+	cli_actor(&actor, who);
+	if (cat_init_store(s, &actor, &m, err, sizeof err) != 0)
+		return cli_fail(EX_STORE, "%s", err);
 	store_checkpoint(s);
 	return EX_OK;
 }

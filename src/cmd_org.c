@@ -1,5 +1,6 @@
 /*
- * cmd_org.c - keygate org create|set|credit|list|show.
+ * cmd_org.c - keygate org create|set|credit|list|show: options in,
+ * catalog calls, output out.
  */
 #include "config.h"
 
@@ -7,36 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "counters.h"
 #include "policy.h"
-
-struct org_op {
-	const char *id;
-	const struct args *a;
-	int64_t credit; /* org credit */
-};
-
-static int
-org_create_txn(struct cli *c, struct store_txn *t, void *ctx)
-{
-	struct org_op *op = ctx;
-	unsigned char pbuf[RECORD_MAX];
-	struct plan_rec p;
-	struct org_rec o;
-	int code;
-
-	if (cli_exists(c, t, TBL_ORGS, op->id))
-		return cli_fail(EX_CONFLICT, "org create: organization '%s' already exists", op->id);
-	if ((code = cli_get_plan(c, t, arg_get(op->a, "plan"), pbuf, &p, 0)) != EX_OK)
-		return code;
-	memset(&o, 0, sizeof o);
-	o.name = arg_get(op->a, "name") ? arg_get(op->a, "name") : "";
-	o.plan = p.name;
-	o.created_at = kg_now();
-	if ((code = cli_put_org(c, t, op->id, &o)) != EX_OK)
-		return code;
-	return cli_bump_generation(c, t);
-}
 
 static int
 org_create(struct cli *c, int argc, char **argv)
@@ -44,61 +16,22 @@ org_create(struct cli *c, int argc, char **argv)
 	static const struct optspec specs[] = {
 		{"plan", 1, 0}, {"name", 1, 0}, {NULL, 0, 0},
 	};
-	struct org_op op;
 	struct args a;
-	char sb[DISPLAY_MAX];
 	int code;
 
 	c->cmd = "org create";
 	if ((code = cli_parse(c, argc, argv, specs, 1, 1,
 	    "org create ORG --plan NAME [--name TEXT]", &a)) != EX_OK)
 		return code;
-	if (!record_id_valid(a.pos[0]))
-		return cli_fail(EX_USAGE, "org create: organization ids are 1-64 of A-Z a-z 0-9 . _ -");
 	if (arg_get(&a, "plan") == NULL)
 		return cli_fail(EX_USAGE, "org create: --plan NAME is required");
-	if (!record_text_valid(arg_get(&a, "name")))
-		return cli_fail(EX_USAGE, "org create: --name must be at most 128 characters without control characters");
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
-	/* an org id is logged and sent to the backend with every request */
-	if (cli_is_key(c, NULL, a.pos[0]))
-		return cli_fail(EX_USAGE, "org create: '%s' is an API key, not an organization id",
-		    cli_shown(c, NULL, a.pos[0], sb, sizeof sb));
-	op.id = a.pos[0];
-	op.a = &a;
-	if ((code = cli_txn(c, org_create_txn, &op)) != EX_OK)
+	if ((code = cli_cat_fail(c, cat_org_create(c->cat, a.pos[0], arg_get(&a, "plan"),
+	    arg_get(&a, "name")))) != EX_OK)
 		return code;
-	cli_note("keygate: organization %s created on plan %s", op.id, arg_get(&a, "plan"));
+	cli_note("keygate: organization %s created on plan %s", a.pos[0], arg_get(&a, "plan"));
 	return EX_OK;
-}
-
-static int
-org_set_txn(struct cli *c, struct store_txn *t, void *ctx)
-{
-	struct org_op *op = ctx;
-	unsigned char buf[RECORD_MAX], pbuf[RECORD_MAX];
-	struct plan_rec p;
-	struct org_rec o;
-	const char *v;
-	int code;
-
-	if ((code = cli_get_org(c, t, op->id, buf, &o, 1)) != EX_OK)
-		return code;
-	if ((v = arg_get(op->a, "plan")) != NULL) {
-		if ((code = cli_get_plan(c, t, v, pbuf, &p, 0)) != EX_OK)
-			return code;
-		o.plan = p.name;
-	}
-	if ((v = arg_get(op->a, "name")) != NULL)
-		o.name = v;
-	if (arg_has(op->a, "suspend"))
-		o.flags |= ORGF_SUSPENDED;
-	if (arg_has(op->a, "resume"))
-		o.flags &= ~(uint32_t)ORGF_SUSPENDED;
-	if ((code = cli_put_org(c, t, op->id, &o)) != EX_OK)
-		return code;
-	return cli_bump_generation(c, t);
 }
 
 static int
@@ -108,7 +41,7 @@ org_set(struct cli *c, int argc, char **argv)
 		{"plan", 1, 0}, {"name", 1, 0}, {"suspend", 0, 0}, {"resume", 0, 0},
 		{NULL, 0, 0},
 	};
-	struct org_op op;
+	struct cat_org_change ch;
 	struct args a;
 	int code;
 
@@ -118,52 +51,26 @@ org_set(struct cli *c, int argc, char **argv)
 		return code;
 	if (arg_has(&a, "suspend") && arg_has(&a, "resume"))
 		return cli_fail(EX_USAGE, "org set: --suspend and --resume exclude each other");
-	if (!arg_has(&a, "suspend") && !arg_has(&a, "resume") && !arg_get(&a, "plan") &&
-	    !arg_get(&a, "name"))
+	ch.plan = arg_get(&a, "plan");
+	ch.name = arg_get(&a, "name");
+	ch.suspended = arg_has(&a, "suspend") ? 1 : arg_has(&a, "resume") ? 0 : CAT_KEEP;
+	if (cat_org_change_empty(&ch))
 		return cli_fail(EX_USAGE, "org set: nothing to change (--plan, --name, --suspend, --resume)");
-	if (!record_text_valid(arg_get(&a, "name")))
-		return cli_fail(EX_USAGE, "org set: --name must be at most 128 characters without control characters");
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
-	op.id = a.pos[0];
-	op.a = &a;
-	if ((code = cli_txn(c, org_set_txn, &op)) != EX_OK)
+	if ((code = cli_cat_fail(c, cat_org_set(c->cat, a.pos[0], &ch))) != EX_OK)
 		return code;
-	cli_note("keygate: organization %s updated%s", op.id,
+	cli_note("keygate: organization %s updated%s", a.pos[0],
 	    arg_has(&a, "suspend") ? " (suspended)" : arg_has(&a, "resume") ? " (resumed)" : "");
 	return EX_OK;
 }
 
 static int
-org_credit_txn(struct cli *c, struct store_txn *t, void *ctx)
-{
-	struct org_op *op = ctx;
-	unsigned char buf[RECORD_MAX];
-	struct org_rec o;
-	int code;
-
-	if ((code = cli_get_org(c, t, op->id, buf, &o, 1)) != EX_OK)
-		return code;
-	if (op->credit < 0 && (uint64_t)-op->credit > o.credits)
-		return cli_fail(EX_CONFLICT, "org credit: only %llu credits were granted; cannot remove %lld",
-		    (unsigned long long)o.credits, (long long)-op->credit);
-	if (op->credit > 0 && o.credits + (uint64_t)op->credit > QUOTA_USED_MAX)
-		return cli_fail(EX_CONFLICT, "org credit: the total would exceed %llu",
-		    (unsigned long long)QUOTA_USED_MAX);
-	o.credits = (uint64_t)((int64_t)o.credits + op->credit);
-	op->credit = (int64_t)o.credits;
-	if ((code = cli_put_org(c, t, op->id, &o)) != EX_OK)
-		return code;
-	return cli_bump_generation(c, t);
-}
-
-static int
 org_credit(struct cli *c, int argc, char **argv)
 {
-	struct org_op op;
 	struct args a;
 	const char *v, *why;
-	uint64_t n;
+	uint64_t n, granted;
 	int code, neg = 0;
 
 	c->cmd = "org credit";
@@ -179,13 +86,11 @@ org_credit(struct cli *c, int argc, char **argv)
 		    a.pos[1], why);
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
-	op.id = a.pos[0];
-	op.a = &a;
-	op.credit = neg ? -(int64_t)n : (int64_t)n;
-	if ((code = cli_txn(c, org_credit_txn, &op)) != EX_OK)
+	if ((code = cli_cat_fail(c, cat_org_credit(c->cat, a.pos[0],
+	    neg ? -(int64_t)n : (int64_t)n, &granted, NULL))) != EX_OK)
 		return code;
-	cli_note("keygate: organization %s now has %lld credits granted in total", op.id,
-	    (long long)op.credit);
+	cli_note("keygate: organization %s now has %llu credits granted in total", a.pos[0],
+	    (unsigned long long)granted);
 	return EX_OK;
 }
 
@@ -208,7 +113,7 @@ org_usage(struct cli *c, const char *id, const struct org_rec *o,
 	if (p && kind == QUOTA_CREDITS)
 		u->quota += o->credits;
 	/* without a quota, usage is counted by month */
-	u->used = cli_org_used(c, id, kind, kg_now(), &u->period);
+	u->used = cat_org_used(c->cat, id, kind, kg_now(), &u->period);
 }
 
 static void
@@ -227,6 +132,11 @@ json_org(struct cli *c, struct json *j, const char *id, const struct org_rec *o,
 	json_kv_int(j, "keys", o->nkeys);
 	json_key(j, "credits");
 	json_uint(j, o->credits);
+	json_key(j, "balance");
+	if (p != NULL && p->quota.period == QUOTA_CREDITS)
+		json_int(j, cat_org_balance(c->cat, id, o, p));
+	else
+		json_null(j);
 	json_kv_time(j, "created_at", o->created_at);
 	json_key(j, "used");
 	json_uint(j, u.used);
@@ -300,36 +210,39 @@ org_list(struct cli *c, int argc, char **argv)
 static int
 org_show(struct cli *c, int argc, char **argv)
 {
-	unsigned char buf[RECORD_MAX], pbuf[RECORD_MAX];
-	struct org_rec o;
-	struct plan_rec p;
+	struct cat_org co;
+	struct cat_plan cp;
+	const struct org_rec *o = &co.o;
+	const struct plan_rec *p;
 	struct usage_now u;
 	struct args a;
 	struct json j;
 	char tb[32];
-	int code, havep;
+	int code;
 
 	c->cmd = "org show";
 	if ((code = cli_parse(c, argc, argv, NULL, 1, 1, "org show ORG [--json]", &a)) != EX_OK)
 		return code;
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
-	if ((code = cli_get_org(c, NULL, a.pos[0], buf, &o, 0)) != EX_OK)
-		return code < 0 ? EX_STORE : code;
-	havep = cli_get_plan(c, NULL, o.plan, pbuf, &p, 0) == EX_OK;
+	if ((code = cli_cat_fail(c, cat_get_org(c->cat, a.pos[0], &co))) != EX_OK)
+		return code;
+	p = cat_get_plan(c->cat, o->plan, &cp) == CAT_OK ? &cp.p : NULL;
 	if (c->json) {
 		json_init(&j, stdout);
-		json_org(c, &j, a.pos[0], &o, havep ? &p : NULL);
+		json_org(c, &j, a.pos[0], o, p);
 		return EX_OK;
 	}
-	org_usage(c, a.pos[0], &o, havep ? &p : NULL, &u);
+	org_usage(c, a.pos[0], o, p, &u);
 	printf("id:        %s\n", a.pos[0]);
-	printf("name:      %s\n", o.name);
-	printf("plan:      %s\n", o.plan);
-	printf("state:     %s\n", (o.flags & ORGF_SUSPENDED) ? "suspended" : "active");
-	printf("keys:      %u\n", o.nkeys);
-	printf("credits:   %llu\n", (unsigned long long)o.credits);
-	printf("created:   %s\n", format_time(o.created_at, tb, sizeof tb));
+	printf("name:      %s\n", o->name);
+	printf("plan:      %s\n", o->plan);
+	printf("state:     %s\n", (o->flags & ORGF_SUSPENDED) ? "suspended" : "active");
+	printf("keys:      %u\n", o->nkeys);
+	printf("credits:   %llu\n", (unsigned long long)o->credits);
+	if (p != NULL && p->quota.period == QUOTA_CREDITS)
+		printf("balance:   %lld\n", (long long)cat_org_balance(c->cat, a.pos[0], o, p));
+	printf("created:   %s\n", format_time(o->created_at, tb, sizeof tb));
 	if (u.has_quota)
 		printf("usage:     %llu of %llu\n", (unsigned long long)u.used,
 		    (unsigned long long)u.quota);

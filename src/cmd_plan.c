@@ -1,5 +1,6 @@
 /*
- * cmd_plan.c - keygate plan set|list|show|delete.
+ * cmd_plan.c - keygate plan set|list|show|delete: options in, catalog
+ * calls, output out.
  */
 #include "config.h"
 
@@ -8,57 +9,6 @@
 
 #include "cli.h"
 
-struct plan_set {
-	const char *name;
-	const struct args *a;
-	struct rule rules[RULES_MAX];
-	struct rule_view views[RULES_MAX];
-	size_t nrules;
-	int created;
-};
-
-static int
-plan_set_txn(struct cli *c, struct store_txn *t, void *ctx)
-{
-	struct plan_set *ps = ctx;
-	const struct args *a = ps->a;
-	unsigned char buf[RECORD_MAX];
-	struct plan_rec p;
-	const char *v, *why;
-	uint64_t n;
-	int code;
-
-	ps->created = !cli_exists(c, t, TBL_PLANS, ps->name);
-	if (ps->created) {
-		memset(&p, 0, sizeof p);
-		p.name = ps->name;
-		p.created_at = kg_now();
-	} else if ((code = cli_get_plan(c, t, ps->name, buf, &p, 1)) != EX_OK) {
-		return code;
-	}
-	if ((v = arg_get(a, "rate")) && parse_rate(v, &p.rate, &why) != 0)
-		return cli_fail(EX_USAGE, "plan set: --rate: %s", why);
-	if ((v = arg_get(a, "quota")) && parse_quota(v, &p.quota, &why) != 0)
-		return cli_fail(EX_USAGE, "plan set: --quota: %s", why);
-	if ((v = arg_get(a, "max-keys"))) {
-		if (parse_u64(v, 0, 1000000000, &n, &why) != 0)
-			return cli_fail(EX_USAGE, "plan set: --max-keys: %s", why);
-		p.max_keys = (uint32_t)n;
-	}
-	if ((v = arg_get(a, "overage")) && parse_percent(v, &p.overage_pct, &why) != 0)
-		return cli_fail(EX_USAGE, "plan set: --overage: %s", why);
-	if (arg_has(a, "clear-rules"))
-		p.nrules = 0;
-	if (ps->nrules > 0) {
-		memcpy(p.rules, ps->views, ps->nrules * sizeof ps->views[0]);
-		p.nrules = ps->nrules;
-	}
-	p.updated_at = kg_now();
-	if ((code = cli_put_plan(c, t, &p)) != EX_OK)
-		return code;
-	return cli_bump_generation(c, t);
-}
-
 static int
 plan_set(struct cli *c, int argc, char **argv)
 {
@@ -66,11 +16,13 @@ plan_set(struct cli *c, int argc, char **argv)
 		{"rate", 1, 0}, {"quota", 1, 0}, {"max-keys", 1, 0}, {"overage", 1, 0},
 		{"allow", 1, 1}, {"deny", 1, 1}, {"clear-rules", 0, 0}, {NULL, 0, 0},
 	};
-	struct plan_set ps;
+	struct rule rules[RULES_MAX];
+	struct rule_view views[RULES_MAX];
+	struct cat_plan_spec ps;
 	struct args a;
-	const char *why;
-	char sb[DISPLAY_MAX];
-	int code;
+	const char *v, *why;
+	uint64_t n;
+	int code, created;
 
 	c->cmd = "plan set";
 	memset(&ps, 0, sizeof ps);
@@ -79,39 +31,33 @@ plan_set(struct cli *c, int argc, char **argv)
 	    "[--overage 20%] [--allow RULE] [--deny RULE]", &a)) != EX_OK)
 		return code;
 	ps.name = a.pos[0];
-	ps.a = &a;
-	if (!record_id_valid(ps.name))
-		return cli_fail(EX_USAGE, "plan set: plan names are 1-64 of A-Z a-z 0-9 . _ -");
-	/* Validate everything before the store is touched. */
-	{
-		struct rate_spec r;
-		struct quota_spec q;
-		uint64_t n;
-		uint32_t pct;
-		const char *v;
-
-		if ((v = arg_get(&a, "rate")) && parse_rate(v, &r, &why) != 0)
-			return cli_fail(EX_USAGE, "plan set: --rate: %s", why);
-		if ((v = arg_get(&a, "quota")) && parse_quota(v, &q, &why) != 0)
-			return cli_fail(EX_USAGE, "plan set: --quota: %s", why);
-		if ((v = arg_get(&a, "max-keys")) && parse_u64(v, 0, 1000000000, &n, &why) != 0)
+	/* Everything is parsed before the store is touched. */
+	if ((v = arg_get(&a, "rate")) && parse_rate(v, &ps.rate, &why) != 0)
+		return cli_fail(EX_USAGE, "plan set: --rate: %s", why);
+	if ((v = arg_get(&a, "quota")) && parse_quota(v, &ps.quota, &why) != 0)
+		return cli_fail(EX_USAGE, "plan set: --quota: %s", why);
+	if ((v = arg_get(&a, "max-keys"))) {
+		if (parse_u64(v, 0, CAT_MAX_KEYS_MAX, &n, &why) != 0)
 			return cli_fail(EX_USAGE, "plan set: --max-keys: %s", why);
-		if ((v = arg_get(&a, "overage")) && parse_percent(v, &pct, &why) != 0)
-			return cli_fail(EX_USAGE, "plan set: --overage: %s", why);
+		ps.max_keys = (uint32_t)n;
 	}
-	if ((code = cli_parse_rules(&a, ps.rules, ps.views, &ps.nrules)) != EX_OK)
+	if ((v = arg_get(&a, "overage")) && parse_percent(v, &ps.overage_pct, &why) != 0)
+		return cli_fail(EX_USAGE, "plan set: --overage: %s", why);
+	ps.set_rate = arg_has(&a, "rate");
+	ps.set_quota = arg_has(&a, "quota");
+	ps.set_max_keys = arg_has(&a, "max-keys");
+	ps.set_overage = arg_has(&a, "overage");
+	if ((code = cli_parse_rules(&a, rules, views, &ps.nrules)) != EX_OK)
 		return code;
 	if (arg_has(&a, "clear-rules") && ps.nrules > 0)
 		return cli_fail(EX_USAGE, "plan set: --clear-rules cannot be combined with --allow or --deny");
+	ps.rules = views;
+	ps.set_rules = ps.nrules > 0 || arg_has(&a, "clear-rules");
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
-	/* a plan name is logged and sent to the backend with every request */
-	if (cli_is_key(c, NULL, ps.name))
-		return cli_fail(EX_USAGE, "plan set: '%s' is an API key, not a plan name",
-		    cli_shown(c, NULL, ps.name, sb, sizeof sb));
-	if ((code = cli_txn(c, plan_set_txn, &ps)) != EX_OK)
+	if ((code = cli_cat_fail(c, cat_plan_set(c->cat, &ps, &created))) != EX_OK)
 		return code;
-	cli_note("keygate: plan %s %s", ps.name, ps.created ? "created" : "updated");
+	cli_note("keygate: plan %s %s", ps.name, created ? "created" : "updated");
 	return EX_OK;
 }
 
@@ -219,8 +165,7 @@ plan_list(struct cli *c, int argc, char **argv)
 static int
 plan_show(struct cli *c, int argc, char **argv)
 {
-	unsigned char buf[RECORD_MAX];
-	struct plan_rec p;
+	struct cat_plan cp;
 	struct args a;
 	struct json j;
 	int code;
@@ -230,58 +175,15 @@ plan_show(struct cli *c, int argc, char **argv)
 		return code;
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
-	if ((code = cli_get_plan(c, NULL, a.pos[0], buf, &p, 0)) != EX_OK)
-		return code < 0 ? EX_STORE : code;
+	if ((code = cli_cat_fail(c, cat_get_plan(c->cat, a.pos[0], &cp))) != EX_OK)
+		return code;
 	if (c->json) {
 		json_init(&j, stdout);
-		json_plan(&j, &p);
+		json_plan(&j, &cp.p);
 	} else {
-		print_plan_text(&p);
+		print_plan_text(&cp.p);
 	}
 	return EX_OK;
-}
-
-struct plan_users {
-	const char *plan;
-	const char *user;
-	char first[ID_MAX + 1];
-};
-
-static int
-find_plan_user(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
-{
-	struct plan_users *pu = ctx;
-	struct org_rec o;
-
-	if (record_decode_org(v, vl, &o) == 0 && strcmp(o.plan, pu->plan) == 0) {
-		snprintf(pu->first, sizeof pu->first, "%.*s", (int)kl, (const char *)k);
-		pu->user = pu->first;
-		return 1;
-	}
-	return 0;
-}
-
-static int
-plan_delete_txn(struct cli *c, struct store_txn *t, void *ctx)
-{
-	const char *name = ctx;
-	unsigned char buf[RECORD_MAX];
-	struct plan_users pu = {name, NULL, ""};
-	struct plan_rec p;
-	int code, rc;
-
-	if ((code = cli_get_plan(c, t, name, buf, &p, 1)) != EX_OK)
-		return code;
-	rc = store_scan(c->kg.store, t, TBL_ORGS, find_plan_user, &pu);
-	if (rc != ST_OK)
-		return rc == ST_DEADLOCK ? -ST_DEADLOCK : cli_store_fail(c, rc, "organizations");
-	if (pu.user != NULL)
-		return cli_fail(EX_CONFLICT, "plan delete: plan '%s' is used by organization '%s'",
-		    name, pu.user);
-	rc = store_del(c->kg.store, t, TBL_PLANS, name, strlen(name));
-	if (rc != ST_OK)
-		return rc == ST_DEADLOCK ? -ST_DEADLOCK : cli_store_fail(c, rc, "plan");
-	return cli_bump_generation(c, t);
 }
 
 static int
@@ -295,7 +197,7 @@ plan_delete(struct cli *c, int argc, char **argv)
 		return code;
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
-	if ((code = cli_txn(c, plan_delete_txn, (void *)a.pos[0])) != EX_OK)
+	if ((code = cli_cat_fail(c, cat_plan_delete(c->cat, a.pos[0]))) != EX_OK)
 		return code;
 	cli_note("keygate: plan %s deleted", a.pos[0]);
 	return EX_OK;

@@ -143,7 +143,7 @@ usage_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 			return 1;
 		}
 	} else {
-		used = cli_org_used(u->c, id, kind, now, &pid);
+		used = cat_org_used(u->c->cat, id, kind, now, &pid);
 	}
 	period_label(pid, label, sizeof label);
 	u->rows++;
@@ -178,6 +178,7 @@ usage_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 static int
 usage_period(struct cli *c, const struct args *a)
 {
+	struct cat_org org;
 	struct usage u;
 	const char *why;
 	int rc;
@@ -195,8 +196,8 @@ usage_period(struct cli *c, const struct args *a)
 	}
 	if ((rc = cli_open(c)) != EX_OK)
 		return rc;
-	if (u.org != NULL && !cli_exists(c, NULL, TBL_ORGS, u.org))
-		return cli_not_found(c, NULL, "organization", u.org);
+	if (u.org != NULL && (rc = cli_cat_fail(c, cat_get_org(c->cat, u.org, &org))) != EX_OK)
+		return rc;
 	if (c->json) {
 		json_init(&u.j, stdout);
 		json_arr_begin(&u.j);
@@ -425,9 +426,9 @@ static int
 usage_daily(struct cli *c, const struct args *a)
 {
 	const char *org = arg_get(a, "org"), *key = arg_get(a, "key");
-	unsigned char digest[DIGEST_LEN], buf[RECORD_MAX];
+	struct cat_key ck;
+	struct cat_org co;
 	struct daily d;
-	struct key_rec k;
 	int code;
 
 	memset(&d, 0, sizeof d);
@@ -439,16 +440,16 @@ usage_daily(struct cli *c, const struct args *a)
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
 	if (key != NULL) {
-		if ((code = cli_get_key_by_id(c, NULL, key, digest, buf, &k, 0)) != EX_OK)
+		if ((code = cli_cat_fail(c, cat_get_key(c->cat, key, &ck))) != EX_OK)
 			return code;
-		if (org != NULL && strcmp(org, k.org) != 0)
+		if (org != NULL && strcmp(org, ck.k.org) != 0)
 			return cli_fail(EX_NOTFOUND, "key %s is not a key of organization '%.64s'",
-			    k.id, org);
-		return daily_one(&d, TALLY_KEY, k.id, k.org);
+			    ck.k.id, org);
+		return daily_one(&d, TALLY_KEY, ck.k.id, ck.k.org);
 	}
 	if (org != NULL) {
-		if (!cli_exists(c, NULL, TBL_ORGS, org))
-			return cli_not_found(c, NULL, "organization", org);
+		if ((code = cli_cat_fail(c, cat_get_org(c->cat, org, &co))) != EX_OK)
+			return code;
 		return daily_one(&d, TALLY_ORG, org, org);
 	}
 	return daily_all(&d);
@@ -462,8 +463,8 @@ usage_prune(struct cli *c, int argc, char **argv)
 	static const struct optspec specs[] = {{"before", 1, 0}, {NULL, 0, 0}};
 	struct args a;
 	int64_t before;
-	uint64_t n = 0, total = 0;
-	int code, rc;
+	uint64_t total = 0;
+	int code;
 
 	c->cmd = "usage prune";
 	if ((code = cli_parse(c, argc, argv, specs, 0, 0, "usage prune --before YYYY-MM-DD",
@@ -473,18 +474,11 @@ usage_prune(struct cli *c, int argc, char **argv)
 		return cli_fail(EX_USAGE, "usage prune: --before YYYY-MM-DD is required");
 	if ((code = parse_day("before", arg_get(&a, "before"), &before)) != EX_OK)
 		return code;
-	if (before > kg_now() / 86400 + 1)
-		return cli_fail(EX_USAGE, "usage prune: --before %s is in the future",
-		    arg_get(&a, "before"));
 	if ((code = cli_open(c)) != EX_OK)
 		return code;
 	/* in transactions of a bounded size: a large prune never holds the store long */
-	do {
-		cli_progress();
-		if ((rc = tally_prune(c->kg.store, before, 10000, &n)) != ST_OK)
-			return cli_store_fail(c, rc, "history");
-		total += n;
-	} while (n == 10000);
+	if ((code = cli_cat_fail(c, cat_usage_prune(c->cat, before, &total))) != EX_OK)
+		return code;
 	cli_note("keygate: %llu day records before %s pruned", (unsigned long long)total,
 	    arg_get(&a, "before"));
 	return EX_OK;

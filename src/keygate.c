@@ -1,7 +1,8 @@
 /*
- * keygate - the admin CLI: plans, organizations, keys, usage, verification
- * and backups of one store.  Exit status (SPEC section 1): 0 success,
- * 1 usage error, 2 not found, 3 conflict, 4 store error.
+ * keygate - the admin CLI: plans, organizations, keys, usage, the audit
+ * trail, verification and backups of one store.  Exit status (keygate(1),
+ * EXIT STATUS): 0 success, 1 usage error, 2 not found, 3 conflict, 4 store
+ * error.
  */
 #include "config.h"
 
@@ -28,12 +29,15 @@ usage(FILE *f)
 	    "  org credit ORG +N\n"
 	    "  org list | show ORG\n"
 	    "  key create --org ORG [--name TEXT] [--user ID] [--test] [--expires 90d|DATE]\n"
-	    "             [--rate 10/s] [--allow RULE]... [--deny RULE]... [--force]\n"
+	    "             [--rate 10/s] [--allow RULE]... [--deny RULE]... [--scope SCOPE]...\n"
+	    "             [--force]\n"
 	    "  key list [--org ORG] [--all] | show ID | revoke ID\n"
 	    "  key rotate ID [--grace 24h|0] [--expires 90d|DATE] [--force]\n"
 	    "  key import --org ORG [--sha256] [--test] [--name TEXT]   (keys on stdin)\n"
 	    "  verify KEY|- [--method GET] [--path /] [--host HOST]\n"
 	    "  usage [--org ORG] [--period YYYY-MM|YYYY-MM-DD]\n"
+	    "  usage prune --before DATE\n"
+	    "  audit [--org ORG] [--since DATE] [--limit N] | audit prune --before DATE\n"
 	    "  db backup DIR | check | recover\n"
 	    "\n"
 	    "The store is --db, else $KEYGATE_DB, else db= in the config file\n"
@@ -54,6 +58,7 @@ static const struct command commands[] = {
 	{"verify", cmd_verify},
 	{"usage", cmd_usage},
 	{"db", cmd_db},
+	{"audit", cmd_audit},
 };
 
 int
@@ -63,7 +68,7 @@ main(int argc, char **argv)
 	size_t i;
 	int first = 1, code;
 
-	/* Region and database files must stay group-accessible (SPEC 7). */
+	/* Region and database files must stay group-accessible (init --group). */
 	umask(007);
 	/* KEYGATE_DEBUG=1 shows Berkeley DB's own messages, for diagnosis */
 	log_init("keygate", LOG_TO_STDERR, getenv("KEYGATE_DEBUG") != NULL);

@@ -581,7 +581,7 @@ prune_history(struct store *s, struct counters_flush_state *fs, int64_t now)
 
 	if (__atomic_load_n(&fs->pruned_day, __ATOMIC_ACQUIRE) == today)
 		return;
-	if (tally_prune(s, today - HISTORY_KEEP_DAYS, PRUNE_BATCH, &n) == ST_OK &&
+	if (tally_prune(s, NULL, today - HISTORY_KEEP_DAYS, PRUNE_BATCH, &n) == ST_OK &&
 	    n < PRUNE_BATCH)
 		__atomic_store_n(&fs->pruned_day, today, __ATOMIC_RELEASE);
 }

@@ -11,6 +11,13 @@
  * byte-sized fields (digests, quota period, rule count and action) are
  * the same in both.  A decoder refuses a version it does not know,
  * trailing bytes, missing NULs and embedded NULs.
+ *
+ * A key with scopes is a version 3 record: version 2 and its scopes, a
+ * varint after the rules, never zero (a key without scopes is version 2,
+ * so that every value keeps one encoding).  Keys without scopes are thus
+ * byte for byte what earlier builds wrote, and they read them; and a
+ * record cut short is refused, which an optional trailing field could not
+ * tell from a key without scopes.
  */
 #include "config.h"
 
@@ -20,7 +27,7 @@
 
 enum rec_type {
 	REC_META = 'M', REC_KEY = 'K', REC_KEYID = 'I', REC_ORG = 'O', REC_PLAN = 'P',
-	REC_LEDGER = 'L', REC_LEDGER_SEQ = 'S', REC_HISTORY = 'H',
+	REC_LEDGER = 'L', REC_LEDGER_SEQ = 'S', REC_HISTORY = 'H', REC_AUDIT = 'A',
 };
 
 struct wr {
@@ -275,8 +282,8 @@ open_rd(struct rd *r, const unsigned char *buf, size_t len, enum rec_type type)
 	r->pos = 0;
 	r->bad = 0;
 	/* stores are not converted: a record becomes version 2 when written again */
-	if (buf == NULL || len < 2 || (buf[0] != 1 && buf[0] != RECORD_VERSION) ||
-	    buf[1] != type)
+	if (buf == NULL || len < 2 || (buf[0] != 1 && buf[0] != RECORD_VERSION &&
+	    !(buf[0] == RECORD_VERSION_SCOPES && type == REC_KEY)) || buf[1] != type)
 		return -1;
 	r->version = buf[0];
 	r->pos = 2;
@@ -349,6 +356,13 @@ record_encode_key(const struct key_rec *k, unsigned char *buf, size_t cap)
 	put_u32(&w, k->rate.count);
 	put_u32(&w, k->rate.window_s);
 	put_rules(&w, k->rules, k->nrules);
+	if (k->scopes & ~(uint32_t)SCOPES_ALL)
+		w.overflow = 1;
+	if (k->scopes != 0) {
+		put_u32(&w, k->scopes);
+		if (!w.overflow)
+			buf[0] = RECORD_VERSION_SCOPES;
+	}
 	return finish(&w);
 }
 
@@ -383,6 +397,12 @@ record_decode_key(const unsigned char *buf, size_t len, struct key_rec *k)
 	k->rate.count = get_u32(&r);
 	k->rate.window_s = get_u32(&r);
 	get_rules(&r, k->rules, &k->nrules);
+	k->scopes = 0;
+	if (r.version == RECORD_VERSION_SCOPES) {
+		k->scopes = get_u32(&r);
+		if (k->scopes == 0 || (k->scopes & ~(uint32_t)SCOPES_ALL))
+			r.bad = 1;
+	}
 	if (close_rd(&r) != 0 || k->id[0] == '\0' || k->org[0] == '\0' ||
 	    !rate_valid(&k->rate))
 		return -1;
@@ -644,4 +664,138 @@ record_decode_history(const unsigned char *buf, size_t len, struct history_rec *
 		h->n[i] = get_u64(&r);
 	h->last_used = get_i64(&r);
 	return close_rd(&r);
+}
+
+/* ---- audit ---- */
+
+static int
+audit_name_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	for (n = 0; s[n] != '\0'; n++)
+		if (n >= AUDIT_NAME_MAX || !((s[n] >= 'a' && s[n] <= 'z') || s[n] == '_' ||
+		    (n > 0 && s[n] >= '0' && s[n] <= '9')))
+			return 0;
+	return n > 0;
+}
+
+/*
+ * The rules of struct audit_rec's fields, for the encoder and the decoder
+ * alike: known types, a boolean 0 or 1, a list followed by as many items
+ * (strings without a name), every other field named, each name once.
+ */
+static int
+audit_fields_valid(const struct audit_rec *a)
+{
+	size_t i, j, items = 0;
+
+	if (a->nfields > AUDIT_FIELDS_MAX)
+		return 0;
+	for (i = 0; i < a->nfields; i++) {
+		const struct audit_field *f = &a->f[i];
+
+		if (items > 0) {
+			if (f->type != AUDIT_STR || f->name == NULL || f->name[0] != '\0')
+				return 0;
+			items--;
+			continue;
+		}
+		if (!audit_name_valid(f->name))
+			return 0;
+		for (j = 0; j < i; j++)
+			if (a->f[j].name[0] != '\0' && strcmp(a->f[j].name, f->name) == 0)
+				return 0;
+		switch (f->type) {
+		case AUDIT_STR:
+		case AUDIT_INT:
+		case AUDIT_NULL:
+			break;
+		case AUDIT_BOOL:
+			if (f->num != 0 && f->num != 1)
+				return 0;
+			break;
+		case AUDIT_LIST:
+			if (f->num < 0 || (uint64_t)f->num > a->nfields - i - 1)
+				return 0;
+			items = (size_t)f->num;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return items == 0;
+}
+
+int
+record_encode_audit(const struct audit_rec *a, unsigned char *buf, size_t cap)
+{
+	struct wr w;
+	size_t i;
+
+	begin(&w, buf, cap, REC_AUDIT);
+	if (!audit_fields_valid(a) || a->actor == NULL || a->actor[0] == '\0' ||
+	    a->action == NULL || a->action[0] == '\0')
+		return -1;
+	put_str(&w, a->actor, AUDIT_ACTOR_MAX);
+	put_str(&w, a->remote, AUDIT_REMOTE_MAX);
+	put_str(&w, a->action, AUDIT_ACTION_MAX);
+	put_str(&w, a->org, ID_MAX);
+	put_str(&w, a->target, ID_MAX);
+	put_u8(&w, (uint8_t)a->nfields);
+	for (i = 0; i < a->nfields; i++) {
+		const struct audit_field *f = &a->f[i];
+
+		put_u8(&w, (uint8_t)f->type);
+		put_str(&w, f->name, AUDIT_NAME_MAX);
+		if (f->type == AUDIT_STR)
+			put_str(&w, f->str, AUDIT_VALUE_MAX);
+		else if (f->type == AUDIT_INT)
+			put_i64(&w, f->num);
+		else if (f->type == AUDIT_BOOL)
+			put_u8(&w, (uint8_t)f->num);
+		else if (f->type == AUDIT_LIST)
+			put_u64(&w, (uint64_t)f->num);
+	}
+	return finish(&w);
+}
+
+int
+record_decode_audit(const unsigned char *buf, size_t len, struct audit_rec *a)
+{
+	struct rd r;
+	size_t i;
+
+	memset(a, 0, sizeof *a);
+	if (open_rd(&r, buf, len, REC_AUDIT) != 0 || r.version != RECORD_VERSION)
+		return -1;
+	a->actor = get_str(&r, AUDIT_ACTOR_MAX);
+	a->remote = get_str(&r, AUDIT_REMOTE_MAX);
+	a->action = get_str(&r, AUDIT_ACTION_MAX);
+	a->org = get_str(&r, ID_MAX);
+	a->target = get_str(&r, ID_MAX);
+	a->nfields = get_u8(&r);
+	if (a->nfields > AUDIT_FIELDS_MAX)
+		return -1;
+	for (i = 0; i < a->nfields && !r.bad; i++) {
+		struct audit_field *f = &a->f[i];
+
+		f->type = (enum audit_type)get_u8(&r);
+		f->name = get_str(&r, AUDIT_NAME_MAX);
+		f->str = "";
+		if (f->type == AUDIT_STR)
+			f->str = get_str(&r, AUDIT_VALUE_MAX);
+		else if (f->type == AUDIT_INT)
+			f->num = get_i64(&r);
+		else if (f->type == AUDIT_BOOL)
+			f->num = get_u8(&r);
+		else if (f->type == AUDIT_LIST)
+			f->num = (int64_t)get_varint(&r, AUDIT_FIELDS_MAX);
+	}
+	if (close_rd(&r) != 0 || a->actor[0] == '\0' || a->action[0] == '\0' ||
+	    !audit_fields_valid(a))
+		return -1;
+	return 0;
 }

@@ -17,6 +17,7 @@
 #include "rules.h"
 
 #define RECORD_VERSION 2   /* written; version 1 (fixed-width integers) is still read */
+#define RECORD_VERSION_SCOPES 3 /* a key record with scopes (record.c) */
 #define STORE_FORMAT   1   /* meta.format: bumped on incompatible layout changes */
 #define RECORD_MAX     8192
 
@@ -29,11 +30,23 @@
 #define KEYF_PLAIN    0x04 /* plain SHA-256 digest in a peppered store (--sha256 import) */
 #define KEYF_IMPORTED 0x08
 
+/*
+ * Key scopes (what a key may do with keygate-api): a bit each.  Stored in
+ * the key record; names and the rules of granting are catalog.h's.
+ */
+#define SCOPE_KEYS_READ   0x01
+#define SCOPE_KEYS_WRITE  0x02
+#define SCOPE_KEYS_REVEAL 0x04
+#define SCOPE_VERIFY      0x08
+#define SCOPE_ADMIN       0x10
+#define SCOPES_ALL        0x1f
+
 /* org flags */
 #define ORGF_SUSPENDED 0x01
 
 /* meta flags */
-#define METAF_PEPPER 0x01
+#define METAF_PEPPER  0x01
+#define METAF_ORGKEYS 0x02 /* orgkeys.db lists every key (stores before it: built once) */
 
 struct meta_rec {
 	uint32_t format;
@@ -61,6 +74,7 @@ struct key_rec {
 	struct rate_spec rate; /* count 0: the plan's */
 	size_t nrules;
 	struct rule_view rules[RULES_MAX];
+	uint32_t scopes;       /* SCOPE_*: none for keys made before scopes */
 };
 
 struct org_rec {
@@ -123,6 +137,51 @@ struct history_rec {
 	int64_t last_used; /* latest allowed request that day, 0: none */
 };
 
+/*
+ * An audit record (audit.h): who changed what.  Its time and sequence
+ * are its key.  What changed is a list of named fields (never a secret),
+ * each a string, an integer, a boolean, null, or a list: a field of type
+ * AUDIT_LIST with num = n is followed by its n items, strings without a
+ * name.  Names are 1-AUDIT_NAME_MAX of a-z, 0-9 (not first) and _, each
+ * once.
+ */
+#define AUDIT_ACTOR_MAX  96   /* "cli:" + a user name, "key:" + a key id */
+#define AUDIT_REMOTE_MAX 64   /* an IPv6 address with a zone and a port */
+#define AUDIT_ACTION_MAX 32   /* "plan.delete" */
+#define AUDIT_NAME_MAX   32
+#define AUDIT_VALUE_MAX  1024 /* the longest rule text is about 830 bytes */
+#define AUDIT_FIELDS_MAX 64   /* list items included: 32 rules and a few fields */
+/*
+ * A plan's or key's rules are at most what fits their RECORD_MAX record,
+ * and their text as long: room for that and every other field.
+ */
+#define AUDIT_RECORD_MAX 16384
+
+enum audit_type {
+	AUDIT_STR = 's',
+	AUDIT_INT = 'i',
+	AUDIT_BOOL = 'b',  /* num 0 or 1 */
+	AUDIT_NULL = 'z',
+	AUDIT_LIST = 'l'   /* num: the items that follow */
+};
+
+struct audit_field {
+	enum audit_type type;
+	const char *name;  /* "" for a list item */
+	const char *str;   /* AUDIT_STR */
+	int64_t num;       /* AUDIT_INT, AUDIT_BOOL, AUDIT_LIST */
+};
+
+struct audit_rec {
+	const char *actor;
+	const char *remote; /* "" for the CLI */
+	const char *action;
+	const char *org;    /* "" when no organization is concerned */
+	const char *target;
+	size_t nfields;
+	struct audit_field f[AUDIT_FIELDS_MAX];
+};
+
 /* Encoders return the length written, or -1 if it would exceed cap. */
 int record_encode_meta(const struct meta_rec *m, unsigned char *buf, size_t cap);
 int record_encode_key(const struct key_rec *k, unsigned char *buf, size_t cap);
@@ -132,6 +191,8 @@ int record_encode_keyid(const struct keyid_rec *k, unsigned char *buf, size_t ca
 int record_encode_ledger(const struct ledger_rec *l, unsigned char *buf, size_t cap);
 int record_encode_ledger_seq(const struct ledger_seq_rec *l, unsigned char *buf, size_t cap);
 int record_encode_history(const struct history_rec *h, unsigned char *buf, size_t cap);
+/* Also -1 for fields that break the rules above: nothing unreadable is written. */
+int record_encode_audit(const struct audit_rec *a, unsigned char *buf, size_t cap);
 
 /* Decoders return 0, or -1 for a malformed or foreign-version record. */
 int record_decode_meta(const unsigned char *buf, size_t len, struct meta_rec *m);
@@ -142,6 +203,7 @@ int record_decode_keyid(const unsigned char *buf, size_t len, struct keyid_rec *
 int record_decode_ledger(const unsigned char *buf, size_t len, struct ledger_rec *l);
 int record_decode_ledger_seq(const unsigned char *buf, size_t len, struct ledger_seq_rec *l);
 int record_decode_history(const unsigned char *buf, size_t len, struct history_rec *h);
+int record_decode_audit(const unsigned char *buf, size_t len, struct audit_rec *a);
 
 /* Identifier rules shared by the CLI and the decoders. */
 int record_id_valid(const char *s);      /* org ids, plan names */

@@ -39,12 +39,16 @@
 
 static const char *const tbl_files[TBL_COUNT] = {
 	"meta.db", "keys.db", "keyids.db", "orgs.db", "plans.db", "ledger.db",
-	"history.db",
+	"history.db", "audit.db", "orgkeys.db",
 };
 
-/* History is read by ranges of days: sorted.  Everything else is looked up. */
+/*
+ * History is read by ranges of days, the audit by time, an organization's
+ * keys in the order of their ids: sorted.  Everything else is looked up.
+ */
 static const DBTYPE tbl_types[TBL_COUNT] = {
-	DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_BTREE,
+	DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_BTREE, DB_BTREE,
+	DB_BTREE,
 };
 
 /*
@@ -55,7 +59,7 @@ static const DBTYPE tbl_types[TBL_COUNT] = {
 static int
 tbl_added_later(int t)
 {
-	return t == TBL_LEDGER || t == TBL_HISTORY;
+	return t == TBL_LEDGER || t == TBL_HISTORY || t == TBL_AUDIT || t == TBL_ORGKEYS;
 }
 
 struct store {
@@ -804,6 +808,53 @@ store_scan_from(struct store *s, struct store_txn *txn, enum store_tbl t,
 	return rc;
 }
 
+int
+store_scan_back(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *before, size_t blen, store_scan_fn fn, void *ctx)
+{
+	DBC *c = NULL;
+	DBT k, v;
+	int ret, rc = ST_OK;
+
+	if (s->broken)
+		return ST_RECOVER;
+	if (tbl_types[t] != DB_BTREE)
+		return ST_ERROR;
+	if ((ret = s->db[t]->cursor(s->db[t], raw(txn), &c, 0)) != 0)
+		return classify(s, ret, tbl_files[t]);
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	k.flags = DB_DBT_REALLOC;
+	v.flags = DB_DBT_REALLOC;
+	if (before != NULL) {
+		/* the first key >= before, then the one before it; none: the last */
+		if ((k.data = malloc(blen ? blen : 1)) == NULL) {
+			c->close(c);
+			return ST_ERROR;
+		}
+		memcpy(k.data, before, blen);
+		k.size = (u_int32_t)blen;
+		ret = c->get(c, &k, &v, DB_SET_RANGE);
+		if (ret == 0)
+			ret = c->get(c, &k, &v, DB_PREV);
+		else if (ret == DB_NOTFOUND)
+			ret = c->get(c, &k, &v, DB_LAST);
+	} else {
+		ret = c->get(c, &k, &v, DB_LAST);
+	}
+	while (ret == 0) {
+		if (fn(k.data, k.size, v.data, v.size, ctx) != 0)
+			break;
+		ret = c->get(c, &k, &v, DB_PREV);
+	}
+	if (ret != 0 && ret != DB_NOTFOUND)
+		rc = classify(s, ret, tbl_files[t]);
+	c->close(c);
+	free(k.data);
+	free(v.data);
+	return rc;
+}
+
 /* Byte order, a prefix first: Berkeley DB's default order for btree keys. */
 static int
 key_before(const DBT *k, const void *limit, size_t llen)
@@ -815,10 +866,10 @@ key_before(const DBT *k, const void *limit, size_t llen)
 }
 
 int
-store_del_below(struct store *s, enum store_tbl t, const void *limit,
-    size_t llen, uint64_t max, uint64_t *deleted)
+store_del_below(struct store *s, struct store_txn *outer, enum store_tbl t,
+    const void *limit, size_t llen, uint64_t max, uint64_t *deleted)
 {
-	struct store_txn *txn;
+	struct store_txn *txn = outer;
 	DBC *c = NULL;
 	DBT k, v;
 	int ret, rc;
@@ -826,10 +877,11 @@ store_del_below(struct store *s, enum store_tbl t, const void *limit,
 	*deleted = 0;
 	if (tbl_types[t] != DB_BTREE)
 		return ST_ERROR;
-	if ((rc = store_txn_begin(s, &txn)) != ST_OK)
+	if (outer == NULL && (rc = store_txn_begin(s, &txn)) != ST_OK)
 		return rc;
 	if ((ret = s->db[t]->cursor(s->db[t], txn->txn, &c, 0)) != 0) {
-		store_txn_abort(txn);
+		if (outer == NULL)
+			store_txn_abort(txn);
 		return classify(s, ret, tbl_files[t]);
 	}
 	memset(&k, 0, sizeof k);
@@ -846,10 +898,13 @@ store_del_below(struct store *s, enum store_tbl t, const void *limit,
 	free(v.data);
 	c->close(c);
 	if (ret != 0 && ret != DB_NOTFOUND) {
-		store_txn_abort(txn);
+		if (outer == NULL)
+			store_txn_abort(txn);
 		*deleted = 0;
 		return classify(s, ret, tbl_files[t]);
 	}
+	if (outer != NULL)
+		return ST_OK;
 	if ((rc = store_txn_commit(txn)) != ST_OK)
 		*deleted = 0;
 	return rc;

@@ -28,6 +28,8 @@ enum store_tbl {
 	TBL_PLANS,  /* plan name -> plan record */
 	TBL_LEDGER, /* org id + counter file instance -> what that file counted (ledger.h) */
 	TBL_HISTORY,/* 'o'|'k' + id + day -> requests allowed and denied that day (btree) */
+	TBL_AUDIT,  /* time (ns) + sequence, 8 bytes big-endian each -> audit record (btree) */
+	TBL_ORGKEYS,/* org id \0 key id -> key id record (the digest): keys by org (btree) */
 	TBL_COUNT
 };
 
@@ -89,13 +91,20 @@ int store_scan(struct store *s, struct store_txn *txn, enum store_tbl t,
  */
 int store_scan_from(struct store *s, struct store_txn *txn, enum store_tbl t,
     const void *from, size_t flen, store_scan_fn fn, void *ctx);
+/*
+ * Backwards on a sorted table: every record whose key sorts before
+ * `before` (every record when before is NULL), the greatest key first.
+ */
+int store_scan_back(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *before, size_t blen, store_scan_fn fn, void *ctx);
 
 /*
- * Deletes, in one transaction, the first records of a sorted table whose
- * keys sort before limit, at most max of them (0: no maximum).
+ * Deletes the first records of a sorted table whose keys sort before
+ * limit, at most max of them (0: no maximum), in txn, or in a transaction
+ * of its own when txn is NULL.
  */
-int store_del_below(struct store *s, enum store_tbl t, const void *limit,
-    size_t llen, uint64_t max, uint64_t *deleted);
+int store_del_below(struct store *s, struct store_txn *txn, enum store_tbl t,
+    const void *limit, size_t llen, uint64_t max, uint64_t *deleted);
 
 /* failchk + expired lock waits; ST_RECOVER when the env must be reopened. */
 int store_maintain(struct store *s);

@@ -324,7 +324,8 @@ tally_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
 /* ---- pruning ---- */
 
 int
-tally_prune(struct store *s, int64_t before, uint64_t max, uint64_t *deleted)
+tally_prune(struct store *s, struct store_txn *txn, int64_t before, uint64_t max,
+    uint64_t *deleted)
 {
 	unsigned char limit[4];
 
@@ -334,5 +335,5 @@ tally_prune(struct store *s, int64_t before, uint64_t max, uint64_t *deleted)
 	limit[1] = (unsigned char)(before >> 16);
 	limit[2] = (unsigned char)(before >> 8);
 	limit[3] = (unsigned char)before;
-	return store_del_below(s, TBL_HISTORY, limit, sizeof limit, max, deleted);
+	return store_del_below(s, txn, TBL_HISTORY, limit, sizeof limit, max, deleted);
 }

@@ -61,8 +61,10 @@ int tally_parse_key(const unsigned char *key, size_t len, int64_t *day,
 
 /*
  * Deletes every history record of a day before `before` (days since the
- * epoch), at most max of them (0: all).  ST_*; *deleted counts them.
+ * epoch), at most max of them (0: all), in txn (NULL: a transaction of
+ * its own).  ST_*; *deleted counts them.
  */
-int tally_prune(struct store *s, int64_t before, uint64_t max, uint64_t *deleted);
+int tally_prune(struct store *s, struct store_txn *txn, int64_t before, uint64_t max,
+    uint64_t *deleted);
 
 #endif

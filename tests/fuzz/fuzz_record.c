@@ -3,7 +3,7 @@
  * a damaged or hostile store file.
  *
  * Input: the record's bytes (an exact-size heap copy, so a read past the
- * end is caught).  All five decoders see every input.
+ * end is caught).  Every decoder sees every input.
  *
  * Invariants: a decoded record of the current version re-encodes to the
  * very same bytes (the format has one encoding per value), one of version
@@ -15,8 +15,10 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "decision.h"
 #include "fuzz.h"
 #include "policy.h"
@@ -70,7 +72,7 @@ reencode_check(int n, const unsigned char *in, size_t len, unsigned char *enc)
 	unsigned char *out;
 
 	FUZZ_CHECK(n >= 0, "a decoded record does not encode again");
-	if (in[0] == RECORD_VERSION) {
+	if (in[0] == RECORD_VERSION || in[0] == RECORD_VERSION_SCOPES) {
 		FUZZ_CHECK((size_t)n == len, "re-encoded to %d bytes, read %zu", n, len);
 		FUZZ_CHECK(memcmp(enc, in, len) == 0, "re-encoded to other bytes");
 	} else {
@@ -217,6 +219,9 @@ try_key(const unsigned char *b, size_t len)
 	SAME(k.last_used_at, k2.last_used_at);
 	SAME(k.rate.count, k2.rate.count);
 	SAME(k.rate.window_s, k2.rate.window_s);
+	SAME(k.scopes, k2.scopes);
+	FUZZ_CHECK((k.scopes & ~(uint32_t)SCOPES_ALL) == 0, "scopes %#x", k.scopes);
+	FUZZ_CHECK((k.scopes != 0) == (b[0] == RECORD_VERSION_SCOPES), "scopes in version %d", b[0]);
 	same_rules(k.rules, k.nrules, k2.rules, k2.nrules);
 	FUZZ_CHECK(record_encode_key(&k, out, (size_t)n - 1) == -1, "encoded into too little room");
 	free(out);
@@ -324,6 +329,58 @@ try_keyid(const unsigned char *b, size_t len)
 	free(out);
 }
 
+/* What an audit record holds is shown as JSON: it must stay JSON. */
+static void
+try_audit(const unsigned char *b, size_t len)
+{
+	static struct audit_rec a, a2;
+	unsigned char *enc, *out;
+	struct json j;
+	char *text = NULL;
+	size_t i, tlen = 0, items = 0;
+	FILE *f;
+	int n;
+
+	if (record_decode_audit(b, len, &a) != 0)
+		return;
+	check_str(a.actor, AUDIT_ACTOR_MAX, "actor");
+	check_str(a.remote, AUDIT_REMOTE_MAX, "remote");
+	check_str(a.action, AUDIT_ACTION_MAX, "action");
+	check_str(a.org, ID_MAX, "org");
+	check_str(a.target, ID_MAX, "target");
+	FUZZ_CHECK(a.nfields <= AUDIT_FIELDS_MAX, "nfields %zu", a.nfields);
+	for (i = 0; i < a.nfields; i++) {
+		check_str(a.f[i].name, AUDIT_NAME_MAX, "name");
+		check_str(a.f[i].str, AUDIT_VALUE_MAX, "value");
+		if (items > 0) {
+			FUZZ_CHECK(a.f[i].name[0] == '\0' && a.f[i].type == AUDIT_STR, "a list item");
+			items--;
+		} else {
+			FUZZ_CHECK(a.f[i].name[0] != '\0', "a nameless field");
+			if (a.f[i].type == AUDIT_LIST)
+				items = (size_t)a.f[i].num;
+		}
+	}
+	FUZZ_CHECK(items == 0, "a list runs past the fields");
+	enc = enc_buf(len);
+	n = record_encode_audit(&a, enc, len + 32);
+	out = reencode_check(n, b, len, enc);
+	FUZZ_CHECK(record_decode_audit(out, (size_t)n, &a2) == 0 && a2.nfields == a.nfields,
+	    "decode again");
+	free(out);
+	/* rendered as an API or CLI answer would be */
+	if ((f = open_memstream(&text, &tlen)) == NULL)
+		abort();
+	json_init(&j, f);
+	audit_json(&j, UINT64_MAX, &a);
+	fclose(f);
+	/* one line: the object and the newline that ends a top-level value */
+	FUZZ_CHECK(tlen > 2 && text[0] == '{' && text[tlen - 2] == '}' && text[tlen - 1] == '\n',
+	    "not a JSON object on a line");
+	FUZZ_CHECK(memchr(text, '\n', tlen - 1) == NULL, "a line break in the JSON");
+	free(text);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -336,6 +393,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	try_org(b, size);
 	try_plan(b, size);
 	try_keyid(b, size);
+	try_audit(b, size);
 	free(b);
 	return 0;
 }

@@ -1065,6 +1065,163 @@ test_expiry(void)
 	    record_expired(d.expires_at, 1795567326), "an expiry at the epoch survives the record");
 }
 
+/*
+ * Scopes: a key with scopes is version 3 (version 2 and a field after the
+ * rules, never 0), so that a key without scopes is byte for byte what
+ * earlier builds wrote, and a record cut before its scopes is refused.
+ */
+static void
+test_scopes(void)
+{
+	struct key_rec k, d;
+	int n0, n;
+
+	fill_key(&k);
+	n0 = record_encode_key(&k, buf, sizeof buf);
+	memcpy(work, buf, (size_t)n0);
+	k.scopes = SCOPE_KEYS_READ | SCOPE_ADMIN;
+	n = record_encode_key(&k, buf, sizeof buf);
+	ok(n == n0 + 1 && buf[0] == 3 && work[0] == 2 && memcmp(buf + 1, work + 1, (size_t)n0 - 1) == 0 &&
+	    buf[n0] == 0x11, "scopes: version 3, one byte after the rules; the rest as without them");
+	ok(record_decode_key(buf, (size_t)n, &d) == 0 && d.scopes == (SCOPE_KEYS_READ | SCOPE_ADMIN),
+	    "... and back");
+	ok(record_decode_key(work, (size_t)n0, &d) == 0 && d.scopes == 0,
+	    "a key without the field has no scopes");
+	check_malformed("key with scopes", dec_key, buf, (size_t)n);
+	memcpy(work, buf, (size_t)n);
+	work[0] = 2;
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "scopes in a version 2 record: refused");
+	work[0] = 1;
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "... in a version 1 record: refused");
+	memcpy(work, buf, (size_t)n0);
+	is_int(record_decode_key(work, (size_t)n0, &d), -1, "a version 3 record without its scopes: refused");
+	memcpy(work, buf, (size_t)n);
+	work[1] = 'O';
+	is_int(record_decode_org(work, (size_t)n, &out.o), -1, "version 3 is for keys only");
+	check_caps("key with scopes", enc_key, &k, n);
+	memcpy(work, buf, (size_t)n);
+	work[n - 1] = 0;
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "scopes 0 written out: refused (one encoding)");
+	work[n - 1] = 0x20;
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "an unknown scope bit: refused");
+	k.scopes = 0x20;
+	is_int(record_encode_key(&k, buf, sizeof buf), -1, "... and never written");
+	k.scopes = SCOPES_ALL;
+	n = record_encode_key(&k, buf, sizeof buf);
+	ok(record_decode_key(buf, (size_t)n, &d) == 0 && d.scopes == SCOPES_ALL, "every scope");
+}
+
+static void
+fill_audit(struct audit_rec *a)
+{
+	static const struct audit_field f[] = {
+		{AUDIT_STR, "name", "CI key \xc3\xa9", 0},
+		{AUDIT_NULL, "user", "", 0},
+		{AUDIT_INT, "grace", "", -86400},
+		{AUDIT_BOOL, "created", "", 1},
+		{AUDIT_LIST, "rules", "", 2},
+		{AUDIT_STR, "", "allow GET /v1/*", 0},
+		{AUDIT_STR, "", "deny * /admin/**", 0},
+		{AUDIT_LIST, "scopes", "", 0},
+		{AUDIT_INT, "max_keys", "", INT64_MAX},
+		{AUDIT_STR, "sha256", "", 0},
+	};
+
+	memset(a, 0, sizeof *a);
+	a->actor = "cli:root";
+	a->remote = "2001:db8::1";
+	a->action = "key.create";
+	a->org = "acme";
+	a->target = "key_0123456789ABCDEF";
+	a->nfields = sizeof f / sizeof f[0];
+	memcpy(a->f, f, sizeof f);
+}
+
+static int dec_audit(const unsigned char *b, size_t n, void *r)
+{
+	static struct audit_rec a;
+
+	(void)r;
+	return record_decode_audit(b, n, &a);
+}
+static int enc_audit(const void *r, unsigned char *b, size_t c) { return record_encode_audit(r, b, c); }
+
+static void
+test_audit(void)
+{
+	static char longest[AUDIT_VALUE_MAX + 2];
+	static struct audit_rec a, d;
+	size_t i;
+	int n, same = 1;
+
+	fill_audit(&a);
+	n = record_encode_audit(&a, buf, sizeof buf);
+	ok(n > 0, "audit encodes (%d bytes)", n);
+	is_int(record_decode_audit(buf, (size_t)n, &d), 0, "audit decodes");
+	ok(strcmp(d.actor, a.actor) == 0 && strcmp(d.remote, a.remote) == 0 &&
+	    strcmp(d.action, a.action) == 0 && strcmp(d.org, a.org) == 0 &&
+	    strcmp(d.target, a.target) == 0 && d.nfields == a.nfields, "audit round trip: who and what");
+	for (i = 0; i < a.nfields; i++)
+		same &= d.f[i].type == a.f[i].type && strcmp(d.f[i].name, a.f[i].name) == 0 &&
+		    strcmp(d.f[i].str, a.f[i].str) == 0 &&
+		    (a.f[i].type == AUDIT_STR || a.f[i].type == AUDIT_NULL || d.f[i].num == a.f[i].num);
+	ok(same, "... and every field, list items included");
+	ok(inside(d.f[5].str, buf, (size_t)n), "... strings point into the buffer");
+	check_malformed("audit", dec_audit, buf, (size_t)n);
+	check_caps("audit", enc_audit, &a, n);
+	/* version 1 never existed for the audit */
+	memcpy(work, buf, (size_t)n);
+	work[0] = 1;
+	is_int(record_decode_audit(work, (size_t)n, &d), -1, "audit: version 1 is refused");
+
+	/* the rules of the fields, refused by both sides */
+	fill_audit(&a);
+	a.f[3].num = 2;
+	is_int(record_encode_audit(&a, buf, sizeof buf), -1, "audit: a boolean of 2 is not written");
+	fill_audit(&a);
+	a.f[4].num = 6;
+	is_int(record_encode_audit(&a, buf, sizeof buf), -1, "audit: a list longer than what follows");
+	fill_audit(&a);
+	a.f[4].num = 1; /* the second item becomes a field without a name */
+	is_int(record_encode_audit(&a, buf, sizeof buf), -1, "audit: a nameless field");
+	fill_audit(&a);
+	a.f[2].name = "name";
+	is_int(record_encode_audit(&a, buf, sizeof buf), -1, "audit: a name twice");
+	fill_audit(&a);
+	a.f[2].name = "Grace";
+	is_int(record_encode_audit(&a, buf, sizeof buf), -1, "audit: a name in capitals");
+	a.f[2].name = "9lives";
+	is_int(record_encode_audit(&a, buf, sizeof buf), -1, "audit: a name starting with a digit");
+	fill_audit(&a);
+	a.f[0].type = (enum audit_type)'x';
+	is_int(record_encode_audit(&a, buf, sizeof buf), -1, "audit: an unknown type");
+	fill_audit(&a);
+	a.actor = "";
+	is_int(record_encode_audit(&a, buf, sizeof buf), -1, "audit: no actor");
+	fill_audit(&a);
+	a.nfields = AUDIT_FIELDS_MAX + 1;
+	is_int(record_encode_audit(&a, buf, sizeof buf), -1, "audit: too many fields");
+	/* the decoder refuses them too: a boolean of 2 made by hand */
+	fill_audit(&a);
+	a.nfields = 4;
+	n = record_encode_audit(&a, buf, sizeof buf);
+	ok(n > 0 && buf[n - 1] == 1, "audit: a record ending in a boolean");
+	buf[n - 1] = 2;
+	is_int(record_decode_audit(buf, (size_t)n, &d), -1, "... read as 2: refused");
+	buf[n - 1] = 0;
+	is_int(record_decode_audit(buf, (size_t)n, &d), 0, "... read as 0: fine");
+	/* a value of the longest length */
+	fill_audit(&a);
+	memset(longest, 'v', AUDIT_VALUE_MAX);
+	a.f[0].str = longest;
+	n = record_encode_audit(&a, buf, sizeof buf);
+	ok(n > 0 && record_decode_audit(buf, (size_t)n, &d) == 0 && strlen(d.f[0].str) == AUDIT_VALUE_MAX,
+	    "audit: a %d-byte value is fine", AUDIT_VALUE_MAX);
+	is_int(decode_grown(dec_audit, n, 'v', AUDIT_VALUE_MAX), -1, "... one more is refused");
+	longest[AUDIT_VALUE_MAX] = 'v';
+	is_int(record_encode_audit(&a, buf, sizeof buf), -1, "... and never written");
+}
+
 int
 main(void)
 {
@@ -1078,5 +1235,7 @@ main(void)
 	test_fuzz();
 	test_validators();
 	test_expiry();
+	test_scopes();
+	test_audit();
 	return done_testing();
 }
