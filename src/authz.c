@@ -168,6 +168,7 @@ key_from_hit(struct authz *az)
 	k->expires_at = az->hit.expires_at;
 	memset(&k->rate, 0, sizeof k->rate);
 	k->nrules = 0;
+	k->scopes = 0; /* a key with scopes is never in the index (keyindex.h) */
 	az->org_from_index = 1;
 }
 
