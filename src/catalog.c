@@ -971,12 +971,34 @@ rate_ok(const struct rate_spec *r)
 	    (r->window_s == 1 || r->window_s == 60 || r->window_s == 3600));
 }
 
+/*
+ * Whether a free text holds an API key: one of this store's format
+ * anywhere in it (apikey_redact would cut it), or the whole text a key
+ * the store holds (imported keys have any format).  Names are shown in
+ * every listing and audit record: a key pasted into one would be too.
+ */
+static int
+holds_key(struct catalog *cat, const char *s)
+{
+	char red[TEXT_MAX * 4];
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (cat_is_key(cat, s))
+		return 1;
+	apikey_redact(s, red, sizeof red);
+	return strcmp(red, s) != 0;
+}
+
 static int
 check_name(struct catalog *cat, const char *name)
 {
 	if (!record_text_valid(name))
 		return fail(cat, CAT_INVALID, "name",
 		    "name must be at most 128 characters without control characters");
+	if (holds_key(cat, name))
+		return fail(cat, CAT_INVALID, "name",
+		    "name holds an API key; a name is shown in every listing");
 	return CAT_OK;
 }
 
