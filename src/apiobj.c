@@ -80,6 +80,7 @@ apiobj_key_fields(struct json *j, const struct key_rec *k, int64_t last_used_at)
 	apiobj_rate(j, &k->rate);
 	json_key(j, "rules");
 	rules(j, k->rules, k->nrules);
+	json_kv_str(j, "replaces", k->replaces, 1);
 	json_kv_str(j, "replaced_by", k->successor, 1);
 }
 

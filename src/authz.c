@@ -163,7 +163,7 @@ key_from_hit(struct authz *az)
 	k->flags = az->hit.flags;
 	k->id = az->hit.id;
 	k->org = az->hit.org;
-	k->name = k->user = k->display = k->successor = "";
+	k->name = k->user = k->display = k->successor = k->replaces = "";
 	k->created_at = k->revoked_at = k->last_used_at = 0;
 	k->expires_at = az->hit.expires_at;
 	memset(&k->rate, 0, sizeof k->rate);

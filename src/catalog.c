@@ -1105,7 +1105,7 @@ key_create_body(struct catalog *cat, void *ctx)
 	k.org = s->org;
 	k.name = s->name ? s->name : "";
 	k.user = s->user ? s->user : "";
-	k.successor = "";
+	k.successor = k.replaces = "";
 	apikey_display(cat->kg->prefix, op->out->key, strlen(op->out->key), disp, sizeof disp);
 	k.display = disp;
 	k.created_at = kg_now();
@@ -1252,6 +1252,7 @@ key_rotate_body(struct catalog *cat, void *ctx)
 	nk.flags = k.flags & KEYF_TEST;
 	nk.id = op->out->id;
 	nk.successor = "";
+	nk.replaces = k.id;
 	apikey_display(cat->kg->prefix, op->out->key, strlen(op->out->key), disp, sizeof disp);
 	nk.display = disp;
 	nk.created_at = now;
@@ -1978,7 +1979,7 @@ import_body(struct catalog *cat, void *ctx)
 		k.name = im->name ? im->name : "";
 		k.user = "";
 		k.display = it->display;
-		k.successor = "";
+		k.successor = k.replaces = "";
 		k.created_at = kg_now();
 		if ((rc = write_new_key(cat, it->digest, &k)) != CAT_OK)
 			return rc;

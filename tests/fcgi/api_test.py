@@ -232,6 +232,9 @@ rot_key, rot_id = doc["key"], doc["object"]["id"]
 status, doc, _ = j("POST", "/v1/keys/%s/rotate" % rot_id, RW, {"grace": "1h"})
 ok(status == 201 and doc["replaces"] == rot_id and doc["object"]["name"] == "to-rotate" and
    doc["key"].startswith("kg_live_"), "rotate: 201, the successor's key and object, and replaces")
+ok(doc["object"]["replaces"] == rot_id, "... the successor names the key it replaces")
+ok(j("GET", "/v1/keys/" + rot_id, RW)[1]["replaced_by"] == doc["object"]["id"],
+   "... and the old key its successor")
 ok(j("GET", "/v1/self", rot_key)[0] == 200 and j("GET", "/v1/self", doc["key"])[0] == 200,
    "... both work during the grace")
 expect("rotate with a grace over 30 days", 400, "invalid_request", "POST",
