@@ -163,11 +163,12 @@ key_from_hit(struct authz *az)
 	k->flags = az->hit.flags;
 	k->id = az->hit.id;
 	k->org = az->hit.org;
-	k->name = k->user = k->display = k->successor = "";
+	k->name = k->user = k->display = k->successor = k->replaces = "";
 	k->created_at = k->revoked_at = k->last_used_at = 0;
 	k->expires_at = az->hit.expires_at;
 	memset(&k->rate, 0, sizeof k->rate);
 	k->nrules = 0;
+	k->scopes = 0; /* a key with scopes is never in the index (keyindex.h) */
 	az->org_from_index = 1;
 }
 
@@ -495,13 +496,13 @@ count_usage(struct authz *az, struct org_slot *o, int64_t now_s)
  */
 static enum verdict
 check_limits(struct authz *az, const unsigned char digest[DIGEST_LEN],
-    int consume, uint64_t now_ns, struct authz_res *res)
+    int consume, int quota, uint64_t now_ns, struct authz_res *res)
 {
 	struct counters *c = az->kg->counters;
 	int64_t now_s = (int64_t)(now_ns / NS_PER_S);
 	const struct rate_spec *plan_rate = &az->plan.rate, *key_rate = &az->key.rate;
 	int live = res->mode == MODE_LIVE;
-	int use_quota = az->plan.quota.period != QUOTA_NONE && live;
+	int use_quota = quota && az->plan.quota.period != QUOTA_NONE && live;
 	int rates = plan_rate->count > 0 || key_rate->count > 0;
 	struct counter_slot *kslot;
 	struct org_slot *oslot = NULL;
@@ -512,7 +513,7 @@ check_limits(struct authz *az, const unsigned char digest[DIGEST_LEN],
 		res->reason = TABLE_FULL;
 		return V_UNAVAILABLE;
 	}
-	if (live && (oslot = counters_org(c, az->key.org, 1)) == NULL) {
+	if (live && quota && (oslot = counters_org(c, az->key.org, 1)) == NULL) {
 		res->reason = TABLE_FULL;
 		return V_UNAVAILABLE;
 	}
@@ -542,7 +543,7 @@ check_limits(struct authz *az, const unsigned char digest[DIGEST_LEN],
 		goto refund_plan;
 	if (use_quota && (v = check_quota(az, oslot, 1, now_s, res)) != V_ALLOW)
 		goto refund_key;
-	if (live)
+	if (live && quota)
 		count_usage(az, oslot, now_s);
 	if (kslot != NULL)
 		counters_touch(kslot, now_s);
@@ -610,10 +611,12 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 		res->reason = "organization suspended";
 		return V_FORBIDDEN;
 	}
-	if ((v = check_routes(az, req, res)) != V_ALLOW)
+	/* keygate-api's own callers: its routes are not the customer's API */
+	if (!req->api && (v = check_routes(az, req, res)) != V_ALLOW)
 		return v;
 	res->user = az->key.user[0] ? az->key.user : NULL;
-	return check_limits(az, digest, !req->subrequest && !req->replay, now_ns, res);
+	return check_limits(az, digest, !req->subrequest && !req->replay, !req->api,
+	    now_ns, res);
 }
 
 /* The history's counters and the verdicts they count (H_QUOTA: none). */
@@ -684,7 +687,7 @@ authz_decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 		res->verdict = V_UNAVAILABLE;
 		res->reason = "replay of a request that is now allowed";
 	}
-	if (!req->subrequest && !req->replay)
+	if (!req->subrequest && !req->replay && !req->api)
 		count_history(az, res, (int64_t)(now_ns / NS_PER_S));
 	if (res->verdict != V_ALLOW) {
 		res->has_quota = res->verdict == V_QUOTA ? res->has_quota : 0;

@@ -52,6 +52,12 @@ struct authz_req {
 	const char *query;
 	int subrequest;            /* SERVER_PROTOCOL=INCLUDED: never counted */
 	int replay;                /* KEYGATE_REPLAY=1: never 200, never counted */
+	/*
+	 * A call to keygate-api authenticated by this key: no route rules (the
+	 * API is not the customer's), no quota, not in the usage history; the
+	 * key's rate limits apply.
+	 */
+	int api;
 };
 
 struct authz_res {

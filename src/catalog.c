@@ -971,12 +971,34 @@ rate_ok(const struct rate_spec *r)
 	    (r->window_s == 1 || r->window_s == 60 || r->window_s == 3600));
 }
 
+/*
+ * Whether a free text holds an API key: one of this store's format
+ * anywhere in it (apikey_redact would cut it), or the whole text a key
+ * the store holds (imported keys have any format).  Names are shown in
+ * every listing and audit record: a key pasted into one would be too.
+ */
+static int
+holds_key(struct catalog *cat, const char *s)
+{
+	char red[TEXT_MAX * 4];
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (cat_is_key(cat, s))
+		return 1;
+	apikey_redact(s, red, sizeof red);
+	return strcmp(red, s) != 0;
+}
+
 static int
 check_name(struct catalog *cat, const char *name)
 {
 	if (!record_text_valid(name))
 		return fail(cat, CAT_INVALID, "name",
 		    "name must be at most 128 characters without control characters");
+	if (holds_key(cat, name))
+		return fail(cat, CAT_INVALID, "name",
+		    "name holds an API key; a name is shown in every listing");
 	return CAT_OK;
 }
 
@@ -1083,7 +1105,7 @@ key_create_body(struct catalog *cat, void *ctx)
 	k.org = s->org;
 	k.name = s->name ? s->name : "";
 	k.user = s->user ? s->user : "";
-	k.successor = "";
+	k.successor = k.replaces = "";
 	apikey_display(cat->kg->prefix, op->out->key, strlen(op->out->key), disp, sizeof disp);
 	k.display = disp;
 	k.created_at = kg_now();
@@ -1230,6 +1252,7 @@ key_rotate_body(struct catalog *cat, void *ctx)
 	nk.flags = k.flags & KEYF_TEST;
 	nk.id = op->out->id;
 	nk.successor = "";
+	nk.replaces = k.id;
 	apikey_display(cat->kg->prefix, op->out->key, strlen(op->out->key), disp, sizeof disp);
 	nk.display = disp;
 	nk.created_at = now;
@@ -1956,7 +1979,7 @@ import_body(struct catalog *cat, void *ctx)
 		k.name = im->name ? im->name : "";
 		k.user = "";
 		k.display = it->display;
-		k.successor = "";
+		k.successor = k.replaces = "";
 		k.created_at = kg_now();
 		if ((rc = write_new_key(cat, it->digest, &k)) != CAT_OK)
 			return rc;

@@ -36,6 +36,47 @@ static const struct decision_info infos[] = {
 _Static_assert(sizeof infos / sizeof infos[0] == DECISION_VERDICTS,
     "DECISION_VERDICTS must count every verdict");
 
+static const struct decision_info api_infos[] = {
+	[API_INVALID_REQUEST] = {400, "Bad Request", "invalid_request", "The request is not valid."},
+	[API_INSUFFICIENT_SCOPE] = {403, "Forbidden", "insufficient_scope",
+	    "This API key does not have the scope this request needs."},
+	[API_KEY_LIMIT] = {403, "Forbidden", "key_limit_reached",
+	    "The organization's plan allows no more active keys."},
+	[API_NOT_FOUND] = {404, "Not Found", "not_found", "Not found."},
+	[API_METHOD] = {405, "Method Not Allowed", "method_not_allowed",
+	    "This method is not allowed here; see Allow."},
+	[API_CONFLICT] = {409, "Conflict", "conflict", "The request conflicts with the store's state."},
+	[API_TOO_LARGE] = {413, "Content Too Large", "too_large",
+	    "The request body is larger than 64 KiB."},
+	[API_INTERNAL] = {500, "Internal Server Error", "internal_error", "Internal error."},
+	[API_UNAVAILABLE] = {503, "Service Unavailable", "unavailable",
+	    "The API key service is temporarily unavailable."},
+};
+
+const struct decision_info *
+decision_api_info(enum api_error e)
+{
+	if ((unsigned)e >= sizeof api_infos / sizeof api_infos[0])
+		e = API_INTERNAL;
+	return &api_infos[e];
+}
+
+const char *
+decision_phrase(int status)
+{
+	size_t i;
+
+	if (status == 201)
+		return "Created";
+	for (i = 0; i < sizeof infos / sizeof infos[0]; i++)
+		if (infos[i].status == status)
+			return infos[i].phrase;
+	for (i = 0; i < sizeof api_infos / sizeof api_infos[0]; i++)
+		if (api_infos[i].status == status)
+			return api_infos[i].phrase;
+	return NULL;
+}
+
 const struct decision_info *
 decision_info(enum verdict v)
 {

@@ -22,6 +22,27 @@ struct decision_info {
 const struct decision_info *decision_info(enum verdict v);
 
 /*
+ * keygate-api's answers beyond the authorizer's (keygate-api(8)): the same
+ * error shape, these codes.  The message given here is the default; a 400
+ * says which field instead.
+ */
+enum api_error {
+	API_INVALID_REQUEST,   /* 400 */
+	API_INSUFFICIENT_SCOPE,/* 403 */
+	API_KEY_LIMIT,         /* 403 key_limit_reached */
+	API_NOT_FOUND,         /* 404 */
+	API_METHOD,            /* 405, with Allow */
+	API_CONFLICT,          /* 409 */
+	API_TOO_LARGE,         /* 413 */
+	API_INTERNAL,          /* 500 */
+	API_UNAVAILABLE,       /* 503 */
+	API_ERRORS
+};
+const struct decision_info *decision_api_info(enum api_error e);
+/* The reason phrase of a status keygate answers with ("Created"), or NULL. */
+const char *decision_phrase(int status);
+
+/*
  * Writes the CGI-style response into buf.  Returns its length.  An allow
  * that does not fit, or that carries a value not safe in a header, becomes
  * a 500 (we never emit CR or LF, never a truncated allow); -1 only when

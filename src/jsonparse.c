@@ -752,10 +752,10 @@ jp_object_only(const struct jp_value *obj, const char *const allowed[],
 	if (obj == NULL || obj->type != JP_OBJECT)
 		return -1;
 	for (c = obj->child; c != NULL; c = c->next) {
-		for (k = 0; allowed[k] != NULL; k++)
+		for (k = 0; allowed != NULL && allowed[k] != NULL; k++)
 			if (strcmp(c->name, allowed[k]) == 0)
 				break;
-		if (allowed[k] == NULL) {
+		if (allowed == NULL || allowed[k] == NULL) {
 			*bad = c;
 			return -1;
 		}

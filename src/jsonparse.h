@@ -149,7 +149,7 @@ const struct jp_value *jp_parse(struct jp_arena *a, const char *in, size_t len,
 const struct jp_value *jp_get(const struct jp_value *obj, const char *name);
 /*
  * The API's rule that unknown fields are an error: 0 when every member of
- * obj is named in allowed (NULL-terminated), otherwise -1 with *bad the
+ * obj is named in allowed (NULL-terminated; NULL: none), otherwise -1 with *bad the
  * first member in the document's order that is not (NULL when obj is not
  * an object).
  */

@@ -420,7 +420,7 @@ key_entry(const struct keyindex *x, const unsigned char d[DIGEST_LEN],
 	if (k->flags > 0xff || k->id == NULL || strlen(k->id) != KEYID_LEN ||
 	    strncmp(k->id, "key_", 4) != 0 || k->org == NULL ||
 	    (k->user != NULL && k->user[0] != '\0') || k->rate.count != 0 ||
-	    k->nrules != 0 || k->expires_at < 0 || k->expires_at > (int64_t)UINT32_MAX)
+	    k->nrules != 0 || k->scopes != 0 || k->expires_at < 0 || k->expires_at > (int64_t)UINT32_MAX)
 		return; /* an older record's pre-epoch or a post-2106 expiry: from the store */
 	org = find_org(x, k->org, strlen(k->org), NULL);
 	if (org < 0 || x->orgs[org].state != E_FULL)

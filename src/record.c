@@ -17,7 +17,9 @@
  * so that every value keeps one encoding).  Keys without scopes are thus
  * byte for byte what earlier builds wrote, and they read them; and a
  * record cut short is refused, which an optional trailing field could not
- * tell from a key without scopes.
+ * tell from a key without scopes.  A key made by a rotation is a version 4
+ * record: version 2, its scopes (a varint, zero allowed) and the id of the
+ * key it replaced (never empty); every key keeps one encoding.
  */
 #include "config.h"
 
@@ -283,7 +285,8 @@ open_rd(struct rd *r, const unsigned char *buf, size_t len, enum rec_type type)
 	r->bad = 0;
 	/* stores are not converted: a record becomes version 2 when written again */
 	if (buf == NULL || len < 2 || (buf[0] != 1 && buf[0] != RECORD_VERSION &&
-	    !(buf[0] == RECORD_VERSION_SCOPES && type == REC_KEY)) || buf[1] != type)
+	    !((buf[0] == RECORD_VERSION_SCOPES || buf[0] == RECORD_VERSION_REPLACES) &&
+	    type == REC_KEY)) || buf[1] != type)
 		return -1;
 	r->version = buf[0];
 	r->pos = 2;
@@ -358,7 +361,12 @@ record_encode_key(const struct key_rec *k, unsigned char *buf, size_t cap)
 	put_rules(&w, k->rules, k->nrules);
 	if (k->scopes & ~(uint32_t)SCOPES_ALL)
 		w.overflow = 1;
-	if (k->scopes != 0) {
+	if (k->replaces != NULL && k->replaces[0] != '\0') {
+		put_u32(&w, k->scopes);
+		put_str(&w, k->replaces, KEYID_LEN);
+		if (!w.overflow)
+			buf[0] = RECORD_VERSION_REPLACES;
+	} else if (k->scopes != 0) {
 		put_u32(&w, k->scopes);
 		if (!w.overflow)
 			buf[0] = RECORD_VERSION_SCOPES;
@@ -398,9 +406,16 @@ record_decode_key(const unsigned char *buf, size_t len, struct key_rec *k)
 	k->rate.window_s = get_u32(&r);
 	get_rules(&r, k->rules, &k->nrules);
 	k->scopes = 0;
-	if (r.version == RECORD_VERSION_SCOPES) {
+	k->replaces = "";
+	if (r.version == RECORD_VERSION_SCOPES || r.version == RECORD_VERSION_REPLACES) {
 		k->scopes = get_u32(&r);
-		if (k->scopes == 0 || (k->scopes & ~(uint32_t)SCOPES_ALL))
+		if ((k->scopes == 0 && r.version == RECORD_VERSION_SCOPES) ||
+		    (k->scopes & ~(uint32_t)SCOPES_ALL))
+			r.bad = 1;
+	}
+	if (r.version == RECORD_VERSION_REPLACES) {
+		k->replaces = get_str(&r, KEYID_LEN);
+		if (k->replaces[0] == '\0')
 			r.bad = 1;
 	}
 	if (close_rd(&r) != 0 || k->id[0] == '\0' || k->org[0] == '\0' ||

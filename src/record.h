@@ -18,6 +18,7 @@
 
 #define RECORD_VERSION 2   /* written; version 1 (fixed-width integers) is still read */
 #define RECORD_VERSION_SCOPES 3 /* a key record with scopes (record.c) */
+#define RECORD_VERSION_REPLACES 4 /* a key record that replaced another (record.c) */
 #define STORE_FORMAT   1   /* meta.format: bumped on incompatible layout changes */
 #define RECORD_MAX     8192
 
@@ -67,6 +68,7 @@ struct key_rec {
 	const char *user;
 	const char *display;
 	const char *successor; /* rotation: the key that replaced this one */
+	const char *replaces;  /* rotation: the key this one replaced ("" none) */
 	int64_t created_at;
 	int64_t expires_at; /* 0 = never; any other value only from record_expiry() */
 	int64_t revoked_at; /* informative: KEYF_REVOKED says whether the key is */

@@ -31,3 +31,6 @@ EXTRA_DIST += tests/fcgi/hostile.sh
 # What a client controls: hosts, repeated and empty headers, long paths, logs.
 TESTS += tests/fcgi/input.sh
 EXTRA_DIST += tests/fcgi/input.sh
+# keygate-api over FastCGI: every endpoint, scope and bad input.
+TESTS += tests/fcgi/api.sh
+EXTRA_DIST += tests/fcgi/api.sh tests/fcgi/api_test.py

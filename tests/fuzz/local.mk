@@ -29,6 +29,7 @@ FUZZ_HARNESS = \
 	tests/fuzz/fuzz_fcgi_stream.c \
 	tests/fuzz/fuzz_json.c \
 	tests/fuzz/fuzz_jsonparse.c \
+	tests/fuzz/fuzz_api.c \
 	tests/fuzz/fuzz_parse.c \
 	tests/fuzz/fuzz_record.c \
 	tests/fuzz/fuzz_rules.c \
@@ -41,6 +42,7 @@ FUZZ_DICTS = \
 	tests/fuzz/fuzz_fcgi_stream.dict \
 	tests/fuzz/fuzz_json.dict \
 	tests/fuzz/fuzz_jsonparse.dict \
+	tests/fuzz/fuzz_api.dict \
 	tests/fuzz/fuzz_parse.dict \
 	tests/fuzz/fuzz_record.dict \
 	tests/fuzz/fuzz_rules.dict \

@@ -1109,6 +1109,25 @@ test_scopes(void)
 	k.scopes = SCOPES_ALL;
 	n = record_encode_key(&k, buf, sizeof buf);
 	ok(record_decode_key(buf, (size_t)n, &d) == 0 && d.scopes == SCOPES_ALL, "every scope");
+
+	/* a key made by a rotation: version 4, its scopes (0 allowed) and what it replaced */
+	k.scopes = 0;
+	k.replaces = "key_0123456789abcdef";
+	n = record_encode_key(&k, buf, sizeof buf);
+	ok(n > n0 && buf[0] == 4 && record_decode_key(buf, (size_t)n, &d) == 0 && d.scopes == 0 &&
+	    strcmp(d.replaces, "key_0123456789abcdef") == 0, "replaces: version 4, and back");
+	check_malformed("key that replaced another", dec_key, buf, (size_t)n);
+	k.scopes = SCOPE_VERIFY;
+	n = record_encode_key(&k, buf, sizeof buf);
+	ok(buf[0] == 4 && record_decode_key(buf, (size_t)n, &d) == 0 && d.scopes == SCOPE_VERIFY &&
+	    strcmp(d.replaces, k.replaces) == 0, "... with scopes too");
+	memcpy(work, buf, (size_t)n);
+	work[0] = 3;
+	is_int(record_decode_key(work, (size_t)n, &d), -1, "a replaced id in a version 3 record: refused");
+	k.replaces = "";
+	n = record_encode_key(&k, buf, sizeof buf);
+	ok(buf[0] == 3 && record_decode_key(buf, (size_t)n, &d) == 0 && d.replaces[0] == '\0',
+	    "an empty replaces is not written (version 3 with scopes)");
 }
 
 static void

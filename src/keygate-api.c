@@ -1,0 +1,148 @@
+/*
+ * keygate-api - the JSON API over the store (keygate-api(8)): self-service
+ * keys, verification, usage, organizations, plans, credits and audit,
+ * authenticated by the callers' own keys with the authorizer's rules.
+ *
+ * A FastCGI responder on service.c, like keygate-authz: this file reads a
+ * request's body and hands it, with the params, to api.c.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fastcgi.h>
+#include <fcgiapp.h>
+#include <openssl/crypto.h>
+
+#include "api.h"
+#include "log.h"
+#include "parse.h"
+#include "service.h"
+
+struct api_prog {
+	char prefix[API_PREFIX_MAX + 1];
+	struct api *api;
+	char body[API_BODY_MAX];
+};
+
+static void
+emit(void *arg, const char *buf, size_t n)
+{
+	FCGX_PutStr(buf, (int)n, ((FCGX_Request *)arg)->out);
+}
+
+static int
+reopen(void *arg)
+{
+	return service_reopen(arg);
+}
+
+/* CONTENT_LENGTH bytes of STDIN, never more than API_BODY_MAX. */
+static enum api_body
+read_body(struct api_prog *p, FCGX_Request *rq, size_t *len)
+{
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", rq->envp), *why;
+	uint64_t n;
+	int got;
+
+	*len = 0;
+	if (cl == NULL || cl[0] == '\0')
+		return API_BODY_OK;
+	if (parse_u64(cl, 0, UINT64_MAX, &n, &why) != 0)
+		return API_BODY_SHORT; /* a length nobody can send: a 400 */
+	if (n > API_BODY_MAX)
+		return API_BODY_TOO_LARGE;
+	got = FCGX_GetStr(p->body, (int)n, rq->in);
+	if (got < 0 || (uint64_t)got != n)
+		return API_BODY_SHORT;
+	*len = (size_t)n;
+	return API_BODY_OK;
+}
+
+static void
+handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
+{
+	struct api_prog *p = svc->ctx;
+	struct api_env env;
+	enum api_body state;
+	size_t len;
+
+	service_prepare(svc);
+	memset(&env, 0, sizeof env);
+	env.kg = &svc->kg;
+	env.az = &svc->az;
+	env.realm = svc->conf.realm;
+	env.reopen = reopen;
+	env.reopen_arg = svc;
+	env.emit = emit;
+	env.emit_arg = rq;
+	if (rq->role != FCGI_RESPONDER) {
+		static const char no[] = "Status: 500 Internal Server Error\r\n"
+		    "Content-Type: application/json\r\n\r\n{\"error\":{\"code\":\"internal_error\","
+		    "\"message\":\"keygate-api is a FastCGI responder.\"}}\n";
+		FCGX_PutStr(no, sizeof no - 1, rq->out);
+		return;
+	}
+	state = read_body(p, rq, &len);
+	api_handle(p->api, &env, rq->envp, p->body, len, state, now_ns);
+	OPENSSL_cleanse(p->body, len); /* a body may hold a key (verify) */
+}
+
+static int
+worker_init(struct service *svc)
+{
+	struct api_prog *p = svc->ctx;
+
+	if ((p->api = api_new(p->prefix)) == NULL) {
+		log_warnx("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+#define OPT_PREFIX 256
+
+static int
+option(struct service *svc, int opt, const char *arg)
+{
+	struct api_prog *p = svc->ctx;
+
+	if (opt != OPT_PREFIX)
+		return -1;
+	if (!api_prefix_valid(arg)) {
+		log_warnx("--prefix: a path such as /keygate, without a trailing slash");
+		return -1;
+	}
+	strcpy(p->prefix, arg);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"prefix", required_argument, NULL, OPT_PREFIX},
+		{NULL, 0, NULL, 0},
+	};
+	static const struct service_ops ops = {
+		.name = "keygate-api",
+		.usage = "[--prefix /keygate]\n\n"
+		    "The JSON API over the keygate store, a FastCGI responder: self-service\n"
+		    "keys, verification, usage, organizations, plans and audit.  See\n"
+		    "keygate-api(8).\n",
+		.options = options,
+		.option = option,
+		.worker_init = worker_init,
+		.handle = handle,
+	};
+	static struct api_prog prog;
+	static struct service s;
+
+	strcpy(prog.prefix, "/keygate");
+	s.ops = &ops;
+	s.ctx = &prog;
+	return service_main(&s, argc, argv);
+}

@@ -1,0 +1,41 @@
+#!/bin/bash
+# api.sh - keygate-api over FastCGI (keygate-api(8)): every endpoint and
+# scope, bad input of every kind, the plan's key limit under concurrent
+# creates, stable pagination, refused requests changing nothing.  The
+# checks are in api_test.py; this makes the store and starts keygate-api.
+. "$top_srcdir/tests/fcgi/lib.sh"
+
+: "${KEYGATE_API:?run me from make check}"
+kg init 2>/dev/null || exit 99
+kg plan set basic --deny '* /admin/**' 2>/dev/null
+kg plan set three --max-keys 3 2>/dev/null
+kg plan set prepaid --quota 0 2>/dev/null
+for o in acme beta delta; do kg org create "$o" --plan basic 2>/dev/null; done
+kg org create gamma --plan three 2>/dev/null
+kg org create payg --plan prepaid 2>/dev/null
+for i in $(seq 1 10); do kg key create --org delta >/dev/null 2>&1; done
+keys="{"
+add() { # add ROLE ARGS...: a key, its secret and id in the JSON for the test
+	local role=$1; shift
+	newkey "$@" || exit 99
+	keys="$keys\"$role\": [\"$NEWKEY\", \"$NEWID\"],"
+}
+add admin --org acme --scope admin
+add rw --org acme --scope keys:write --scope keys:read
+add ro --org acme --scope keys:read
+add plain --org acme
+add verify --org acme --scope verify
+add live --org acme
+add other_rw --org beta --scope keys:write
+keys="${keys%,}}"
+
+"$KEYGATE_API" --db "$DB" --listen "unix:$T/api.sock" --workers 2 2>>"$LOG" &
+PIDS+=("$!")
+for i in $(seq 1 50); do [ -S "$T/api.sock" ] && break; sleep 0.1; done
+sleep 0.3
+API_SOCK="$T/api.sock" API_KEYS="$keys" KEYGATE="$KEYGATE" DB="$DB" \
+	python3 "$top_srcdir/tests/fcgi/api_test.py"
+rc=$?
+check "no key appears in keygate-api's log" bash -c "! grep -qE 'kg_(live|test)_[A-Za-z0-9]{20,}' '$LOG'"
+[ "$rc" -eq 0 ] && ok "api_test.py" || not_ok "api_test.py: $rc failed"
+finish
