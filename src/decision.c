@@ -32,6 +32,9 @@ static const struct decision_info infos[] = {
 	    "The API key service is temporarily unavailable."},
 };
 
+/* An allow's first line: how decision_answered() tells it from the 500 it may become. */
+static const char allow_status[] = "Status: 200 OK\r\n";
+
 /* the table of pre-rendered answers has a slot per verdict of infos[] */
 _Static_assert(sizeof infos / sizeof infos[0] == DECISION_VERDICTS,
     "DECISION_VERDICTS must count every verdict");
@@ -160,7 +163,7 @@ decision_render(const struct authz_res *res, const char *realm, char *buf,
 		o.len = 0;
 		return render_deny(V_INTERNAL, NULL, realm, &o);
 	}
-	out_str(&o, "Status: 200 OK\r\n");
+	out_str(&o, allow_status);
 	out_header(&o, "Variable-Org-Id: ", res->org);
 	out_header(&o, "Variable-Plan: ", res->plan);
 	out_header(&o, "Variable-Key-Id: ", res->key_id);
@@ -219,4 +222,17 @@ decision_answer(const struct decision_table *t, const struct authz_res *res,
 	}
 	*out = buf;
 	return decision_render(res, realm, buf, cap);
+}
+
+enum verdict
+decision_answered(const struct authz_res *res, const char *answer, int len)
+{
+	unsigned v = (unsigned)res->verdict;
+
+	if (len < 0 || v >= DECISION_VERDICTS)
+		return V_INTERNAL;
+	if (v == V_ALLOW && ((size_t)len < sizeof allow_status - 1 ||
+	    memcmp(answer, allow_status, sizeof allow_status - 1) != 0))
+		return V_INTERNAL;
+	return res->verdict;
 }

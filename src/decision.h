@@ -60,4 +60,12 @@ int decision_table_init(struct decision_table *t, const char *realm);
 int decision_answer(const struct decision_table *t, const struct authz_res *res,
     const char *realm, char *buf, size_t cap, const char **out);
 
+/*
+ * The verdict an answer of decision_answer() (len, or -1) carries: res's,
+ * except for an allow that became a 500 (a value not safe in a header, an
+ * answer that did not fit) and an answer that could not be rendered.
+ * What the metrics count, so that they say what the web server received.
+ */
+enum verdict decision_answered(const struct authz_res *res, const char *answer, int len);
+
 #endif
