@@ -35,6 +35,7 @@ usage(FILE *f)
 	    "  verify KEY|- [--method GET] [--path /] [--host HOST]\n"
 	    "  usage [--org ORG] [--period YYYY-MM|YYYY-MM-DD]\n"
 	    "  db backup DIR | check | recover\n"
+	    "  metrics\n"
 	    "\n"
 	    "The store is --db, else $KEYGATE_DB, else db= in the config file\n"
 	    "(--config, $KEYGATE_CONF, /etc/keygate/keygate.conf), else /var/lib/keygate.\n"
@@ -54,6 +55,7 @@ static const struct command commands[] = {
 	{"verify", cmd_verify},
 	{"usage", cmd_usage},
 	{"db", cmd_db},
+	{"metrics", cmd_metrics},
 };
 
 int

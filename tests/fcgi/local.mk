@@ -28,3 +28,6 @@ EXTRA_DIST += tests/fcgi/hostile.sh
 # What a client controls: hosts, repeated and empty headers, long paths, logs.
 TESTS += tests/fcgi/input.sh
 EXTRA_DIST += tests/fcgi/input.sh
+# What keygate metrics says after requests, a killed worker and a truncated file.
+TESTS += tests/fcgi/metrics.sh
+EXTRA_DIST += tests/fcgi/metrics.sh
