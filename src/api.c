@@ -80,6 +80,7 @@ struct req {
 	struct catalog *cat;
 	struct json j;
 	int answered;
+	int outcome;   /* what the answer was, for the metrics (decision.h) */
 };
 
 /* ---- answers ---- */
@@ -118,6 +119,10 @@ send(struct req *r, int status, const char *extra)
 		r->answered = 1;
 		return;
 	}
+	if (status == 200)
+		r->outcome = V_ALLOW;
+	else if (status == 201)
+		r->outcome = decision_api_outcome(API_CREATED);
 	n = snprintf(p->head, sizeof p->head, "Status: %d %s\r\n"
 	    "Content-Type: application/json\r\nCache-Control: no-store\r\n%s\r\n",
 	    status, phrase ? phrase : "Unknown", extra ? extra : "");
@@ -152,6 +157,7 @@ fail(struct req *r, enum api_error e, const char *fmt, ...)
 	json_obj_end(&r->j);
 	json_obj_end(&r->j);
 	send(r, d->status, NULL);
+	r->outcome = decision_api_outcome(e);
 }
 
 /* A catalog failure as keygate-api's answer. */
@@ -188,6 +194,7 @@ fail_auth(struct req *r)
 	}
 	emit(r, p->deny, (size_t)n);
 	r->answered = 1;
+	r->outcome = (int)decision_answered(&r->auth, p->deny, n);
 }
 
 /* ---- input ---- */
@@ -1574,7 +1581,7 @@ h_health(struct req *r)
 
 /* ---- one request ---- */
 
-void
+int
 api_handle(struct api *prog, const struct api_env *env, char **envp,
     const char *body, size_t body_len, enum api_body body_state, uint64_t now_ns)
 {
@@ -1587,6 +1594,7 @@ api_handle(struct api *prog, const struct api_env *env, char **envp,
 	char **e;
 
 	memset(&r, 0, sizeof r);
+	r.outcome = V_INTERNAL;
 	r.env = env;
 	r.prog = prog;
 	r.now_ns = now_ns;
@@ -1616,6 +1624,7 @@ api_handle(struct api *prog, const struct api_env *env, char **envp,
 			json_obj_end(&r.j);
 			json_obj_end(&r.j);
 			send(&r, d->status, allow);
+			r.outcome = decision_api_outcome(API_METHOD);
 		}
 		goto out;
 	}
@@ -1640,6 +1649,7 @@ out:
 			log_warnx("%s", err);
 	}
 	params_wipe(envp, &p, 0);
+	return r.outcome;
 }
 
 struct api *

@@ -49,9 +49,10 @@ int api_prefix_valid(const char *prefix);
 
 /*
  * One request: its params (NAME=value strings, NULL-terminated) and body.
- * The key material in envp is wiped.
+ * The key material in envp is wiped.  Returns the answer's outcome
+ * (decision.h), for the metrics.
  */
-void api_handle(struct api *a, const struct api_env *env, char **envp,
+int api_handle(struct api *a, const struct api_env *env, char **envp,
     const char *body, size_t body_len, enum api_body body_state, uint64_t now_ns);
 
 #endif

@@ -128,5 +128,6 @@ int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_usage(struct cli *c, int argc, char **argv);
 int cmd_db(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
+int cmd_metrics(struct cli *c, int argc, char **argv);
 
 #endif

@@ -101,9 +101,11 @@ open_counters(struct kg *kg, const char *dir, char *err, size_t errlen)
 	kg->counters = ledger_open_counters(kg->store, dir, &info, err, errlen);
 	if (kg->counters == NULL)
 		return -1;
-	if (info.rebuilt != NULL)
+	if (info.rebuilt != NULL) {
 		log_warnx("%s/%s: %s; a new one was made from the ledger", dir,
 		    COUNTERS_FILE, info.rebuilt);
+		kg->counters_rebuilt++;
+	}
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct kg {
 	char prefix[APIKEY_PREFIX_MAX + 1];
 	uint32_t meta_flags;
 	char pepper_path[PATHNAME_MAX + 1];
+	unsigned counters_rebuilt; /* counter files this handle made anew (for the metrics) */
 };
 
 int kg_open(struct kg *kg, const char *dir, unsigned store_flags, char *err,

@@ -32,11 +32,15 @@ static const struct decision_info infos[] = {
 	    "The API key service is temporarily unavailable."},
 };
 
+/* An allow's first line: how decision_answered() tells it from the 500 it may become. */
+static const char allow_status[] = "Status: 200 OK\r\n";
+
 /* the table of pre-rendered answers has a slot per verdict of infos[] */
 _Static_assert(sizeof infos / sizeof infos[0] == DECISION_VERDICTS,
     "DECISION_VERDICTS must count every verdict");
 
 static const struct decision_info api_infos[] = {
+	[API_CREATED] = {201, "Created", NULL, NULL},
 	[API_INVALID_REQUEST] = {400, "Bad Request", "invalid_request", "The request is not valid."},
 	[API_INSUFFICIENT_SCOPE] = {403, "Forbidden", "insufficient_scope",
 	    "This API key does not have the scope this request needs."},
@@ -61,13 +65,38 @@ decision_api_info(enum api_error e)
 	return &api_infos[e];
 }
 
+int
+decision_api_outcome(enum api_error e)
+{
+	if (e == API_INTERNAL || (unsigned)e >= API_ERRORS)
+		return V_INTERNAL;
+	if (e == API_UNAVAILABLE)
+		return V_UNAVAILABLE;
+	return DECISION_VERDICTS + (int)e;
+}
+
+int
+decision_outcome_distinct(int outcome)
+{
+	return outcome < DECISION_VERDICTS ||
+	    decision_api_outcome((enum api_error)(outcome - DECISION_VERDICTS)) == outcome;
+}
+
+const struct decision_info *
+decision_outcome_info(int outcome)
+{
+	if (outcome >= 0 && outcome < DECISION_VERDICTS)
+		return decision_info((enum verdict)outcome);
+	if (outcome >= DECISION_VERDICTS && outcome < DECISION_OUTCOMES)
+		return decision_api_info((enum api_error)(outcome - DECISION_VERDICTS));
+	return decision_info(V_INTERNAL);
+}
+
 const char *
 decision_phrase(int status)
 {
 	size_t i;
 
-	if (status == 201)
-		return "Created";
 	for (i = 0; i < sizeof infos / sizeof infos[0]; i++)
 		if (infos[i].status == status)
 			return infos[i].phrase;
@@ -201,7 +230,7 @@ decision_render(const struct authz_res *res, const char *realm, char *buf,
 		o.len = 0;
 		return render_deny(V_INTERNAL, NULL, realm, &o);
 	}
-	out_str(&o, "Status: 200 OK\r\n");
+	out_str(&o, allow_status);
 	out_header(&o, "Variable-Org-Id: ", res->org);
 	out_header(&o, "Variable-Plan: ", res->plan);
 	out_header(&o, "Variable-Key-Id: ", res->key_id);
@@ -260,4 +289,17 @@ decision_answer(const struct decision_table *t, const struct authz_res *res,
 	}
 	*out = buf;
 	return decision_render(res, realm, buf, cap);
+}
+
+enum verdict
+decision_answered(const struct authz_res *res, const char *answer, int len)
+{
+	unsigned v = (unsigned)res->verdict;
+
+	if (len < 0 || v >= DECISION_VERDICTS)
+		return V_INTERNAL;
+	if (v == V_ALLOW && ((size_t)len < sizeof allow_status - 1 ||
+	    memcmp(answer, allow_status, sizeof allow_status - 1) != 0))
+		return V_INTERNAL;
+	return res->verdict;
 }

@@ -27,6 +27,7 @@ const struct decision_info *decision_info(enum verdict v);
  * says which field instead.
  */
 enum api_error {
+	API_CREATED,           /* 201: not an error, but an answer only the API gives */
 	API_INVALID_REQUEST,   /* 400 */
 	API_INSUFFICIENT_SCOPE,/* 403 */
 	API_KEY_LIMIT,         /* 403 key_limit_reached */
@@ -34,11 +35,23 @@ enum api_error {
 	API_METHOD,            /* 405, with Allow */
 	API_CONFLICT,          /* 409 */
 	API_TOO_LARGE,         /* 413 */
-	API_INTERNAL,          /* 500 */
-	API_UNAVAILABLE,       /* 503 */
+	API_INTERNAL,          /* 500: the authorizer's internal_error */
+	API_UNAVAILABLE,       /* 503: the authorizer's unavailable */
 	API_ERRORS
 };
 const struct decision_info *decision_api_info(enum api_error e);
+
+/*
+ * Every distinct answer the programs give, for counting them (metrics.h):
+ * the verdicts (0 .. DECISION_VERDICTS - 1), then keygate-api's own
+ * answers.  An API answer that is a verdict's (500, 503) counts as it.
+ */
+#define DECISION_OUTCOMES (DECISION_VERDICTS + API_ERRORS)
+int decision_api_outcome(enum api_error e);
+/* Status and code of an outcome (its code NULL for 200 and 201). */
+const struct decision_info *decision_outcome_info(int outcome);
+/* Whether an outcome is counted as itself (not as the verdict it is). */
+int decision_outcome_distinct(int outcome);
 /* The reason phrase of a status keygate answers with ("Created"), or NULL. */
 const char *decision_phrase(int status);
 
@@ -80,5 +93,13 @@ int decision_table_init(struct decision_table *t, const char *realm);
  */
 int decision_answer(const struct decision_table *t, const struct authz_res *res,
     const char *realm, char *buf, size_t cap, const char **out);
+
+/*
+ * The verdict an answer of decision_answer() (len, or -1) carries: res's,
+ * except for an allow that became a 500 (a value not safe in a header, an
+ * answer that did not fit) and an answer that could not be rendered.
+ * What the metrics count, so that they say what the web server received.
+ */
+enum verdict decision_answered(const struct authz_res *res, const char *answer, int len);
 
 #endif

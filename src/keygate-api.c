@@ -62,13 +62,14 @@ read_body(struct api_prog *p, FCGX_Request *rq, size_t *len)
 	return API_BODY_OK;
 }
 
-static void
+static int
 handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
 {
 	struct api_prog *p = svc->ctx;
 	struct api_env env;
 	enum api_body state;
 	size_t len;
+	int outcome;
 
 	service_prepare(svc);
 	memset(&env, 0, sizeof env);
@@ -84,11 +85,12 @@ handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
 		    "Content-Type: application/json\r\n\r\n{\"error\":{\"code\":\"internal_error\","
 		    "\"message\":\"keygate-api is a FastCGI responder.\"}}\n";
 		FCGX_PutStr(no, sizeof no - 1, rq->out);
-		return;
+		return V_INTERNAL;
 	}
 	state = read_body(p, rq, &len);
-	api_handle(p->api, &env, rq->envp, p->body, len, state, now_ns);
+	outcome = api_handle(p->api, &env, rq->envp, p->body, len, state, now_ns);
 	OPENSSL_cleanse(p->body, len); /* a body may hold a key (verify) */
+	return outcome;
 }
 
 static int

@@ -40,7 +40,7 @@ log_denial(const struct authz_req *q, const struct authz_res *r)
 }
 
 /* now_ns: when the request was accepted, the one clock read of a request */
-static void
+static int
 handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
 {
 	char uri[PARAMS_URI_MAX];
@@ -50,7 +50,7 @@ handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
 	struct params p;
 	const char *answer;
 	/* keys may come from the query string (query-param in the conf) */
-	int n, query_keys = svc->conf.query_param[0] != '\0';
+	int n, answered, query_keys = svc->conf.query_param[0] != '\0';
 
 	params_read(rq->envp, &p);
 	params_request(&p, rq->role == FCGI_AUTHORIZER ? ROLE_AUTHORIZER : ROLE_RESPONDER,
@@ -73,6 +73,7 @@ handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
 			authz_decide(&svc->az, &q, kg_now_ns(), &r);
 	}
 	n = decision_answer(&prog->answers, &r, svc->conf.realm, prog->out, sizeof prog->out, &answer);
+	answered = decision_answered(&r, answer, n);
 	if (n < 0) {
 		static const char fallback[] = "Status: 500 Internal Server Error\r\n"
 		    "Content-Type: application/json\r\n\r\n"
@@ -92,6 +93,7 @@ handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
 		log_denial(&q, &r);
 	}
 	params_wipe(rq->envp, &p, query_keys);
+	return answered;
 }
 
 static int

@@ -39,6 +39,7 @@ usage(FILE *f)
 	    "  usage prune --before DATE\n"
 	    "  audit [--org ORG] [--since DATE] [--limit N] | audit prune --before DATE\n"
 	    "  db backup DIR | check | recover\n"
+	    "  metrics\n"
 	    "\n"
 	    "The store is --db, else $KEYGATE_DB, else db= in the config file\n"
 	    "(--config, $KEYGATE_CONF, /etc/keygate/keygate.conf), else /var/lib/keygate.\n"
@@ -59,6 +60,7 @@ static const struct command commands[] = {
 	{"usage", cmd_usage},
 	{"db", cmd_db},
 	{"audit", cmd_audit},
+	{"metrics", cmd_metrics},
 };
 
 int

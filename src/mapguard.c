@@ -16,7 +16,8 @@
 
 #include "mapguard.h"
 
-#define GUARDS_MAX 16 /* a process maps a counter file and an index, twice at most while swapping */
+/* a process maps a counter file, an index and a metrics file, twice at most while swapping */
+#define GUARDS_MAX 16
 
 static struct mapguard *guards[GUARDS_MAX];
 static pthread_mutex_t guards_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -11,6 +11,11 @@
  * (every second: failchk, the ledger and history flushes, key index
  * repair) and a watchdog that ends the process if a request or a
  * maintenance pass is stuck.
+ *
+ * Metrics: every process (the master too) has a row of the store's
+ * metrics file.  A worker counts each request's verdict and latency
+ * around the program's handler, and the maintenance thread counts what
+ * the store's upkeep did; the master counts restarts.
  */
 #include "config.h"
 
@@ -245,6 +250,73 @@ close(int fd)
 	return f(fd);
 }
 
+/* ---- metrics ---- */
+
+/* A process that could not open the metrics file serves anyway, and tries again this much later. */
+#define METRICS_RETRY_NS (60 * NS_PER_S)
+
+static int metrics_stale;          /* atomic: the request thread must open the file again */
+static uint64_t metrics_failed_at; /* kg_mono_ns() */
+
+static void
+open_metrics(struct service *svc)
+{
+	char err[600];
+
+	if ((svc->metrics = metrics_open(svc->dir, svc->ops->name, err, sizeof err)) == NULL) {
+		log_warnx("metrics: %s; this process counts nothing until it can", err);
+		metrics_failed_at = kg_mono_ns();
+	}
+}
+
+/*
+ * From the maintenance thread: a file replaced or truncated (or none
+ * yet) is opened again, but by the request thread, between two requests:
+ * it is the one that writes the row without a lock.
+ */
+static void
+notice_metrics(struct service *svc)
+{
+	if (svc->metrics != NULL ? metrics_replaced(svc->metrics, svc->dir) :
+	    kg_mono_ns() - metrics_failed_at >= METRICS_RETRY_NS)
+		__atomic_store_n(&metrics_stale, 1, __ATOMIC_RELAXED);
+}
+
+static void
+renew_metrics(struct service *svc)
+{
+	pthread_mutex_lock(&store_lock); /* the maintenance thread counts too */
+	__atomic_store_n(&metrics_stale, 0, __ATOMIC_RELAXED);
+	metrics_close(svc->metrics);
+	open_metrics(svc);
+	pthread_mutex_unlock(&store_lock);
+}
+
+/*
+ * What a store handle did since it was last counted, from its totals:
+ * recoveries (store_recoveries) and counter files made anew
+ * (kg.counters_rebuilt).  opened: a new handle, whose totals start from
+ * zero.  Under store_lock once threads run.
+ */
+static void
+count_totals(struct service *svc, unsigned recoveries, unsigned rebuilds, int opened)
+{
+	static unsigned counted_recoveries, counted_rebuilds;
+
+	if (opened)
+		counted_recoveries = counted_rebuilds = 0;
+	metrics_event(svc->metrics, ME_STORE_RECOVERIES, recoveries - counted_recoveries);
+	metrics_event(svc->metrics, ME_COUNTERS_REBUILDS, rebuilds - counted_rebuilds);
+	counted_recoveries = recoveries;
+	counted_rebuilds = rebuilds;
+}
+
+static void
+count_store_events(struct service *svc, int opened)
+{
+	count_totals(svc, store_recoveries(svc->kg.store), svc->kg.counters_rebuilt, opened);
+}
+
 /* ---- maintenance thread ---- */
 
 static void
@@ -291,9 +363,11 @@ repair_index(struct service *svc)
 	}
 	t0 = kg_mono_ns();
 	if (keyindex_end(x, svc->kg.store, maintenance_progress, err, sizeof err) == 0) {
+		metrics_event(svc->metrics, ME_INDEX_REBUILDS, 1);
 		log_info("key index rebuilt in %llu ms",
 		    (unsigned long long)((kg_mono_ns() - t0) / 1000000));
 	} else {
+		metrics_event(svc->metrics, ME_INDEX_REBUILD_FAILURES, 1);
 		log_warnx("key index rebuild failed: %s; requests read the store", err);
 		failed_at = kg_mono_ns();
 	}
@@ -324,11 +398,13 @@ flush_ledger(struct service *svc)
 {
 	static uint64_t logged_at;
 	char err[600];
+	int rc;
 
 	if (svc->kg.counters == NULL)
 		return;
-	if (ledger_flush(svc->kg.store, svc->kg.counters, svc->dir, kg_now(), err, sizeof err) < 0 &&
-	    flush_log_due(&logged_at))
+	rc = ledger_flush(svc->kg.store, svc->kg.counters, svc->dir, kg_now(), err, sizeof err);
+	metrics_event(svc->metrics, rc < 0 ? ME_LEDGER_FLUSH_FAILURES : ME_LEDGER_FLUSHES, rc != 0);
+	if (rc < 0 && flush_log_due(&logged_at))
 		log_warnx("ledger flush failed (retried every second): %s", err);
 }
 
@@ -346,9 +422,11 @@ flush_history(struct service *svc)
 	int rc;
 
 	rc = tally_flush(svc->tally, svc->kg.store, &dropped, err, sizeof err);
+	metrics_event(svc->metrics, rc < 0 ? ME_HISTORY_FLUSH_FAILURES : ME_HISTORY_FLUSHES, rc != 0);
+	metrics_event(svc->metrics, ME_HISTORY_DROPPED, dropped);
 	dropped_total += dropped;
-	if ((rc != 0 || dropped_total > 0) && flush_log_due(&logged_at)) {
-		if (rc != 0)
+	if ((rc < 0 || dropped_total > 0) && flush_log_due(&logged_at)) {
+		if (rc < 0)
 			log_warnx("%s (retried every second)", err);
 		if (dropped_total > 0)
 			log_warnx("usage history: %llu requests found no room in this "
@@ -423,6 +501,8 @@ maintenance(void *arg)
 			return NULL;
 		}
 		maintenance_pass(svc);
+		count_store_events(svc, 0);
+		notice_metrics(svc);
 		pthread_mutex_unlock(&store_lock);
 		__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
 	}
@@ -522,6 +602,8 @@ service_reopen(struct service *svc)
 		return 0;
 	pthread_mutex_lock(&store_lock);
 	ok = store_reopen(svc->kg.store) == ST_OK;
+	metrics_event(svc->metrics, ok ? ME_STORE_REOPENS : ME_STORE_REOPEN_FAILURES, 1);
+	count_store_events(svc, 0);
 	pthread_mutex_unlock(&store_lock);
 	if (ok) {
 		svc->reopen_failed_at = 0;
@@ -569,7 +651,8 @@ worker_main(struct service *svc)
 	FCGX_Request rq;
 	char err[512];
 	struct authz_opts o;
-	uint64_t now_ns;
+	uint64_t now_ns, t0;
+	int outcome;
 
 	/* Opening can block on what a dead process left: the watchdog covers it. */
 	start_thread(watchdog, svc);
@@ -578,6 +661,9 @@ worker_main(struct service *svc)
 		log_warnx("%s", err);
 		return 1;
 	}
+	if (svc->metrics == NULL) /* a worker's own row (a lone process has one already) */
+		open_metrics(svc);
+	count_store_events(svc, 1);
 	__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
 	svc->deny_budget.what = "denials";
 	svc->error_budget.what = "errors";
@@ -619,8 +705,13 @@ worker_main(struct service *svc)
 			continue;
 		}
 		now_ns = kg_now_ns();
-		__atomic_store_n(&request_started, kg_mono_ns(), __ATOMIC_RELAXED);
-		svc->ops->handle(svc, &rq, now_ns);
+		t0 = kg_mono_ns();
+		__atomic_store_n(&request_started, t0, __ATOMIC_RELAXED);
+		outcome = svc->ops->handle(svc, &rq, now_ns);
+		/* the watchdog's clock read, and one more: the request's latency */
+		metrics_request(svc->metrics, (unsigned)outcome, kg_mono_ns() - t0);
+		if (__atomic_load_n(&metrics_stale, __ATOMIC_RELAXED))
+			renew_metrics(svc);
 		/*
 		 * The watchdog is for the store; writing the answer is bounded by
 		 * the connection's send timeout (see accept above).
@@ -660,9 +751,23 @@ spawn_worker(struct service *svc)
 		if (getppid() == 1)
 			_exit(0);
 		signal(SIGCHLD, SIG_DFL);
+		/* the master's row is the master's: the worker claims its own */
+		metrics_close(svc->metrics);
+		svc->metrics = NULL;
 		_exit(worker_main(svc));
 	}
 	return pid;
+}
+
+/* The master has no maintenance thread: it looks at its file when it counts. */
+static void
+count_restart(struct service *svc)
+{
+	if (svc->metrics == NULL || metrics_replaced(svc->metrics, svc->dir)) {
+		metrics_close(svc->metrics);
+		open_metrics(svc);
+	}
+	metrics_event(svc->metrics, ME_WORKER_RESTARTS, 1);
 }
 
 static int
@@ -706,6 +811,7 @@ master_main(struct service *svc)
 				log_warnx("worker %ld exited (%s %d); restarting", (long)pid,
 				    WIFSIGNALED(status) ? "signal" : "status",
 				    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+				count_restart(svc);
 				/* a worker that cannot even start: do not spin */
 				if (kg_mono_ns() - started[i] < NS_PER_S)
 					sleep(1);
@@ -791,6 +897,7 @@ service_main(struct service *svc, int argc, char **argv)
 	    *mode = NULL, *cpath, *why;
 	char err[512];
 	int debug = 0, must_exist;
+	unsigned recovered, rebuilt;
 	uint64_t n;
 
 	umask(007);
@@ -823,7 +930,18 @@ service_main(struct service *svc, int argc, char **argv)
 	/* Fatal only at start-up: check the store opens before serving. */
 	if (kg_open(&svc->kg, svc->dir, STORE_SERVER, err, sizeof err) != 0)
 		fatalx("%s", err);
+	recovered = store_recoveries(svc->kg.store);
+	rebuilt = svc->kg.counters_rebuilt;
 	kg_close(&svc->kg);
+	/*
+	 * A store is there: the metrics file may be made (the master's row,
+	 * or the lone worker's).  Once the store is closed: workers inherit
+	 * the master's heap, and this allocation left among the store's freed
+	 * ones sent libfcgi's allocations down a slower path in every request
+	 * (callgrind: 200 instructions a request).
+	 */
+	open_metrics(svc);
+	count_totals(svc, recovered, rebuilt, 1);
 
 	/* systemd socket activation: the socket moves to fd 0, as a spawner's */
 	if (server_take_activated(svc->conf.listen, err, sizeof err) < 0)

@@ -6,7 +6,8 @@
  * libfcgi (fcgi_guard, one deadline per request), and in each worker the
  * opened store, a decision context, the usage tally, a maintenance thread
  * (failchk, the ledger and history flushes, key index repair) and a
- * watchdog.  A program supplies its options and its request handler.
+ * watchdog; the metrics (metrics.h) of all of it.  A program supplies its
+ * options and its request handler.
  */
 #ifndef KEYGATE_SERVICE_H
 #define KEYGATE_SERVICE_H
@@ -19,6 +20,7 @@
 #include "authz.h"
 #include "conf.h"
 #include "ctx.h"
+#include "metrics.h"
 
 /* At most LOG_RATE lines a second of one kind, and a count of the rest. */
 struct log_budget {
@@ -37,8 +39,12 @@ struct service_ops {
 	int (*option)(struct service *s, int opt, const char *arg);
 	/* in each worker, once its store is open; 0, or -1 (the worker exits) */
 	int (*worker_init)(struct service *s);
-	/* one request; now_ns: when it was accepted (the request's one clock read) */
-	void (*handle)(struct service *s, FCGX_Request *rq, uint64_t now_ns);
+	/*
+	 * One request; now_ns: when it was accepted (the request's one clock
+	 * read).  Returns the verdict its answer carries (decision.h), which
+	 * the metrics count under its status and code.
+	 */
+	int (*handle)(struct service *s, FCGX_Request *rq, uint64_t now_ns);
 };
 
 struct service {
@@ -49,6 +55,8 @@ struct service {
 	struct kg kg;
 	struct authz az;           /* decisions, for authorizing and verifying keys */
 	struct tally *tally;       /* this worker's usage history */
+	/* this process's row of the store's metrics (NULL: none, nothing counted); metrics_render for GET /metrics */
+	struct metrics *metrics;
 	int listen_fd;
 	uint64_t reopen_failed_at; /* kg_mono_ns() */
 	struct log_budget deny_budget, error_budget;

@@ -73,6 +73,7 @@ struct store {
 	dev_t region_dev;
 	ino_t region_ino;
 	int lockfd; /* DIR/keygate.lock, held shared while attached */
+	unsigned recoveries; /* opens of this handle that ran recovery */
 };
 
 /* A lone read that loses a deadlock is tried again this many times. */
@@ -105,6 +106,12 @@ int
 store_broken(const struct store *s)
 {
 	return s->broken;
+}
+
+unsigned
+store_recoveries(const struct store *s)
+{
+	return s->recoveries;
 }
 
 /* Zombies count as alive: kill(2) succeeds on them until they are reaped. */
@@ -471,8 +478,8 @@ open_all(struct store *s, char *err, size_t errlen)
 	/* no DB_FAILCHK: see above */
 	u_int32_t envflags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
 	    DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER;
-	u_int32_t dbflags = DB_AUTO_COMMIT;
-	int i, ret;
+	u_int32_t dbflags = DB_AUTO_COMMIT, opened;
+	int i, ret, rebuilt = 0;
 
 	if (s->flags & STORE_SERVER) {
 		envflags |= DB_THREAD;
@@ -495,6 +502,7 @@ open_all(struct store *s, char *err, size_t errlen)
 				flock(s->lockfd, LOCK_UN);
 				return -1;
 			}
+			rebuilt = 1;
 			attach_lock(s, LOCK_SH);
 			open_env(s, envflags, &ret);
 		} else {
@@ -508,6 +516,12 @@ open_all(struct store *s, char *err, size_t errlen)
 		flock(s->lockfd, LOCK_UN);
 		return -1;
 	}
+	/*
+	 * With DB_REGISTER, Berkeley DB drops DB_RECOVER from the open flags
+	 * when it finds no dead process to recover from (measured on 5.3).
+	 */
+	if (rebuilt || (s->env->get_open_flags(s->env, &opened) == 0 && (opened & DB_RECOVER)))
+		s->recoveries++;
 	if (allocate_regions(s, err, errlen) != 0) {
 		close_handles(s);
 		flock(s->lockfd, LOCK_UN);

@@ -60,6 +60,8 @@ int store_reopen(struct store *s);
 int store_broken(const struct store *s);
 const char *store_dir(const struct store *s);
 const char *store_errmsg(const struct store *s);
+/* How many opens and reopens of s ran recovery (a process had died in the environment). */
+unsigned store_recoveries(const struct store *s);
 
 int store_txn_begin(struct store *s, struct store_txn **txn);
 int store_txn_commit(struct store_txn *txn);

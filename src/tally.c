@@ -285,6 +285,7 @@ tally_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
     size_t errlen)
 {
 	uint32_t old = __atomic_load_n(&t->active, __ATOMIC_SEQ_CST), i, from, written = 0;
+	int records = 0;
 	struct tally_buf *b = &t->b[old], *now = &t->b[1 - old];
 	struct timespec tick = {0, 20000};
 	int rc = ST_OK;
@@ -303,6 +304,7 @@ tally_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
 
 		if (e->tag == 0)
 			continue;
+		records += i < written && e->ready;
 		if (i >= written && e->ready) {
 			char id[ID_MAX + 1];
 
@@ -318,7 +320,7 @@ tally_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
 		snprintf(err, errlen, "cannot write the usage history: %s", store_errmsg(s));
 		return -1;
 	}
-	return 0;
+	return records;
 }
 
 /* ---- pruning ---- */

@@ -46,8 +46,9 @@ void tally_count(struct tally *t, const char *org, const char *key_id,
     enum hist_counter which, int quota_unit, int64_t now_s);
 
 /*
- * Writes what the inactive buffer holds, after making it so.  0, or -1
- * with err set: what could not be written is kept for the next flush.
+ * Writes what the inactive buffer holds, after making it so.  The number
+ * of records written (0: nothing to write), or -1 with err set: what
+ * could not be written is kept for the next flush.
  * Requests that found no room since the last flush: *dropped (may be NULL).
  */
 int tally_flush(struct tally *t, struct store *s, uint64_t *dropped,

@@ -34,3 +34,6 @@ EXTRA_DIST += tests/fcgi/input.sh
 # keygate-api over FastCGI: every endpoint, scope and bad input.
 TESTS += tests/fcgi/api.sh
 EXTRA_DIST += tests/fcgi/api.sh tests/fcgi/api_test.py
+# What keygate metrics says after requests, a killed worker and a truncated file.
+TESTS += tests/fcgi/metrics.sh
+EXTRA_DIST += tests/fcgi/metrics.sh

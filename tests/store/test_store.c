@@ -3,7 +3,8 @@
  *  1. 4 writers and 4 readers at once: every committed write is there,
  *     no reader ever fails;
  *  2. a writer SIGKILLed while its transaction holds write locks: a new
- *     process opens the store by itself, the dead transaction is gone,
+ *     process opens the store by itself (running recovery, and saying
+ *     so: store_recoveries), the dead transaction is gone,
  *     and a long-lived reader that was blocked behind it gets going again
  *     once its maintenance (failchk) runs;
  *  3. 30 writers SIGKILLed at random points of a commit loop: every open
@@ -201,6 +202,7 @@ test_killed_writer(const char *dir)
 	/* The committed value the dead writer is about to overwrite. */
 	s = open_store(dir, 0);
 	ok(s != NULL && put_committed(s, "locked", "before") == ST_OK, "a committed value");
+	ok(s != NULL && store_recoveries(s) == 0, "an open after clean closes runs no recovery");
 	if (s)
 		store_close(s);
 
@@ -246,6 +248,7 @@ test_killed_writer(const char *dir)
 
 	s = open_store(dir, 0);
 	ok(s != NULL, "a new process opens the store with no manual step");
+	ok(s != NULL && store_recoveries(s) == 1, "  and says it ran recovery (for the metrics)");
 	if (s != NULL) {
 		rc = get_value(s, "locked", v, sizeof v);
 		ok(rc == ST_OK && strcmp(v, "before") == 0, "the dead transaction was rolled back");

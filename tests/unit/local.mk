@@ -19,7 +19,8 @@ UNIT_TESTS = \
 	tests/unit/test_fcgi_guard \
 	tests/unit/test_params \
 	tests/unit/test_log \
-	tests/unit/test_vault
+	tests/unit/test_vault \
+	tests/unit/test_metrics
 
 check_PROGRAMS += $(UNIT_TESTS)
 # the reference for test_jsonparse's differential check
@@ -58,3 +59,5 @@ tests_unit_test_log_SOURCES = tests/unit/test_log.c tests/unit/tap.h
 tests_unit_test_log_LDADD = $(KG_LIBS)
 tests_unit_test_vault_SOURCES = tests/unit/test_vault.c tests/unit/tap.h
 tests_unit_test_vault_LDADD = $(KG_LIBS)
+tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c tests/unit/tap.h
+tests_unit_test_metrics_LDADD = $(KG_LIBS)

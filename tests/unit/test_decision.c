@@ -518,6 +518,44 @@ test_table(void)
 	is_int(decision_table_init(&t, huge), -1, "a 2 KiB realm does not fit the table: -1");
 }
 
+/* What the metrics count: the verdict the web server received. */
+static void
+test_answered(void)
+{
+	static struct decision_table t;
+	struct authz_res res;
+	char buf[1024], org[1100];
+	const char *got;
+	int n, v, bad = 0;
+
+	decision_table_init(&t, "api");
+	base_allow(&res);
+	n = decision_answer(&t, &res, "api", buf, sizeof buf, &got);
+	is_int(decision_answered(&res, got, n), V_ALLOW, "an allow answered is an allow");
+	res.user = "bad\r\nX-Injected: 1";
+	n = decision_answer(&t, &res, "api", buf, sizeof buf, &got);
+	is_int(decision_answered(&res, got, n), V_INTERNAL,
+	    "an allow that became a 500 (a value unsafe in a header) is a 500");
+	base_allow(&res);
+	memset(org, 'o', sizeof org - 1);
+	org[sizeof org - 1] = '\0';
+	res.org = org;
+	n = decision_answer(&t, &res, "api", buf, sizeof buf, &got);
+	ok(n > 0 && strncmp(got, "Status: 500 ", 12) == 0, "an allow too long for the buffer is rendered a 500");
+	is_int(decision_answered(&res, got, n), V_INTERNAL, "  and counted as one");
+	is_int(decision_answered(&res, got, -1), V_INTERNAL, "an answer that could not be rendered is a 500");
+	for (v = V_ALLOW + 1; v < DECISION_VERDICTS; v++) {
+		memset(&res, 0, sizeof res);
+		res.verdict = (enum verdict)v;
+		n = decision_answer(&t, &res, "api", buf, sizeof buf, &got);
+		bad += decision_answered(&res, got, n) != (enum verdict)v;
+	}
+	is_int(bad, 0, "every denial is counted as itself");
+	res.verdict = (enum verdict)(DECISION_VERDICTS + 3);
+	n = decision_answer(&t, &res, "api", buf, sizeof buf, &got);
+	is_int(decision_answered(&res, got, n), V_INTERNAL, "an unknown verdict is the 500 it renders as");
+}
+
 int
 main(void)
 {
@@ -525,5 +563,6 @@ main(void)
 	test_table();
 	test_allow();
 	test_injection();
+	test_answered();
 	return done_testing();
 }
