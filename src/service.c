@@ -49,10 +49,17 @@ static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t child_exited;
 
 /* Shared between the request thread and the maintenance thread. */
-static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * The store handle, the counter file and the metrics mapping are shared by
+ * the request thread and the worker's two background threads: those use
+ * them (shared), the request thread replaces them (exclusive: a reopen,
+ * a counter file or metrics file mapped again, the close at the end).
+ */
+static pthread_rwlock_t store_lock = PTHREAD_RWLOCK_INITIALIZER;
 /* atomic, kg_mono_ns(): when a request's handling or a maintenance pass began, 0 when idle */
 static uint64_t request_started;
 static uint64_t maintenance_started;
+static uint64_t flush_started;
 
 static void
 on_stop(int sig)
@@ -285,11 +292,11 @@ notice_metrics(struct service *svc)
 static void
 renew_metrics(struct service *svc)
 {
-	pthread_mutex_lock(&store_lock); /* the maintenance thread counts too */
+	pthread_rwlock_wrlock(&store_lock); /* the background threads count too */
 	__atomic_store_n(&metrics_stale, 0, __ATOMIC_RELAXED);
 	metrics_close(svc->metrics);
 	open_metrics(svc);
-	pthread_mutex_unlock(&store_lock);
+	pthread_rwlock_unlock(&store_lock);
 }
 
 /*
@@ -437,74 +444,108 @@ flush_history(struct service *svc)
 }
 
 /*
- * One pass a second, on a fixed schedule (a slow pass does not push the
- * next one back, so consumption reaches the ledger at least once a second
- * whenever the store lets it).  failchk first: it releases what a dead
- * process held, which the flushes might otherwise wait for.
+ * The maintenance thread: every second, failchk (it releases what a dead
+ * process held, which every other thread might be waiting for) and the
+ * expiry of lock waits, then the checks that cost nothing: the store's
+ * generation, a replaced counter or metrics file, the key index.  Nothing
+ * here waits for a commit, so that the failure check keeps its cadence
+ * however slow the disk is; the flushes have their own thread.
  */
 #define MAINTENANCE_NS NS_PER_S
 #define SLOW_PASS_NS (2 * NS_PER_S)
 
+/* Sleeps until the next tick of a fixed one-second schedule. */
+static uint64_t
+next_tick(uint64_t *next)
+{
+	struct timespec at;
+	uint64_t now;
+
+	*next += MAINTENANCE_NS;
+	at.tv_sec = (time_t)(*next / NS_PER_S);
+	at.tv_nsec = (long)(*next % NS_PER_S);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
+		;
+	/* a pass that ran past the next one's time: start again from now */
+	if ((now = kg_mono_ns()) > *next + MAINTENANCE_NS)
+		*next = now;
+	return now;
+}
+
 static void
 maintenance_pass(struct service *svc)
 {
-	static uint64_t logged_at;
-	uint64_t t0 = kg_mono_ns(), t1, t2, t3;
-
 	if (!store_broken(svc->kg.store) && store_maintain(svc->kg.store) == ST_RECOVER)
 		log_warnx("store needs recovery: %s; reopening it",
 		    store_errmsg(svc->kg.store));
 	if (store_broken(svc->kg.store))
 		return;
-	t1 = kg_mono_ns();
-	flush_ledger(svc);
-	t2 = kg_mono_ns();
-	flush_history(svc);
-	t3 = kg_mono_ns();
 	/* changes replicated from another host do not bump our generation */
 	authz_refresh(&svc->az);
 	authz_counters_notice(&svc->az);
 	repair_index(svc);
-	if (kg_mono_ns() - t0 > SLOW_PASS_NS && flush_log_due(&logged_at))
-		log_warnx("a maintenance pass took %llu ms (failchk %llu, ledger %llu, "
-		    "history %llu): the store is slow to commit",
-		    (unsigned long long)((kg_mono_ns() - t0) / 1000000),
-		    (unsigned long long)((t1 - t0) / 1000000),
-		    (unsigned long long)((t2 - t1) / 1000000),
-		    (unsigned long long)((t3 - t2) / 1000000));
 }
 
 static void *
 maintenance(void *arg)
 {
 	struct service *svc = arg;
-	uint64_t next = kg_mono_ns();
+	uint64_t next = kg_mono_ns(), now;
 
 	for (;;) {
-		struct timespec at;
-		uint64_t now;
-
-		next += MAINTENANCE_NS;
-		at.tv_sec = (time_t)(next / NS_PER_S);
-		at.tv_nsec = (long)(next % NS_PER_S);
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
-			;
-		/* a pass that ran past the next one's time: start again from now */
-		if ((now = kg_mono_ns()) > next + MAINTENANCE_NS)
-			next = now;
+		now = next_tick(&next);
 		__atomic_store_n(&maintenance_started, now, __ATOMIC_RELAXED);
-		pthread_mutex_lock(&store_lock);
+		pthread_rwlock_rdlock(&store_lock);
 		if (svc->kg.store == NULL) {
 			/* the worker closed the store on its way out (SIGTERM) */
-			pthread_mutex_unlock(&store_lock);
+			pthread_rwlock_unlock(&store_lock);
 			__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
 			return NULL;
 		}
 		maintenance_pass(svc);
 		count_store_events(svc, 0);
 		notice_metrics(svc);
-		pthread_mutex_unlock(&store_lock);
+		pthread_rwlock_unlock(&store_lock);
 		__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/*
+ * The flush thread: every second, on the same fixed schedule, what the
+ * organizations consumed to the ledger (one worker of the host at a time)
+ * and this worker's usage history, each a synchronous commit.  A slow disk
+ * makes it late, never the failure check, and it says so.
+ */
+static void *
+flusher(void *arg)
+{
+	static uint64_t logged_at;
+	struct service *svc = arg;
+	uint64_t next = kg_mono_ns(), now, t1;
+
+	for (;;) {
+		now = next_tick(&next);
+		__atomic_store_n(&flush_started, now, __ATOMIC_RELAXED);
+		pthread_rwlock_rdlock(&store_lock);
+		if (svc->kg.store == NULL) {
+			pthread_rwlock_unlock(&store_lock);
+			__atomic_store_n(&flush_started, 0, __ATOMIC_RELAXED);
+			return NULL;
+		}
+		if (!store_broken(svc->kg.store)) {
+			flush_ledger(svc);
+			t1 = kg_mono_ns();
+			flush_history(svc);
+			if (kg_mono_ns() - now > SLOW_PASS_NS && flush_log_due(&logged_at))
+				log_warnx("a flush took %llu ms (ledger %llu, history %llu): "
+				    "the store is slow to commit",
+				    (unsigned long long)((kg_mono_ns() - now) / 1000000),
+				    (unsigned long long)((t1 - now) / 1000000),
+				    (unsigned long long)((kg_mono_ns() - t1) / 1000000));
+		}
+		pthread_rwlock_unlock(&store_lock);
+		__atomic_store_n(&flush_started, 0, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -516,6 +557,8 @@ maintenance(void *arg)
  * web server's connection fails (a 5xx, never a 200) and the next process
  * to open the store runs recovery.
  */
+#define FLUSH_STUCK_FACTOR 6
+
 static void *
 watchdog(void *arg)
 {
@@ -523,17 +566,27 @@ watchdog(void *arg)
 	uint64_t limit = (uint64_t)svc->conf.watchdog_s * NS_PER_S;
 
 	for (;;) {
-		uint64_t now, req, maint;
+		uint64_t now, req, maint, flush;
 
 		sleep(1);
 		/* monotonic: a step of the wall clock must not look like a stuck request */
 		now = kg_mono_ns();
 		req = __atomic_load_n(&request_started, __ATOMIC_RELAXED);
 		maint = __atomic_load_n(&maintenance_started, __ATOMIC_RELAXED);
+		flush = __atomic_load_n(&flush_started, __ATOMIC_RELAXED);
 		if ((req != 0 && now - req > limit) || (maint != 0 && now - maint > limit)) {
 			log_warnx("%s has been stuck for more than %us; exiting",
 			    req != 0 && now - req > limit ? "a request (or opening the store)" :
 			    "store maintenance", svc->conf.watchdog_s);
+			_exit(3);
+		}
+		/*
+		 * A flush waits for the disk: a slow one is no dead lock (failchk
+		 * and lock expiry go on meanwhile).  Only one stuck for minutes is.
+		 */
+		if (flush != 0 && now - flush > FLUSH_STUCK_FACTOR * limit) {
+			log_warnx("a flush has been stuck for more than %us; exiting",
+			    FLUSH_STUCK_FACTOR * svc->conf.watchdog_s);
 			_exit(3);
 		}
 	}
@@ -600,11 +653,11 @@ service_reopen(struct service *svc)
 	now = kg_mono_ns();
 	if (svc->reopen_failed_at != 0 && now - svc->reopen_failed_at < REOPEN_RETRY_NS)
 		return 0;
-	pthread_mutex_lock(&store_lock);
+	pthread_rwlock_wrlock(&store_lock);
 	ok = store_reopen(svc->kg.store) == ST_OK;
 	metrics_event(svc->metrics, ok ? ME_STORE_REOPENS : ME_STORE_REOPEN_FAILURES, 1);
 	count_store_events(svc, 0);
-	pthread_mutex_unlock(&store_lock);
+	pthread_rwlock_unlock(&store_lock);
 	if (ok) {
 		svc->reopen_failed_at = 0;
 		authz_invalidate(&svc->az);
@@ -679,6 +732,7 @@ worker_main(struct service *svc)
 	if (svc->ops->worker_init != NULL && svc->ops->worker_init(svc) != 0)
 		return 1;
 	start_thread(maintenance, svc);
+	start_thread(flusher, svc);
 	if (FCGX_InitRequest(&rq, svc->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_warnx("FCGX_InitRequest failed");
 		return 1;
@@ -723,7 +777,7 @@ worker_main(struct service *svc)
 			conn_start_request(); /* a kept connection: the next request's deadline */
 	}
 	FCGX_Finish_r(&rq);
-	pthread_mutex_lock(&store_lock);
+	pthread_rwlock_wrlock(&store_lock);
 	/* a graceful stop loses no usage: both tally buffers, then the counts */
 	if (!store_broken(svc->kg.store)) {
 		flush_history(svc);
@@ -731,7 +785,7 @@ worker_main(struct service *svc)
 		flush_ledger(svc);
 	}
 	kg_close(&svc->kg);
-	pthread_mutex_unlock(&store_lock);
+	pthread_rwlock_unlock(&store_lock);
 	return 0;
 }
 
@@ -977,8 +1031,8 @@ service_prepare(struct service *svc)
 {
 	service_reopen(svc);
 	if (authz_counters_suspect(&svc->az)) {
-		pthread_mutex_lock(&store_lock);
+		pthread_rwlock_wrlock(&store_lock);
 		authz_counters_check(&svc->az);
-		pthread_mutex_unlock(&store_lock);
+		pthread_rwlock_unlock(&store_lock);
 	}
 }

@@ -4,8 +4,9 @@
  * spawner, systemd's, or --listen), the process model (a master that
  * pre-forks and restarts workers), hostile connections kept away from
  * libfcgi (fcgi_guard, one deadline per request), and in each worker the
- * opened store, a decision context, the usage tally, a maintenance thread
- * (failchk, the ledger and history flushes, key index repair) and a
+ * opened store, a decision context, the usage tally, a flush thread (the
+ * ledger and the history, every second), a maintenance thread
+ * (failchk, lock expiry, key index repair) and a
  * watchdog; the metrics (metrics.h) of all of it.  A program supplies its
  * options and its request handler.
  */
