@@ -14,6 +14,10 @@
 #include "conf.h"
 #include "parse.h"
 #include "record.h"
+#include "rules.h"
+
+#define PEERS_MAX_TEXT "15" /* CONF_PEERS_MAX, for messages */
+_Static_assert(CONF_PEERS_MAX == 15, "PEERS_MAX_TEXT follows CONF_PEERS_MAX");
 
 void
 conf_defaults(struct conf *c)
@@ -27,6 +31,7 @@ conf_defaults(struct conf *c)
 	c->watchdog_s = 10;
 	/* the front-ends in contrib/ give up on the authorizer after 5 s */
 	c->request_deadline_s = 3;
+	c->repl_priority = CONF_REPL_PRIORITY_DEFAULT;
 }
 
 static int
@@ -54,14 +59,84 @@ copy_value(char *dst, size_t cap, const char *v, const char **why)
 	return 0;
 }
 
+/* The host syntax is the rules' own (host_valid): a lower-case name, or [IPv6]. */
+int
+conf_parse_addr(const char *s, struct repl_addr *a, const char **why)
+{
+	const char *colon = s[0] == '[' ? strchr(s, ']') : strrchr(s, ':');
+	size_t hlen;
+	uint64_t port;
+
+	if (colon != NULL && s[0] == '[')
+		colon = colon[1] == ':' ? colon + 1 : NULL;
+	if (colon == NULL || !host_valid(s, (size_t)(colon - s))) {
+		*why = "an address must be HOST:PORT (a lower-case host name or "
+		    "address) or [IPv6]:PORT";
+		return -1;
+	}
+	if (parse_u64(colon + 1, 1, 65535, &port, why) != 0) {
+		*why = "a port must be a number from 1 to 65535";
+		return -1;
+	}
+	/* Berkeley DB takes an IPv6 address without its brackets */
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		s++;
+		hlen -= 2;
+	}
+	memcpy(a->host, s, hlen);
+	a->host[hlen] = '\0';
+	a->port = (unsigned)port;
+	return 0;
+}
+
+int
+conf_same_addr(const struct repl_addr *a, const struct repl_addr *b)
+{
+	return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+/* repl_peers: addresses apart by blanks or commas, each named once. */
+static int
+parse_peers(struct conf *c, const char *v, const char **why)
+{
+	char buf[CONF_LINE_MAX + 1], *save = NULL, *tok;
+	unsigned i, n = 0;
+
+	snprintf(buf, sizeof buf, "%s", v);
+	for (tok = strtok_r(buf, " \t,", &save); tok != NULL; tok = strtok_r(NULL, " \t,", &save)) {
+		if (n == CONF_PEERS_MAX) {
+			*why = "repl_peers: at most " PEERS_MAX_TEXT " other sites";
+			return -1;
+		}
+		if (conf_parse_addr(tok, &c->repl_peers[n], why) != 0)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (conf_same_addr(&c->repl_peers[i], &c->repl_peers[n])) {
+				*why = "repl_peers names an address twice";
+				return -1;
+			}
+		n++;
+	}
+	if (n == 0) {
+		*why = "repl_peers must name at least one HOST:PORT";
+		return -1;
+	}
+	c->nrepl_peers = n;
+	return 0;
+}
+
 enum conf_key {
 	K_DB, K_REALM, K_LOG, K_LOG_DENIALS, K_DEBUG, K_QUERY, K_WORKERS,
-	K_LISTEN, K_SOCKET_MODE, K_WATCHDOG, K_REQUEST_DEADLINE, K_COUNT
+	K_LISTEN, K_SOCKET_MODE, K_WATCHDOG, K_REQUEST_DEADLINE,
+	K_REPL_SITE, K_REPL_PEERS, K_REPL_PRIORITY, K_COUNT
 };
 
+/* The replication names are SPEC's own (repl_site...), hence the underscores. */
 static const char *const conf_names[K_COUNT] = {
 	"db", "realm", "log", "log-denials", "debug", "query-param", "workers",
 	"listen", "socket-mode", "watchdog", "request-deadline",
+	"repl_site", "repl_peers", "repl_priority",
 };
 
 static int
@@ -167,10 +242,46 @@ set_value(struct conf *c, enum conf_key k, const char *v, const char **why)
 		}
 		c->request_deadline_s = (unsigned)secs;
 		return 0;
+	case K_REPL_SITE:
+		return conf_parse_addr(v, &c->repl_site, why);
+	case K_REPL_PEERS:
+		return parse_peers(c, v, why);
+	case K_REPL_PRIORITY:
+		if (parse_u64(v, 0, REPL_PRIORITY_MAX, &n, why) != 0) {
+			*why = "repl_priority must be a number from 0 (never master) to 1000";
+			return -1;
+		}
+		c->repl_priority = (unsigned)n;
+		return 0;
 	default:
 		*why = "unknown setting";
 		return -1;
 	}
+}
+
+/* What one line cannot tell: the replication settings together. */
+static int
+check_repl(const struct conf *c, const unsigned seen[K_COUNT], char *err, size_t errlen)
+{
+	unsigned i;
+
+	if (seen[K_REPL_PEERS] && !seen[K_REPL_SITE]) {
+		snprintf(err, errlen, "line %u: repl_peers needs repl_site (this host's address)",
+		    seen[K_REPL_PEERS]);
+		return -1;
+	}
+	if (seen[K_REPL_PRIORITY] && !seen[K_REPL_SITE]) {
+		snprintf(err, errlen, "line %u: repl_priority needs repl_site (this host's address)",
+		    seen[K_REPL_PRIORITY]);
+		return -1;
+	}
+	for (i = 0; i < c->nrepl_peers; i++)
+		if (conf_same_addr(&c->repl_peers[i], &c->repl_site)) {
+			snprintf(err, errlen, "line %u: repl_peers names this site itself (repl_site, line %u)",
+			    seen[K_REPL_PEERS], seen[K_REPL_SITE]);
+			return -1;
+		}
+	return 0;
 }
 
 static char *
@@ -250,6 +361,8 @@ conf_parse(const char *text, size_t len, struct conf *c, char *err,
 			return -1;
 		}
 	}
+	if (check_repl(&tmp, seen, err, errlen) != 0)
+		return -1;
 	*c = tmp;
 	return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "pathname.h"
+#include "repl.h"
 
 #define CONF_DEFAULT_PATH "/etc/keygate/keygate.conf"
 #define CONF_DEFAULT_DB   "/var/lib/keygate"
@@ -22,6 +23,9 @@
  * shared with every other authorizer and command on the host.
  */
 #define CONF_WORKERS_MAX  256
+/* The other sites a host names (helpers to join the group): a group is 3 to 7 hosts. */
+#define CONF_PEERS_MAX    (REPL_SITES_MAX - 1)
+#define CONF_REPL_PRIORITY_DEFAULT 100
 
 enum { LOG_DENIALS_NO = 0, LOG_DENIALS_YES = 1, LOG_DENIALS_ALL = 2 };
 
@@ -37,6 +41,11 @@ struct conf {
 	unsigned socket_mode;
 	unsigned watchdog_s;    /* a request stuck this long ends the process */
 	unsigned request_deadline_s; /* a request must arrive whole within this */
+	/* replication (keygate-repd(8)): no repl_site, no replication */
+	struct repl_addr repl_site;
+	struct repl_addr repl_peers[CONF_PEERS_MAX];
+	unsigned nrepl_peers;
+	unsigned repl_priority; /* 0: never master */
 };
 
 void conf_defaults(struct conf *c);
@@ -55,6 +64,13 @@ int conf_load(const char *path, int must_exist, struct conf *c, char *err,
  * /var/lib/keygate (keygate(1), ENVIRONMENT).
  */
 const char *conf_path(const char *opt, int *must_exist);
+/*
+ * One replication address, HOST:PORT ([IPv6]:PORT), as keygate.conf and
+ * keygate repl join take it: 0, or -1 with *why.
+ */
+int conf_parse_addr(const char *s, struct repl_addr *a, const char **why);
+/* Whether two addresses name the same site. */
+int conf_same_addr(const struct repl_addr *a, const struct repl_addr *b);
 const char *conf_db(const char *opt, const struct conf *c);
 
 #endif

@@ -235,6 +235,83 @@ test_errors(void)
 	ok(strchr(err, '\x1b') == NULL, "  is not echoed raw ('%s')", err);
 }
 
+/* Replication: repl_site, repl_peers, repl_priority, alone and together. */
+static void
+test_repl(void)
+{
+	static const struct { const char *text; unsigned line; const char *what; } bad[] = {
+		{"repl_site = 127.0.0.1\n", 1, "an address without a port"},
+		{"repl_site = :7000\n", 1, "an address without a host"},
+		{"repl_site = 127.0.0.1:0\n", 1, "port 0"},
+		{"repl_site = 127.0.0.1:65536\n", 1, "port 65536"},
+		{"repl_site = 127.0.0.1:70x\n", 1, "a port with letters"},
+		{"repl_site = 127.0.0.1:-1\n", 1, "a negative port"},
+		{"repl_site = Host.Example:7000\n", 1, "an upper-case host"},
+		{"repl_site = ho_st:7000\n", 1, "a host with an underscore"},
+		{"repl_site = -host:7000\n", 1, "a host with a leading hyphen"},
+		{"repl_site = a..b:7000\n", 1, "an empty label"},
+		{"repl_site = [::1:7000\n", 1, "an IPv6 address without its ]"},
+		{"repl_site = [zz::1]:7000\n", 1, "an IPv6 address with letters past f"},
+		{"repl_site = ::1:7000\n", 1, "an IPv6 address without brackets"},
+		{"repl_site =\n", 1, "an empty repl_site"},
+		{"repl_site = a:1\nrepl_site = a:2\n", 2, "repl_site twice"},
+		{"repl_site = a:1\nrepl_peers =\n", 2, "an empty repl_peers"},
+		{"repl_site = a:1\nrepl_peers = , ,\n", 2, "repl_peers of commas"},
+		{"repl_site = a:1\nrepl_peers = b:1 c:1 b:1\n", 2, "a duplicate peer"},
+		{"repl_site = a:1\nrepl_peers = b:1 a:1\n", 2, "a peer list naming this site"},
+		{"repl_peers = b:1 a:1\nrepl_site = a:1\n", 1, "the same, repl_site after"},
+		{"repl_peers = b:1\n", 1, "repl_peers without repl_site"},
+		{"repl_priority = 5\n", 1, "repl_priority without repl_site"},
+		{"repl_site = a:1\nrepl_priority = 1001\n", 2, "priority 1001"},
+		{"repl_site = a:1\nrepl_priority = -1\n", 2, "a negative priority"},
+		{"repl_site = a:1\nrepl_priority = high\n", 2, "priority high"},
+		{"repl_site = a:1\nrepl_priority =\n", 2, "an empty priority"},
+	};
+	struct conf before;
+	char *big;
+	size_t i, n;
+
+	conf_defaults(&C);
+	ok(C.repl_site.host[0] == '\0' && C.nrepl_peers == 0 &&
+	    C.repl_priority == CONF_REPL_PRIORITY_DEFAULT, "replication off by default, priority %d",
+	    CONF_REPL_PRIORITY_DEFAULT);
+	is_int(parse("repl_site = 10.0.0.1:7000\n"
+	    "repl_peers = db2.example:7000, [fe80::1]:7001\tdb3:7000\n"
+	    "repl_priority = 0\n"), 0, "a site, three peers, priority 0 (%s)", err);
+	ok(strcmp(C.repl_site.host, "10.0.0.1") == 0 && C.repl_site.port == 7000, "  the site");
+	ok(C.nrepl_peers == 3 && strcmp(C.repl_peers[0].host, "db2.example") == 0 &&
+	    strcmp(C.repl_peers[1].host, "fe80::1") == 0 && C.repl_peers[1].port == 7001 &&
+	    strcmp(C.repl_peers[2].host, "db3") == 0, "  the peers, IPv6 without brackets");
+	ok(C.repl_priority == 0, "  the priority");
+	conf_defaults(&C);
+	is_int(parse("repl_site = a:1\nrepl_peers = a:2\nrepl_priority = 1000\n"), 0,
+	    "another port of the same host is another site; priority 1000");
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		conf_defaults(&C);
+		before = C;
+		is_int(parse(bad[i].text), -1, "error: %s", bad[i].what);
+		ok(err_line(bad[i].line), "  reported on line %u ('%s')", bad[i].line, err);
+		ok(memcmp(&before, &C, sizeof C) == 0, "  leaves the struct unchanged");
+	}
+	/* more peers than a group has room for, and a huge one */
+	big = malloc(CONF_LINE_MAX + 64);
+	if (big == NULL)
+		abort();
+	n = (size_t)snprintf(big, CONF_LINE_MAX, "repl_site = a:1\nrepl_peers =");
+	for (i = 0; i <= CONF_PEERS_MAX; i++)
+		n += (size_t)snprintf(big + n, CONF_LINE_MAX - n, " p%zu:7000", i);
+	snprintf(big + n, CONF_LINE_MAX - n, "\n");
+	conf_defaults(&C);
+	is_int(parse(big), -1, "%d peers are refused", CONF_PEERS_MAX + 1);
+	ok(err_line(2), "  on line 2 ('%s')", err);
+	snprintf(big, CONF_LINE_MAX, "repl_site = ");
+	n = strlen(big);
+	memset(big + n, 'h', 300);
+	strcpy(big + n + 300, ":7000\n");
+	is_int(parse(big), -1, "a 300-byte host is refused");
+	free(big);
+}
+
 static void
 test_load(void)
 {
@@ -338,7 +415,8 @@ test_shipped_file(void)
 	    C.log_denials == def.log_denials && C.debug == def.debug &&
 	    strcmp(C.query_param, def.query_param) == 0 && C.workers == def.workers &&
 	    strcmp(C.listen, def.listen) == 0 && C.socket_mode == def.socket_mode &&
-	    C.watchdog_s == def.watchdog_s, "  every other value shown is the default");
+	    C.watchdog_s == def.watchdog_s && C.repl_priority == def.repl_priority,
+	    "  every other value shown is the default");
 }
 
 int
@@ -347,6 +425,7 @@ main(void)
 	test_defaults();
 	test_valid();
 	test_errors();
+	test_repl();
 	test_load();
 	test_shipped_file();
 	return done_testing();
