@@ -1569,12 +1569,13 @@ h_health(struct req *r)
 	if (query_only(r, NULL) != 0)
 		return;
 	ok = !store_broken(r->env->kg->store) && r->env->kg->counters != NULL &&
-	    kg_read_meta(r->env->kg, NULL, buf, sizeof buf, &m, 0) == ST_OK;
+	    kg_read_meta(r->env->kg, NULL, buf, sizeof buf, &m, 0) == ST_OK &&
+	    !kg_replica_behind(r->env->kg);
 	out_begin(r);
 	json_obj_begin(&r->j);
 	json_kv_str(&r->j, "status", ok ? "ok" : "unavailable", 0);
 	json_kv_str(&r->j, "store", ok ? "ok" : "unavailable", 0);
-	json_kv_str(&r->j, "role", "standalone", 0);
+	json_kv_str(&r->j, "role", kg_role_name(r->env->kg), 0);
 	json_obj_end(&r->j);
 	send(r, ok ? 200 : 503, NULL);
 }

@@ -162,9 +162,9 @@ audit_cursor_parse(const char *cursor, unsigned char key[AUDIT_KEY_LEN])
 }
 
 /*
- * Sequences tried for one nanosecond before giving up: more writers than
- * that in one nanosecond means the clock is stuck, and a change that
- * cannot be audited is not made.
+ * Keys tried after the greatest before giving up: with that key locked
+ * the first one is free, so failing means a damaged table, and a change
+ * that cannot be audited is not made.
  */
 #define AUDIT_SEQ_TRIES 64
 
@@ -172,9 +172,10 @@ int
 audit_put(struct store *s, struct store_txn *txn, struct audit_entry *e,
     const char *actor, const char *remote, uint64_t at_ns)
 {
-	unsigned char key[AUDIT_KEY_LEN], buf[AUDIT_RECORD_MAX];
-	uint64_t seq;
-	int n, rc = ST_EXISTS;
+	unsigned char key[AUDIT_KEY_LEN], last[AUDIT_KEY_LEN], buf[AUDIT_RECORD_MAX];
+	uint64_t seq, first, last_at, last_seq;
+	size_t llen = 0;
+	int n, rc;
 
 	if (e->overflow || e->items != 0)
 		return ST_ERROR;
@@ -184,7 +185,24 @@ audit_put(struct store *s, struct store_txn *txn, struct audit_entry *e,
 		e->overflow = 1; /* too large, or fields that break the record's rules */
 		return ST_ERROR;
 	}
-	for (seq = 0; seq < AUDIT_SEQ_TRIES && rc == ST_EXISTS; seq++) {
+	/*
+	 * Keys grow with commit order: a record goes after the greatest key,
+	 * read write-locked, so a writer appending meanwhile waits for this
+	 * transaction.  A replica follows the trail by key (mirror.h) and must
+	 * never find a record appear behind one it has read: not after a
+	 * clock step back, nor after a master with a slower clock took over.
+	 */
+	first = 0;
+	rc = store_last(s, txn, TBL_AUDIT, last, sizeof last, &llen, 1);
+	if (rc == ST_OK && audit_parse_key(last, llen, &last_at, &last_seq) == 0 &&
+	    at_ns <= last_at) {
+		at_ns = last_at;
+		first = last_seq + 1;
+	} else if (rc != ST_OK && rc != ST_NOTFOUND) {
+		return rc;
+	}
+	rc = ST_EXISTS;
+	for (seq = first; seq < first + AUDIT_SEQ_TRIES && rc == ST_EXISTS; seq++) {
 		audit_key(at_ns, seq, key);
 		rc = store_put(s, txn, TBL_AUDIT, key, sizeof key, buf, (size_t)n, 1);
 	}

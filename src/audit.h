@@ -7,8 +7,10 @@
  * a sequence, 8 bytes big-endian each.  Listing by time is a range scan,
  * pruning a walk from the start, and a key names one record for ever, so
  * it is the cursor of a listing: records added while a client pages are
- * newer than every page it has not read yet, and never shift one.  Two
- * records of the same nanosecond get sequences 0, 1, ...
+ * newer than every page it has not read yet, and never shift one.  Keys
+ * grow with commit order: a record's time is at least the greatest key's
+ * (a clock stepped back, a new master with a slower clock), its sequence
+ * one more when the time is the same.
  *
  * Records (record.h, struct audit_rec): who (actor, remote address), what
  * (action, organization, target) and the fields that changed: never a

@@ -593,6 +593,12 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 		res->reason = "no counter file (see the log)";
 		return V_UNAVAILABLE;
 	}
+	/* a replica initialising or far behind decides nothing (keygate-repd(8)) */
+	if (counters_repl_unavailable(az->kg->counters, now_s)) {
+		creds_wipe(&creds);
+		res->reason = "this replica of the store is behind the master";
+		return V_UNAVAILABLE;
+	}
 	v = authz_find_key(az, creds.key, creds.len, digest, res);
 	creds_wipe(&creds);
 	if (v != V_ALLOW)

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "catalog.h"
+#include "catfwd.h"
 #include "counters.h"
 #include "keyindex.h"
 #include "policy.h"
@@ -60,6 +61,7 @@ struct catalog {
 	char touched_orgs[TOUCH_MAX][ID_MAX + 1];
 	size_t ntouched_orgs;
 	struct audit_entry audit; /* the record the current body will write */
+	char fwd_field[CAT_FIELD_MAX + 1]; /* the field of a result from the master (catfwd.c) */
 };
 
 static void
@@ -99,6 +101,60 @@ const struct cat_error *
 cat_error(const struct catalog *cat)
 {
 	return &cat->err;
+}
+
+/* ---- writes that run on the master (catfwd.c) ---- */
+
+/*
+ * In a replicated store every process but keygate-repd reads only: its
+ * writes are carried out by the master's keygate-repd, with this very
+ * code, and their result comes back here.
+ */
+static int
+forwarded(const struct catalog *cat)
+{
+	return !store_writable(cat->kg->store);
+}
+
+int
+cat_forwarded_result(struct catalog *cat, enum cat_rc rc, const char *field,
+    const char *fmt, ...)
+{
+	char msg[CAT_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (field != NULL && strlen(field) <= CAT_FIELD_MAX) {
+		strcpy(cat->fwd_field, field);
+		field = cat->fwd_field;
+	} else {
+		field = NULL;
+	}
+	if (rc == CAT_OK) {
+		cat->err.rc = CAT_OK;
+		cat->err.field = NULL;
+		cat->err.msg[0] = '\0';
+		return CAT_OK;
+	}
+	return fail(cat, rc, field, "%s", msg);
+}
+
+void
+cat_actor_of(const struct catalog *cat, struct cat_actor *out)
+{
+	memset(out, 0, sizeof *out);
+	out->name = cat->actor;
+	out->remote = cat->remote[0] ? cat->remote : NULL;
+	out->scopes = cat->scopes;
+	out->org = cat->org[0] ? cat->org : NULL;
+}
+
+const char *
+cat_store_dir(const struct catalog *cat)
+{
+	return store_dir(cat->kg->store);
 }
 
 /* A store result as ours: in a transaction a deadlock asks for a retry. */
@@ -342,13 +398,37 @@ read_key(struct catalog *cat, const char *id, unsigned char digest[DIGEST_LEN],
 	return CAT_OK;
 }
 
+/*
+ * In a replicated store the counter file knows this host's requests only:
+ * the last use on any host is in the usage history every host sends the
+ * master (today's record of the key, else yesterday's).
+ */
+static int64_t
+history_last_used(struct catalog *cat, const char *id)
+{
+	unsigned char key[HISTORY_KEY_MAX], buf[256];
+	struct history_rec h;
+	int64_t day = kg_now() / 86400, d;
+	size_t klen, len;
+
+	for (d = day; d >= day - 1; d--) {
+		klen = tally_key(d, TALLY_KEY, id, key);
+		if (store_get(cat->kg->store, NULL, TBL_HISTORY, key, klen, buf, sizeof buf, &len,
+		    0) == ST_OK && record_decode_history(buf, len, &h) == 0 && h.last_used > 0)
+			return h.last_used;
+	}
+	return 0;
+}
+
 static int64_t
 key_last_used(struct catalog *cat, const unsigned char digest[DIGEST_LEN],
     const struct key_rec *k)
 {
 	struct counter_slot *s = counters_find(cat->kg->counters, counters_key_tag(digest), 0);
-	int64_t t = s ? counters_last_used(s) : 0;
+	int64_t t = s ? counters_last_used(s) : 0, h;
 
+	if (store_replicated(cat->kg->store) && (h = history_last_used(cat, k->id)) > t)
+		t = h;
 	return t > k->last_used_at ? t : k->last_used_at;
 }
 
@@ -811,6 +891,9 @@ need_orgkeys(struct catalog *cat)
 		return CAT_OK;
 	if ((rc = kg_read_meta(cat->kg, NULL, buf, sizeof buf, &m, 0)) != ST_OK)
 		return store_fail(cat, rc, "meta record");
+	if (!(m.flags & METAF_ORGKEYS) && !store_writable(cat->kg->store))
+		return fail(cat, CAT_STORE, NULL, "the table of keys by organization is still "
+		    "being built on the master (keygate-repd builds it when it becomes master)");
 	if (!(m.flags & METAF_ORGKEYS)) {
 		if ((rc = index_lock(cat)) != CAT_OK)
 			return rc;
@@ -1138,6 +1221,8 @@ cat_key_create(struct catalog *cat, const struct cat_key_spec *spec, struct cat_
 	struct create_op op = {spec, out, 0};
 	int rc;
 
+	if (forwarded(cat))
+		return catfwd_key_create(cat, spec, out);
 	memset(out, 0, sizeof *out);
 	if ((rc = check_key_spec(cat, spec, &op.expires_at)) != CAT_OK ||
 	    (rc = need_orgkeys(cat)) != CAT_OK)
@@ -1189,8 +1274,11 @@ int
 cat_key_revoke(struct catalog *cat, const char *id, int *already)
 {
 	struct revoke_op op = {id, 0};
-	int rc = run(cat, key_revoke_body, &op);
+	int rc;
 
+	if (forwarded(cat))
+		return catfwd_key_revoke(cat, id, already);
+	rc = run(cat, key_revoke_body, &op);
 	if (rc == CAT_OK && already != NULL)
 		*already = op.already;
 	return rc;
@@ -1294,6 +1382,8 @@ cat_key_rotate(struct catalog *cat, const struct cat_rotate_spec *spec, struct c
 	struct rotate_op op = {spec, out, 0};
 	int rc;
 
+	if (forwarded(cat))
+		return catfwd_key_rotate(cat, spec, out);
 	memset(out, 0, sizeof *out);
 	if (spec->grace < 0 || spec->grace > CAT_GRACE_MAX)
 		return fail(cat, CAT_INVALID, "grace", "grace: at most 30d");
@@ -1564,6 +1654,8 @@ cat_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created)
 	char sb[DISPLAY_MAX];
 	int rc;
 
+	if (forwarded(cat))
+		return catfwd_plan_set(cat, s, created);
 	if (!record_id_valid(s->name))
 		return fail(cat, CAT_INVALID, "name", "plan names are 1-64 of A-Z a-z 0-9 . _ -");
 	if (s->set_rate && !rate_ok(&s->rate))
@@ -1637,6 +1729,8 @@ plan_delete_body(struct catalog *cat, void *ctx)
 int
 cat_plan_delete(struct catalog *cat, const char *name)
 {
+	if (forwarded(cat))
+		return catfwd_plan_delete(cat, name);
 	return run(cat, plan_delete_body, (void *)name);
 }
 
@@ -1693,6 +1787,8 @@ cat_org_create(struct catalog *cat, const char *id, const char *plan, const char
 	char sb[DISPLAY_MAX];
 	int rc;
 
+	if (forwarded(cat))
+		return catfwd_org_create(cat, id, plan, name);
 	if (!record_id_valid(id))
 		return fail(cat, CAT_INVALID, "id", "organization ids are 1-64 of A-Z a-z 0-9 . _ -");
 	if (plan == NULL || plan[0] == '\0')
@@ -1757,6 +1853,8 @@ cat_org_set(struct catalog *cat, const char *id, const struct cat_org_change *ch
 	struct org_op op;
 	int rc;
 
+	if (forwarded(cat))
+		return catfwd_org_set(cat, id, ch);
 	if (cat_org_change_empty(ch))
 		return fail(cat, CAT_INVALID, NULL, "nothing to change");
 	if (ch->suspended != CAT_KEEP && ch->suspended != 0 && ch->suspended != 1)
@@ -1845,6 +1943,8 @@ cat_org_credit(struct catalog *cat, const char *id, int64_t amount, uint64_t *gr
 	struct org_op op;
 	int rc;
 
+	if (forwarded(cat))
+		return catfwd_org_credit(cat, id, amount, granted, balance);
 	if (amount == 0 || amount > (int64_t)QUOTA_USED_MAX || amount < -(int64_t)QUOTA_USED_MAX)
 		return fail(cat, CAT_INVALID, "amount", "amount must be 1 to %llu, added or taken back",
 		    (unsigned long long)QUOTA_USED_MAX);
@@ -2007,6 +2107,8 @@ cat_key_import_batch(struct catalog *cat, struct cat_import *im, size_t from)
 	struct import_op op;
 	int rc;
 
+	if (forwarded(cat))
+		return catfwd_key_import_batch(cat, im, from);
 	if (from >= im->n)
 		return CAT_OK;
 	if (!sees_org(cat, im->org))
@@ -2063,6 +2165,8 @@ cat_usage_prune(struct catalog *cat, int64_t before_day, uint64_t *deleted)
 	char date[32];
 	int rc;
 
+	if (forwarded(cat))
+		return catfwd_usage_prune(cat, before_day, deleted);
 	*deleted = 0;
 	if (before_day > kg_now() / 86400 + 1) {
 		format_time(before_day * 86400, date, sizeof date);
@@ -2107,6 +2211,8 @@ cat_audit_prune(struct catalog *cat, int64_t before, uint64_t *deleted)
 	char when[32];
 	int rc;
 
+	if (forwarded(cat))
+		return catfwd_audit_prune(cat, before, deleted);
 	*deleted = 0;
 	if (before > kg_now())
 		return fail(cat, CAT_INVALID, "before", "before %s is in the future",

@@ -85,6 +85,17 @@ int cat_close(struct catalog *cat, char *err, size_t errlen);
 const struct cat_error *cat_error(const struct catalog *cat);
 
 /*
+ * For catfwd.c, which runs the writes of a replicated store on its
+ * master: the result the master gave (its field copied), the session's
+ * actor (pointers into cat), and the store's directory.
+ */
+#define CAT_FIELD_MAX 31
+int cat_forwarded_result(struct catalog *cat, enum cat_rc rc, const char *field,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void cat_actor_of(const struct catalog *cat, struct cat_actor *out);
+const char *cat_store_dir(const struct catalog *cat);
+
+/*
  * Whether s is a key: a valid key of this store's format, or one the store
  * holds (imported keys are any printable 8-256 bytes).  A store error
  * counts as a key: better hidden than shown.

@@ -233,6 +233,21 @@ cli_actor(struct cat_actor *actor, char who[AUDIT_ACTOR_MAX + 1])
 }
 
 int
+cli_locate(struct cli *c)
+{
+	char err[600];
+	const char *path;
+	int must_exist;
+
+	conf_defaults(&c->conf);
+	path = conf_path(c->config_opt, &must_exist);
+	if (conf_load(path, must_exist, &c->conf, err, sizeof err) != 0)
+		return cli_fail(EX_USAGE, "%s", err);
+	c->dir = conf_db(c->db_opt, &c->conf);
+	return cli_check_path("the store path", c->dir);
+}
+
+int
 cli_open(struct cli *c)
 {
 	char err[600], who[AUDIT_ACTOR_MAX + 1];

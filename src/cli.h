@@ -93,6 +93,8 @@ int cli_check_path(const char *what, const char *path);
  * EX_STORE (EX_USAGE for a bad config or a store path that is too long).
  */
 int cli_open(struct cli *c);
+/* The config and the store's directory alone, for commands that do not open it. */
+int cli_locate(struct cli *c);
 void cli_close(struct cli *c);
 /* Who the CLI acts as: "cli:<unix user>", every scope, every organization. */
 void cli_actor(struct cat_actor *actor, char who[AUDIT_ACTOR_MAX + 1]);
@@ -129,5 +131,6 @@ int cmd_usage(struct cli *c, int argc, char **argv);
 int cmd_db(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_metrics(struct cli *c, int argc, char **argv);
+int cmd_repl(struct cli *c, int argc, char **argv);
 
 #endif

@@ -60,6 +60,7 @@ struct counters_header {
 #define GENERATION_OFFSET 64
 #define INDEX_ANCHOR_OFFSET 72
 #define FLUSH_STATE_OFFSET 128
+#define REPL_STATE_OFFSET 256
 
 /* In an org slot's id_len: the ledger holds a record of it that cannot be read. */
 #define ORG_DAMAGED (UINT64_C(1) << 63)
@@ -85,7 +86,8 @@ struct org_slot {
 _Static_assert(sizeof(struct counter_slot) == 32, "a key slot is half a cache line");
 _Static_assert(sizeof(struct org_slot) == 192, "an org slot is three cache lines");
 _Static_assert(sizeof(struct counters_header) <= GENERATION_OFFSET, "header fields end before the generation");
-_Static_assert(FLUSH_STATE_OFFSET + sizeof(struct counters_flush_state) <= HEADER_SIZE, "bookkeeping fits the header page");
+_Static_assert(FLUSH_STATE_OFFSET + sizeof(struct counters_flush_state) <= REPL_STATE_OFFSET, "bookkeeping ends before the replication state");
+_Static_assert(REPL_STATE_OFFSET + sizeof(struct counters_repl) <= HEADER_SIZE, "replication state fits the header page");
 
 struct counters {
 	void *map;
@@ -325,6 +327,21 @@ struct counters_flush_state *
 counters_flush_state(struct counters *c)
 {
 	return (struct counters_flush_state *)((char *)c->map + FLUSH_STATE_OFFSET);
+}
+
+struct counters_repl *
+counters_repl(struct counters *c)
+{
+	return (struct counters_repl *)((char *)c->map + REPL_STATE_OFFSET);
+}
+
+int
+counters_repl_unavailable(struct counters *c, int64_t now_s)
+{
+	struct counters_repl *r = counters_repl(c);
+
+	return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == COUNTERS_REPL_BEHIND &&
+	    now_s - __atomic_load_n(&r->at, __ATOMIC_RELAXED) < COUNTERS_REPL_FRESH_S;
 }
 
 uint32_t

@@ -12,6 +12,7 @@
 #include "ctx.h"
 #include "ledger.h"
 #include "log.h"
+#include "repl.h"
 #include "secretfile.h"
 
 #define PEPPER_CHECK_TEXT "keygate pepper check v1"
@@ -133,14 +134,29 @@ int
 kg_open(struct kg *kg, const char *dir, unsigned store_flags, char *err,
     size_t errlen)
 {
+	struct store *s;
+
+	memset(kg, 0, sizeof *kg);
+	if ((s = store_open(dir, store_flags, err, errlen)) == NULL)
+		return -1;
+	if (kg_attach(kg, s, err, errlen) != 0) {
+		store_close(s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+kg_attach(struct kg *kg, struct store *s, char *err, size_t errlen)
+{
 	unsigned char buf[RECORD_MAX], pepper[PEPPER_MAX], check[DIGEST_LEN];
+	const char *dir = store_dir(s);
 	struct meta_rec m;
 	size_t plen = 0;
 	int rc;
 
 	memset(kg, 0, sizeof *kg);
-	if ((kg->store = store_open(dir, store_flags, err, errlen)) == NULL)
-		return -1;
+	kg->store = s;
 	rc = kg_read_meta(kg, NULL, buf, sizeof buf, &m, 0);
 	if (rc != ST_OK) {
 		snprintf(err, errlen, "%s: the store's meta record is unreadable (%s)",
@@ -179,6 +195,7 @@ kg_open(struct kg *kg, const char *dir, unsigned store_flags, char *err,
 	kg->index = keyindex_open(dir, counters_index_anchor(kg->counters));
 	return 0;
 fail:
+	kg->store = NULL; /* the caller's again */
 	kg_close(kg);
 	return -1;
 }
@@ -191,4 +208,18 @@ kg_close(struct kg *kg)
 	digester_free(kg->digester);
 	store_close(kg->store);
 	memset(kg, 0, sizeof *kg);
+}
+
+const char *
+kg_role_name(struct kg *kg)
+{
+	if (kg->store == NULL || !store_replicated(kg->store))
+		return "standalone";
+	return repl_role(kg->store) == REPL_ROLE_MASTER ? "master" : "replica";
+}
+
+int
+kg_replica_behind(struct kg *kg)
+{
+	return kg->counters != NULL && counters_repl_unavailable(kg->counters, kg_now());
 }

@@ -30,6 +30,11 @@ struct kg {
 
 int kg_open(struct kg *kg, const char *dir, unsigned store_flags, char *err,
     size_t errlen);
+/*
+ * The same on a store already open (keygate-repd opens its tables late):
+ * kg takes s when it succeeds; on failure s stays the caller's, open.
+ */
+int kg_attach(struct kg *kg, struct store *s, char *err, size_t errlen);
 void kg_close(struct kg *kg);
 /*
  * Maps the counter file again when it was replaced, deleted or truncated
@@ -40,6 +45,11 @@ void kg_close(struct kg *kg);
  * Not while another thread uses kg's counters or index.
  */
 int kg_counters_check(struct kg *kg);
+
+/* "standalone", "master" or "replica": this host's copy of the store (GET /v1/health). */
+const char *kg_role_name(struct kg *kg);
+/* Whether this host's copy is a replica initialising or far behind (keygate-repd says so). */
+int kg_replica_behind(struct kg *kg);
 
 /* Reads the meta record (buf must outlive m). */
 int kg_read_meta(struct kg *kg, struct store_txn *txn, unsigned char *buf,

@@ -40,6 +40,7 @@ usage(FILE *f)
 	    "  audit [--org ORG] [--since DATE] [--limit N] | audit prune --before DATE\n"
 	    "  db backup DIR | check | recover\n"
 	    "  metrics\n"
+	    "  repl status | join HOST:PORT [--timeout 10m]\n"
 	    "\n"
 	    "The store is --db, else $KEYGATE_DB, else db= in the config file\n"
 	    "(--config, $KEYGATE_CONF, /etc/keygate/keygate.conf), else /var/lib/keygate.\n"
@@ -61,6 +62,7 @@ static const struct command commands[] = {
 	{"db", cmd_db},
 	{"audit", cmd_audit},
 	{"metrics", cmd_metrics},
+	{"repl", cmd_repl},
 };
 
 int

@@ -15,10 +15,13 @@
 
 #include <openssl/rand.h>
 
+#include "catfwd.h"
 #include "keyindex.h"
 #include "ledger.h"
 #include "log.h"
 #include "record.h"
+#include "repllink.h"
+#include "replmsg.h"
 #include "tally.h"
 
 _Static_assert(OC_COUNT == LEDGER_WORDS, "a ledger record holds every org counter");
@@ -29,6 +32,11 @@ _Static_assert(OC_COUNT == LEDGER_WORDS, "a ledger record holds every org counte
 #define SLOTS_KEY "\0slots"
 #define SLOTS_KEY_LEN 6
 #define INST_KEY_LEN 10 /* \0 i instance */
+#define BATCH_KEY_LEN 10 /* \0 h process: the last history batch applied (tally.h) */
+/* A forwarded flush in flight: its sequence is the master's to tell. */
+#define PENDING_FORWARDED UINT64_MAX
+/* How long a flush waits for the master (through keygate-repd). */
+#define FORWARD_TIMEOUT_MS 5000
 
 /* ---- keys ---- */
 
@@ -375,14 +383,15 @@ older_than_ledger(struct store *s, struct counters *c, int *older)
 {
 	unsigned char key[INST_KEY_LEN];
 	struct counters_flush_state *fs = counters_flush_state(c);
-	uint64_t seq;
+	uint64_t seq, pending;
 	int rc;
 
 	inst_key(counters_instance(c), key);
 	if ((rc = get_seq(s, NULL, key, sizeof key, &seq, 0)) != ST_OK)
 		return rc;
-	*older = seq > __atomic_load_n(&fs->seq, __ATOMIC_ACQUIRE) &&
-	    seq != __atomic_load_n(&fs->pending, __ATOMIC_ACQUIRE);
+	pending = __atomic_load_n(&fs->pending, __ATOMIC_ACQUIRE);
+	*older = seq > __atomic_load_n(&fs->seq, __ATOMIC_ACQUIRE) && seq != pending &&
+	    pending != PENDING_FORWARDED;
 	return ST_OK;
 }
 
@@ -526,11 +535,22 @@ collect_dirty(struct counters *c, int full, size_t *n)
 	return d;
 }
 
+/* One org's counts of one file, as a flush writes them. */
+struct flush_item {
+	const char *id;
+	uint64_t word[OC_COUNT];
+};
+
+/*
+ * The flush of file instance: every item's record, the file's sequence
+ * and the ledger's, in one transaction.  *seq_out: the sequence before
+ * it (the flush makes it one more).  pending (may be NULL): where the
+ * flushing file notes the sequence it is committing.
+ */
 static int
-write_flush(struct store *s, struct counters *c, const struct dirty *d, size_t n,
-    int64_t now, uint64_t *seq_out)
+write_items(struct store *s, uint64_t instance, const struct flush_item *items, size_t n,
+    int64_t now, uint64_t *pending, uint64_t *seq_out)
 {
-	struct counters_flush_state *fs = counters_flush_state(c);
 	unsigned char key[ID_MAX + 16], buf[128];
 	struct store_txn *t;
 	uint64_t seq;
@@ -541,22 +561,23 @@ write_flush(struct store *s, struct counters *c, const struct dirty *d, size_t n
 		return rc;
 	if ((rc = get_seq(s, t, SEQ_KEY, SEQ_KEY_LEN, &seq, 1)) != ST_OK)
 		goto abort;
-	__atomic_store_n(&fs->pending, seq + 1, __ATOMIC_RELEASE);
+	if (pending != NULL)
+		__atomic_store_n(pending, seq + 1, __ATOMIC_RELEASE);
 	for (i = 0; i < n; i++) {
 		struct ledger_rec r;
 
-		memcpy(r.word, d[i].word, sizeof r.word);
+		memcpy(r.word, items[i].word, sizeof r.word);
 		r.updated_at = now;
 		if ((len = record_encode_ledger(&r, buf, sizeof buf)) < 0) {
 			rc = ST_ERROR;
 			goto abort;
 		}
-		rc = store_put(s, t, TBL_LEDGER, key, ledger_org_key(d[i].id,
-		    counters_instance(c), key), buf, (size_t)len, 0);
+		rc = store_put(s, t, TBL_LEDGER, key, ledger_org_key(items[i].id, instance, key),
+		    buf, (size_t)len, 0);
 		if (rc != ST_OK)
 			goto abort;
 	}
-	inst_key(counters_instance(c), key);
+	inst_key(instance, key);
 	if ((rc = put_seq(s, t, key, INST_KEY_LEN, seq + 1, now)) != ST_OK ||
 	    (rc = put_seq(s, t, SEQ_KEY, SEQ_KEY_LEN, seq + 1, now)) != ST_OK)
 		goto abort;
@@ -565,6 +586,136 @@ write_flush(struct store *s, struct counters *c, const struct dirty *d, size_t n
 abort:
 	store_txn_abort(t);
 	return rc;
+}
+
+static struct flush_item *
+items_of(const struct dirty *d, size_t n)
+{
+	struct flush_item *it = calloc(n ? n : 1, sizeof *it);
+	size_t i;
+
+	for (i = 0; it != NULL && i < n; i++) {
+		it[i].id = d[i].id;
+		memcpy(it[i].word, d[i].word, sizeof it[i].word);
+	}
+	return it;
+}
+
+static int
+write_flush(struct store *s, struct counters *c, const struct dirty *d, size_t n,
+    int64_t now, uint64_t *seq_out)
+{
+	struct flush_item *it = items_of(d, n);
+	int rc;
+
+	if (it == NULL)
+		return ST_ERROR;
+	rc = write_items(s, counters_instance(c), it, n, now,
+	    &counters_flush_state(c)->pending, seq_out);
+	free(it);
+	return rc;
+}
+
+/*
+ * A replicated store: the flush goes to the master (through the host's
+ * keygate-repd), which writes it with write_items.  The records are
+ * absolute counts, so a flush whose answer was lost is simply sent again
+ * with the next one.  The answer comes once this host holds the change.
+ */
+static int
+forward_flush(struct store *s, struct counters *c, const struct dirty *d, size_t n,
+    int64_t now, uint64_t *seq_out, char *err, size_t errlen)
+{
+	struct counters_flush_state *fs = counters_flush_state(c);
+	struct replmsg_w w;
+	struct replmsg_r r;
+	unsigned char token[STORE_TOKEN_LEN];
+	void *answer = NULL;
+	size_t alen = 0, i;
+	const char *msg;
+	int rc = ST_ERROR, k;
+
+	rmw_init(&w);
+	rmw_request(&w, RM_LEDGER);
+	rmw_u64(&w, counters_instance(c));
+	rmw_i64(&w, now);
+	rmw_u32(&w, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		rmw_str(&w, d[i].id);
+		for (k = 0; k < OC_COUNT; k++)
+			rmw_u64(&w, d[i].word[k]);
+	}
+	if (w.failed) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	__atomic_store_n(&fs->pending, PENDING_FORWARDED, __ATOMIC_RELEASE);
+	if (repllink_call(store_dir(s), w.buf, w.len, FORWARD_TIMEOUT_MS, &answer, &alen,
+	    NULL, err, errlen) != 0)
+		goto out;
+	rmr_init(&r, answer, alen);
+	if (rmr_answer(&r, &msg) != RS_OK) {
+		snprintf(err, errlen, "%s", msg);
+		goto out;
+	}
+	if (rmr_u8(&r) == 1)
+		rmr_bytes(&r, sizeof token);
+	*seq_out = rmr_u64(&r);
+	if (!rmr_done(&r)) {
+		snprintf(err, errlen, "a malformed answer from keygate-repd");
+		goto out;
+	}
+	__atomic_store_n(&fs->pending, *seq_out + 1, __ATOMIC_RELEASE);
+	rc = ST_OK;
+out:
+	rmw_free(&w);
+	free(answer);
+	return rc;
+}
+
+void
+ledger_apply_flush(struct store *s, struct replmsg_r *r, struct replmsg_w *w)
+{
+	struct flush_item *items = NULL;
+	uint64_t instance, seq = 0;
+	int64_t now;
+	uint32_t n, i;
+	int rc = ST_ERROR, attempt, k;
+
+	instance = rmr_u64(r);
+	now = rmr_i64(r);
+	n = rmr_u32(r);
+	if (r->failed || n > REPLMSG_MAX / (4 + 2 + 8 * OC_COUNT) || (items = calloc(n ? n : 1, sizeof *items)) == NULL) {
+		rmw_answer(w, RS_REFUSED, "a malformed ledger flush");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		items[i].id = rmr_str(r, ID_MAX);
+		for (k = 0; k < OC_COUNT; k++)
+			items[i].word[k] = rmr_u64(r);
+		if (!record_id_valid(items[i].id))
+			r->failed = 1;
+	}
+	if (!rmr_done(r) || instance == 0) {
+		free(items);
+		rmw_answer(w, RS_REFUSED, "a malformed ledger flush");
+		return;
+	}
+	store_token_reset();
+	for (attempt = 0; attempt < FLUSH_RETRIES; attempt++) {
+		rc = write_items(s, instance, items, n, now, NULL, &seq);
+		if (rc != ST_DEADLOCK)
+			break;
+		usleep(1000u << attempt);
+	}
+	free(items);
+	if (rc != ST_OK) {
+		rmw_answer(w, RS_UNAVAILABLE, store_errmsg(s));
+		return;
+	}
+	rmw_answer(w, RS_OK, "");
+	catfwd_put_token(w);
+	rmw_u64(w, seq);
 }
 
 /*
@@ -596,6 +747,7 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 	uint64_t seq = 0, mine;
 	size_t n = 0, i;
 	int fd, rc = ST_OK, attempt, result = 0, full;
+	char ferr[300] = "";
 
 	if ((fd = lock_file(dir, LEDGER_FLUSH_LOCK, LOCK_EX | LOCK_NB)) < 0)
 		return 0; /* another process of this host is flushing */
@@ -604,14 +756,17 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 	__atomic_store_n(&fs->busy, 1, __ATOMIC_RELEASE);
 	d = collect_dirty(c, full, &n);
 	if (n > 0) {
-		for (attempt = 0; attempt < FLUSH_RETRIES; attempt++) {
+		for (attempt = 0; attempt < FLUSH_RETRIES && store_writable(s); attempt++) {
 			rc = write_flush(s, c, d, n, now, &seq);
 			if (rc != ST_DEADLOCK)
 				break;
 			usleep(1000u << attempt);
 		}
+		if (!store_writable(s))
+			rc = forward_flush(s, c, d, n, now, &seq, ferr, sizeof ferr);
 		if (rc != ST_OK) {
-			snprintf(err, errlen, "cannot write the ledger: %s", store_errmsg(s));
+			snprintf(err, errlen, "cannot write the ledger: %s",
+			    store_writable(s) ? store_errmsg(s) : ferr);
 			for (i = 0; i < n; i++) /* nothing lost: the next flush takes them again */
 				counters_org_mark_dirty(c, d[i].slot);
 			__atomic_store_n(&fs->busy, 0, __ATOMIC_RELEASE);
@@ -637,9 +792,99 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 	/* another file flushed since ours did: its counts are part of our bases */
 	if (seq != mine && refresh_bases(s, c, now, err, errlen) != ST_OK)
 		result = -1;
-	prune_history(s, fs, now);
+	/* a replicated store's history is pruned by keygate-repd on the master */
+	if (store_writable(s))
+		prune_history(s, fs, now);
 out:
 	free(d);
 	close(fd);
 	return result;
+}
+
+/* ---- history batches from other processes (tally.h) ---- */
+
+static void
+batch_key(uint64_t proc, unsigned char key[BATCH_KEY_LEN])
+{
+	key[0] = '\0';
+	key[1] = 'h';
+	be64(key + 2, proc);
+}
+
+int
+ledger_batch_fresh(struct store *s, struct store_txn *t, uint64_t proc, uint64_t seq,
+    int64_t now, int *fresh)
+{
+	unsigned char key[BATCH_KEY_LEN];
+	uint64_t last;
+	int rc;
+
+	*fresh = 0;
+	batch_key(proc, key);
+	if ((rc = get_seq(s, t, key, sizeof key, &last, 1)) != ST_OK)
+		return rc;
+	if (seq <= last)
+		return ST_OK;
+	*fresh = 1;
+	return put_seq(s, t, key, sizeof key, seq, now);
+}
+
+/*
+ * The marks of processes that sent nothing for BATCH_KEEP_DAYS: long
+ * gone (a process sends every second it counted something).
+ */
+#define BATCH_KEEP_DAYS 7
+
+struct stale {
+	unsigned char (*keys)[BATCH_KEY_LEN];
+	size_t n, cap;
+	int64_t before;
+};
+
+static int
+stale_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct stale *st = ctx;
+	struct ledger_seq_rec r;
+	const unsigned char *key = k;
+
+	if (kl != BATCH_KEY_LEN || key[0] != '\0' || key[1] != 'h' ||
+	    record_decode_ledger_seq(v, vl, &r) != 0 || r.at >= st->before)
+		return 0;
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 64;
+		void *p = realloc(st->keys, cap * BATCH_KEY_LEN);
+
+		if (p == NULL)
+			return 1;
+		st->keys = p;
+		st->cap = cap;
+	}
+	memcpy(st->keys[st->n++], k, BATCH_KEY_LEN);
+	return st->n >= PRUNE_BATCH;
+}
+
+void
+ledger_upkeep(struct store *s, struct counters *c, int64_t now)
+{
+	struct counters_flush_state *fs = counters_flush_state(c);
+	struct store_txn *t;
+	struct stale st;
+	size_t i;
+
+	prune_history(s, fs, now);
+	memset(&st, 0, sizeof st);
+	st.before = now - BATCH_KEEP_DAYS * 86400;
+	if (store_scan(s, NULL, TBL_LEDGER, stale_row, &st) == ST_OK && st.n > 0 &&
+	    store_txn_begin(s, &t) == ST_OK) {
+		for (i = 0; i < st.n; i++)
+			if (store_del(s, t, TBL_LEDGER, st.keys[i], BATCH_KEY_LEN) != ST_OK &&
+			    store_exists(s, t, TBL_LEDGER, st.keys[i], BATCH_KEY_LEN) == ST_OK)
+				break;
+		if (i == st.n)
+			store_txn_commit(t);
+		else
+			store_txn_abort(t);
+	}
+	free(st.keys);
 }

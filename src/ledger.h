@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "counters.h"
+#include "replmsg.h"
 #include "store.h"
 
 #define LEDGER_FLUSH_LOCK "counters.flush"
@@ -65,6 +66,28 @@ int ledger_set_slots(struct store *s, uint32_t nslots, char *err, size_t errlen)
  */
 int ledger_flush(struct store *s, struct counters *c, const char *dir,
     int64_t now, char *err, size_t errlen);
+
+/*
+ * In a replicated store ledger_flush sends the flush to the master through
+ * the host's keygate-repd, whose master writes it with this: the request
+ * in r (read past its kind), its answer into w (the commit token, then
+ * the sequence).  Absolute counts: a flush sent twice writes the same.
+ */
+void ledger_apply_flush(struct store *s, struct replmsg_r *r, struct replmsg_w *w);
+
+/*
+ * Exactly once for the history batches of other processes (tally.h):
+ * in t, whether batch seq of process proc is newer than the last one
+ * recorded (*fresh), recording it if so.  ST_*.
+ */
+int ledger_batch_fresh(struct store *s, struct store_txn *t, uint64_t proc,
+    uint64_t seq, int64_t now, int *fresh);
+
+/*
+ * keygate-repd on the master: the history's 400 days (one batch a
+ * call), and the batch marks of processes gone for a week.
+ */
+void ledger_upkeep(struct store *s, struct counters *c, int64_t now);
 
 /* The key under which file instance stores org's counts (cap >= ID_MAX + 9). */
 size_t ledger_org_key(const char *org, uint64_t instance, unsigned char *key);

@@ -482,6 +482,10 @@ maintenance_pass(struct service *svc)
 		return;
 	/* changes replicated from another host do not bump our generation */
 	authz_refresh(&svc->az);
+	/* what keygate-repd measured of this replica, for keygate metrics */
+	if (store_replicated(svc->kg.store) && svc->kg.counters != NULL)
+		metrics_set_replication_lag(svc->metrics,
+		    __atomic_load_n(&counters_repl(svc->kg.counters)->lag_ns, __ATOMIC_RELAXED));
 	authz_counters_notice(&svc->az);
 	repair_index(svc);
 }

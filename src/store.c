@@ -32,10 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <db.h>
-
 #include "log.h"
-#include "store.h"
+#include "storeint.h"
 
 static const char *const tbl_files[TBL_COUNT] = {
 	"meta.db", "keys.db", "keyids.db", "orgs.db", "plans.db", "ledger.db",
@@ -62,27 +60,17 @@ tbl_added_later(int t)
 	return t == TBL_LEDGER || t == TBL_HISTORY || t == TBL_AUDIT || t == TBL_ORGKEYS;
 }
 
-struct store {
-	char dir[PATHNAME_MAX + 1];
-	unsigned flags;
-	DB_ENV *env;
-	DB *db[TBL_COUNT];
-	int broken;
-	char errmsg[512];
-	/* the primary region file this handle mapped, to notice it replaced */
-	dev_t region_dev;
-	ino_t region_ino;
-	int lockfd; /* DIR/keygate.lock, held shared while attached */
-	unsigned recoveries; /* opens of this handle that ran recovery */
-};
-
 /* A lone read that loses a deadlock is tried again this many times. */
 #define READ_RETRIES 5
 
 struct store_txn {
 	struct store *s;
 	DB_TXN *txn;
+	DB_TXN_TOKEN token; /* filled at commit (replicated stores) */
+	int has_token;
 };
+
+_Static_assert(STORE_TOKEN_LEN == DB_TXN_TOKEN_SIZE, "a commit token's size");
 
 const char *
 store_tbl_name(enum store_tbl t)
@@ -156,9 +144,8 @@ mark_broken(struct store *s)
 		flock(s->lockfd, LOCK_UN);
 }
 
-/* Maps a Berkeley DB return to ours, remembering what went wrong. */
-static int
-classify(struct store *s, int ret, const char *what)
+int
+store_classify(struct store *s, int ret, const char *what)
 {
 	switch (ret) {
 	case 0:
@@ -173,7 +160,18 @@ classify(struct store *s, int ret, const char *what)
 	case DB_LOCK_DEADLOCK:
 	case DB_LOCK_NOTGRANTED:
 		return ST_DEADLOCK;
+	case DB_REP_LOCKOUT:
+		/* a replica synchronising with a (new) master: a moment, not a fault */
+		snprintf(s->errmsg, sizeof s->errmsg, "%s: the replica is synchronising with the master", what);
+		return ST_DEADLOCK;
+	case DB_REP_HANDLE_DEAD:
 	case DB_RUNRECOVERY:
+		/*
+		 * DB_REP_HANDLE_DEAD: replication rolled back or replaced what
+		 * our handles had open (a new master had not seen our last
+		 * transactions, or the site was initialised anew): every
+		 * handle must be reopened, exactly as after a recovery.
+		 */
 		mark_broken(s);
 		snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, db_strerror(ret));
 		return ST_RECOVER;
@@ -337,7 +335,7 @@ allocate_regions(struct store *s, char *err, size_t errlen)
 }
 
 static void
-close_handles(struct store *s)
+close_tables(struct store *s)
 {
 	int i;
 
@@ -347,10 +345,20 @@ close_handles(struct store *s)
 			s->db[i] = NULL;
 		}
 	}
+	s->tables_open = 0;
+}
+
+static void
+close_handles(struct store *s)
+{
+	close_tables(s);
 	if (s->env != NULL) {
+		/* stops the replication manager's threads, whose callbacks use s->repl */
 		s->env->close(s->env, 0);
 		s->env = NULL;
 	}
+	free(s->repl);
+	s->repl = NULL;
 }
 
 /*
@@ -433,8 +441,9 @@ rebuild_environment(struct store *s, char *err, size_t errlen)
 	DB_ENV *env;
 	int i, ret;
 
-	log_warnx("the environment of %s is damaged (a process died while making it); "
-	    "rebuilding it from the logs", s->dir);
+	log_warnx("the environment of %s is damaged (a process died while making it) or was "
+	    "made %s replication; rebuilding it from the logs", s->dir,
+	    s->replicated ? "without" : "with");
 	for (i = 1; i < 100; i++) {
 		snprintf(path, sizeof path, "%s/__db.%03d", s->dir, i);
 		if (unlink(path) != 0 && errno != ENOENT)
@@ -444,7 +453,8 @@ rebuild_environment(struct store *s, char *err, size_t errlen)
 	unlink(path);
 	if ((ret = db_env_create(&env, 0)) != 0 || (ret = env_configure(env)) != 0 ||
 	    (ret = env->open(env, s->dir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
-	    DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER, 0660)) != 0) {
+	    DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER |
+	    (s->replicated ? DB_INIT_REP | DB_THREAD : 0), 0660)) != 0) {
 		snprintf(err, errlen, "cannot rebuild the environment of %s: %s", s->dir,
 		    db_strerror(ret));
 		if (env != NULL)
@@ -472,21 +482,84 @@ open_env(struct store *s, u_int32_t envflags, int *dberr)
 	return 0;
 }
 
+/* Whether dir holds a replicated store (keygate-repd(8)): every opener must say so. */
+static int
+marked_replicated(const char *dir)
+{
+	char path[PATHNAME_BUF];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s", dir, STORE_REPL_MARKER);
+	return lstat(path, &st) == 0;
+}
+
+/*
+ * The flags every table is opened with.  In a replicated store only
+ * keygate-repd writes: every other process opens the tables read-only,
+ * which is also what keeps Berkeley DB from logging the opening itself on
+ * the master (a process that logs there is made part of the replication
+ * group, with connections of its own to every site).
+ */
+static u_int32_t
+table_flags(const struct store *s, int t)
+{
+	u_int32_t f = 0;
+
+	if (s->flags & STORE_SERVER || s->replicated)
+		f |= DB_THREAD;
+	if (s->replicated && !(s->flags & STORE_REPL_OWNER))
+		return f | DB_RDONLY;
+	f |= DB_AUTO_COMMIT; /* a handle opened outside a transaction never joins one */
+	if (s->replicated)
+		return f; /* the group's tables, made by its first site */
+	if ((s->flags & STORE_CREATE) || tbl_added_later(t))
+		f |= DB_CREATE;
+	return f;
+}
+
+static int
+open_tables(struct store *s, char *err, size_t errlen)
+{
+	int i, ret;
+
+	for (i = 0; i < TBL_COUNT; i++) {
+		DB *db;
+
+		if ((ret = db_create(&db, s->env, 0)) != 0) {
+			snprintf(err, errlen, "db_create: %s", db_strerror(ret));
+			return ret;
+		}
+		s->db[i] = db;
+		if ((ret = db->open(db, NULL, tbl_files[i], NULL, tbl_types[i],
+		    table_flags(s, i), 0660)) != 0) {
+			snprintf(err, errlen, "cannot open %s/%s: %s", s->dir,
+			    tbl_files[i], ret == DB_REP_LOCKOUT ?
+			    "the replica is synchronising with the master" : db_strerror(ret));
+			return ret;
+		}
+	}
+	s->tables_open = 1;
+	return 0;
+}
+
 static int
 open_all(struct store *s, char *err, size_t errlen)
 {
 	/* no DB_FAILCHK: see above */
 	u_int32_t envflags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
-	    DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER;
-	u_int32_t dbflags = DB_AUTO_COMMIT, opened;
-	int i, ret, rebuilt = 0;
+	    DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER, opened;
+	int ret, rebuilt = 0;
 
-	if (s->flags & STORE_SERVER) {
+	/*
+	 * A replicated environment is made with DB_INIT_REP by whoever opens
+	 * it first (after a recovery that may be an authorizer), and every
+	 * handle on it needs DB_THREAD (the replication manager's threads).
+	 */
+	s->replicated = marked_replicated(s->dir);
+	if (s->replicated)
+		envflags |= DB_INIT_REP | DB_THREAD;
+	if (s->flags & STORE_SERVER)
 		envflags |= DB_THREAD;
-		dbflags |= DB_THREAD;
-	}
-	if (s->flags & STORE_CREATE)
-		dbflags |= DB_CREATE;
 	if (attach_lock(s, LOCK_SH) != 0) {
 		snprintf(err, errlen, "cannot lock %s/%s: %s", s->dir, LOCK_FILE, strerror(errno));
 		return -1;
@@ -527,28 +600,35 @@ open_all(struct store *s, char *err, size_t errlen)
 		flock(s->lockfd, LOCK_UN);
 		return -1;
 	}
-	for (i = 0; i < TBL_COUNT; i++) {
-		DB *db;
-
-		if ((ret = db_create(&db, s->env, 0)) != 0) {
-			snprintf(err, errlen, "db_create: %s", db_strerror(ret));
-			close_handles(s);
-			flock(s->lockfd, LOCK_UN);
-			return -1;
-		}
-		s->db[i] = db;
-		if ((ret = db->open(db, NULL, tbl_files[i], NULL, tbl_types[i],
-		    dbflags | (tbl_added_later(i) ? DB_CREATE : 0), 0660)) != 0) {
-			snprintf(err, errlen, "cannot open %s/%s: %s", s->dir,
-			    tbl_files[i], db_strerror(ret));
-			close_handles(s);
-			flock(s->lockfd, LOCK_UN);
-			return -1;
-		}
-	}
 	remember_region(s);
 	s->broken = 0;
+	/*
+	 * keygate-repd opens the tables of a replicated store once its
+	 * replication manager runs (store_open_tables): a site opening them
+	 * before it is a client would log the opening as if it were a master.
+	 */
+	if (s->replicated && (s->flags & STORE_REPL_OWNER))
+		return 0;
+	if (open_tables(s, err, errlen) != 0) {
+		close_handles(s);
+		flock(s->lockfd, LOCK_UN);
+		return -1;
+	}
 	return 0;
+}
+
+int
+store_open_tables(struct store *s, char *err, size_t errlen)
+{
+	int ret;
+
+	if (s->tables_open)
+		return ST_OK;
+	if ((ret = open_tables(s, err, errlen)) != 0) {
+		close_tables(s);
+		return ret == DB_REP_LOCKOUT || ret == ENOENT ? ST_NOTFOUND : ST_ERROR;
+	}
+	return ST_OK;
 }
 
 struct store *
@@ -568,7 +648,7 @@ store_open(const char *dir, unsigned flags, char *err, size_t errlen)
 	 * the region files), so check first that a store is really there.
 	 */
 	snprintf(path, sizeof path, "%s/%s", dir, tbl_files[TBL_META]);
-	if (!(flags & STORE_CREATE) && stat(path, &st) != 0) {
+	if (!(flags & (STORE_CREATE | STORE_REPL_OWNER)) && stat(path, &st) != 0) {
 		if (errno == ENOENT && stat(dir, &st) == 0)
 			snprintf(err, errlen, "no keygate store in %s (run keygate init)", dir);
 		else if (errno == ENOENT)
@@ -626,6 +706,26 @@ store_reopen(struct store *s)
 	return ST_OK;
 }
 
+/*
+ * The commit token of the last transaction this thread committed as a
+ * replication master, for the replica that asked for the change to wait
+ * until it holds it (store_wait_applied).
+ */
+static _Thread_local DB_TXN_TOKEN last_token;
+static _Thread_local int have_token;
+
+int
+store_writable(const struct store *s)
+{
+	return !s->replicated || (s->flags & STORE_REPL_OWNER);
+}
+
+int
+store_replicated(const struct store *s)
+{
+	return s->replicated;
+}
+
 int
 store_txn_begin(struct store *s, struct store_txn **out)
 {
@@ -634,6 +734,12 @@ store_txn_begin(struct store *s, struct store_txn **out)
 
 	if (s->broken)
 		return ST_RECOVER;
+	/* in a replicated store only keygate-repd writes, and only as master */
+	if (!store_writable(s)) {
+		snprintf(s->errmsg, sizeof s->errmsg,
+		    "this replicated store is written through keygate-repd only");
+		return ST_REPLICA;
+	}
 	if ((t = calloc(1, sizeof *t)) == NULL)
 		return ST_ERROR;
 	t->s = s;
@@ -641,8 +747,10 @@ store_txn_begin(struct store *s, struct store_txn **out)
 	ret = s->env->txn_begin(s->env, NULL, &t->txn, DB_TXN_SYNC);
 	if (ret != 0) {
 		free(t);
-		return classify(s, ret, "txn_begin");
+		return store_classify(s, ret, "txn_begin");
 	}
+	if (s->replicated && t->txn->set_commit_token(t->txn, &t->token) == 0)
+		t->has_token = 1;
 	*out = t;
 	return ST_OK;
 }
@@ -653,8 +761,12 @@ store_txn_commit(struct store_txn *t)
 	struct store *s = t->s;
 	int ret = t->txn->commit(t->txn, 0);
 
+	if (ret == 0 && t->has_token) {
+		last_token = t->token;
+		have_token = 1;
+	}
 	free(t);
-	return classify(s, ret, "commit");
+	return store_classify(s, ret, "commit");
 }
 
 void
@@ -666,10 +778,46 @@ store_txn_abort(struct store_txn *t)
 	free(t);
 }
 
+void
+store_token_reset(void)
+{
+	have_token = 0;
+}
+
+int
+store_token_last(unsigned char out[STORE_TOKEN_LEN])
+{
+	if (!have_token)
+		return 0;
+	memcpy(out, last_token.buf, STORE_TOKEN_LEN);
+	return 1;
+}
+
 static DB_TXN *
 raw(struct store_txn *t)
 {
 	return t ? t->txn : NULL;
+}
+
+/*
+ * A replica that synchronises with a new master locks reads out for a
+ * moment (about 130 ms measured; DB_REP_CONF_NOWAIT turns the library's
+ * fixed 5 s sleep into DB_REP_LOCKOUT).  A lone read waits it out, up to
+ * LOCKOUT_WAIT_MS, rather than turning an election into 503s.
+ */
+#define LOCKOUT_WAIT_MS 400
+#define LOCKOUT_TICK_MS 10
+
+static int
+lockout_wait(int *waited_ms)
+{
+	struct timespec tick = {0, LOCKOUT_TICK_MS * 1000000L};
+
+	if (*waited_ms >= LOCKOUT_WAIT_MS)
+		return 0;
+	nanosleep(&tick, NULL);
+	*waited_ms += LOCKOUT_TICK_MS;
+	return 1;
 }
 
 int
@@ -677,10 +825,12 @@ store_get(struct store *s, struct store_txn *txn, enum store_tbl t,
     const void *key, size_t klen, void *buf, size_t cap, size_t *len, int rmw)
 {
 	DBT k, v;
-	int ret = 0, attempt;
+	int ret = 0, attempt, waited_ms = 0;
 
 	if (s->broken)
 		return ST_RECOVER;
+	if (!s->tables_open)
+		return ST_ERROR;
 	memset(&k, 0, sizeof k);
 	memset(&v, 0, sizeof v);
 	k.data = (void *)key;
@@ -695,12 +845,16 @@ store_get(struct store *s, struct store_txn *txn, enum store_tbl t,
 	 */
 	for (attempt = 0; attempt < READ_RETRIES; attempt++) {
 		ret = s->db[t]->get(s->db[t], raw(txn), &k, &v, rmw && txn ? DB_RMW : 0);
+		if (ret == DB_REP_LOCKOUT && txn == NULL && lockout_wait(&waited_ms)) {
+			attempt--; /* a lockout is no deadlock: it spends no retry */
+			continue;
+		}
 		if (txn != NULL || (ret != DB_LOCK_DEADLOCK && ret != DB_LOCK_NOTGRANTED))
 			break;
 	}
 	if (ret == 0 && len != NULL)
 		*len = v.size;
-	return classify(s, ret, tbl_files[t]);
+	return store_classify(s, ret, tbl_files[t]);
 }
 
 int
@@ -712,11 +866,13 @@ store_exists(struct store *s, struct store_txn *txn, enum store_tbl t,
 
 	if (s->broken)
 		return ST_RECOVER;
+	if (!s->tables_open)
+		return ST_ERROR;
 	memset(&k, 0, sizeof k);
 	k.data = (void *)key;
 	k.size = (u_int32_t)klen;
 	ret = s->db[t]->exists(s->db[t], raw(txn), &k, 0);
-	return classify(s, ret, tbl_files[t]);
+	return store_classify(s, ret, tbl_files[t]);
 }
 
 int
@@ -728,6 +884,8 @@ store_put(struct store *s, struct store_txn *txn, enum store_tbl t,
 
 	if (s->broken)
 		return ST_RECOVER;
+	if (!s->tables_open)
+		return ST_ERROR;
 	memset(&k, 0, sizeof k);
 	memset(&v, 0, sizeof v);
 	k.data = (void *)key;
@@ -735,7 +893,7 @@ store_put(struct store *s, struct store_txn *txn, enum store_tbl t,
 	v.data = (void *)val;
 	v.size = (u_int32_t)vlen;
 	ret = s->db[t]->put(s->db[t], raw(txn), &k, &v, nooverwrite ? DB_NOOVERWRITE : 0);
-	return classify(s, ret, tbl_files[t]);
+	return store_classify(s, ret, tbl_files[t]);
 }
 
 int
@@ -747,11 +905,13 @@ store_del(struct store *s, struct store_txn *txn, enum store_tbl t,
 
 	if (s->broken)
 		return ST_RECOVER;
+	if (!s->tables_open)
+		return ST_ERROR;
 	memset(&k, 0, sizeof k);
 	k.data = (void *)key;
 	k.size = (u_int32_t)klen;
 	ret = s->db[t]->del(s->db[t], raw(txn), &k, 0);
-	return classify(s, ret, tbl_files[t]);
+	return store_classify(s, ret, tbl_files[t]);
 }
 
 int
@@ -764,8 +924,10 @@ store_scan(struct store *s, struct store_txn *txn, enum store_tbl t,
 
 	if (s->broken)
 		return ST_RECOVER;
+	if (!s->tables_open)
+		return ST_ERROR;
 	if ((ret = s->db[t]->cursor(s->db[t], raw(txn), &c, 0)) != 0)
-		return classify(s, ret, tbl_files[t]);
+		return store_classify(s, ret, tbl_files[t]);
 	memset(&k, 0, sizeof k);
 	memset(&v, 0, sizeof v);
 	k.flags = DB_DBT_REALLOC;
@@ -775,7 +937,7 @@ store_scan(struct store *s, struct store_txn *txn, enum store_tbl t,
 			break;
 	}
 	if (ret != 0 && ret != DB_NOTFOUND)
-		rc = classify(s, ret, tbl_files[t]);
+		rc = store_classify(s, ret, tbl_files[t]);
 	c->close(c);
 	free(k.data);
 	free(v.data);
@@ -793,10 +955,10 @@ store_scan_from(struct store *s, struct store_txn *txn, enum store_tbl t,
 
 	if (s->broken)
 		return ST_RECOVER;
-	if (tbl_types[t] != DB_BTREE)
+	if (!s->tables_open || tbl_types[t] != DB_BTREE)
 		return ST_ERROR;
 	if ((ret = s->db[t]->cursor(s->db[t], raw(txn), &c, 0)) != 0)
-		return classify(s, ret, tbl_files[t]);
+		return store_classify(s, ret, tbl_files[t]);
 	memset(&k, 0, sizeof k);
 	memset(&v, 0, sizeof v);
 	/* DB_SET_RANGE writes the key it found into k: our own copy of from */
@@ -815,7 +977,7 @@ store_scan_from(struct store *s, struct store_txn *txn, enum store_tbl t,
 			break;
 	}
 	if (ret != 0 && ret != DB_NOTFOUND)
-		rc = classify(s, ret, tbl_files[t]);
+		rc = store_classify(s, ret, tbl_files[t]);
 	c->close(c);
 	free(k.data);
 	free(v.data);
@@ -832,10 +994,10 @@ store_scan_back(struct store *s, struct store_txn *txn, enum store_tbl t,
 
 	if (s->broken)
 		return ST_RECOVER;
-	if (tbl_types[t] != DB_BTREE)
+	if (!s->tables_open || tbl_types[t] != DB_BTREE)
 		return ST_ERROR;
 	if ((ret = s->db[t]->cursor(s->db[t], raw(txn), &c, 0)) != 0)
-		return classify(s, ret, tbl_files[t]);
+		return store_classify(s, ret, tbl_files[t]);
 	memset(&k, 0, sizeof k);
 	memset(&v, 0, sizeof v);
 	k.flags = DB_DBT_REALLOC;
@@ -862,7 +1024,7 @@ store_scan_back(struct store *s, struct store_txn *txn, enum store_tbl t,
 		ret = c->get(c, &k, &v, DB_PREV);
 	}
 	if (ret != 0 && ret != DB_NOTFOUND)
-		rc = classify(s, ret, tbl_files[t]);
+		rc = store_classify(s, ret, tbl_files[t]);
 	c->close(c);
 	free(k.data);
 	free(v.data);
@@ -896,7 +1058,7 @@ store_del_below(struct store *s, struct store_txn *outer, enum store_tbl t,
 	if ((ret = s->db[t]->cursor(s->db[t], txn->txn, &c, 0)) != 0) {
 		if (outer == NULL)
 			store_txn_abort(txn);
-		return classify(s, ret, tbl_files[t]);
+		return store_classify(s, ret, tbl_files[t]);
 	}
 	memset(&k, 0, sizeof k);
 	memset(&v, 0, sizeof v);
@@ -915,7 +1077,7 @@ store_del_below(struct store *s, struct store_txn *outer, enum store_tbl t,
 		if (outer == NULL)
 			store_txn_abort(txn);
 		*deleted = 0;
-		return classify(s, ret, tbl_files[t]);
+		return store_classify(s, ret, tbl_files[t]);
 	}
 	if (outer != NULL)
 		return ST_OK;
@@ -925,13 +1087,43 @@ store_del_below(struct store *s, struct store_txn *outer, enum store_tbl t,
 }
 
 int
+store_last(struct store *s, struct store_txn *txn, enum store_tbl t, void *key,
+    size_t cap, size_t *klen, int rmw)
+{
+	DBC *c = NULL;
+	DBT k, v;
+	int ret;
+
+	if (s->broken)
+		return ST_RECOVER;
+	if (!s->tables_open || tbl_types[t] != DB_BTREE)
+		return ST_ERROR;
+	if ((ret = s->db[t]->cursor(s->db[t], raw(txn), &c, 0)) != 0)
+		return store_classify(s, ret, tbl_files[t]);
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	k.data = key;
+	k.ulen = (u_int32_t)cap;
+	k.flags = DB_DBT_USERMEM;
+	v.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL; /* the key is all we want */
+	ret = c->get(c, &k, &v, DB_LAST | (rmw && txn ? DB_RMW : 0));
+	c->close(c);
+	if (ret == 0)
+		*klen = k.size;
+	return store_classify(s, ret, tbl_files[t]);
+}
+
+int
 store_count(struct store *s, enum store_tbl t, uint64_t *n)
 {
 	void *st = NULL;
 	int ret;
 
+	if (!s->tables_open)
+		return ST_ERROR;
+
 	if ((ret = s->db[t]->stat(s->db[t], NULL, &st, DB_FAST_STAT)) != 0)
-		return classify(s, ret, tbl_files[t]);
+		return store_classify(s, ret, tbl_files[t]);
 	*n = tbl_types[t] == DB_BTREE ? ((DB_BTREE_STAT *)st)->bt_ndata :
 	    ((DB_HASH_STAT *)st)->hash_ndata;
 	free(st);
@@ -952,9 +1144,9 @@ store_maintain(struct store *s)
 		return ST_RECOVER;
 	}
 	if ((ret = s->env->failchk(s->env, 0)) != 0)
-		return classify(s, ret, "failchk");
+		return store_classify(s, ret, "failchk");
 	if ((ret = s->env->lock_detect(s->env, 0, DB_LOCK_EXPIRE, NULL)) != 0)
-		return classify(s, ret, "lock_detect");
+		return store_classify(s, ret, "lock_detect");
 	return ST_OK;
 }
 
@@ -965,8 +1157,11 @@ store_checkpoint(struct store *s)
 
 	if (s->broken)
 		return ST_RECOVER;
+	/* a checkpoint logs: in a replicated store keygate-repd makes them */
+	if (!store_writable(s))
+		return ST_OK;
 	ret = s->env->txn_checkpoint(s->env, 0, 0, 0);
-	return classify(s, ret, "checkpoint");
+	return store_classify(s, ret, "checkpoint");
 }
 
 int

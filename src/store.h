@@ -40,11 +40,28 @@ enum store_rc {
 	ST_SMALL,    /* the caller's buffer is too small for the record */
 	ST_DEADLOCK, /* lock conflict or timeout: retry the transaction */
 	ST_ERROR,    /* I/O, permissions, corruption: see store_errmsg() */
-	ST_RECOVER   /* the environment needs recovery: reopen it */
+	ST_RECOVER,  /* the environment needs recovery: reopen it */
+	ST_REPLICA   /* a replicated store: only keygate-repd writes (forward the write) */
 };
 
 #define STORE_CREATE 0x1 /* keygate init: create the environment and databases */
 #define STORE_SERVER 0x2 /* a long-lived authorizer with a maintenance thread */
+/*
+ * keygate-repd: the one process that writes a replicated store.  Its
+ * store_open opens the environment alone; store_open_tables follows once
+ * the replication manager runs (repl.h).
+ */
+#define STORE_REPL_OWNER 0x4
+
+/*
+ * A replicated store (keygate-repd(8)) has this file in its directory:
+ * every process then opens the environment for replication, and every
+ * one but keygate-repd opens the tables read-only.
+ */
+#define STORE_REPL_MARKER "replicated"
+
+/* A commit token (Berkeley DB's): which transaction a replica must hold. */
+#define STORE_TOKEN_LEN 20
 
 /* Cache size written to DB_CONFIG by init when none is given. */
 #define STORE_DEFAULT_CACHE (64u << 20)
@@ -63,9 +80,27 @@ const char *store_errmsg(const struct store *s);
 /* How many opens and reopens of s ran recovery (a process had died in the environment). */
 unsigned store_recoveries(const struct store *s);
 
+/* The tables of a store opened with STORE_REPL_OWNER (ST_NOTFOUND: not there yet). */
+int store_open_tables(struct store *s, char *err, size_t errlen);
+/* Whether the store is replicated (STORE_REPL_MARKER). */
+int store_replicated(const struct store *s);
+/*
+ * Whether this process may write: a store that is not replicated, or
+ * keygate-repd's.  Elsewhere store_txn_begin answers ST_REPLICA, and
+ * writers send their change to keygate-repd instead (catfwd.h,
+ * ledger.h, tally.h).
+ */
+int store_writable(const struct store *s);
+
 int store_txn_begin(struct store *s, struct store_txn **txn);
 int store_txn_commit(struct store_txn *txn);
 void store_txn_abort(struct store_txn *txn);
+/*
+ * The commit token of the last transaction this thread committed in a
+ * replicated store since store_token_reset(): 1 and out filled, or 0.
+ */
+void store_token_reset(void);
+int store_token_last(unsigned char out[STORE_TOKEN_LEN]);
 
 /*
  * Reads a record into buf (cap bytes).  txn may be NULL: a single locked
@@ -99,6 +134,14 @@ int store_scan_from(struct store *s, struct store_txn *txn, enum store_tbl t,
  */
 int store_scan_back(struct store *s, struct store_txn *txn, enum store_tbl t,
     const void *before, size_t blen, store_scan_fn fn, void *ctx);
+
+/*
+ * The greatest key of a sorted table (into key, cap bytes; *klen): with
+ * rmw in a transaction, write-locked, so that writers appending after it
+ * take turns.  ST_NOTFOUND when the table is empty.
+ */
+int store_last(struct store *s, struct store_txn *txn, enum store_tbl t, void *key,
+    size_t cap, size_t *klen, int rmw);
 
 /*
  * Deletes the first records of a sorted table whose keys sort before

@@ -13,7 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <openssl/rand.h>
+
+#include "catfwd.h"
+#include "ledger.h"
+#include "repllink.h"
+#include "replmsg.h"
 #include "tally.h"
 
 /*
@@ -42,9 +49,22 @@ struct tally_buf {
 	uint64_t dropped;
 };
 
+/* How long a forwarded batch waits for the master (through keygate-repd). */
+#define FORWARD_TIMEOUT_MS 5000
+
 struct tally {
 	struct tally_buf b[2];
 	uint32_t active;
+	/*
+	 * A replicated store: this process's batches go to the master, each
+	 * under (proc, seq); one the master has not confirmed is sent again
+	 * as it was, and the master applies a (proc, seq) once.
+	 */
+	uint64_t proc;
+	uint64_t seq;
+	unsigned char *pending;
+	size_t pending_len;
+	uint32_t pending_records;
 };
 
 struct tally *
@@ -56,10 +76,12 @@ tally_new(void)
 		return NULL;
 	t->b[0].e = calloc(TALLY_SLOTS, sizeof(struct tally_entry));
 	t->b[1].e = calloc(TALLY_SLOTS, sizeof(struct tally_entry));
-	if (t->b[0].e == NULL || t->b[1].e == NULL) {
+	if (t->b[0].e == NULL || t->b[1].e == NULL ||
+	    RAND_bytes((unsigned char *)&t->proc, sizeof t->proc) != 1) {
 		tally_free(t);
 		return NULL;
 	}
+	t->seq = 1;
 	return t;
 }
 
@@ -70,6 +92,7 @@ tally_free(struct tally *t)
 		return;
 	free(t->b[0].e);
 	free(t->b[1].e);
+	free(t->pending);
 	free(t);
 }
 
@@ -223,19 +246,17 @@ tally_parse_key(const unsigned char *key, size_t len, int64_t *day,
 
 /* ---- flush ---- */
 
-/* Adds e's counts to its history record in t. */
+/* Adds counts n and last_used to the history record of (day, kind, id) in t. */
 static int
-write_entry(struct store *s, struct store_txn *t, const struct tally_entry *e)
+add_record(struct store *s, struct store_txn *t, uint32_t day, int kind, const char *id,
+    const uint64_t n[H_COUNT], int64_t last_used)
 {
 	unsigned char key[HISTORY_KEY_MAX], buf[256];
 	struct history_rec h;
-	char id[ID_MAX + 1];
 	size_t klen, len;
-	int rc, i, n;
+	int rc, i, m;
 
-	memcpy(id, e->id, e->len);
-	id[e->len] = '\0';
-	klen = tally_key(e->day, e->kind, id, key);
+	klen = tally_key(day, kind, id, key);
 	rc = store_get(s, t, TBL_HISTORY, key, klen, buf, sizeof buf, &len, 1);
 	if (rc == ST_NOTFOUND)
 		memset(&h, 0, sizeof h);
@@ -244,12 +265,29 @@ write_entry(struct store *s, struct store_txn *t, const struct tally_entry *e)
 	else if (record_decode_history(buf, len, &h) != 0)
 		memset(&h, 0, sizeof h); /* a damaged day starts again: db check reports it */
 	for (i = 0; i < H_COUNT; i++)
-		h.n[i] = e->n[i] > UINT64_MAX - h.n[i] ? UINT64_MAX : h.n[i] + e->n[i];
-	if (e->last_used > h.last_used)
-		h.last_used = e->last_used;
-	if ((n = record_encode_history(&h, buf, sizeof buf)) < 0)
+		h.n[i] = n[i] > UINT64_MAX - h.n[i] ? UINT64_MAX : h.n[i] + n[i];
+	if (last_used > h.last_used)
+		h.last_used = last_used;
+	if ((m = record_encode_history(&h, buf, sizeof buf)) < 0)
 		return ST_ERROR;
-	return store_put(s, t, TBL_HISTORY, key, klen, buf, (size_t)n, 0);
+	return store_put(s, t, TBL_HISTORY, key, klen, buf, (size_t)m, 0);
+}
+
+static void
+entry_id(const struct tally_entry *e, char id[ID_MAX + 1])
+{
+	memcpy(id, e->id, e->len);
+	id[e->len] = '\0';
+}
+
+/* Adds e's counts to its history record in t. */
+static int
+write_entry(struct store *s, struct store_txn *t, const struct tally_entry *e)
+{
+	char id[ID_MAX + 1];
+
+	entry_id(e, id);
+	return add_record(s, t, e->day, e->kind, id, e->n, e->last_used);
 }
 
 /* Writes entries [from, to) of b that hold counts, in one transaction. */
@@ -280,19 +318,199 @@ write_batch(struct store *s, struct tally_buf *b, uint32_t from, uint32_t to)
 	return rc;
 }
 
+/* Swaps the buffers and waits until no thread counts into the one flushed. */
+static struct tally_buf *
+take_inactive(struct tally *t, struct tally_buf **now)
+{
+	uint32_t old = __atomic_load_n(&t->active, __ATOMIC_SEQ_CST);
+	struct tally_buf *b = &t->b[old];
+	struct timespec tick = {0, 20000};
+
+	*now = &t->b[1 - old];
+	__atomic_store_n(&t->active, 1 - old, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&b->writers, __ATOMIC_SEQ_CST) != 0)
+		nanosleep(&tick, NULL);
+	return b;
+}
+
+/* The batch of b's entries (then cleared) for the master, as t->pending. */
+static int
+encode_batch(struct tally *t, struct tally_buf *b)
+{
+	struct replmsg_w w;
+	uint32_t i, n = 0;
+	int k;
+
+	for (i = 0; i < TALLY_SLOTS; i++)
+		n += b->e[i].tag != 0 && b->e[i].ready;
+	if (n == 0)
+		return 0;
+	rmw_init(&w);
+	rmw_request(&w, RM_HISTORY);
+	rmw_u64(&w, t->proc);
+	rmw_u64(&w, t->seq);
+	rmw_u32(&w, n);
+	for (i = 0; i < TALLY_SLOTS; i++) {
+		struct tally_entry *e = &b->e[i];
+		char id[ID_MAX + 1];
+
+		if (e->tag != 0 && e->ready) {
+			entry_id(e, id);
+			rmw_u32(&w, e->day);
+			rmw_u8(&w, e->kind);
+			rmw_str(&w, id);
+			for (k = 0; k < H_COUNT; k++)
+				rmw_u64(&w, e->n[k]);
+			rmw_i64(&w, e->last_used);
+		}
+		memset(e, 0, sizeof *e);
+	}
+	if (w.failed) { /* out of memory: a second of history is lost, never doubled */
+		rmw_free(&w);
+		return -1;
+	}
+	t->pending = w.buf;
+	t->pending_len = w.len;
+	t->pending_records = n;
+	return 0;
+}
+
+/* Sends the pending batch: 0 once the master has it (and this host too). */
+static int
+send_pending(struct tally *t, struct store *s, char *err, size_t errlen)
+{
+	struct replmsg_r r;
+	void *answer = NULL;
+	size_t alen = 0;
+	const char *msg;
+	int rc = -1;
+
+	if (repllink_call(store_dir(s), t->pending, t->pending_len, FORWARD_TIMEOUT_MS,
+	    &answer, &alen, NULL, err, errlen) != 0)
+		return -1;
+	rmr_init(&r, answer, alen);
+	if (rmr_answer(&r, &msg) == RS_OK)
+		rc = 0;
+	else
+		snprintf(err, errlen, "%s", msg);
+	free(answer);
+	if (rc == 0) {
+		free(t->pending);
+		t->pending = NULL;
+		t->pending_len = 0;
+		t->seq++;
+	}
+	return rc;
+}
+
+/*
+ * A replicated store: this process's counts go to the master as a batch
+ * that the master applies once (ledger_batch_fresh); until it confirms,
+ * the same batch is sent again and new counts wait in the buffers.
+ */
+static int
+forward_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
+    size_t errlen)
+{
+	char why[300];
+	struct tally_buf *b, *now;
+	uint32_t records;
+
+	if (dropped != NULL)
+		*dropped = 0;
+	if (t->pending != NULL) {
+		records = t->pending_records;
+		if (send_pending(t, s, why, sizeof why) != 0) {
+			snprintf(err, errlen, "cannot send the usage history to the master: %s", why);
+			return -1;
+		}
+		return (int)records;
+	}
+	b = take_inactive(t, &now);
+	if (dropped != NULL)
+		*dropped = __atomic_exchange_n(&b->dropped, 0, __ATOMIC_RELAXED);
+	if (encode_batch(t, b) != 0) {
+		snprintf(err, errlen, "out of memory: a second of usage history is lost");
+		return -1;
+	}
+	if (t->pending == NULL)
+		return 0;
+	records = t->pending_records;
+	if (send_pending(t, s, why, sizeof why) != 0) {
+		snprintf(err, errlen, "cannot send the usage history to the master: %s", why);
+		return -1;
+	}
+	return (int)records;
+}
+
+void
+tally_apply(struct store *s, struct replmsg_r *r, struct replmsg_w *w)
+{
+	struct store_txn *txn = NULL;
+	uint64_t proc = rmr_u64(r), seq = rmr_u64(r), n[H_COUNT];
+	uint32_t count = rmr_u32(r), i;
+	const unsigned char *body = r->p;
+	size_t left = r->left;
+	int attempt, rc = ST_ERROR, fresh = 0, k;
+
+	if (r->failed || count == 0 || count > TALLY_SLOTS) {
+		rmw_answer(w, RS_REFUSED, "a malformed history batch");
+		return;
+	}
+	store_token_reset();
+	for (attempt = 0; attempt < 5; attempt++) {
+		r->p = body;
+		r->left = left;
+		if ((rc = store_txn_begin(s, &txn)) != ST_OK)
+			break;
+		rc = ledger_batch_fresh(s, txn, proc, seq, kg_now(), &fresh);
+		for (i = 0; rc == ST_OK && fresh && i < count; i++) {
+			uint32_t day = rmr_u32(r);
+			unsigned kind = rmr_u8(r);
+			const char *id = rmr_str(r, ID_MAX);
+			int64_t last;
+
+			for (k = 0; k < H_COUNT; k++)
+				n[k] = rmr_u64(r);
+			last = rmr_i64(r);
+			if (r->failed || (kind != TALLY_ORG && kind != TALLY_KEY) || id[0] == '\0') {
+				rc = -1;
+				break;
+			}
+			rc = add_record(s, txn, day, (int)kind, id, n, last);
+		}
+		if (rc == ST_OK && fresh && !rmr_done(r))
+			rc = -1;
+		if (rc == ST_OK && fresh)
+			rc = store_txn_commit(txn);
+		else
+			store_txn_abort(txn); /* already applied: nothing to write */
+		if (rc != ST_DEADLOCK)
+			break;
+		usleep(1000u << attempt);
+	}
+	if (rc == -1)
+		rmw_answer(w, RS_REFUSED, "a malformed history batch");
+	else if (rc != ST_OK)
+		rmw_answer(w, RS_UNAVAILABLE, store_errmsg(s));
+	else {
+		rmw_answer(w, RS_OK, "");
+		catfwd_put_token(w);
+	}
+}
+
 int
 tally_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
     size_t errlen)
 {
-	uint32_t old = __atomic_load_n(&t->active, __ATOMIC_SEQ_CST), i, from, written = 0;
+	uint32_t i, from, written = 0;
 	int records = 0;
-	struct tally_buf *b = &t->b[old], *now = &t->b[1 - old];
-	struct timespec tick = {0, 20000};
+	struct tally_buf *b, *now;
 	int rc = ST_OK;
 
-	__atomic_store_n(&t->active, 1 - old, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&b->writers, __ATOMIC_SEQ_CST) != 0)
-		nanosleep(&tick, NULL);
+	if (!store_writable(s))
+		return forward_flush(t, s, dropped, err, errlen);
+	b = take_inactive(t, &now);
 	for (from = 0; from < TALLY_SLOTS; from += TALLY_BATCH) {
 		if ((rc = write_batch(s, b, from, from + TALLY_BATCH)) != ST_OK)
 			break;
@@ -308,8 +526,7 @@ tally_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
 		if (i >= written && e->ready) {
 			char id[ID_MAX + 1];
 
-			memcpy(id, e->id, e->len);
-			id[e->len] = '\0';
+			entry_id(e, id);
 			count_in(now, e->day, e->kind, id, e->n, e->last_used);
 		}
 		memset(e, 0, sizeof *e);

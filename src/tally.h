@@ -7,7 +7,10 @@
  * TBL_HISTORY once a second, adding to the day's records.  Its counts
  * belong to it alone, so each is written exactly once: a process that
  * dies loses at most the second it had not written yet, and nothing is
- * ever added twice.
+ * ever added twice.  In a replicated store the master adds them: each
+ * batch carries the process's random id and a sequence, which the
+ * master records in the same transaction, so a batch sent again after a
+ * lost answer is not added twice.
  *
  * Two buffers: requests count into the active one while the flush writes
  * the other.  Any number of threads may count at once (atomic adds; the
@@ -24,6 +27,7 @@
 #include <stdint.h>
 
 #include "record.h"
+#include "replmsg.h"
 #include "store.h"
 
 /* Kept at least this long (what keygate usage --daily promises), then pruned. */
@@ -53,6 +57,14 @@ void tally_count(struct tally *t, const char *org, const char *key_id,
  */
 int tally_flush(struct tally *t, struct store *s, uint64_t *dropped,
     char *err, size_t errlen);
+
+/*
+ * In a replicated store tally_flush sends the batch to the master through
+ * the host's keygate-repd, whose master adds it with this, once per
+ * (process, batch): the request in r (read past its kind), the answer
+ * into w.
+ */
+void tally_apply(struct store *s, struct replmsg_r *r, struct replmsg_w *w);
 
 /* The history key of (day, kind, id) in key (HISTORY_KEY_MAX bytes): its length. */
 size_t tally_key(int64_t day, enum tally_kind kind, const char *id, unsigned char *key);

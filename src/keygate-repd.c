@@ -1,0 +1,1010 @@
+/*
+ * keygate-repd.c - the process that owns this host's site of a
+ * replicated store (keygate-repd(8), doc/DESIGN.md section 13).
+ *
+ * Threads: the main loop (bring the site up, then every 10 ms follow
+ * replicated changes into the key index and generation, every 100 ms
+ * publish this copy's state to the authorizers, every 250 ms tell the
+ * master how far it has come, every second the store's upkeep); a thread
+ * accepting the host's processes on repl.sock, one thread per request;
+ * and the replication manager's own threads, which run the requests of
+ * other sites on the master.
+ *
+ * A write, from wherever it comes, is carried out by the master's
+ * keygate-repd with the catalog, the ledger or the tally themselves
+ * (catfwd.h, ledger.h, tally.h); a replica forwards it over the
+ * replication manager's channel and answers its process once this host
+ * holds the change and has mirrored it (read your writes).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catfwd.h"
+#include "conf.h"
+#include "ctx.h"
+#include "ledger.h"
+#include "log.h"
+#include "mirror.h"
+#include "repl.h"
+#include "repllink.h"
+#include "replmsg.h"
+#include "replsite.h"
+#include "tally.h"
+
+#define NS_PER_MS 1000000ull
+#define TICK_MS 10                 /* following replicated changes */
+#define PUBLISH_MS 100             /* the state the authorizers read */
+#define GOSSIP_MS 250              /* a replica's state to the master */
+#define UPKEEP_MS 1000             /* failchk, lock expiry, a replaced counter file */
+#define CHECKPOINT_S 60
+#define HISTORY_UPKEEP_S 60
+#define NO_MASTER_WAIT_MS 5000     /* a write waits this long for an election */
+#define REQUEST_TIMEOUT_MS 20000   /* the master's answer to a forwarded write */
+#define APPLIED_WAIT_MS 3000       /* this host to hold what the master wrote */
+#define LINK_IO_MS 5000            /* a local request to arrive, its answer to leave */
+#define LINK_THREADS_MAX 64
+#define BEHIND_AFTER_MS 1000       /* catching up for longer than this: 503 */
+#define BEHIND_LAG_NS (30ull * 1000000000ull) /* this far behind: 503 */
+#define PEER_STALE_MS 3000         /* a site not heard of: its state unknown */
+#define LAG_SAMPLES 64
+
+struct peer {
+	struct replsite_info info;
+	uint64_t heard;        /* kg_mono_ns() */
+};
+
+struct repd {
+	struct conf conf;
+	const char *dir;
+	struct repl_setup setup;
+	int listen_fd;
+	volatile sig_atomic_t stop;
+
+	/* the store: d->up says whether kg may be used; changed under lock held for writing */
+	pthread_rwlock_t lock;
+	int up;                /* atomic */
+	struct kg kg;
+	pthread_mutex_t cat_mu;    /* one catalog operation at a time (digester, keyindex.lock) */
+	pthread_mutex_t mirror_mu;
+	struct mirror *mirror;
+	int reset;             /* atomic: an event asks for the index to be rebuilt */
+	int orgkeys_checked;   /* as master */
+	uint64_t catching_up_since; /* kg_mono_ns(), 0: caught up */
+
+	/* the group as the master tells it (or, on the master, as the others tell it) */
+	pthread_mutex_t gmu;
+	struct peer peers[REPL_SITES_MAX];
+	size_t npeers;
+	struct { uint64_t lsn, at; } samples[LAG_SAMPLES];
+	unsigned nsamples, head;
+	uint64_t lag_ns;
+	enum replsite_state state;
+
+	int link_threads;      /* atomic */
+};
+
+static struct repd D;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	D.stop = 1;
+}
+
+/* ---- events (on the replication manager's threads) ---- */
+
+static void
+on_event(void *ctx, enum repl_event e, int eid)
+{
+	struct repd *d = ctx;
+
+	switch (e) {
+	case REPL_EV_MASTER:
+		log_info("this site is now the master of the group");
+		__atomic_store_n(&d->orgkeys_checked, 0, __ATOMIC_RELEASE);
+		break;
+	case REPL_EV_CLIENT:
+		log_info("this site is now a replica");
+		break;
+	case REPL_EV_NEWMASTER:
+		log_info("the group has a new master (site %d)", eid);
+		break;
+	case REPL_EV_STARTUPDONE:
+		log_info("this replica has caught up with the master");
+		break;
+	case REPL_EV_INIT_DONE:
+		log_info("this replica received a full copy of the store from the group");
+		__atomic_store_n(&d->reset, 1, __ATOMIC_RELEASE);
+		break;
+	case REPL_EV_DUPMASTER:
+		log_warnx("two masters met: this one stepped down (its writes no quorum confirmed "
+		    "are rolled back)");
+		__atomic_store_n(&d->reset, 1, __ATOMIC_RELEASE);
+		break;
+	case REPL_EV_MASTER_FAILURE:
+		log_warnx("the master was lost; an election follows");
+		break;
+	case REPL_EV_ELECTION_FAILED:
+		log_debug("an election failed (too few sites answered); it is tried again");
+		break;
+	case REPL_EV_PERM_FAILED:
+		log_warnx("a commit was not acknowledged by a quorum of sites in time");
+		break;
+	case REPL_EV_JOIN_FAILURE:
+		log_warnx("this site could not synchronise with the master");
+		break;
+	case REPL_EV_REMOVED:
+		log_warnx("this site was removed from the group");
+		break;
+	case REPL_EV_CONNECTED:
+		log_debug("connected to site %d", eid);
+		break;
+	case REPL_EV_DISCONNECTED:
+		log_debug("lost the connection to site %d", eid);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- the group's state ---- */
+
+static uint64_t
+now_ms(void)
+{
+	return kg_mono_ns() / NS_PER_MS;
+}
+
+static int
+is_up(struct repd *d)
+{
+	return __atomic_load_n(&d->up, __ATOMIC_ACQUIRE);
+}
+
+/* The peer entry of addr (added if new), under gmu. */
+static struct peer *
+peer_of(struct repd *d, const struct repl_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < d->npeers; i++)
+		if (conf_same_addr(&d->peers[i].info.addr, a))
+			return &d->peers[i];
+	if (d->npeers == REPL_SITES_MAX)
+		return NULL;
+	memset(&d->peers[d->npeers], 0, sizeof d->peers[0]);
+	d->peers[d->npeers].info.addr = *a;
+	return &d->peers[d->npeers++];
+}
+
+/* How long this replica has been behind the master's log, from the master's samples. */
+static uint64_t
+lag_of(struct repd *d, uint64_t lsn, uint64_t now)
+{
+	unsigned i, k;
+
+	for (i = 0; i < d->nsamples; i++) {
+		k = (d->head + LAG_SAMPLES - d->nsamples + i) % LAG_SAMPLES;
+		if (d->samples[k].lsn > lsn)
+			return now - d->samples[k].at;
+	}
+	return 0;
+}
+
+static void
+self_info(struct repd *d, const struct repl_info *ri, struct replsite_info *out)
+{
+	memset(out, 0, sizeof *out);
+	out->addr = d->setup.local;
+	out->role = ri->role;
+	out->state = is_up(d) ? d->state : SITE_STARTING;
+	out->connected = 1;
+	out->lsn = ri->lsn;
+	out->lag_ns = d->lag_ns;
+	out->age_ms = 0;
+}
+
+/* ---- publishing this copy's state ---- */
+
+/*
+ * A copy being initialised, or catching up for more than a moment, or
+ * that knows itself far behind, must not decide: the authorizers answer
+ * 503 until it is ready.  A replica that has no master (a partition, an
+ * election) decides from what it has.
+ */
+static void
+publish(struct repd *d)
+{
+	struct counters_repl *cr;
+	struct repl_info ri;
+	uint64_t now = kg_mono_ns();
+	int behind;
+
+	if (repl_info(d->kg.store, &ri) != 0)
+		return;
+	pthread_mutex_lock(&d->gmu);
+	d->lag_ns = ri.role == REPL_ROLE_CLIENT ? lag_of(d, ri.lsn, now) : 0;
+	if (ri.role == REPL_ROLE_CLIENT && ri.master_eid >= 0 && !ri.startup_done) {
+		if (d->catching_up_since == 0)
+			d->catching_up_since = now;
+	} else {
+		d->catching_up_since = 0;
+	}
+	behind = d->lag_ns > BEHIND_LAG_NS || (d->catching_up_since != 0 &&
+	    now - d->catching_up_since > BEHIND_AFTER_MS * NS_PER_MS);
+	if ((d->state == SITE_BEHIND) != behind)
+		log_debug("state: initialising %d, lag %llu ns, catching up since %llu, startup %d, master %d",
+		    ri.initialising, (unsigned long long)d->lag_ns,
+		    (unsigned long long)d->catching_up_since, ri.startup_done, ri.master_eid);
+	if ((d->state == SITE_BEHIND) != behind)
+		log_info(behind ? "this copy is behind the master: its authorizers answer 503 "
+		    "until it has caught up" : "this copy is up to date: its authorizers decide");
+	d->state = behind ? SITE_BEHIND : SITE_READY;
+	pthread_mutex_unlock(&d->gmu);
+	if (d->kg.counters == NULL)
+		return;
+	cr = counters_repl(d->kg.counters);
+	__atomic_store_n(&cr->role, ri.role == REPL_ROLE_MASTER ? COUNTERS_ROLE_MASTER :
+	    COUNTERS_ROLE_REPLICA, __ATOMIC_RELAXED);
+	__atomic_store_n(&cr->lag_ns, d->lag_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&cr->at, kg_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&cr->state, behind ? COUNTERS_REPL_BEHIND : COUNTERS_REPL_READY,
+	    __ATOMIC_RELEASE);
+}
+
+/* ---- requests ---- */
+
+static void
+answer_only(enum replmsg_status st, const char *msg, void **ans, size_t *alen)
+{
+	if (replmsg_answer_only(st, msg, ans, alen) != 0) {
+		*ans = NULL;
+		*alen = 0;
+	}
+}
+
+/*
+ * A master writes only while a quorum of the group hears it: a commit
+ * that no quorum acknowledges could be lost with this site, so the write
+ * is refused, with nothing changed, instead.
+ */
+static int
+master_ready(struct repd *d, const char **why)
+{
+	struct repl_info ri;
+	size_t i, connected = 0;
+
+	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_MASTER) {
+		*why = "this site is no longer the master";
+		return 0;
+	}
+	for (i = 0; i < ri.nsites; i++)
+		connected += ri.sites[i].connected;
+	if (connected + 1 < ri.group_size / 2 + 1) {
+		*why = "the master reaches no quorum of the group's sites";
+		return 0;
+	}
+	return 1;
+}
+
+/* A write run here, the master (under the store's lock, read). */
+static void
+execute(struct repd *d, int kind, struct replmsg_r *r, void **ans, size_t *alen)
+{
+	struct replmsg_w w;
+	const char *why;
+
+	if (!master_ready(d, &why)) {
+		answer_only(strncmp(why, "this site", 9) == 0 ? RS_NOT_MASTER : RS_UNAVAILABLE,
+		    why, ans, alen);
+		return;
+	}
+	rmw_init(&w);
+	switch (kind) {
+	case RM_CATALOG:
+		pthread_mutex_lock(&d->cat_mu);
+		catfwd_exec(&d->kg, r, &w);
+		pthread_mutex_unlock(&d->cat_mu);
+		break;
+	case RM_LEDGER:
+		ledger_apply_flush(d->kg.store, r, &w);
+		break;
+	case RM_HISTORY:
+		tally_apply(d->kg.store, r, &w);
+		break;
+	}
+	if (w.failed) {
+		rmw_free(&w);
+		answer_only(RS_UNAVAILABLE, "out of memory", ans, alen);
+		return;
+	}
+	*ans = w.buf;
+	*alen = w.len;
+}
+
+static void
+mirror_now(struct repd *d)
+{
+	char err[600];
+	int st;
+
+	pthread_mutex_lock(&d->mirror_mu);
+	if (mirror_pass(d->mirror, &d->kg, &st, err, sizeof err) < 0)
+		log_debug("following the store: %s", err);
+	pthread_mutex_unlock(&d->mirror_mu);
+}
+
+/*
+ * A write from a process of this host, on a replica: to the master, and
+ * answered once this host holds the change and has mirrored it, so that
+ * the next request here sees it.  No master (an election) is waited for
+ * a little; a master that never answers leaves the outcome unknown.
+ */
+static void
+forward(struct repd *d, const void *req, size_t len, void **ans, size_t *alen)
+{
+	uint64_t deadline = kg_mono_ns() + NO_MASTER_WAIT_MS * NS_PER_MS;
+	unsigned char token[STORE_TOKEN_LEN];
+	struct timespec pause = {0, 50 * 1000000L};
+	enum repl_send rc;
+	struct replmsg_r r;
+	const char *msg;
+	void *reply;
+	size_t rlen;
+
+	for (;;) {
+		pthread_rwlock_rdlock(&d->lock);
+		if (!is_up(d)) {
+			pthread_rwlock_unlock(&d->lock);
+			answer_only(RS_UNAVAILABLE, "keygate-repd is (re)opening the store", ans, alen);
+			return;
+		}
+		rc = repl_request_master(d->kg.store, req, len, REQUEST_TIMEOUT_MS, &reply, &rlen);
+		if (rc == REPL_SENT) {
+			rmr_init(&r, reply, rlen);
+			if (rmr_answer(&r, &msg) == RS_NOT_MASTER) {
+				free(reply);
+				rc = REPL_NO_MASTER;
+			} else {
+				if (catfwd_answer_token(reply, rlen, token) == 1 &&
+				    repl_wait_applied(d->kg.store, token, APPLIED_WAIT_MS) != 0)
+					log_debug("a forwarded write is not here yet after %d ms",
+					    APPLIED_WAIT_MS);
+				mirror_now(d);
+				pthread_rwlock_unlock(&d->lock);
+				*ans = reply;
+				*alen = rlen;
+				return;
+			}
+		}
+		pthread_rwlock_unlock(&d->lock);
+		if (rc == REPL_TIMEOUT || rc == REPL_SEND_ERROR) {
+			answer_only(RS_UNKNOWN, "the master did not answer", ans, alen);
+			return;
+		}
+		if (kg_mono_ns() >= deadline || d->stop) {
+			answer_only(RS_UNAVAILABLE, "no master of the group is reachable", ans, alen);
+			return;
+		}
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* ---- gossip: each replica's state to the master, the group's back ---- */
+
+static void
+put_peers(struct repd *d, struct replmsg_w *w, const struct replsite_info *self)
+{
+	uint64_t now = kg_mono_ns();
+	size_t i, n = 0;
+
+	for (i = 0; i < d->npeers; i++)
+		n += !conf_same_addr(&d->peers[i].info.addr, &self->addr);
+	rmw_u32(w, (uint32_t)n + 1);
+	replsite_put_status_info(w, self);
+	for (i = 0; i < d->npeers; i++) {
+		struct replsite_info in = d->peers[i].info;
+
+		if (conf_same_addr(&in.addr, &self->addr))
+			continue;
+		in.age_ms = (now - d->peers[i].heard) / NS_PER_MS;
+		replsite_put_status_info(w, &in);
+	}
+}
+
+/* The master: a replica's state in, every site's out. */
+static void
+gossip_in(struct repd *d, struct replmsg_r *r, void **ans, size_t *alen)
+{
+	struct replsite_info in, self;
+	struct repl_info ri;
+	struct replmsg_w w;
+	struct peer *p;
+
+	replsite_get_status_info(r, &in);
+	if (!rmr_done(r)) {
+		answer_only(RS_REFUSED, "a malformed state", ans, alen);
+		return;
+	}
+	if (!is_up(d) || repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_MASTER) {
+		answer_only(RS_NOT_MASTER, "not the master", ans, alen);
+		return;
+	}
+	rmw_init(&w);
+	rmw_answer(&w, RS_OK, "");
+	rmw_u64(&w, ri.lsn);
+	pthread_mutex_lock(&d->gmu);
+	if ((p = peer_of(d, &in.addr)) != NULL) {
+		p->info = in;
+		p->heard = kg_mono_ns();
+	}
+	self_info(d, &ri, &self);
+	put_peers(d, &w, &self);
+	pthread_mutex_unlock(&d->gmu);
+	if (w.failed) {
+		rmw_free(&w);
+		answer_only(RS_UNAVAILABLE, "out of memory", ans, alen);
+		return;
+	}
+	*ans = w.buf;
+	*alen = w.len;
+}
+
+/* A replica: its state to the master; the master's log position and the group back. */
+static void
+gossip_out(struct repd *d)
+{
+	struct replsite_info self, in;
+	struct repl_info ri;
+	struct replmsg_w w;
+	struct replmsg_r r;
+	const char *msg;
+	void *reply = NULL;
+	size_t rlen = 0;
+	uint64_t master_lsn, now;
+	uint32_t i, n;
+	struct peer *p;
+
+	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_CLIENT || ri.master_eid < 0)
+		return;
+	pthread_mutex_lock(&d->gmu);
+	self_info(d, &ri, &self);
+	pthread_mutex_unlock(&d->gmu);
+	rmw_init(&w);
+	rmw_request(&w, RM_GOSSIP);
+	replsite_put_status_info(&w, &self);
+	if (w.failed || repl_request_master(d->kg.store, w.buf, w.len, GOSSIP_MS, &reply,
+	    &rlen) != REPL_SENT) {
+		rmw_free(&w);
+		return;
+	}
+	rmw_free(&w);
+	now = kg_mono_ns();
+	rmr_init(&r, reply, rlen);
+	if (rmr_answer(&r, &msg) == RS_OK) {
+		master_lsn = rmr_u64(&r);
+		n = rmr_u32(&r);
+		pthread_mutex_lock(&d->gmu);
+		if (!r.failed) {
+			d->samples[d->head].lsn = master_lsn;
+			d->samples[d->head].at = now;
+			d->head = (d->head + 1) % LAG_SAMPLES;
+			if (d->nsamples < LAG_SAMPLES)
+				d->nsamples++;
+		}
+		for (i = 0; i < n && i < REPL_SITES_MAX && !r.failed; i++) {
+			replsite_get_status_info(&r, &in);
+			if (!r.failed && (p = peer_of(d, &in.addr)) != NULL) {
+				p->info = in;
+				p->heard = now - in.age_ms * NS_PER_MS;
+			}
+		}
+		pthread_mutex_unlock(&d->gmu);
+	}
+	free(reply);
+}
+
+/* ---- status ---- */
+
+static void
+status(struct repd *d, void **ans, size_t *alen)
+{
+	struct replsite_status st;
+	struct repl_info ri;
+	struct replmsg_w w;
+	uint64_t now = kg_mono_ns();
+	size_t i, j;
+
+	memset(&st, 0, sizeof st);
+	memset(&ri, 0, sizeof ri);
+	pthread_rwlock_rdlock(&d->lock);
+	if (is_up(d))
+		repl_info(d->kg.store, &ri);
+	pthread_rwlock_unlock(&d->lock);
+	pthread_mutex_lock(&d->gmu);
+	self_info(d, &ri, &st.self);
+	st.group_size = ri.group_size;
+	st.priority = d->setup.priority;
+	st.elections = ri.elections;
+	if (ri.role == REPL_ROLE_MASTER) {
+		st.have_master = 1;
+		st.master = d->setup.local;
+	}
+	/* every other site the replication manager knows, with what was heard of it */
+	for (i = 0; i < ri.nsites && st.nsites < REPL_SITES_MAX; i++) {
+		struct replsite_info *s = &st.sites[st.nsites++];
+
+		memset(s, 0, sizeof *s);
+		s->addr = ri.sites[i].addr;
+		s->connected = ri.sites[i].connected;
+		s->age_ms = UINT64_MAX;
+		if (ri.sites[i].eid == ri.master_eid) {
+			st.have_master = 1;
+			st.master = s->addr;
+			s->role = REPL_ROLE_MASTER;
+		}
+		for (j = 0; j < d->npeers; j++) {
+			const struct peer *p = &d->peers[j];
+			uint64_t age = (now - p->heard) / NS_PER_MS;
+
+			if (!conf_same_addr(&p->info.addr, &s->addr) || age > PEER_STALE_MS)
+				continue;
+			s->role = p->info.role;
+			s->state = p->info.state;
+			s->lsn = p->info.lsn;
+			s->lag_ns = p->info.lag_ns;
+			s->age_ms = age;
+		}
+	}
+	pthread_mutex_unlock(&d->gmu);
+	rmw_init(&w);
+	rmw_answer(&w, RS_OK, "");
+	replsite_put_status(&w, &st);
+	*ans = w.failed ? NULL : w.buf;
+	*alen = w.failed ? 0 : w.len;
+	if (w.failed)
+		rmw_free(&w);
+}
+
+/*
+ * One request: from a process of this host (local) or, on the master,
+ * from another site's keygate-repd.
+ */
+static void
+handle(struct repd *d, const void *req, size_t len, int local, void **ans, size_t *alen)
+{
+	struct replmsg_r r;
+	struct repl_info ri;
+	int kind;
+
+	*ans = NULL;
+	*alen = 0;
+	rmr_init(&r, req, len);
+	kind = rmr_request(&r);
+	if (kind == RM_STATUS && local) {
+		status(d, ans, alen);
+		return;
+	}
+	if (kind == RM_GOSSIP && !local) {
+		pthread_rwlock_rdlock(&d->lock);
+		gossip_in(d, &r, ans, alen);
+		pthread_rwlock_unlock(&d->lock);
+		return;
+	}
+	if (kind != RM_CATALOG && kind != RM_LEDGER && kind != RM_HISTORY) {
+		answer_only(RS_REFUSED, "an unknown request", ans, alen);
+		return;
+	}
+	pthread_rwlock_rdlock(&d->lock);
+	if (!is_up(d)) {
+		pthread_rwlock_unlock(&d->lock);
+		answer_only(local ? RS_UNAVAILABLE : RS_NOT_MASTER,
+		    "keygate-repd is (re)opening the store", ans, alen);
+		return;
+	}
+	if (repl_info(d->kg.store, &ri) == 0 && ri.role == REPL_ROLE_MASTER) {
+		execute(d, kind, &r, ans, alen);
+		pthread_rwlock_unlock(&d->lock);
+		return;
+	}
+	pthread_rwlock_unlock(&d->lock);
+	if (!local)
+		answer_only(RS_NOT_MASTER, "not the master", ans, alen);
+	else
+		forward(d, req, len, ans, alen);
+}
+
+/* From the replication manager: another site's request. */
+static void
+on_request(void *ctx, const void *msg, size_t len, void **reply, size_t *rlen)
+{
+	handle(ctx, msg, len, 0, reply, rlen);
+}
+
+/* ---- the host's processes ---- */
+
+static void *
+link_thread(void *arg)
+{
+	struct repd *d = &D;
+	int fd = (int)(intptr_t)arg;
+	void *req = NULL, *ans = NULL;
+	size_t len = 0, alen = 0;
+
+	if (repllink_recv(fd, &req, &len, LINK_IO_MS) == 0) {
+		handle(d, req, len, 1, &ans, &alen);
+		if (ans != NULL)
+			repllink_send(fd, ans, alen, LINK_IO_MS);
+	}
+	free(req);
+	free(ans);
+	close(fd);
+	__atomic_sub_fetch(&d->link_threads, 1, __ATOMIC_ACQ_REL);
+	return NULL;
+}
+
+static void *
+accept_thread(void *arg)
+{
+	struct repd *d = arg;
+	pthread_attr_t attr;
+	pthread_t t;
+	int fd;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (;;) {
+		if ((fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+			if (errno != EINTR && errno != ECONNABORTED)
+				usleep(10000);
+			continue;
+		}
+		if (__atomic_add_fetch(&d->link_threads, 1, __ATOMIC_ACQ_REL) > LINK_THREADS_MAX ||
+		    pthread_create(&t, &attr, link_thread, (void *)(intptr_t)fd) != 0) {
+			void *ans = NULL;
+			size_t alen = 0;
+
+			/* too many at once: this one is answered, not queued */
+			answer_only(RS_UNAVAILABLE, "keygate-repd is busy", &ans, &alen);
+			if (ans != NULL)
+				repllink_send(fd, ans, alen, 100);
+			free(ans);
+			close(fd);
+			__atomic_sub_fetch(&d->link_threads, 1, __ATOMIC_ACQ_REL);
+		}
+	}
+	return NULL;
+}
+
+/* ---- bringing the site up and down ---- */
+
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&t, NULL);
+}
+
+static void
+take_down(struct repd *d)
+{
+	__atomic_store_n(&d->up, 0, __ATOMIC_RELEASE);
+	if (d->kg.store != NULL)
+		repl_stop(d->kg.store);
+	pthread_rwlock_wrlock(&d->lock);
+	kg_close(&d->kg);
+	pthread_rwlock_unlock(&d->lock);
+}
+
+/*
+ * Opens the environment, starts the replication manager (again and again
+ * while no master can add this site), then the tables once the site is a
+ * client or the master, and the rest of the store.  0, or -1 on stop.
+ */
+static int
+bring_up(struct repd *d)
+{
+	static const struct repl_ops ops = {&D, on_request, on_event};
+	struct store *s = NULL;
+	char err[600], last[600] = "";
+	uint64_t since = kg_mono_ns();
+	int rc, started = 0;
+
+	while (!d->stop) {
+		if (s == NULL && (s = store_open(d->dir, STORE_REPL_OWNER, err, sizeof err)) == NULL)
+			goto retry;
+		if (!started && (rc = repl_start(s, &d->setup, &ops, err, sizeof err)) != 0) {
+			if (rc < 0) {
+				store_close(s);
+				s = NULL;
+			}
+			goto retry;
+		}
+		started = 1;
+		if (repl_role(s) == REPL_ROLE_NONE) {
+			snprintf(err, sizeof err, "waiting for the replication manager to start");
+			goto retry;
+		}
+		if (store_open_tables(s, err, sizeof err) != ST_OK) {
+			if (strstr(err, "No such file") != NULL)
+				snprintf(err, sizeof err, "waiting for the first copy of the store "
+				    "from the group");
+			goto retry;
+		}
+		if (kg_attach(&d->kg, s, err, sizeof err) != 0) {
+			/* a store this host cannot use (its pepper file differs): fatal */
+			store_close(s);
+			fatalx("%s", err);
+		}
+		pthread_mutex_lock(&d->mirror_mu);
+		mirror_reset(d->mirror);
+		pthread_mutex_unlock(&d->mirror_mu);
+		__atomic_store_n(&d->orgkeys_checked, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->up, 1, __ATOMIC_RELEASE);
+		log_info("serving this host's site of the group (%s)", d->dir);
+		return 0;
+retry:
+		if (strcmp(err, last) != 0 || kg_mono_ns() - since > 30000 * NS_PER_MS) {
+			log_warnx("%s", err);
+			snprintf(last, sizeof last, "%s", err);
+			since = kg_mono_ns();
+		}
+		sleep_ms(500);
+	}
+	if (s != NULL)
+		store_close(s);
+	return -1;
+}
+
+static int
+no_key(const struct cat_key *k, void *ctx)
+{
+	(void)k;
+	(void)ctx;
+	return 1;
+}
+
+/* The first session as master builds the table of keys by organization if need be. */
+static void
+check_orgkeys(struct repd *d)
+{
+	struct cat_actor a = {"keygate-repd", NULL, SCOPES_ALL, NULL};
+	struct catalog *cat;
+	char err[600];
+	uint64_t entries;
+
+	if (__atomic_load_n(&d->orgkeys_checked, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&d->cat_mu);
+	if ((cat = cat_open(&d->kg, &a, NULL)) != NULL) {
+		if (cat_verify_orgkeys(cat, &entries, err, sizeof err) == 1)
+			cat_list_keys(cat, NULL, CAT_LIST_ALL, NULL, 1, no_key, NULL, NULL);
+		cat_close(cat, err, sizeof err);
+	}
+	pthread_mutex_unlock(&d->cat_mu);
+	__atomic_store_n(&d->orgkeys_checked, 1, __ATOMIC_RELEASE);
+}
+
+/* Every second: the store's upkeep; 1 when it must be reopened. */
+static int
+upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
+{
+	struct repl_info ri;
+	uint64_t now = kg_mono_ns();
+
+	if (store_maintain(d->kg.store) == ST_RECOVER || store_broken(d->kg.store)) {
+		log_warnx("the store needs to be reopened: %s", store_errmsg(d->kg.store));
+		return 1;
+	}
+	pthread_rwlock_wrlock(&d->lock);
+	if (kg_counters_check(&d->kg) > 0) {
+		pthread_mutex_lock(&d->mirror_mu);
+		mirror_reset(d->mirror); /* the index went with the old counter file */
+		pthread_mutex_unlock(&d->mirror_mu);
+	}
+	pthread_rwlock_unlock(&d->lock);
+	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_MASTER)
+		return 0;
+	check_orgkeys(d);
+	if (now - *checkpointed > CHECKPOINT_S * 1000 * NS_PER_MS) {
+		store_checkpoint(d->kg.store);
+		*checkpointed = now;
+	}
+	if (now - *history_kept > HISTORY_UPKEEP_S * 1000 * NS_PER_MS && d->kg.counters != NULL) {
+		ledger_upkeep(d->kg.store, d->kg.counters, kg_now());
+		*history_kept = now;
+	}
+	return 0;
+}
+
+/* The site, up, until it must be reopened or the process stops. */
+static void
+serve(struct repd *d)
+{
+	uint64_t next_publish = 0, next_gossip = 0, next_upkeep = 0, checkpointed = kg_mono_ns(),
+	    history_kept = 0, t;
+	char err[600];
+	int st, rc;
+
+	while (!d->stop) {
+		t = now_ms();
+		if (__atomic_exchange_n(&d->reset, 0, __ATOMIC_ACQ_REL)) {
+			pthread_mutex_lock(&d->mirror_mu);
+			mirror_reset(d->mirror);
+			pthread_mutex_unlock(&d->mirror_mu);
+		}
+		pthread_mutex_lock(&d->mirror_mu);
+		rc = mirror_pass(d->mirror, &d->kg, &st, err, sizeof err);
+		pthread_mutex_unlock(&d->mirror_mu);
+		if (rc < 0 && (st == ST_RECOVER || store_broken(d->kg.store))) {
+			log_warnx("the store must be reopened: %s", err);
+			return;
+		}
+		if (rc < 0)
+			log_debug("following the store: %s", err);
+		if (t >= next_publish) {
+			publish(d);
+			next_publish = t + PUBLISH_MS;
+		}
+		if (t >= next_gossip) {
+			gossip_out(d);
+			next_gossip = t + GOSSIP_MS;
+		}
+		if (t >= next_upkeep) {
+			if (upkeep(d, &checkpointed, &history_kept))
+				return;
+			next_upkeep = t + UPKEEP_MS;
+		}
+		sleep_ms(TICK_MS);
+	}
+}
+
+/* ---- start-up ---- */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: keygate-repd [--db DIR] [--config FILE] [--debug]\n"
+	    "       keygate-repd --help | --version\n"
+	    "\n"
+	    "Owns this host's site of a replicated keygate store (keygate-repd(8)):\n"
+	    "repl_site, repl_peers and repl_priority come from keygate.conf.\n");
+}
+
+/*
+ * The store this keygate-repd is to serve: one made by keygate init that
+ * was never replicated starts the group (a primordial start, unless a
+ * peer already answers: then it would start a second group with the same
+ * sites); one made by keygate repl join, or replicated before, rejoins.
+ */
+static void
+check_store(struct repd *d)
+{
+	char path[PATHNAME_BUF], err[600], buf[REPL_HOST_MAX + 16];
+	struct stat st;
+	int peer;
+
+	snprintf(path, sizeof path, "%s/%s", d->dir, STORE_REPL_MARKER);
+	if (lstat(path, &st) == 0)
+		return;
+	snprintf(path, sizeof path, "%s/meta.db", d->dir);
+	if (lstat(path, &st) != 0)
+		fatalx("no keygate store in %s: run keygate init on the group's first host, "
+		    "keygate repl join HOST:PORT on the others", d->dir);
+	if ((peer = replsite_probe(d->conf.repl_peers, d->conf.nrepl_peers, 1000)) >= 0)
+		fatalx("a site of a replication group answers at %s, but the store in %s was "
+		    "never part of it (made by keygate init): to join that group, move this "
+		    "store away and run keygate repl join %s", replsite_addr_str(
+		    &d->conf.repl_peers[peer], buf, sizeof buf), d->dir, buf);
+	if (replsite_mark(d->dir, err, sizeof err) != 0)
+		fatalx("%s", err);
+	d->setup.create_group = 1;
+	log_info("starting a replication group from the store in %s", d->dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"config", required_argument, NULL, 'c'},
+		{"debug", no_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct repd *d = &D;
+	const char *db = NULL, *config = NULL, *cpath;
+	struct sigaction sa;
+	char err[600];
+	pthread_t t;
+	int c, debug = 0, must_exist;
+	size_t i;
+
+	umask(007);
+	log_init("keygate-repd", LOG_TO_STDERR, 0);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'c': config = optarg; break;
+		case 'D': debug = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("keygate-repd %s\n", PACKAGE_VERSION); return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	conf_defaults(&d->conf);
+	cpath = conf_path(config, &must_exist);
+	if (conf_load(cpath, must_exist, &d->conf, err, sizeof err) != 0)
+		fatalx("%s", err);
+	if (debug)
+		d->conf.debug = 1;
+	log_init("keygate-repd", d->conf.log, d->conf.debug);
+	d->dir = conf_db(db, &d->conf);
+	if (!pathname_fits(d->dir))
+		fatalx("the store path is longer than %d bytes", PATHNAME_MAX);
+	if (d->conf.repl_site.host[0] == '\0')
+		fatalx("%s sets no repl_site: this host is not part of a replication group", cpath);
+	if (replsite_addr_local(&d->conf.repl_site, err, sizeof err) != 0)
+		fatalx("%s", err);
+	d->setup.local = d->conf.repl_site;
+	for (i = 0; i < d->conf.nrepl_peers; i++)
+		d->setup.peers[i] = d->conf.repl_peers[i];
+	d->setup.npeers = d->conf.nrepl_peers;
+	d->setup.priority = d->conf.repl_priority;
+
+	if (replsite_lock(d->dir, err, sizeof err) < 0)
+		fatalx("%s", err);
+	check_store(d);
+	if ((d->listen_fd = repllink_listen(d->dir, err, sizeof err)) < 0)
+		fatalx("%s", err);
+	if ((d->mirror = mirror_new()) == NULL)
+		fatalx("out of memory");
+	pthread_rwlock_init(&d->lock, NULL);
+	pthread_mutex_init(&d->cat_mu, NULL);
+	pthread_mutex_init(&d->mirror_mu, NULL);
+	pthread_mutex_init(&d->gmu, NULL);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if (pthread_create(&t, NULL, accept_thread, d) != 0)
+		fatalx("cannot start a thread");
+	pthread_detach(t);
+
+	while (!d->stop) {
+		if (bring_up(d) != 0)
+			break;
+		serve(d);
+		take_down(d);
+		if (!d->stop)
+			sleep_ms(200);
+	}
+	log_info("stopping");
+	take_down(d);
+	return 0;
+}

@@ -1,0 +1,432 @@
+/*
+ * repl.c - Berkeley DB's replication manager for keygate-repd (repl.h).
+ *
+ * With store.c the only file that includes <db.h> (through storeint.h):
+ * replication is a concern of the store layer, kept in a file of its own
+ * because it is one.
+ *
+ * Settings, each for a measured reason (doc/DESIGN.md, section 13):
+ * - acknowledgements from a quorum: a commit the master reports is on a
+ *   majority of the sites, so it survives the master's loss;
+ * - DB_REP_CONF_BULK: repmgr never sets TCP_NODELAY on its sockets, so
+ *   one small message per commit waits for Nagle and delayed ACKs (44 ms
+ *   a commit measured); bulk transfer sends them together (1 ms);
+ * - heartbeats (off by default): without them a hung master (SIGSTOP) is
+ *   never replaced; sent every 250 ms, missed for 1 s, as every site
+ *   must have the same (mismatched settings made a split brain once);
+ * - DB_REP_CONF_NOWAIT: reads on a replica that synchronises with a new
+ *   master fail at once (DB_REP_LOCKOUT, store.c waits a little) instead
+ *   of sleeping 5 s inside the library;
+ * - connection and election retries of 1 s (30 s and 10 s by default).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "repl.h"
+#include "storeint.h"
+
+#define MSG_THREADS 6                /* repmgr's message threads: requests run there */
+#define ACK_TIMEOUT_US 500000        /* a commit waits this long for its quorum */
+#define HEARTBEAT_SEND_US 250000
+#define HEARTBEAT_MONITOR_US 1000000
+#define CONNECTION_RETRY_US 1000000
+#define ELECTION_TIMEOUT_US 1000000
+#define ELECTION_RETRY_US 1000000
+
+struct repl {
+	struct repl_ops ops;
+	int stopped;
+};
+
+static _Thread_local int perm_failed;
+
+void
+repl_perm_reset(void)
+{
+	perm_failed = 0;
+}
+
+int
+repl_perm_failed(void)
+{
+	return perm_failed;
+}
+
+static struct repl *
+repl_of(DB_ENV *env)
+{
+	struct store *s = env->app_private;
+
+	return s != NULL ? s->repl : NULL;
+}
+
+static enum repl_event
+event_of(u_int32_t ev)
+{
+	switch (ev) {
+	case DB_EVENT_REP_MASTER: return REPL_EV_MASTER;
+	case DB_EVENT_REP_CLIENT: return REPL_EV_CLIENT;
+	case DB_EVENT_REP_NEWMASTER: return REPL_EV_NEWMASTER;
+	case DB_EVENT_REP_STARTUPDONE: return REPL_EV_STARTUPDONE;
+	case DB_EVENT_REP_INIT_DONE: return REPL_EV_INIT_DONE;
+	case DB_EVENT_REP_DUPMASTER: return REPL_EV_DUPMASTER;
+	case DB_EVENT_REP_ELECTION_FAILED: return REPL_EV_ELECTION_FAILED;
+	case DB_EVENT_REP_MASTER_FAILURE: return REPL_EV_MASTER_FAILURE;
+	case DB_EVENT_REP_CONNECT_ESTD: return REPL_EV_CONNECTED;
+	case DB_EVENT_REP_CONNECT_BROKEN: return REPL_EV_DISCONNECTED;
+	case DB_EVENT_REP_PERM_FAILED: return REPL_EV_PERM_FAILED;
+	case DB_EVENT_REP_JOIN_FAILURE: return REPL_EV_JOIN_FAILURE;
+	case DB_EVENT_REP_LOCAL_SITE_REMOVED: return REPL_EV_REMOVED;
+	default: return REPL_EV_OTHER;
+	}
+}
+
+/* On a replication manager thread (PERM_FAILED: on the committing thread). */
+static void
+on_event(DB_ENV *env, u_int32_t ev, void *info)
+{
+	struct repl *r = repl_of(env);
+	int eid = -1;
+
+	if (ev == DB_EVENT_REP_PERM_FAILED)
+		perm_failed = 1;
+	if (ev == DB_EVENT_REP_NEWMASTER || ev == DB_EVENT_REP_CONNECT_ESTD)
+		eid = info != NULL ? *(int *)info : -1;
+	else if (ev == DB_EVENT_REP_CONNECT_BROKEN && info != NULL)
+		eid = ((DB_REPMGR_CONN_ERR *)info)->eid;
+	if (r != NULL && !r->stopped && r->ops.event != NULL)
+		r->ops.event(r->ops.ctx, event_of(ev), eid);
+}
+
+/* A request from another site: run it, answer on the same channel. */
+static void
+on_message(DB_ENV *env, DB_CHANNEL *ch, DBT *req, u_int32_t nreq, u_int32_t flags)
+{
+	struct repl *r = repl_of(env);
+	void *reply = NULL;
+	size_t rlen = 0;
+	DBT out;
+
+	if (r != NULL && !r->stopped && r->ops.request != NULL && nreq == 1)
+		r->ops.request(r->ops.ctx, req[0].data, req[0].size, &reply, &rlen);
+	if (flags & DB_REPMGR_NEED_RESPONSE) {
+		memset(&out, 0, sizeof out);
+		out.data = reply;
+		out.size = (u_int32_t)rlen;
+		if (ch->send_msg(ch, &out, 1, 0) != 0)
+			log_debug("repl: an answer to another site could not be sent");
+	}
+	free(reply);
+}
+
+static int
+add_site(DB_ENV *env, const struct repl_addr *a, u_int32_t which, int creator,
+    char *err, size_t errlen)
+{
+	DB_SITE *site = NULL;
+	int ret;
+
+	if ((ret = env->repmgr_site(env, a->host, a->port, &site, 0)) != 0 ||
+	    (ret = site->set_config(site, which, 1)) != 0 ||
+	    (creator && (ret = site->set_config(site, DB_GROUP_CREATOR, 1)) != 0)) {
+		snprintf(err, errlen, "site %s:%u: %s", a->host, a->port, db_strerror(ret));
+		if (site != NULL)
+			site->close(site);
+		return -1;
+	}
+	site->close(site);
+	return 0;
+}
+
+static const struct {
+	int which;
+	u_int32_t us;
+	const char *name;
+} timeouts[] = {
+	{DB_REP_ACK_TIMEOUT, ACK_TIMEOUT_US, "ack timeout"},
+	{DB_REP_HEARTBEAT_SEND, HEARTBEAT_SEND_US, "heartbeat send"},
+	{DB_REP_HEARTBEAT_MONITOR, HEARTBEAT_MONITOR_US, "heartbeat monitor"},
+	{DB_REP_CONNECTION_RETRY, CONNECTION_RETRY_US, "connection retry"},
+	{DB_REP_ELECTION_TIMEOUT, ELECTION_TIMEOUT_US, "election timeout"},
+	{DB_REP_ELECTION_RETRY, ELECTION_RETRY_US, "election retry"},
+};
+
+static const struct {
+	u_int32_t which;
+	int on;
+	const char *name;
+} configs[] = {
+	{DB_REP_CONF_BULK, 1, "bulk"},
+	{DB_REP_CONF_NOWAIT, 1, "nowait"},
+	{DB_REP_CONF_AUTOINIT, 1, "autoinit"},
+	{DB_REPMGR_CONF_ELECTIONS, 1, "elections"},
+	{DB_REPMGR_CONF_2SITE_STRICT, 1, "2site_strict"},
+};
+
+/*
+ * Every setting, made now that the environment is open, then read back:
+ * regions that outlived a clean shutdown keep what was set before, and
+ * silently ignore a setting made before DB_ENV->open.
+ */
+static int
+configure(DB_ENV *env, const struct repl_setup *c, char *err, size_t errlen)
+{
+	u_int32_t v;
+	int ret, onoff, policy;
+	size_t i;
+
+	for (i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+		if ((ret = env->rep_set_timeout(env, timeouts[i].which, timeouts[i].us)) != 0 ||
+		    (ret = env->rep_get_timeout(env, timeouts[i].which, &v)) != 0 ||
+		    v != timeouts[i].us) {
+			snprintf(err, errlen, "replication %s: %s", timeouts[i].name,
+			    ret ? db_strerror(ret) : "not taken");
+			return -1;
+		}
+	}
+	for (i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+		if ((ret = env->rep_set_config(env, configs[i].which, configs[i].on)) != 0 ||
+		    (ret = env->rep_get_config(env, configs[i].which, &onoff)) != 0 ||
+		    !onoff != !configs[i].on) {
+			snprintf(err, errlen, "replication setting %s: %s", configs[i].name,
+			    ret ? db_strerror(ret) : "not taken");
+			return -1;
+		}
+	}
+	if ((ret = env->repmgr_set_ack_policy(env, DB_REPMGR_ACKS_QUORUM)) != 0 ||
+	    (ret = env->repmgr_get_ack_policy(env, &policy)) != 0 ||
+	    policy != DB_REPMGR_ACKS_QUORUM) {
+		snprintf(err, errlen, "replication ack policy: %s",
+		    ret ? db_strerror(ret) : "not taken");
+		return -1;
+	}
+	if ((ret = env->rep_set_priority(env, c->priority)) != 0 ||
+	    (ret = env->rep_get_priority(env, &v)) != 0 || v != c->priority) {
+		snprintf(err, errlen, "replication priority: %s",
+		    ret ? db_strerror(ret) : "not taken");
+		return -1;
+	}
+	return 0;
+}
+
+int
+repl_start(struct store *s, const struct repl_setup *c, const struct repl_ops *ops,
+    char *err, size_t errlen)
+{
+	DB_ENV *env = s->env;
+	struct repl *r;
+	size_t i;
+	int ret;
+
+	if (!s->replicated || !(s->flags & STORE_REPL_OWNER) || env == NULL) {
+		snprintf(err, errlen, "internal error: not keygate-repd's replicated store");
+		return -1;
+	}
+	if (s->repl == NULL) {
+		if ((r = calloc(1, sizeof *r)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		s->repl = r;
+	}
+	r = s->repl;
+	r->ops = *ops;
+	r->stopped = 0;
+	if ((ret = env->set_event_notify(env, on_event)) != 0 ||
+	    (ret = env->repmgr_msg_dispatch(env, on_message, 0)) != 0) {
+		snprintf(err, errlen, "replication callbacks: %s", db_strerror(ret));
+		return -1;
+	}
+	if (configure(env, c, err, errlen) != 0 ||
+	    add_site(env, &c->local, DB_LOCAL_SITE, c->create_group, err, errlen) != 0)
+		return -1;
+	for (i = 0; i < c->npeers; i++)
+		if (add_site(env, &c->peers[i], DB_BOOTSTRAP_HELPER, 0, err, errlen) != 0)
+			return -1;
+	ret = env->repmgr_start(env, MSG_THREADS, DB_REP_ELECTION);
+	if (ret == DB_REP_IGNORE) {
+		snprintf(err, errlen, "another process already runs this site's replication "
+		    "(a second keygate-repd on %s?)", s->dir);
+		return -1;
+	}
+	if (ret != 0) {
+		snprintf(err, errlen, "%s", ret == DB_REP_UNAVAIL ?
+		    "no master of the group answered to add this site (retrying)" :
+		    db_strerror(ret));
+		return ret == DB_REP_UNAVAIL ? 1 : -1;
+	}
+	return 0;
+}
+
+void
+repl_stop(struct store *s)
+{
+	if (s->repl != NULL)
+		s->repl->stopped = 1;
+}
+
+enum repl_send
+repl_request_master(struct store *s, const void *msg, size_t len, unsigned timeout_ms,
+    void **reply, size_t *rlen)
+{
+	DB_CHANNEL *ch = NULL;
+	DBT req, resp;
+	int ret;
+
+	*reply = NULL;
+	*rlen = 0;
+	if (s->env == NULL || s->repl == NULL || s->repl->stopped)
+		return REPL_NO_MASTER;
+	if ((ret = s->env->repmgr_channel(s->env, DB_EID_MASTER, &ch, 0)) != 0)
+		return ret == DB_REP_UNAVAIL ? REPL_NO_MASTER : REPL_SEND_ERROR;
+	memset(&req, 0, sizeof req);
+	memset(&resp, 0, sizeof resp);
+	req.data = (void *)msg;
+	req.size = (u_int32_t)len;
+	resp.flags = DB_DBT_MALLOC;
+	ret = ch->send_request(ch, &req, 1, &resp, (db_timeout_t)timeout_ms * 1000, 0);
+	ch->close(ch, 0);
+	switch (ret) {
+	case 0:
+		*reply = resp.data;
+		*rlen = resp.size;
+		return REPL_SENT;
+	case DB_REP_UNAVAIL:
+		return REPL_NO_MASTER;
+	case DB_TIMEOUT:
+		return REPL_TIMEOUT;
+	default:
+		free(resp.data);
+		log_debug("repl: a request to the master failed: %s", db_strerror(ret));
+		return REPL_SEND_ERROR;
+	}
+}
+
+static void
+list_sites(struct store *s, struct repl_info *out)
+{
+	DB_REPMGR_SITE *list = NULL;
+	u_int n = 0, i;
+
+	if (!(s->flags & STORE_REPL_OWNER) || s->repl == NULL ||
+	    s->env->repmgr_site_list(s->env, &n, &list) != 0)
+		return;
+	for (i = 0; i < n && out->nsites < REPL_SITES_MAX; i++) {
+		struct repl_site *site = &out->sites[out->nsites++];
+
+		site->eid = list[i].eid;
+		snprintf(site->addr.host, sizeof site->addr.host, "%s", list[i].host);
+		site->addr.port = list[i].port;
+		site->connected = list[i].status == DB_REPMGR_CONNECTED;
+	}
+	free(list);
+}
+
+int
+repl_info(struct store *s, struct repl_info *out)
+{
+	DB_REP_STAT *st = NULL;
+
+	memset(out, 0, sizeof *out);
+	out->master_eid = -1;
+	out->self_eid = -1;
+	if (!s->replicated || s->env == NULL)
+		return -1;
+	if (s->env->rep_stat(s->env, &st, 0) != 0)
+		return -1;
+	out->role = st->st_status == DB_REP_MASTER ? REPL_ROLE_MASTER :
+	    st->st_status == DB_REP_CLIENT ? REPL_ROLE_CLIENT : REPL_ROLE_NONE;
+	out->self_eid = (int)st->st_env_id;
+	out->master_eid = st->st_master == DB_EID_INVALID ? -1 : (int)st->st_master;
+	out->startup_done = st->st_startup_complete != 0;
+	/* the page counters stay set after a copy: only a client still starting up copies */
+	out->initialising = out->role == REPL_ROLE_CLIENT && !out->startup_done &&
+	    (st->st_next_pg != 0 || st->st_waiting_pg != 0);
+	out->group_size = st->st_nsites;
+	out->priority = st->st_env_priority;
+	out->elections = (unsigned long long)st->st_elections;
+	out->dupmasters = st->st_dupmasters;
+	free(st);
+	repl_log_position(s, &out->lsn);
+	list_sites(s, out);
+	/* repmgr keeps the group's membership: the other sites and this one */
+	if (s->flags & STORE_REPL_OWNER)
+		out->group_size = (unsigned)out->nsites + 1;
+	return 0;
+}
+
+enum repl_role
+repl_role(struct store *s)
+{
+	DB_REP_STAT *st = NULL;
+	enum repl_role r = REPL_ROLE_NONE;
+
+	if (!s->replicated || s->env == NULL || s->env->rep_stat(s->env, &st, 0) != 0)
+		return REPL_ROLE_NONE;
+	if (st->st_status == DB_REP_MASTER)
+		r = REPL_ROLE_MASTER;
+	else if (st->st_status == DB_REP_CLIENT)
+		r = REPL_ROLE_CLIENT;
+	free(st);
+	return r;
+}
+
+int
+repl_log_position(struct store *s, uint64_t *lsn)
+{
+	DB_LOG_STAT *st = NULL;
+
+	*lsn = 0;
+	if (s->env == NULL || s->env->log_stat(s->env, &st, 0) != 0)
+		return -1;
+	*lsn = (uint64_t)st->st_cur_file << 32 | st->st_cur_offset;
+	free(st);
+	return 0;
+}
+
+int
+repl_wait_applied(struct store *s, const unsigned char token[STORE_TOKEN_LEN],
+    unsigned timeout_ms)
+{
+	DB_TXN_TOKEN t;
+	int ret;
+
+	if (s->env == NULL)
+		return -2;
+	memcpy(t.buf, token, STORE_TOKEN_LEN);
+	ret = s->env->txn_applied(s->env, &t, (db_timeout_t)timeout_ms * 1000, 0);
+	switch (ret) {
+	case 0:
+	case DB_KEYEMPTY: /* a transaction that changed nothing */
+		return 0;
+	case DB_TIMEOUT:
+	case DB_LOCK_DEADLOCK: /* locked out by a master change: not yet */
+		return 1;
+	case DB_NOTFOUND:
+		return -1;
+	default:
+		return -2;
+	}
+}
+
+int
+repl_leave(struct store *s, const struct repl_addr *local)
+{
+	DB_SITE *site = NULL;
+	int ret;
+
+	if (s->env == NULL || s->repl == NULL)
+		return -1;
+	if ((ret = s->env->repmgr_site(s->env, local->host, local->port, &site, 0)) != 0)
+		return -1;
+	/* DB_SITE->remove frees the handle, whatever it returns */
+	ret = site->remove(site);
+	if (ret != 0)
+		log_warnx("this site could not be removed from the group: %s", db_strerror(ret));
+	return ret == 0 ? 0 : -1;
+}
