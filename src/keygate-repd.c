@@ -51,7 +51,14 @@
 #define CHECKPOINT_S 60
 #define HISTORY_UPKEEP_S 60
 #define NO_MASTER_WAIT_MS 5000     /* a write waits this long for an election */
-#define REQUEST_TIMEOUT_MS 20000   /* the master's answer to a forwarded write */
+/*
+ * A forwarded write carries the time after which the master must not
+ * start it (REQUEST_VALID_MS from now, on the sender's clock); its answer
+ * is awaited REQUEST_MARGIN_MS longer.  A master that was stopped (or cut
+ * off) and comes back never runs a write its sender gave up on.
+ */
+#define REQUEST_VALID_MS 10000
+#define REQUEST_MARGIN_MS 5000
 #define APPLIED_WAIT_MS 3000       /* this host to hold what the master wrote */
 #define LINK_IO_MS 5000            /* a local request to arrive, its answer to leave */
 #define LINK_THREADS_MAX 64
@@ -93,7 +100,17 @@ struct repd {
 	enum replsite_state state;
 
 	int link_threads;      /* atomic */
+	/*
+	 * The master as the events tell it (rep_stat keeps the last one after
+	 * it is lost): MASTER_UNKNOWN until an event says, MASTER_NONE while
+	 * an election runs, MASTER_SELF, or the master's eid.
+	 */
+	int master;            /* atomic */
 };
+
+#define MASTER_UNKNOWN (-2)
+#define MASTER_NONE (-1)
+#define MASTER_SELF (-3)
 
 static struct repd D;
 
@@ -113,13 +130,17 @@ on_event(void *ctx, enum repl_event e, int eid)
 
 	switch (e) {
 	case REPL_EV_MASTER:
+		__atomic_store_n(&d->master, MASTER_SELF, __ATOMIC_RELEASE);
 		log_info("this site is now the master of the group");
 		__atomic_store_n(&d->orgkeys_checked, 0, __ATOMIC_RELEASE);
 		break;
 	case REPL_EV_CLIENT:
+		if (__atomic_load_n(&d->master, __ATOMIC_ACQUIRE) == MASTER_SELF)
+			__atomic_store_n(&d->master, MASTER_NONE, __ATOMIC_RELEASE);
 		log_info("this site is now a replica");
 		break;
 	case REPL_EV_NEWMASTER:
+		__atomic_store_n(&d->master, eid, __ATOMIC_RELEASE);
 		log_info("the group has a new master (site %d)", eid);
 		break;
 	case REPL_EV_STARTUPDONE:
@@ -135,6 +156,7 @@ on_event(void *ctx, enum repl_event e, int eid)
 		__atomic_store_n(&d->reset, 1, __ATOMIC_RELEASE);
 		break;
 	case REPL_EV_MASTER_FAILURE:
+		__atomic_store_n(&d->master, MASTER_NONE, __ATOMIC_RELEASE);
 		log_warnx("the master was lost; an election follows");
 		break;
 	case REPL_EV_ELECTION_FAILED:
@@ -217,6 +239,19 @@ self_info(struct repd *d, const struct repl_info *ri, struct replsite_info *out)
 	out->age_ms = 0;
 }
 
+/* The master's eid (ri->self_eid for this site), or -1: none known. */
+static int
+master_of(struct repd *d, const struct repl_info *ri)
+{
+	int m = __atomic_load_n(&d->master, __ATOMIC_ACQUIRE);
+
+	if (ri->role == REPL_ROLE_MASTER)
+		return ri->self_eid;
+	if (m == MASTER_UNKNOWN)
+		return ri->master_eid;
+	return m == MASTER_SELF ? -1 : m;
+}
+
 /* ---- publishing this copy's state ---- */
 
 /*
@@ -237,7 +272,7 @@ publish(struct repd *d)
 		return;
 	pthread_mutex_lock(&d->gmu);
 	d->lag_ns = ri.role == REPL_ROLE_CLIENT ? lag_of(d, ri.lsn, now) : 0;
-	if (ri.role == REPL_ROLE_CLIENT && ri.master_eid >= 0 && !ri.startup_done) {
+	if (ri.role == REPL_ROLE_CLIENT && master_of(d, &ri) >= 0 && !ri.startup_done) {
 		if (d->catching_up_since == 0)
 			d->catching_up_since = now;
 	} else {
@@ -248,7 +283,7 @@ publish(struct repd *d)
 	if ((d->state == SITE_BEHIND) != behind)
 		log_debug("state: initialising %d, lag %llu ns, catching up since %llu, startup %d, master %d",
 		    ri.initialising, (unsigned long long)d->lag_ns,
-		    (unsigned long long)d->catching_up_since, ri.startup_done, ri.master_eid);
+		    (unsigned long long)d->catching_up_since, ri.startup_done, master_of(d, &ri));
 	if ((d->state == SITE_BEHIND) != behind)
 		log_info(behind ? "this copy is behind the master: its authorizers answer 503 "
 		    "until it has caught up" : "this copy is up to date: its authorizers decide");
@@ -366,13 +401,27 @@ forward(struct repd *d, const void *req, size_t len, void **ans, size_t *alen)
 	size_t rlen;
 
 	for (;;) {
+		struct repl_info ri;
+		struct replmsg_w w;
+
 		pthread_rwlock_rdlock(&d->lock);
 		if (!is_up(d)) {
 			pthread_rwlock_unlock(&d->lock);
 			answer_only(RS_UNAVAILABLE, "keygate-repd is (re)opening the store", ans, alen);
 			return;
 		}
-		rc = repl_request_master(d->kg.store, req, len, REQUEST_TIMEOUT_MS, &reply, &rlen);
+		if (repl_info(d->kg.store, &ri) != 0 || (ri.role != REPL_ROLE_MASTER &&
+		    master_of(d, &ri) < 0)) {
+			rc = REPL_NO_MASTER; /* an election: wait for its winner */
+		} else {
+			rmw_init(&w);
+			rmw_request(&w, RM_EXPIRING);
+			rmw_i64(&w, (int64_t)(kg_now_ns() / NS_PER_MS) + REQUEST_VALID_MS);
+			rmw_bytes(&w, req, len);
+			rc = w.failed ? REPL_SEND_ERROR : repl_request_master(d->kg.store, w.buf,
+			    w.len, REQUEST_VALID_MS + REQUEST_MARGIN_MS, &reply, &rlen);
+			rmw_free(&w);
+		}
 		if (rc == REPL_SENT) {
 			rmr_init(&r, reply, rlen);
 			if (rmr_answer(&r, &msg) == RS_NOT_MASTER) {
@@ -478,7 +527,8 @@ gossip_out(struct repd *d)
 	uint32_t i, n;
 	struct peer *p;
 
-	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_CLIENT || ri.master_eid < 0)
+	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_CLIENT ||
+	    master_of(d, &ri) < 0)
 		return;
 	pthread_mutex_lock(&d->gmu);
 	self_info(d, &ri, &self);
@@ -551,7 +601,7 @@ status(struct repd *d, void **ans, size_t *alen)
 		s->addr = ri.sites[i].addr;
 		s->connected = ri.sites[i].connected;
 		s->age_ms = UINT64_MAX;
-		if (ri.sites[i].eid == ri.master_eid) {
+		if (ri.sites[i].eid == master_of(d, &ri)) {
 			st.have_master = 1;
 			st.master = s->addr;
 			s->role = REPL_ROLE_MASTER;
@@ -588,12 +638,29 @@ handle(struct repd *d, const void *req, size_t len, int local, void **ans, size_
 {
 	struct replmsg_r r;
 	struct repl_info ri;
-	int kind;
+	int kind, expiring = 0;
 
 	*ans = NULL;
 	*alen = 0;
 	rmr_init(&r, req, len);
 	kind = rmr_request(&r);
+	if (kind == RM_EXPIRING && !local) {
+		int64_t until = rmr_i64(&r);
+
+		expiring = 1;
+
+		if (r.failed || (int64_t)(kg_now_ns() / NS_PER_MS) > until) {
+			answer_only(RS_UNAVAILABLE, "the write reached the master after its sender "
+			    "gave up; it was not made", ans, alen);
+			return;
+		}
+		req = r.p;
+		len = r.left;
+		rmr_init(&r, req, len);
+		kind = rmr_request(&r);
+		if (kind == RM_EXPIRING)
+			kind = 0;
+	}
 	if (kind == RM_STATUS && local) {
 		status(d, ans, alen);
 		return;
@@ -604,6 +671,9 @@ handle(struct repd *d, const void *req, size_t len, int local, void **ans, size_
 		pthread_rwlock_unlock(&d->lock);
 		return;
 	}
+	/* a write from another site comes with its expiry (forward) */
+	if (!local && kind != RM_GOSSIP && !expiring)
+		kind = 0;
 	if (kind != RM_CATALOG && kind != RM_LEDGER && kind != RM_HISTORY) {
 		answer_only(RS_REFUSED, "an unknown request", ans, alen);
 		return;
@@ -754,6 +824,7 @@ bring_up(struct repd *d)
 		mirror_reset(d->mirror);
 		pthread_mutex_unlock(&d->mirror_mu);
 		__atomic_store_n(&d->orgkeys_checked, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->master, MASTER_UNKNOWN, __ATOMIC_RELEASE);
 		__atomic_store_n(&d->up, 1, __ATOMIC_RELEASE);
 		log_info("serving this host's site of the group (%s)", d->dir);
 		return 0;

@@ -241,6 +241,7 @@ rmr_request(struct replmsg_r *r)
 	case RM_HISTORY:
 	case RM_STATUS:
 	case RM_GOSSIP:
+	case RM_EXPIRING:
 		return (int)kind;
 	default:
 		return 0;

@@ -29,7 +29,8 @@ enum replmsg_kind {
 	RM_LEDGER = 'L',   /* a counter file's flush (ledger.h) */
 	RM_HISTORY = 'H',  /* a process's usage history (tally.h) */
 	RM_STATUS = 'S',   /* keygate repl status, to the host's keygate-repd */
-	RM_GOSSIP = 'G'    /* a site's state to the master, the group's back */
+	RM_GOSSIP = 'G',   /* a site's state to the master, the group's back */
+	RM_EXPIRING = 'E'  /* between sites: a request the master must not start after a time */
 };
 
 enum replmsg_status {
