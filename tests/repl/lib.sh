@@ -1,0 +1,156 @@
+# tests/repl/lib.sh - three sites of a replicated store on one machine:
+# own store directories, keygate-repd on ports of 127.0.0.1, each site
+# with its own keygate-authz.  Sourced by the tests/repl scripts.
+
+set -u
+: "${KEYGATE:?run me from make check}" "${KEYGATE_AUTHZ:?}" "${KEYGATE_REPD:?}" \
+	"${REPL_PROBE:?}" "${FCGI_CLIENT:?}"
+
+T=$(mktemp -d /tmp/kgrepl.XXXXXX)
+PASS=0
+FAIL=0
+SITES="a b c"
+declare -A PORT REPD AUTHZ
+
+cleanup() {
+	local s p
+	for s in $SITES; do
+		for p in ${AUTHZ[$s]:-} ${REPD[$s]:-}; do
+			kill -CONT "$p" 2>/dev/null
+			kill "$p" 2>/dev/null
+		done
+	done
+	for s in $SITES; do
+		for p in ${AUTHZ[$s]:-} ${REPD[$s]:-}; do wait "$p" 2>/dev/null; done
+	done
+	if [ "$FAIL" -ne 0 ]; then
+		for s in $SITES; do
+			[ -f "$T/$s/repd.log" ] || continue
+			echo "# keygate-repd of site $s:"
+			grep -v ' db: ' "$T/$s/repd.log" | tail -n 15 | sed 's/^/#   /'
+		done
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap "exit 1" INT TERM
+
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+one_line() { [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ]; }
+expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (expected '$2', got '$3')"; fi; }
+finish() { echo "# $PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# site_conf S: writes $T/S/keygate.conf (its peers are the other sites).
+site_conf() {
+	local s=$1 o peers=""
+	for o in $SITES; do
+		[ "$o" = "$s" ] || peers="$peers 127.0.0.1:${PORT[$o]}"
+	done
+	mkdir -p "$T/$s"
+	printf 'db = %s/%s/db\nrepl_site = 127.0.0.1:%s\nrepl_peers =%s\nlog-denials = no\n' \
+		"$T" "$s" "${PORT[$s]}" "$peers" > "$T/$s/keygate.conf"
+}
+
+kgs() { local s=$1; shift; "$KEYGATE" --config "$T/$s/keygate.conf" "$@"; }
+
+start_repd() {
+	local s=$1
+	"$KEYGATE_REPD" --config "$T/$s/keygate.conf" --debug >>"$T/$s/repd.log" 2>&1 &
+	REPD[$s]=$!
+}
+
+start_authz() {
+	local s=$1
+	"$KEYGATE_AUTHZ" --config "$T/$s/keygate.conf" --listen "unix:$T/$s/authz.sock" \
+		--workers 2 2>>"$T/$s/authz.log" &
+	AUTHZ[$s]=$!
+}
+
+addr() { echo "unix:$T/$1/authz.sock"; }
+
+# json_field S FIELD: a top-level field of `keygate repl status --json` on S.
+status_field() {
+	kgs "$1" --json repl status 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1]))' "$2" 2>/dev/null
+}
+
+# wait_for SECONDS COMMAND...: until the command succeeds.
+wait_for() {
+	local n=$(( $1 * 10 )) i; shift
+	for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
+role_is() { [ "$(status_field "$1" role)" = "$2" ]; }
+# every other site heard of and ready, as S sees them
+all_ready() {
+	kgs "$1" --json repl status 2>/dev/null | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+ok = d["site"]["state"]=="ready" and len(d["sites"])==2 and all(s["state"]=="ready" for s in d["sites"])
+sys.exit(0 if ok else 1)' 2>/dev/null
+}
+
+# The master among the sites (by their own word), or nothing.
+master() {
+	local s
+	for s in $SITES; do
+		[ -n "${REPD[$s]:-}" ] && kill -0 "${REPD[$s]}" 2>/dev/null && role_is "$s" master &&
+			{ echo "$s"; return 0; }
+	done
+	return 1
+}
+
+# status S KEY [PARAMS...]: what S's authorizer answers for KEY.
+status() {
+	local s=$1 key=$2; shift 2
+	"$FCGI_CLIENT" --status "$(addr "$s")" "HTTP_AUTHORIZATION=Bearer $key" \
+		REQUEST_METHOD=GET REQUEST_URI=/v1/x "$@"
+}
+
+wait_status() { # wait_status S KEY WANT: until S answers WANT (5 s)
+	local i
+	for i in $(seq 1 50); do
+		[ "$(status "$1" "$2")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# A group: site a made by keygate init with a plan, an org and keys, b and
+# c joined with keygate repl join, every keygate-repd and authorizer up.
+make_group() {
+	local s
+	for s in $SITES; do PORT[$s]=$(free_port); done
+	for s in $SITES; do site_conf "$s"; done
+	kgs a init >/dev/null 2>&1 || return 1
+	kgs a plan set open >/dev/null 2>&1 &&
+	kgs a plan set pro --quota 1000000/month >/dev/null 2>&1 &&
+	kgs a org create acme --plan open >/dev/null 2>&1 || return 1
+	KEY1=$(kgs a key create --org acme 2>/dev/null) || return 1
+	start_repd a
+	wait_for 10 role_is a master || return 1
+	for s in b c; do
+		kgs "$s" repl join "127.0.0.1:${PORT[a]}" >>"$T/$s/join.log" 2>&1 || return 1
+		start_repd "$s"
+	done
+	for s in $SITES; do start_authz "$s"; done
+	wait_for 20 all_ready a || return 1
+	for s in $SITES; do wait_status "$s" "$KEY1" 200 || return 1; done
+}
+
+# pct LIST P: the P-th percentile of numbers, one a line on stdin.
+pct() {
+	python3 -c '
+import sys, math
+v = sorted(float(x) for x in sys.stdin.read().split())
+p = float(sys.argv[1])
+print("%.1f" % v[min(len(v)-1, max(0, math.ceil(p/100*len(v))-1))] if v else "nan")' "$1"
+}

@@ -1,0 +1,309 @@
+/*
+ * repl-probe.c - what every site of a replication group decides, and
+ * when, for tests/repl.
+ *
+ *   repl-probe flip --expect STATUS [--timeout MS] [--stdin TEXT]
+ *       --site ADDR... [NAME=VALUE...] -- COMMAND ARGS...
+ *     One thread per site asks, over a kept connection, the request of
+ *     the NAME=VALUE params again and again; COMMAND runs (a change on
+ *     the master); each site's first answer with STATUS is timed.  Prints
+ *     "ADDR MS_FROM_START MS_FROM_ACK" per site (the command's start, its
+ *     exit), or "ADDR timeout".  Exit 0 when every site flipped.
+ *
+ *   repl-probe load --seconds S --site ADDR... --case STATUS NAME=VALUE...
+ *       [--case ...]
+ *     One loader per site cycles through the cases for S seconds and
+ *     counts, per site, the answers as expected, 503, other, and failed
+ *     connections: "ADDR ok N unavailable N wrong N failed N".  Exit 0
+ *     when no answer was wrong.
+ *
+ * ADDR is unix:PATH or HOST:PORT.  Times are CLOCK_MONOTONIC.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fcgiclient.h"
+
+#define MAXSITES 8
+#define MAXCASES 8
+#define MAXPARAMS 16
+
+struct kase {
+	int status;
+	struct fcgic_params params;
+};
+
+struct site {
+	const char *addr;
+	pthread_t t;
+	int fd;
+	/* flip */
+	uint64_t flipped;   /* mono ns of the first expected answer after start */
+	/* load */
+	unsigned long ok, unavailable, wrong, failed, last_wrong_status;
+};
+
+static struct site sites[MAXSITES];
+static int nsites;
+static struct kase cases[MAXCASES];
+static int ncases;
+static int expect_status;
+static volatile int stop;
+static uint64_t t_start;
+
+static uint64_t
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void
+die(const char *fmt, const char *a)
+{
+	fprintf(stderr, "repl-probe: ");
+	fprintf(stderr, fmt, a);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+/* One request on the site's kept connection: its status, or -1. */
+static int
+ask(struct site *s, const struct fcgic_params *p)
+{
+	struct fcgic_response r;
+	struct fcgic_http h;
+	int status = -1;
+
+	if (s->fd < 0 && (s->fd = fcgic_connect(s->addr)) < 0)
+		return -1;
+	fcgic_response_init(&r);
+	if (fcgic_send(s->fd, 1, FCGIC_AUTHORIZER, 1, p, NULL, 0, 0) == 0 &&
+	    fcgic_recv(s->fd, 1, &r, 3000) == 0 &&
+	    fcgic_http_parse(r.out.data, r.out.len, &h) == 0)
+		status = h.status;
+	fcgic_response_free(&r);
+	if (status < 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	return status;
+}
+
+static void *
+flip_thread(void *arg)
+{
+	struct site *s = arg;
+	struct timespec pause = {0, 200000};
+
+	while (!stop) {
+		int st = ask(s, &cases[0].params);
+		uint64_t now = mono();
+
+		if (t_start != 0 && now > t_start && st == expect_status && s->flipped == 0)
+			s->flipped = now;
+		if (s->flipped != 0)
+			break;
+		if (st < 0)
+			nanosleep(&pause, NULL);
+	}
+	fcgic_thread_cleanup();
+	return NULL;
+}
+
+static void *
+load_thread(void *arg)
+{
+	struct site *s = arg;
+	unsigned i = 0;
+	struct timespec pause = {0, 1000000};
+
+	while (!stop) {
+		const struct kase *k = &cases[i++ % (unsigned)ncases];
+		int st = ask(s, &k->params);
+
+		if (st < 0) {
+			s->failed++;
+			nanosleep(&pause, NULL);
+		} else if (st == k->status) {
+			s->ok++;
+		} else if (st == 503) {
+			s->unavailable++;
+		} else {
+			s->wrong++;
+			s->last_wrong_status = (unsigned long)st;
+		}
+	}
+	fcgic_thread_cleanup();
+	return NULL;
+}
+
+static void
+add_param(struct kase *k, const char *nv)
+{
+	const char *eq = strchr(nv, '=');
+
+	if (eq == NULL)
+		die("expected NAME=VALUE: %s", nv);
+	if (fcgic_params_add(&k->params, nv, (size_t)(eq - nv), eq + 1, strlen(eq + 1)) != 0)
+		die("%s", fcgic_strerror());
+}
+
+static int
+run_command(char **argv, const char *input, uint64_t *acked)
+{
+	int in[2], status;
+	pid_t pid;
+
+	if (pipe(in) != 0 || (pid = fork()) < 0)
+		die("cannot run %s", argv[0]);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		close(in[0]);
+		close(in[1]);
+		if (freopen("/dev/null", "w", stdout) == NULL)
+			_exit(127);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	if (input != NULL && write(in[1], input, strlen(input)) < 0)
+		perror("repl-probe: stdin");
+	close(in[1]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	*acked = mono();
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int
+flip(int argc, char **argv)
+{
+	const char *input = NULL;
+	uint64_t timeout_ms = 5000, acked, deadline;
+	char **cmd = NULL;
+	int i, rc, all = 1;
+
+	ncases = 1;
+	fcgic_params_init(&cases[0].params);
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--expect") == 0 && i + 1 < argc)
+			expect_status = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+			timeout_ms = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--stdin") == 0 && i + 1 < argc)
+			input = argv[++i];
+		else if (strcmp(argv[i], "--site") == 0 && i + 1 < argc && nsites < MAXSITES)
+			sites[nsites++].addr = argv[++i];
+		else if (strcmp(argv[i], "--") == 0) {
+			cmd = argv + i + 1;
+			break;
+		} else
+			add_param(&cases[0], argv[i]);
+	}
+	if (cmd == NULL || cmd[0] == NULL || nsites == 0 || expect_status == 0)
+		die("usage: flip --expect STATUS --site ADDR... NAME=VALUE... -- COMMAND%s", "");
+	for (i = 0; i < nsites; i++) {
+		sites[i].fd = -1;
+		pthread_create(&sites[i].t, NULL, flip_thread, &sites[i]);
+	}
+	usleep(50000); /* the loaders are asking by now */
+	t_start = mono();
+	rc = run_command(cmd, input, &acked);
+	if (rc != 0) {
+		fprintf(stderr, "repl-probe: the command exited with %d\n", rc);
+		stop = 1;
+	}
+	deadline = t_start + timeout_ms * 1000000ull;
+	while (!stop && mono() < deadline) {
+		int done = 1;
+
+		for (i = 0; i < nsites; i++)
+			done &= sites[i].flipped != 0;
+		if (done)
+			break;
+		usleep(1000);
+	}
+	stop = 1;
+	for (i = 0; i < nsites; i++) {
+		pthread_join(sites[i].t, NULL);
+		if (sites[i].flipped == 0) {
+			printf("%s timeout\n", sites[i].addr);
+			all = 0;
+		} else {
+			printf("%s %.3f %.3f\n", sites[i].addr, (double)(sites[i].flipped - t_start) / 1e6,
+			    ((double)sites[i].flipped - (double)acked) / 1e6);
+		}
+	}
+	return all && rc == 0 ? 0 : 1;
+}
+
+static int
+load(int argc, char **argv)
+{
+	double seconds = 1;
+	int i, bad = 0;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+			seconds = atof(argv[++i]);
+		else if (strcmp(argv[i], "--site") == 0 && i + 1 < argc && nsites < MAXSITES)
+			sites[nsites++].addr = argv[++i];
+		else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc && ncases < MAXCASES) {
+			fcgic_params_init(&cases[ncases].params);
+			cases[ncases++].status = atoi(argv[++i]);
+		} else if (ncases > 0)
+			add_param(&cases[ncases - 1], argv[i]);
+		else
+			die("a param before --case: %s", argv[i]);
+	}
+	if (nsites == 0 || ncases == 0)
+		die("usage: load --seconds S --site ADDR... --case STATUS NAME=VALUE...%s", "");
+	for (i = 0; i < nsites; i++) {
+		sites[i].fd = -1;
+		pthread_create(&sites[i].t, NULL, load_thread, &sites[i]);
+	}
+	usleep((useconds_t)(seconds * 1e6));
+	stop = 1;
+	for (i = 0; i < nsites; i++) {
+		pthread_join(sites[i].t, NULL);
+		printf("%s ok %lu unavailable %lu wrong %lu failed %lu", sites[i].addr, sites[i].ok,
+		    sites[i].unavailable, sites[i].wrong, sites[i].failed);
+		if (sites[i].wrong)
+			printf(" (last wrong status %lu)", sites[i].last_wrong_status);
+		putchar('\n');
+		bad |= sites[i].wrong != 0;
+	}
+	return bad;
+}
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_term);
+	if (argc >= 2 && strcmp(argv[1], "flip") == 0)
+		return flip(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "load") == 0)
+		return load(argc - 2, argv + 2);
+	fprintf(stderr, "usage: repl-probe flip|load ... (see repl-probe.c)\n");
+	return 2;
+}
