@@ -86,6 +86,20 @@ print_json(const struct replsite_status *st)
 	json_kv_int(&j, "group_size", st->group_size);
 	json_kv_int(&j, "priority", st->priority);
 	json_kv_int(&j, "elections", (int64_t)st->elections);
+	json_key(&j, "settings");
+	json_obj_begin(&j);
+	json_kv_str(&j, "acks", st->settings.quorum_acks ? "quorum" : "other", 0);
+	json_key(&j, "bulk");
+	json_bool(&j, st->settings.bulk);
+	json_key(&j, "nowait");
+	json_bool(&j, st->settings.nowait);
+	json_key(&j, "elections");
+	json_bool(&j, st->settings.elections);
+	json_kv_int(&j, "ack_timeout_ms", st->settings.ack_timeout_ms);
+	json_kv_int(&j, "heartbeat_send_ms", st->settings.heartbeat_send_ms);
+	json_kv_int(&j, "heartbeat_monitor_ms", st->settings.heartbeat_monitor_ms);
+	json_kv_int(&j, "election_timeout_ms", st->settings.election_timeout_ms);
+	json_obj_end(&j);
 	json_key(&j, "sites");
 	json_arr_begin(&j);
 	for (i = 0; i < st->nsites; i++)
@@ -109,6 +123,10 @@ print_text(const struct replsite_status *st)
 	    replsite_addr_str(&st->master, addr, sizeof addr) : "none (an election, or too few sites)");
 	printf("group:    %u sites, this one at priority %u, %llu election%s here\n",
 	    st->group_size, st->priority, st->elections, st->elections == 1 ? "" : "s");
+	printf("settings: %s acks, bulk %s, nowait %s, heartbeats every %u ms (a master "
+	    "silent %u ms is lost)\n", st->settings.quorum_acks ? "quorum" : "NOT quorum",
+	    st->settings.bulk ? "on" : "OFF", st->settings.nowait ? "on" : "OFF",
+	    st->settings.heartbeat_send_ms, st->settings.heartbeat_monitor_ms);
 	for (i = 0; i < st->nsites; i++) {
 		const struct replsite_info *s = &st->sites[i];
 

@@ -581,8 +581,10 @@ status(struct repd *d, void **ans, size_t *alen)
 	memset(&st, 0, sizeof st);
 	memset(&ri, 0, sizeof ri);
 	pthread_rwlock_rdlock(&d->lock);
-	if (is_up(d))
+	if (is_up(d)) {
 		repl_info(d->kg.store, &ri);
+		repl_settings(d->kg.store, &st.settings);
+	}
 	pthread_rwlock_unlock(&d->lock);
 	pthread_mutex_lock(&d->gmu);
 	self_info(d, &ri, &st.self);

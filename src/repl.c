@@ -327,6 +327,43 @@ list_sites(struct store *s, struct repl_info *out)
 	free(list);
 }
 
+static unsigned
+timeout_ms(DB_ENV *env, int which)
+{
+	u_int32_t us = 0;
+
+	return env->rep_get_timeout(env, which, &us) == 0 ? us / 1000 : 0;
+}
+
+static int
+config_on(DB_ENV *env, u_int32_t which)
+{
+	int on = 0;
+
+	return env->rep_get_config(env, which, &on) == 0 && on;
+}
+
+int
+repl_settings(struct store *s, struct repl_settings *out)
+{
+	DB_ENV *env = s->env;
+	int policy = 0;
+
+	memset(out, 0, sizeof *out);
+	if (!s->replicated || env == NULL)
+		return -1;
+	out->quorum_acks = env->repmgr_get_ack_policy(env, &policy) == 0 &&
+	    policy == DB_REPMGR_ACKS_QUORUM;
+	out->bulk = config_on(env, DB_REP_CONF_BULK);
+	out->nowait = config_on(env, DB_REP_CONF_NOWAIT);
+	out->elections = config_on(env, DB_REPMGR_CONF_ELECTIONS);
+	out->ack_timeout_ms = timeout_ms(env, DB_REP_ACK_TIMEOUT);
+	out->heartbeat_send_ms = timeout_ms(env, DB_REP_HEARTBEAT_SEND);
+	out->heartbeat_monitor_ms = timeout_ms(env, DB_REP_HEARTBEAT_MONITOR);
+	out->election_timeout_ms = timeout_ms(env, DB_REP_ELECTION_TIMEOUT);
+	return 0;
+}
+
 int
 repl_info(struct store *s, struct repl_info *out)
 {

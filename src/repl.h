@@ -100,6 +100,17 @@ struct repl_site {
 	int connected;
 };
 
+/* The replication settings in force, as the library reads them back. */
+struct repl_settings {
+	int quorum_acks;         /* acknowledgements from a majority */
+	int bulk;                /* DB_REP_CONF_BULK */
+	int nowait;              /* DB_REP_CONF_NOWAIT */
+	int elections;           /* repmgr holds elections */
+	unsigned ack_timeout_ms;
+	unsigned heartbeat_send_ms, heartbeat_monitor_ms;
+	unsigned election_timeout_ms;
+};
+
 struct repl_info {
 	enum repl_role role;
 	int self_eid;
@@ -118,6 +129,12 @@ struct repl_info {
  * the other sites are listed only in keygate-repd.  0, or -1.
  */
 int repl_info(struct store *s, struct repl_info *out);
+/*
+ * The settings the environment's regions hold now, whoever made them
+ * (`keygate repl status` shows them): 0, or -1.
+ */
+int repl_settings(struct store *s, struct repl_settings *out);
+
 /* This site's role as Berkeley DB knows it (REPL_ROLE_NONE: not replicated). */
 enum repl_role repl_role(struct store *s);
 /* The end of this site's log (file << 32 | offset): 2-4 us, for polling. */

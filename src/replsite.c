@@ -252,6 +252,14 @@ replsite_put_status(struct replmsg_w *w, const struct replsite_status *st)
 	rmw_u32(w, st->group_size);
 	rmw_u32(w, st->priority);
 	rmw_u64(w, st->elections);
+	rmw_u8(w, st->settings.quorum_acks != 0);
+	rmw_u8(w, st->settings.bulk != 0);
+	rmw_u8(w, st->settings.nowait != 0);
+	rmw_u8(w, st->settings.elections != 0);
+	rmw_u32(w, st->settings.ack_timeout_ms);
+	rmw_u32(w, st->settings.heartbeat_send_ms);
+	rmw_u32(w, st->settings.heartbeat_monitor_ms);
+	rmw_u32(w, st->settings.election_timeout_ms);
 	rmw_u32(w, (uint32_t)st->nsites);
 	for (i = 0; i < st->nsites; i++)
 		replsite_put_status_info(w, &st->sites[i]);
@@ -270,6 +278,14 @@ replsite_get_status(struct replmsg_r *r, struct replsite_status *st)
 	st->group_size = rmr_u32(r);
 	st->priority = rmr_u32(r);
 	st->elections = rmr_u64(r);
+	st->settings.quorum_acks = rmr_u8(r);
+	st->settings.bulk = rmr_u8(r);
+	st->settings.nowait = rmr_u8(r);
+	st->settings.elections = rmr_u8(r);
+	st->settings.ack_timeout_ms = rmr_u32(r);
+	st->settings.heartbeat_send_ms = rmr_u32(r);
+	st->settings.heartbeat_monitor_ms = rmr_u32(r);
+	st->settings.election_timeout_ms = rmr_u32(r);
 	n = rmr_u32(r);
 	if (n > REPL_SITES_MAX)
 		return -1;

@@ -60,6 +60,7 @@ struct replsite_status {
 	unsigned group_size;
 	unsigned priority;
 	unsigned long long elections;
+	struct repl_settings settings;
 	size_t nsites;      /* the other sites */
 	struct replsite_info sites[REPL_SITES_MAX];
 };

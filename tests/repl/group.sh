@@ -40,6 +40,33 @@ assert d["role"]=="replica" and d["group_size"]==3 and len(d["sites"])==2
 assert any(s["role"]=="master" for s in d["sites"]) and d["master"]' "$json"
 check "repl status (text) names the master" sh -c "'$KEYGATE' --config '$T/c/keygate.conf' repl status | grep -q \"master:   127.0.0.1:${PORT[a]}\""
 
+# --- the settings each pitfall of repmgr needs, in force on every site ---
+settings_ok() {
+	kgs "$1" --json repl status 2>/dev/null | python3 -c '
+import json,sys
+s=json.load(sys.stdin)["settings"]
+sys.exit(0 if s["acks"]=="quorum" and s["bulk"] and s["nowait"] and s["elections"] and
+    s["heartbeat_send_ms"]==250 and s["heartbeat_monitor_ms"]==1000 else 1)'
+}
+for s in a b c; do
+	check "site $s: quorum acks, bulk, nowait, elections, heartbeats 250/1000 ms" settings_ok "$s"
+done
+# a keygate-repd restarted while its authorizers keep the regions alive
+# finds the settings of the old regions: it makes them again after the open
+kill "${REPD[b]}"; wait "${REPD[b]}" 2>/dev/null
+start_repd b
+check "  and again after keygate-repd restarts under live authorizers" wait_for 10 settings_ok b
+# bulk transfer: without it each commit waits for Nagle and a delayed ACK
+# (40 ms or more); a whole CLI write, process start included, is far below
+for i in $(seq 1 11); do
+	t0=$(date +%s%N); kgs a plan set "bulk$i" >/dev/null 2>&1; t1=$(date +%s%N)
+	echo $(( (t1 - t0) / 1000 ))
+done > "$T/writes.us"
+p50=$(pct 50 <"$T/writes.us")
+echo "# a write on the master, CLI included: p50 $p50 us"
+check "  a write on the master takes less than 40 ms (p50)" \
+	python3 -c "import sys; sys.exit(0 if float('$p50') < 40000 else 1)"
+
 # --- the API's health says the role ---
 health() {
 	"$FCGI_CLIENT" --role responder --body "unix:$T/$1/api.sock" REQUEST_METHOD=GET \

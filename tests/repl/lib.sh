@@ -30,7 +30,7 @@ cleanup() {
 			grep -v ' db: ' "$T/$s/repd.log" | tail -n 15 | sed 's/^/#   /'
 		done
 	fi
-	rm -rf "$T"
+	if [ -n "${REPL_KEEP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM

@@ -10,12 +10,14 @@
  *     "ADDR MS_FROM_START MS_FROM_ACK" per site (the command's start, its
  *     exit), or "ADDR timeout".  Exit 0 when every site flipped.
  *
- *   repl-probe load --seconds S --site ADDR... --case STATUS NAME=VALUE...
- *       [--case ...]
- *     One loader per site cycles through the cases for S seconds and
+ *   repl-probe load --seconds S [--pause-us US] --site ADDR...
+ *       --case STATUS NAME=VALUE... [--case ...]
+ *     One loader per site cycles through the cases for S seconds (resting
+ *     US microseconds after each request: a steady load, not a flood) and
  *     counts, per site, the answers as expected, 503, other, and failed
- *     connections: "ADDR ok N unavailable N wrong N failed N".  Exit 0
- *     when no answer was wrong.
+ *     connections, and the longest a request took (answered or not):
+ *     "ADDR ok N unavailable N wrong N failed N max_ms MS".  Exit 0 when
+ *     no answer was wrong.  SIGTERM ends it early, with the same report.
  *
  * ADDR is unix:PATH or HOST:PORT.  Times are CLOCK_MONOTONIC.
  */
@@ -50,6 +52,7 @@ struct site {
 	uint64_t flipped;   /* mono ns of the first expected answer after start */
 	/* load */
 	unsigned long ok, unavailable, wrong, failed, last_wrong_status;
+	uint64_t max_ns;
 };
 
 static struct site sites[MAXSITES];
@@ -57,6 +60,7 @@ static int nsites;
 static struct kase cases[MAXCASES];
 static int ncases;
 static int expect_status;
+static unsigned long pause_us;
 static volatile int stop;
 static uint64_t t_start;
 
@@ -115,8 +119,8 @@ flip_thread(void *arg)
 			s->flipped = now;
 		if (s->flipped != 0)
 			break;
-		if (st < 0)
-			nanosleep(&pause, NULL);
+		/* asking without a rest would only time this machine's scheduler */
+		nanosleep(&pause, NULL);
 	}
 	fcgic_thread_cleanup();
 	return NULL;
@@ -131,8 +135,13 @@ load_thread(void *arg)
 
 	while (!stop) {
 		const struct kase *k = &cases[i++ % (unsigned)ncases];
+		uint64_t t0 = mono();
 		int st = ask(s, &k->params);
 
+		if (mono() - t0 > s->max_ns)
+			s->max_ns = mono() - t0;
+		if (pause_us > 0)
+			usleep((useconds_t)pause_us);
 		if (st < 0) {
 			s->failed++;
 			nanosleep(&pause, NULL);
@@ -258,6 +267,8 @@ load(int argc, char **argv)
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
 			seconds = atof(argv[++i]);
+		else if (strcmp(argv[i], "--pause-us") == 0 && i + 1 < argc)
+			pause_us = strtoul(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--site") == 0 && i + 1 < argc && nsites < MAXSITES)
 			sites[nsites++].addr = argv[++i];
 		else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc && ncases < MAXCASES) {
@@ -274,12 +285,18 @@ load(int argc, char **argv)
 		sites[i].fd = -1;
 		pthread_create(&sites[i].t, NULL, load_thread, &sites[i]);
 	}
-	usleep((useconds_t)(seconds * 1e6));
+	{
+		uint64_t end = mono() + (uint64_t)(seconds * 1e9);
+
+		while (!stop && mono() < end)
+			usleep(10000);
+	}
 	stop = 1;
 	for (i = 0; i < nsites; i++) {
 		pthread_join(sites[i].t, NULL);
-		printf("%s ok %lu unavailable %lu wrong %lu failed %lu", sites[i].addr, sites[i].ok,
-		    sites[i].unavailable, sites[i].wrong, sites[i].failed);
+		printf("%s ok %lu unavailable %lu wrong %lu failed %lu max_ms %.1f", sites[i].addr,
+		    sites[i].ok, sites[i].unavailable, sites[i].wrong, sites[i].failed,
+		    (double)sites[i].max_ns / 1e6);
 		if (sites[i].wrong)
 			printf(" (last wrong status %lu)", sites[i].last_wrong_status);
 		putchar('\n');
