@@ -59,6 +59,7 @@
  */
 #define REQUEST_VALID_MS 10000
 #define REQUEST_MARGIN_MS 5000
+#define QUORUM_WAIT_MS 3000       /* a new master, for its quorum to reconnect */
 #define APPLIED_WAIT_MS 3000       /* this host to hold what the master wrote */
 #define LINK_IO_MS 5000            /* a local request to arrive, its answer to leave */
 #define LINK_THREADS_MAX 64
@@ -341,7 +342,12 @@ execute(struct repd *d, int kind, struct replmsg_r *r, void **ans, size_t *alen)
 {
 	struct replmsg_w w;
 	const char *why;
+	uint64_t deadline = kg_mono_ns() + (uint64_t)QUORUM_WAIT_MS * 1000000u;
 
+	/* just after an election the other sites are still reconnecting */
+	while (!master_ready(d, &why) && strncmp(why, "this site", 9) != 0 &&
+	    kg_mono_ns() < deadline)
+		usleep(50000);
 	if (!master_ready(d, &why)) {
 		answer_only(strncmp(why, "this site", 9) == 0 ? RS_NOT_MASTER : RS_UNAVAILABLE,
 		    why, ans, alen);

@@ -12,8 +12,13 @@
  *   one small message per commit waits for Nagle and delayed ACKs (44 ms
  *   a commit measured); bulk transfer sends them together (1 ms);
  * - heartbeats (off by default): without them a hung master (SIGSTOP) is
- *   never replaced; sent every 250 ms, missed for 1 s, as every site
- *   must have the same (mismatched settings made a split brain once);
+ *   never replaced; sent every 500 ms, missed for 3 s, as every site
+ *   must have the same (mismatched settings made a split brain once).
+ *   A monitor of 1 s replaced live masters whose host was merely busy
+ *   (both CPUs saturated by the authorizers' clients), with rollbacks;
+ * - an ack timeout of 2 s: acks take about a millisecond, but a master
+ *   just elected waits for its replicas to finish synchronising, and a
+ *   commit that misses its quorum is refused to the admin;
  * - DB_REP_CONF_NOWAIT: reads on a replica that synchronises with a new
  *   master fail at once (DB_REP_LOCKOUT, store.c waits a little) instead
  *   of sleeping 5 s inside the library;
@@ -31,9 +36,9 @@
 #include "storeint.h"
 
 #define MSG_THREADS 6                /* repmgr's message threads: requests run there */
-#define ACK_TIMEOUT_US 500000        /* a commit waits this long for its quorum */
-#define HEARTBEAT_SEND_US 250000
-#define HEARTBEAT_MONITOR_US 1000000
+#define ACK_TIMEOUT_US 2000000       /* a commit waits this long for its quorum */
+#define HEARTBEAT_SEND_US 500000
+#define HEARTBEAT_MONITOR_US 3000000
 #define CONNECTION_RETRY_US 1000000
 #define ELECTION_TIMEOUT_US 1000000
 #define ELECTION_RETRY_US 1000000

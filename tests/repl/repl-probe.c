@@ -143,6 +143,12 @@ load_thread(void *arg)
 		if (pause_us > 0)
 			usleep((useconds_t)pause_us);
 		if (st < 0) {
+			struct timespec wall;
+
+			clock_gettime(CLOCK_REALTIME, &wall);
+			fprintf(stderr, "repl-probe: %s: a request failed after %.1f ms (at %lld.%03ld)\n",
+			    s->addr, (double)(mono() - t0) / 1e6, (long long)wall.tv_sec,
+			    wall.tv_nsec / 1000000);
 			s->failed++;
 			nanosleep(&pause, NULL);
 		} else if (st == k->status) {
