@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -572,6 +573,14 @@ parse_target(struct req *r, const char *uri)
 }
 
 /* Parses the body the front-end read: 0, or answered. */
+/* "application/json", in any case, alone or with parameters ("; charset=utf-8"). */
+static int
+json_media_type(const char *ctype)
+{
+	return strncasecmp(ctype, "application/json", 16) == 0 &&
+	    (ctype[16] == '\0' || ctype[16] == ';' || ctype[16] == ' ' || ctype[16] == '\t');
+}
+
 static int
 parse_body(struct req *r, enum api_body state, const char *ctype)
 {
@@ -588,8 +597,7 @@ parse_body(struct req *r, enum api_body state, const char *ctype)
 	}
 	if (r->body_len == 0)
 		return 0;
-	if (ctype != NULL && ctype[0] != '\0' &&
-	    strncmp(ctype, "application/json", 16) != 0) {
+	if (ctype != NULL && ctype[0] != '\0' && !json_media_type(ctype)) {
 		fail(r, API_INVALID_REQUEST, "Content-Type: the body must be application/json");
 		return -1;
 	}
@@ -1128,20 +1136,27 @@ h_key_rotate(struct req *r)
 	answer_new_key(r, &nk, nk.replaces);
 }
 
+/* The secret of a key, from a store with a vault; audited as key.reveal. */
 static void
 h_key_secret(struct req *r)
 {
-	struct cat_key k;
+	char key[APIKEY_BUF];
 
 	if (query_only(r, NULL) != 0 || body_only(r, NULL, 0) != 0)
 		return;
-	/* the key must be one the caller may see; its secret is not kept here */
-	if (cat_get_key(r->cat, r->seg[1], &k) != CAT_OK) {
+	if (cat_key_reveal(r->cat, r->seg[1], key, sizeof key) != CAT_OK) {
 		fail_cat(r);
 		return;
 	}
-	fail(r, API_NOT_FOUND, "this store keeps no copy of keys' secrets "
-	    "(keygate init --vault-file)");
+	out_begin(r);
+	json_obj_begin(&r->j);
+	json_kv_str(&r->j, "key", key, 0);
+	json_obj_end(&r->j);
+	OPENSSL_cleanse(key, sizeof key);
+	send(r, 200, NULL);
+	/* the answer buffer held the secret too */
+	OPENSSL_cleanse(r->prog->out, API_OUT_MAX);
+	rewind(r->prog->outf);
 }
 
 /* ---- usage ---- */

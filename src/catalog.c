@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "catalog.h"
+#include "vault.h"
 #include "counters.h"
 #include "keyindex.h"
 #include "policy.h"
@@ -1061,6 +1062,38 @@ check_key_spec(struct catalog *cat, const struct cat_key_spec *s, int64_t *expir
 	return CAT_OK;
 }
 
+/*
+ * A store made with a vault keeps every new key's secret sealed beside its
+ * digest (vault.h).  The vault is loaded before the transaction, so that a
+ * vault file that cannot be read refuses the key before anything is
+ * written: a key made then could never be revealed.
+ */
+static int
+prepare_vault(struct catalog *cat)
+{
+	char err[600];
+	int none;
+
+	if (!kg_has_vault(cat->kg) || kg_vault(cat->kg, &none, err, sizeof err) != NULL)
+		return CAT_OK;
+	return fail(cat, CAT_STORE, NULL, "%s; nothing was made", err);
+}
+
+static int
+seal_secret(struct catalog *cat, const char *id, const char *key)
+{
+	unsigned char sealed[VAULT_SEALED_MAX];
+	int n, rc;
+
+	if (cat->kg->vault == NULL)
+		return CAT_OK;
+	n = vault_seal(cat->kg->vault, id, key, strlen(key), sealed, sizeof sealed);
+	if (n < 0)
+		return fail(cat, CAT_STORE, NULL, "cannot seal the new key's secret");
+	rc = store_put(cat->kg->store, cat->txn, TBL_SECRETS, id, strlen(id), sealed, (size_t)n, 1);
+	return rc == ST_OK ? CAT_OK : store_fail(cat, rc, "sealed secret");
+}
+
 /* ---- key create ---- */
 
 struct create_op {
@@ -1115,7 +1148,8 @@ key_create_body(struct catalog *cat, void *ctx)
 		memcpy(k.rules, s->rules, s->nrules * sizeof s->rules[0]);
 	k.nrules = s->nrules;
 	k.scopes = s->scopes;
-	if ((rc = write_new_key(cat, digest, &k)) != CAT_OK)
+	if ((rc = write_new_key(cat, digest, &k)) != CAT_OK ||
+	    (rc = seal_secret(cat, k.id, op->out->key)) != CAT_OK)
 		return rc;
 	o.nkeys++;
 	if ((rc = put_org(cat, s->org, &o)) != CAT_OK)
@@ -1140,7 +1174,7 @@ cat_key_create(struct catalog *cat, const struct cat_key_spec *spec, struct cat_
 
 	memset(out, 0, sizeof *out);
 	if ((rc = check_key_spec(cat, spec, &op.expires_at)) != CAT_OK ||
-	    (rc = need_orgkeys(cat)) != CAT_OK)
+	    (rc = need_orgkeys(cat)) != CAT_OK || (rc = prepare_vault(cat)) != CAT_OK)
 		return rc;
 	rc = run(cat, key_create_body, &op);
 	if (rc != CAT_OK)
@@ -1173,6 +1207,10 @@ key_revoke_body(struct catalog *cat, void *ctx)
 	}
 	k.flags |= KEYF_REVOKED;
 	k.revoked_at = kg_now();
+	/* a revoked key's secret is of use to nobody: it is not kept */
+	rc = store_del(cat->kg->store, cat->txn, TBL_SECRETS, k.id, strlen(k.id));
+	if (rc != ST_OK && rc != ST_NOTFOUND)
+		return store_fail(cat, rc, "sealed secret");
 	if ((rc = put_key(cat, digest, &k)) != CAT_OK ||
 	    (rc = read_org(cat, k.org, obuf, &o, 1)) != CAT_OK)
 		return rc;
@@ -1259,7 +1297,8 @@ key_rotate_body(struct catalog *cat, void *ctx)
 	nk.revoked_at = nk.last_used_at = 0;
 	if (s->set_expires)
 		nk.expires_at = op->expires_at;
-	if ((rc = write_new_key(cat, ndigest, &nk)) != CAT_OK)
+	if ((rc = write_new_key(cat, ndigest, &nk)) != CAT_OK ||
+	    (rc = seal_secret(cat, nk.id, op->out->key)) != CAT_OK)
 		return rc;
 	if (s->grace == 0) {
 		k.flags |= KEYF_REVOKED;
@@ -1298,11 +1337,61 @@ cat_key_rotate(struct catalog *cat, const struct cat_rotate_spec *spec, struct c
 	if (spec->grace < 0 || spec->grace > CAT_GRACE_MAX)
 		return fail(cat, CAT_INVALID, "grace", "grace: at most 30d");
 	if ((rc = check_expiry(cat, spec->set_expires, spec->expires_at, spec->force,
-	    &op.expires_at)) != CAT_OK || (rc = need_orgkeys(cat)) != CAT_OK)
+	    &op.expires_at)) != CAT_OK || (rc = need_orgkeys(cat)) != CAT_OK ||
+	    (rc = prepare_vault(cat)) != CAT_OK)
 		return rc;
 	rc = run(cat, key_rotate_body, &op);
 	if (rc != CAT_OK)
 		cat_new_key_wipe(out);
+	return rc;
+}
+
+/* ---- key reveal ---- */
+
+struct reveal_op {
+	const char *id;
+	char *out;
+	size_t cap;
+};
+
+static int
+key_reveal_body(struct catalog *cat, void *ctx)
+{
+	struct reveal_op *op = ctx;
+	unsigned char kbuf[RECORD_MAX], digest[DIGEST_LEN], sealed[VAULT_SEALED_MAX + 1];
+	struct key_rec k;
+	size_t len;
+	int rc, n;
+
+	if ((rc = read_key(cat, op->id, digest, kbuf, &k, 0)) != CAT_OK)
+		return rc;
+	if (k.flags & KEYF_REVOKED)
+		return fail(cat, CAT_NOTFOUND, NULL, "key %s is revoked: its secret is not kept", k.id);
+	rc = store_get(cat->kg->store, cat->txn, TBL_SECRETS, k.id, strlen(k.id), sealed,
+	    sizeof sealed, &len, 0);
+	if (rc == ST_NOTFOUND)
+		return fail(cat, CAT_NOTFOUND, NULL, "the secret of key %s is not kept "
+		    "(imported, or made before the store had a vault)", k.id);
+	if (rc != ST_OK)
+		return store_fail(cat, rc, "sealed secret");
+	if ((n = vault_open(cat->kg->vault, k.id, sealed, len, op->out, op->cap)) < 0)
+		return fail(cat, CAT_STORE, NULL, "the sealed secret of key %s cannot be opened "
+		    "(damaged, or sealed under another vault)", k.id);
+	audit_begin(&cat->audit, "key.reveal", k.org, k.id);
+	return audit_commit(cat);
+}
+
+int
+cat_key_reveal(struct catalog *cat, const char *id, char *out, size_t cap)
+{
+	struct reveal_op op = {id, out, cap};
+	char err[600];
+	int none, rc;
+
+	if (kg_vault(cat->kg, &none, err, sizeof err) == NULL)
+		return fail(cat, none ? CAT_NOTFOUND : CAT_STORE, NULL, "%s", err);
+	if ((rc = run(cat, key_reveal_body, &op)) != CAT_OK)
+		OPENSSL_cleanse(out, cap);
 	return rc;
 }
 
@@ -2281,9 +2370,10 @@ cat_verify_orgkeys(struct catalog *cat, uint64_t *entries, char *err, size_t err
 
 int
 cat_init_store(struct store *s, const struct cat_actor *actor, const struct meta_rec *m,
-    char *err, size_t errlen)
+    const struct vault_meta_rec *vault, char *err, size_t errlen)
 {
-	unsigned char buf[RECORD_MAX];
+	unsigned char buf[RECORD_MAX], vbuf[RECORD_MAX];
+	int vn = 0;
 	struct audit_entry *e;
 	struct store_txn *t;
 	struct meta_rec mm = *m;
@@ -2302,8 +2392,16 @@ cat_init_store(struct store *s, const struct cat_actor *actor, const struct meta
 	audit_begin(e, "store.init", NULL, NULL);
 	audit_str(e, "prefix", m->prefix);
 	audit_bool(e, "peppered", (m->flags & METAF_PEPPER) != 0);
+	audit_bool(e, "vault", vault != NULL);
+	if (vault != NULL && (vn = record_encode_vault_meta(vault, vbuf, sizeof vbuf)) < 0) {
+		free(e);
+		snprintf(err, errlen, "vault file path too long");
+		return -1;
+	}
 	if ((rc = store_txn_begin(s, &t)) == ST_OK) {
 		rc = store_put(s, t, TBL_META, "store", 5, buf, (size_t)n, 1);
+		if (rc == ST_OK && vault != NULL)
+			rc = store_put(s, t, TBL_META, "vault", 5, vbuf, (size_t)vn, 1);
 		if (rc == ST_OK)
 			rc = audit_put(s, t, e, actor->name, actor->remote, kg_now_ns());
 		if (rc == ST_OK)

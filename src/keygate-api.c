@@ -93,13 +93,37 @@ handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
 	return outcome;
 }
 
+/*
+ * A store made with a vault seals every new key's secret: a vault file
+ * this user cannot read, or not the store's, stops keygate-api when it
+ * starts rather than failing each key creation later.
+ */
+static int
+check_vault(struct kg *kg, char *err, size_t errlen)
+{
+	int none;
+
+	return kg_has_vault(kg) && kg_vault(kg, &none, err, errlen) == NULL ? -1 : 0;
+}
+
+static int
+check_store(struct service *svc, char *err, size_t errlen)
+{
+	return check_vault(&svc->kg, err, errlen);
+}
+
 static int
 worker_init(struct service *svc)
 {
 	struct api_prog *p = svc->ctx;
+	char err[600];
 
 	if ((p->api = api_new(p->prefix)) == NULL) {
 		log_warnx("out of memory");
+		return -1;
+	}
+	if (check_vault(&svc->kg, err, sizeof err) != 0) {
+		log_warnx("%s", err);
 		return -1;
 	}
 	return 0;
@@ -137,6 +161,7 @@ main(int argc, char **argv)
 		    "keygate-api(8).\n",
 		.options = options,
 		.option = option,
+		.check_store = check_store,
 		.worker_init = worker_init,
 		.handle = handle,
 	};

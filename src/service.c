@@ -984,6 +984,8 @@ service_main(struct service *svc, int argc, char **argv)
 	/* Fatal only at start-up: check the store opens before serving. */
 	if (kg_open(&svc->kg, svc->dir, STORE_SERVER, err, sizeof err) != 0)
 		fatalx("%s", err);
+	if (svc->ops->check_store != NULL && svc->ops->check_store(svc, err, sizeof err) != 0)
+		fatalx("%s", err);
 	recovered = store_recoveries(svc->kg.store);
 	rebuilt = svc->kg.counters_rebuilt;
 	kg_close(&svc->kg);

@@ -218,7 +218,15 @@ for what, raw in [("truncated", b'{"name": "x"'), ("trailing garbage", b'{"name"
     ok(status == 400 and code == "invalid_request", "malformed body, %s: 400 invalid_request" % what)
 status, hdrs, raw_out = call("POST", "/v1/keys", RW, raw_body=b" " * (10 << 20))
 ok(status == 413 and error_code(json.loads(raw_out)) == "too_large", "a 10 MB body: 413 too_large (%d)" % status)
+for ctype in ("text/plain", "application/jsonp", "application/x-www-form-urlencoded"):
+    status, hdrs, raw_out = call("POST", "/v1/keys", RW, body={"name": "ct"}, headers={"CONTENT_TYPE": ctype})
+    ok(status == 400 and error_code(json.loads(raw_out)) == "invalid_request",
+       "a body sent as %s: 400 invalid_request" % ctype)
 ok(audit_count() == before, "none of them changed anything")
+for ctype in ("application/json; charset=utf-8", "Application/JSON"):
+    status, hdrs, raw_out = call("POST", "/v1/keys", RW, body={"name": "ct"}, headers={"CONTENT_TYPE": ctype})
+    ok(status == 201, "a body sent as %s is JSON (%d)" % (ctype, status))
+    j("DELETE", "/v1/keys/" + json.loads(raw_out)["object"]["id"], RW)
 
 # revoke twice, rotate a revoked key
 status, doc, _ = j("DELETE", "/v1/keys/" + new_id, RW)
@@ -239,7 +247,30 @@ ok(j("GET", "/v1/self", rot_key)[0] == 200 and j("GET", "/v1/self", doc["key"])[
    "... both work during the grace")
 expect("rotate with a grace over 30 days", 400, "invalid_request", "POST",
        "/v1/keys/%s/rotate" % doc["object"]["id"], RW, {"grace": "31d"})
-expect("the secret without a vault", 404, "not_found", "GET", "/v1/keys/%s/secret" % rot_id, ADMIN)
+
+# --- secrets again, from the store's vault (keys:reveal) ---
+succ_key, succ_id = doc["key"], doc["object"]["id"]
+REVEAL, OTHER_REVEAL = KEYS["reveal"][0], KEYS["other_reveal"][0]
+before = audit_count()
+status, doc, _ = j("GET", "/v1/keys/%s/secret" % succ_id, REVEAL)
+ok(status == 200 and doc == {"key": succ_key}, "reveal: 200 with the very key rotate answered, and nothing else")
+ok(audit_count() == before + 1, "... audited")
+rec0 = json.loads(subprocess.run([KEYGATE, "--db", DB, "audit", "--json", "--limit", "1"],
+                                 capture_output=True, check=True).stdout)[0]
+ok(rec0["action"] == "key.reveal" and rec0["target"] == succ_id and
+   rec0["actor"] == "key:" + KEYS["reveal"][1] and succ_key not in json.dumps(rec0),
+   "... as key.reveal by the calling key, without the secret")
+status, doc, _ = j("GET", "/v1/keys/%s/secret" % LIVE_ID, ADMIN)
+ok(status == 200 and doc == {"key": LIVE}, "reveal by admin: a key made with the CLI")
+expect("reveal without keys:reveal", 403, "insufficient_scope", "GET", "/v1/keys/%s/secret" % succ_id, RW)
+expect("reveal another organization's key", 404, "not_found", "GET", "/v1/keys/%s/secret" % succ_id,
+       OTHER_REVEAL)
+expect("reveal a missing key", 404, "not_found", "GET", "/v1/keys/key_0000000000000000/secret", ADMIN)
+expect("reveal with a query", 400, "invalid_request", "GET", "/v1/keys/%s/secret?x=1" % succ_id, ADMIN)
+expect("reveal with a body", 400, "invalid_request", "GET", "/v1/keys/%s/secret" % succ_id, ADMIN, {"a": 1})
+expect("reveal by POST", 405, "method_not_allowed", "POST", "/v1/keys/%s/secret" % succ_id, ADMIN)
+j("DELETE", "/v1/keys/" + succ_id, ADMIN)
+expect("reveal a revoked key: nothing kept", 404, "not_found", "GET", "/v1/keys/%s/secret" % succ_id, ADMIN)
 
 # the plan's key limit under 8 concurrent creates: exactly the limit
 def create_in(org):
