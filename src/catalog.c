@@ -147,10 +147,30 @@ cat_is_key(struct catalog *cat, const char *s)
 	return held;
 }
 
+/*
+ * Whether a text holds an API key: one of this store's format anywhere
+ * in it (apikey_redact would cut it), or the whole text a key the store
+ * holds (imported keys have any format).  Names and ids are shown in
+ * every listing, log line and audit record, and org and user ids are sent
+ * to the backend with every request: a key pasted into one would be too.
+ */
+static int
+holds_key(struct catalog *cat, const char *s)
+{
+	char red[TEXT_MAX * 4];
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (cat_is_key(cat, s))
+		return 1;
+	apikey_redact(s, red, sizeof red);
+	return strcmp(red, s) != 0;
+}
+
 const char *
 cat_shown(struct catalog *cat, const char *arg, char *buf, size_t n)
 {
-	if (record_id_valid(arg) && !cat_is_key(cat, arg))
+	if (record_id_valid(arg) && !holds_key(cat, arg))
 		return arg;
 	apikey_display(cat->kg->prefix, arg, strlen(arg), buf, n);
 	return buf;
@@ -972,25 +992,6 @@ rate_ok(const struct rate_spec *r)
 	    (r->window_s == 1 || r->window_s == 60 || r->window_s == 3600));
 }
 
-/*
- * Whether a free text holds an API key: one of this store's format
- * anywhere in it (apikey_redact would cut it), or the whole text a key
- * the store holds (imported keys have any format).  Names are shown in
- * every listing and audit record: a key pasted into one would be too.
- */
-static int
-holds_key(struct catalog *cat, const char *s)
-{
-	char red[TEXT_MAX * 4];
-
-	if (s == NULL || s[0] == '\0')
-		return 0;
-	if (cat_is_key(cat, s))
-		return 1;
-	apikey_redact(s, red, sizeof red);
-	return strcmp(red, s) != 0;
-}
-
 static int
 check_name(struct catalog *cat, const char *name)
 {
@@ -1055,8 +1056,9 @@ check_key_spec(struct catalog *cat, const struct cat_key_spec *s, int64_t *expir
 	if ((rc = check_scopes(cat, s->scopes)) != CAT_OK)
 		return rc;
 	/* a user id is sent to the backend with every request */
-	if (u != NULL && cat_is_key(cat, u))
-		return fail(cat, CAT_INVALID, "user", "user is an API key, not a user id");
+	if (u != NULL && holds_key(cat, u))
+		return fail(cat, CAT_INVALID, "user", "user holds an API key; a user id is sent "
+		    "with every request");
 	if (!sees_org(cat, s->org))
 		return not_found(cat, "organization", s->org);
 	return CAT_OK;
@@ -1655,6 +1657,9 @@ cat_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created)
 
 	if (!record_id_valid(s->name))
 		return fail(cat, CAT_INVALID, "name", "plan names are 1-64 of A-Z a-z 0-9 . _ -");
+	if (holds_key(cat, s->name))
+		return fail(cat, CAT_INVALID, "name", "'%s' holds an API key; a plan name is shown "
+		    "in every listing", cat_shown(cat, s->name, sb, sizeof sb));
 	if (s->set_rate && !rate_ok(&s->rate))
 		return fail(cat, CAT_INVALID, "rate", "rate: not a rate limit keygate takes");
 	/* parse_quota's forms: none; N per day or month (N > 0); N prepaid (N >= 0) */
@@ -1789,9 +1794,9 @@ cat_org_create(struct catalog *cat, const char *id, const char *plan, const char
 	if ((rc = check_name(cat, name)) != CAT_OK)
 		return rc;
 	/* an org id is logged and sent to the backend with every request */
-	if (cat_is_key(cat, id))
-		return fail(cat, CAT_INVALID, "id", "'%s' is an API key, not an organization id",
-		    cat_shown(cat, id, sb, sizeof sb));
+	if (holds_key(cat, id))
+		return fail(cat, CAT_INVALID, "id", "'%s' holds an API key; an organization id "
+		    "is logged and sent with every request", cat_shown(cat, id, sb, sizeof sb));
 	memset(&op, 0, sizeof op);
 	op.id = id;
 	op.plan = plan;

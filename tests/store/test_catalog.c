@@ -136,6 +136,9 @@ a_key(void)
 	return key;
 }
 
+/* a key with text around it, for ids and names that must not hold one */
+static char wrapped[APIKEY_BUF + 16];
+
 static uint64_t
 meta_generation(void)
 {
@@ -259,6 +262,10 @@ test_plans(void)
 	ps.nrules = 0;
 	is_int(cat_plan_set(cat, &ps, NULL), CAT_INVALID, "plan set: a key as the name is refused");
 	ok(strstr(msg(cat), ps.name + 12) == NULL, "... without echoing it (%s)", msg(cat));
+	snprintf(wrapped, sizeof wrapped, "x%sy", a_key());
+	ps.name = wrapped;
+	is_int(cat_plan_set(cat, &ps, NULL), CAT_INVALID, "plan set: a name with a key inside is refused");
+	ok(strstr(msg(cat), wrapped + 13) == NULL, "... without echoing it (%s)", msg(cat));
 	ps.name = "p2";
 	ps.set_quota = 1;
 	ps.quota.period = QUOTA_DAY;
@@ -295,6 +302,10 @@ test_orgs(void)
 	is_int(cat_org_create(cat, "acme", "pro", NULL), CAT_CONFLICT, "org create: twice");
 	is_int(cat_org_create(cat, "beta", "nothing", NULL), CAT_NOTFOUND, "org create: unknown plan");
 	is_int(cat_org_create(cat, "a b", "pro", NULL), CAT_INVALID, "org create: a bad id");
+	snprintf(wrapped, sizeof wrapped, "gA%samma", a_key());
+	is_int(cat_org_create(cat, wrapped, "pro", NULL), CAT_INVALID,
+	    "org create: an id with a key inside (found by fuzz_api)");
+	ok(strstr(msg(cat), wrapped + 14) == NULL, "... without echoing it (%s)", msg(cat));
 	is_int(cat_org_create(cat, "beta", "pro", "tab\there"), CAT_INVALID, "org create: a bad name");
 	is_int(cat_org_set(cat, "acme", &ch), CAT_INVALID, "org set: nothing to change");
 	ch.plan = "nothing";
@@ -384,6 +395,10 @@ test_keys(void)
 	ks.user = a_key();
 	is_int(cat_key_create(cat, &ks, &nk2), CAT_INVALID, "a key as the user id: refused");
 	ok(strstr(msg(cat), ks.user + 12) == NULL, "... without echoing it");
+	snprintf(wrapped, sizeof wrapped, "user-%s", a_key());
+	ks.user = wrapped;
+	is_int(cat_key_create(cat, &ks, &nk2), CAT_INVALID, "a user id with a key inside: refused");
+	ok(strstr(msg(cat), wrapped + 17) == NULL, "... without echoing it");
 	ks.user = " padded";
 	is_int(cat_key_create(cat, &ks, &nk2), CAT_INVALID, "a user id with a leading space: refused");
 	is_str(cat_error(cat)->field, "user", "... naming the field");
