@@ -592,7 +592,7 @@ parse_body(struct req *r, enum api_body state, const char *ctype)
 		return -1;
 	}
 	if (state == API_BODY_SHORT) {
-		fail(r, API_INVALID_REQUEST, "the body is shorter than its Content-Length");
+		fail(r, API_INVALID_REQUEST, "the body did not arrive whole, or is not as long as its Content-Length");
 		return -1;
 	}
 	if (r->body_len == 0)
