@@ -29,6 +29,7 @@
 #include "log.h"
 #include "params.h"
 #include "parse.h"
+#include "rules.h"
 #include "tally.h"
 
 /*
@@ -500,6 +501,8 @@ parse_target(struct req *r, const char *uri)
 	size_t plen;
 	char *save = NULL, *tok;
 
+	if (uri != NULL)
+		uri = uri_path_start(uri);
 	if (uri == NULL || strncmp(uri, p->prefix, p->prefix_len) != 0 ||
 	    (uri[p->prefix_len] != '/' && uri[p->prefix_len] != '\0' && uri[p->prefix_len] != '?')) {
 		fail(r, API_NOT_FOUND, NULL);

@@ -159,6 +159,10 @@ LIVE, LIVE_ID = KEYS["live"]
 # --- health, routing, methods ---
 status, doc, _ = j("GET", "/v1/health")
 ok(status == 200 and doc == {"status": "ok", "store": "ok", "role": "standalone"}, "health without a key")
+status, doc, _ = j("GET", "/v1/health", prefix="http://api.example.com:8080/keygate")
+ok(status == 200 and doc["status"] == "ok",
+   "REQUEST_URI in absolute form, as Apache passes it for such a request line (%d)" % status)
+expect("... outside the prefix", 404, "not_found", "GET", "/v1/health", prefix="http://h/other")
 expect("an unknown path", 404, "not_found", "GET", "/v1/nothing", ADMIN)
 expect("outside the prefix", 404, "not_found", "GET", "/v1/self", ADMIN, prefix="/other")
 status, doc, hdrs = expect("a method the path does not take", 405, "method_not_allowed", "PUT", "/v1/keys", ADMIN)
