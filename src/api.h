@@ -17,6 +17,7 @@
 
 #include "authz.h"
 #include "ctx.h"
+#include "netmask.h"
 
 /* 64 KiB: a request body; anything larger is a 413, never read in part */
 #define API_BODY_MAX 65536
@@ -46,6 +47,15 @@ struct api_env {
 	void *reopen_arg;
 	void (*emit)(void *arg, const char *buf, size_t n);
 	void *emit_arg;
+	/*
+	 * GET /metrics: the Prometheus text of the store's metrics into buf
+	 * (its length, or -1 when they cannot be read); NULL: a 503.
+	 */
+	int (*metrics)(void *arg, char *buf, size_t cap);
+	void *metrics_arg;
+	/* who may read GET /metrics without a key (keygate.conf metrics-allow) */
+	const struct netmask *metrics_allow;
+	size_t metrics_allow_n;
 };
 
 struct api;

@@ -41,6 +41,30 @@ reopen(void *arg)
 }
 
 /*
+ * GET /metrics: the store's metrics file through this process's own row's
+ * mapping (the request thread is the one that replaces it), or, when this
+ * process could not open the file for counting, opened for reading.
+ */
+static int
+metrics_text(void *arg, char *buf, size_t cap)
+{
+	struct service *svc = arg;
+	struct metrics *m;
+	char err[600];
+	int n;
+
+	if (svc->metrics != NULL)
+		return metrics_render(svc->metrics, buf, cap);
+	if ((m = metrics_open_read(svc->dir, err, sizeof err)) == NULL) {
+		log_warnx("metrics: %s", err);
+		return -1;
+	}
+	n = metrics_render(m, buf, cap);
+	metrics_close(m);
+	return n;
+}
+
+/*
  * STDIN to its end (the empty STDIN record), before anything is answered:
  * the first API_BODY_MAX bytes kept, the rest of a body up to API_DRAIN_MAX
  * read and dropped.  A web server may still be writing when the answer is
@@ -99,6 +123,10 @@ handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
 	env.reopen_arg = svc;
 	env.emit = emit;
 	env.emit_arg = rq;
+	env.metrics = metrics_text;
+	env.metrics_arg = svc;
+	env.metrics_allow = svc->conf.metrics_allow;
+	env.metrics_allow_n = svc->conf.metrics_allow_n;
 	if (rq->role != FCGI_RESPONDER) {
 		static const char no[] = "Status: 500 Internal Server Error\r\n"
 		    "Content-Type: application/json\r\n\r\n{\"error\":{\"code\":\"internal_error\","

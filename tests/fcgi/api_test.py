@@ -42,7 +42,7 @@ SEND_FAILED = None   # the last call's failed write (a connection closed before 
 
 
 def call(method, path, key=None, body=None, raw_body=None, headers=None, prefix="/keygate",
-         length=True, stdin_delay=0):
+         length=True, stdin_delay=0, sock=SOCK):
     """One request: (status, headers dict, body bytes).  length: send
     CONTENT_LENGTH with a body (True), not at all (False), or this value;
     stdin_delay: seconds between the params and STDIN, as a web server
@@ -73,7 +73,7 @@ def call(method, path, key=None, body=None, raw_body=None, headers=None, prefix=
     out += rec(STDIN)
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(20)
-    s.connect(SOCK)
+    s.connect(sock)
     SEND_FAILED = None
     try:
         if stdin_delay:
@@ -379,6 +379,53 @@ ok(status == 200 and doc["org"] == "acme" and len(doc["days"]) == 30, "usage: on
 expect("usage, from after to", 400, "invalid_request", "GET", "/v1/usage?from=2026-11-30&to=2026-11-01", RO)
 expect("usage, 401 days", 400, "invalid_request", "GET", "/v1/usage?from=2025-01-01&to=2026-02-05", RO)
 expect("usage of another org", 404, "not_found", "GET", "/v1/usage?org=beta", RO)
+
+# --- GET /metrics: by scope, or by address (the second keygate-api: metrics-allow = 10.9.0.0/16 ::1) ---
+METRICS_TYPE = "text/plain; version=0.0.4"
+status, hdrs, text = call("GET", "/metrics", ADMIN)
+ok(status == 200 and hdrs.get("content-type") == METRICS_TYPE and
+   b'keygate_requests_total{program="keygate-api",status="200",code="ok"}' in text,
+   "GET /metrics with an admin key: 200, %s, keygate-api's counts (%d %s)"
+   % (METRICS_TYPE, status, hdrs.get("content-type")))
+ok(text.endswith(b"\n") and not text.endswith(b"\n\n"), "... the text as keygate metrics prints it")
+def api_ok_count(sock=SOCK):
+    text = call("GET", "/metrics", ADMIN, sock=sock)[2].decode()
+    for line in text.splitlines():
+        if line.startswith('keygate_requests_total{program="keygate-api",status="200",code="ok"} '):
+            return int(line.split()[1])
+    return -1
+before = api_ok_count()
+for _ in range(5):
+    j("GET", "/v1/health")
+after = api_ok_count()
+# the five and the first GET /metrics; the second is counted once answered
+ok(after == before + 6, "... counted as other answers: 5 health checks and a scrape later, %d -> %d" % (before, after))
+expect("GET /metrics with a keys:write key", 403, "insufficient_scope", "GET", "/metrics", RW)
+status, doc, hdrs = expect("GET /metrics without a key, no metrics-allow", 401, "missing_api_key", "GET", "/metrics")
+ok(hdrs.get("www-authenticate", "").startswith("Bearer realm="), "... with WWW-Authenticate")
+expect("GET /metrics with a bad key", 401, "invalid_api_key", "GET", "/metrics", "kg_live_" + "C" * 38)
+status, doc, hdrs = expect("POST /metrics", 405, "method_not_allowed", "POST", "/metrics", ADMIN)
+ok(hdrs.get("allow") == "GET, HEAD", "... Allow: GET, HEAD (%s)" % hdrs.get("allow"))
+status, hdrs, text = call("HEAD", "/metrics", ADMIN)
+ok(status == 200 and hdrs.get("content-type") == METRICS_TYPE, "HEAD /metrics: 200")
+expect("GET /metrics?x=1", 400, "invalid_request", "GET", "/metrics?x=1", ADMIN)
+expect("GET /metrics with a body", 400, "invalid_request", "GET", "/metrics", ADMIN, {"a": 1})
+for path in ("/metrics/", "/v1/metrics", "/metrics/x", "//metrics", "/Metrics"):
+    expect("GET %s" % path, 404, "not_found", "GET", path, ADMIN)
+M = os.environ["API_SOCK_METRICS"]
+for addr, want in [("10.9.1.2", 200), ("10.9.255.255", 200), ("::ffff:10.9.0.1", 200), ("::1", 200),
+                   ("10.8.0.1", 401), ("10.10.0.1", 401), ("127.0.0.1", 401), ("", 401),
+                   ("10.9.1.2 ", 401), ("::2", 401)]:
+    status, hdrs, text = call("GET", "/metrics", headers={"REMOTE_ADDR": addr}, sock=M)
+    ok(status == want, "metrics-allow 10.9.0.0/16 ::1, no key, from '%s': %d (%d)" % (addr, want, status))
+status, hdrs, text = call("GET", "/metrics", RW, headers={"REMOTE_ADDR": "10.9.1.2"}, sock=M)
+ok(status == 200, "from an allowed address the key is not read: 200 with a keys:write key (%d)" % status)
+status, hdrs, text = call("GET", "/metrics", "kg_live_" + "D" * 38, headers={"REMOTE_ADDR": "10.9.1.2"}, sock=M)
+ok(status == 200, "... nor a bad one (%d)" % status)
+status, doc, _ = j("GET", "/v1/self", headers={"REMOTE_ADDR": "10.9.1.2"}, sock=M)
+ok(status == 401, "metrics-allow opens /metrics only: /v1/self without a key is 401 (%d)" % status)
+status, hdrs, text = call("GET", "/metrics", ADMIN, headers={"REMOTE_ADDR": "192.0.2.1"}, sock=M)
+ok(status == 200, "elsewhere an admin key still reads it (%d)" % status)
 
 print("# %d passed, %d failed" % (PASS, FAIL))
 sys.exit(min(FAIL, 99))
