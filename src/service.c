@@ -559,6 +559,18 @@ flusher(void *arg)
  */
 #define FLUSH_STUCK_FACTOR 6
 
+/*
+ * Whether what began at started (0: nothing is going on) has run longer
+ * than limit by now.  A start after now is no underflow into "stuck for
+ * ever": the stamps are read before the clock, so none can be later, but
+ * a thread preempted between the two would otherwise end the worker.
+ */
+static int
+stuck(uint64_t now, uint64_t started, uint64_t limit)
+{
+	return started != 0 && now > started && now - started > limit;
+}
+
 static void *
 watchdog(void *arg)
 {
@@ -569,14 +581,19 @@ watchdog(void *arg)
 		uint64_t now, req, maint, flush;
 
 		sleep(1);
+		/*
+		 * The stamps first, then the clock: a stamp another thread
+		 * stores after our clock read (the maintenance and flush threads
+		 * tick every second, as we do) would be later than now.
+		 */
+		req = __atomic_load_n(&request_started, __ATOMIC_SEQ_CST);
+		maint = __atomic_load_n(&maintenance_started, __ATOMIC_SEQ_CST);
+		flush = __atomic_load_n(&flush_started, __ATOMIC_SEQ_CST);
 		/* monotonic: a step of the wall clock must not look like a stuck request */
 		now = kg_mono_ns();
-		req = __atomic_load_n(&request_started, __ATOMIC_RELAXED);
-		maint = __atomic_load_n(&maintenance_started, __ATOMIC_RELAXED);
-		flush = __atomic_load_n(&flush_started, __ATOMIC_RELAXED);
-		if ((req != 0 && now - req > limit) || (maint != 0 && now - maint > limit)) {
+		if (stuck(now, req, limit) || stuck(now, maint, limit)) {
 			log_warnx("%s has been stuck for more than %us; exiting",
-			    req != 0 && now - req > limit ? "a request (or opening the store)" :
+			    stuck(now, req, limit) ? "a request (or opening the store)" :
 			    "store maintenance", svc->conf.watchdog_s);
 			_exit(3);
 		}
@@ -584,7 +601,7 @@ watchdog(void *arg)
 		 * A flush waits for the disk: a slow one is no dead lock (failchk
 		 * and lock expiry go on meanwhile).  Only one stuck for minutes is.
 		 */
-		if (flush != 0 && now - flush > FLUSH_STUCK_FACTOR * limit) {
+		if (stuck(now, flush, FLUSH_STUCK_FACTOR * limit)) {
 			log_warnx("a flush has been stuck for more than %us; exiting",
 			    FLUSH_STUCK_FACTOR * svc->conf.watchdog_s);
 			_exit(3);

@@ -40,6 +40,8 @@
 #include "jsonparse.h"
 #include "keyindex.h"
 #include "ledger.h"
+#include "metrics.h"
+#include "netmask.h"
 #include "store.h"
 #include "vault.h"
 
@@ -316,10 +318,20 @@ check_answer(int caller, const char *method, const char *path, uint64_t audits_b
 		known |= status == statuses[k];
 	FUZZ_CHECK(known, "status %d", status);
 	FUZZ_CHECK(g_out[11] == ' ' && g_out[12] >= 'A' && g_out[12] <= 'Z', "no reason phrase");
-	FUZZ_CHECK(strstr(g_out, "\r\nContent-Type: application/json\r\n") != NULL, "content type");
 	body = strstr(g_out, "\r\n\r\n");
 	FUZZ_CHECK(body != NULL, "no end of headers");
 	body += 4;
+	/* the one answer that is not JSON: GET /metrics, for an admin key only */
+	if (status == 200 && strncmp(path, "/metrics", 8) == 0) {
+		FUZZ_CHECK(strcmp(path, "/metrics") == 0 || path[8] == '?', "200 for %s", path);
+		FUZZ_CHECK(strstr(g_out, "\r\nContent-Type: " METRICS_CONTENT_TYPE "\r\n") != NULL,
+		    "GET /metrics: content type");
+		FUZZ_CHECK(caller < NSEED && cat_scopes_allow(g_scopes[caller], SCOPE_ADMIN),
+		    "GET /metrics for a caller without scope admin");
+		FUZZ_CHECK(strncmp(body, "# HELP ", 7) == 0, "GET /metrics: not the text format");
+		return;
+	}
+	FUZZ_CHECK(strstr(g_out, "\r\nContent-Type: application/json\r\n") != NULL, "content type");
 	doc = jp_parse(g_arena, body, strlen(body), &e);
 	FUZZ_CHECK(doc != NULL, "the answer's body is not valid JSON (%s): %.200s", e.msg, body);
 	reveal = status == 200 && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
@@ -349,6 +361,17 @@ check_answer(int caller, const char *method, const char *path, uint64_t audits_b
 		FUZZ_CHECK(audit_records() == audits_before,
 		    "a %d answer wrote an audit record (%s %s)", status, method, path);
 	}
+}
+
+/* GET /metrics: the text of an empty snapshot (nothing is counted here). */
+static int
+metrics_text(void *arg, char *buf, size_t cap)
+{
+	static struct metrics_snapshot s;
+
+	(void)arg;
+	memset(&s, 0, sizeof s);
+	return metrics_format(&s, buf, cap);
 }
 
 int
@@ -399,6 +422,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.az = &g_az;
 	env.realm = "keygate";
 	env.emit = emit;
+	env.metrics = metrics_text;
+	/* no network holds the fuzzer's REMOTE_ADDR: /metrics needs an admin key */
+	{
+		static struct netmask allow[2];
+		static size_t nallow;
+		char why[160];
+
+		if (nallow == 0 && netmask_list_parse("10.0.0.0/8 ::1", allow, 2, &nallow, why,
+		    sizeof why) != 0)
+			die("metrics-allow", why);
+		env.metrics_allow = allow;
+		env.metrics_allow_n = nallow;
+	}
 	g_outlen = 0;
 	audits = audit_records();
 	api_handle(g_api, &env, envp, body, blen, API_BODY_OK, kg_now_ns());
