@@ -742,6 +742,22 @@ orgkey(const char *org, const char *id, unsigned char *out)
 	return o + 1 + n;
 }
 
+/*
+ * org \0: where org's keys begin.  Returns the length, or 0 for what is no
+ * org id (it would not fit the buffer, and no key is filed under it).
+ */
+static size_t
+org_prefix(const char *org, unsigned char out[ID_MAX + 1])
+{
+	size_t n = strlen(org);
+
+	if (n == 0 || n > ID_MAX)
+		return 0;
+	memcpy(out, org, n);
+	out[n] = '\0';
+	return n + 1;
+}
+
 static int
 orgkey_parse(const void *key, size_t len, char org[ID_MAX + 1], char id[KEYID_LEN + 1])
 {
@@ -966,14 +982,14 @@ check_max_keys(struct catalog *cat, const char *org, const struct org_rec *o,
 {
 	struct count_active ca = {cat, org, kg_now(), 0, ST_OK};
 	unsigned char from[ORGKEY_MAX];
-	size_t n = strlen(org);
+	size_t n;
 	int rc;
 
 	if (p->max_keys == 0 || (uint64_t)o->nkeys + adding <= p->max_keys)
 		return CAT_OK;
-	memcpy(from, org, n);
-	from[n] = '\0';
-	rc = store_scan_from(cat->kg->store, cat->txn, TBL_ORGKEYS, from, n + 1,
+	if ((n = org_prefix(org, from)) == 0)
+		return not_found(cat, "organization", org);
+	rc = store_scan_from(cat->kg->store, cat->txn, TBL_ORGKEYS, from, n,
 	    count_active_row, &ca);
 	if (rc == ST_OK)
 		rc = ca.rc;
@@ -1032,6 +1048,21 @@ check_scopes(struct catalog *cat, uint32_t scopes)
 	return CAT_OK;
 }
 
+/* Rules are listed, audited and shown with their key or plan: none may hold a key. */
+static int
+check_rules(struct catalog *cat, const struct rule_view *r, size_t n)
+{
+	size_t i;
+
+	if (n > RULES_MAX)
+		return fail(cat, CAT_INVALID, "rules", "at most %d rules", RULES_MAX);
+	for (i = 0; i < n; i++)
+		if (holds_key(cat, r[i].host) || holds_key(cat, r[i].path))
+			return fail(cat, CAT_INVALID, "rules", "rule %zu holds an API key; rules are "
+			    "shown in every listing and audit record", i + 1);
+	return CAT_OK;
+}
+
 static int
 check_key_spec(struct catalog *cat, const struct cat_key_spec *s, int64_t *expires_at)
 {
@@ -1051,8 +1082,8 @@ check_key_spec(struct catalog *cat, const struct cat_key_spec *s, int64_t *expir
 		return rc;
 	if (!rate_ok(&s->rate))
 		return fail(cat, CAT_INVALID, "rate", "rate: not a rate limit keygate takes");
-	if (s->nrules > RULES_MAX)
-		return fail(cat, CAT_INVALID, "rules", "at most %d rules", RULES_MAX);
+	if ((rc = check_rules(cat, s->rules, s->nrules)) != CAT_OK)
+		return rc;
 	if ((rc = check_scopes(cat, s->scopes)) != CAT_OK)
 		return rc;
 	/* a user id is sent to the backend with every request */
@@ -1476,11 +1507,8 @@ list_from(const char *org, const char *corg, const char *cid, unsigned char *fro
 		from[n++] = '\0';
 		return n;
 	}
-	if (org != NULL) {
-		n = strlen(org) + 1;
-		memcpy(from, org, n);
-		return n;
-	}
+	if (org != NULL)
+		return org_prefix(org, from); /* cat_list_keys checked the id */
 	from[0] = '\0';
 	return 1;
 }
@@ -1543,7 +1571,8 @@ cat_list_keys(struct catalog *cat, const char *org, unsigned states, const char 
 		next[0] = '\0';
 	if (org == NULL && cat->org[0] != '\0')
 		org = cat->org;
-	if (org != NULL && !sees_org(cat, org))
+	/* an org filter from a query string: checked before it reaches a key buffer */
+	if (org != NULL && (!record_id_valid(org) || !sees_org(cat, org)))
 		return not_found(cat, "organization", org);
 	if (has_cursor && cursor_parse(cursor, org, corg, cid) != 0)
 		return fail(cat, CAT_INVALID, "cursor", "cursor: not one this listing gave");
@@ -1662,6 +1691,8 @@ cat_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created)
 		    "in every listing", cat_shown(cat, s->name, sb, sizeof sb));
 	if (s->set_rate && !rate_ok(&s->rate))
 		return fail(cat, CAT_INVALID, "rate", "rate: not a rate limit keygate takes");
+	if (s->set_rules && (rc = check_rules(cat, s->rules, s->nrules)) != CAT_OK)
+		return rc;
 	/* parse_quota's forms: none; N per day or month (N > 0); N prepaid (N >= 0) */
 	if (s->set_quota && (s->quota.period > QUOTA_CREDITS || s->quota.count > QUOTA_COUNT_MAX ||
 	    (s->quota.period == QUOTA_NONE && s->quota.count != 0) ||
@@ -1672,8 +1703,6 @@ cat_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created)
 		return fail(cat, CAT_INVALID, "max_keys", "max_keys: at most %u", CAT_MAX_KEYS_MAX);
 	if (s->set_overage && s->overage_pct > CAT_OVERAGE_MAX)
 		return fail(cat, CAT_INVALID, "overage", "overage: at most %u%%", CAT_OVERAGE_MAX);
-	if (s->set_rules && s->nrules > RULES_MAX)
-		return fail(cat, CAT_INVALID, "rules", "at most %d rules", RULES_MAX);
 	/* a plan name is logged and sent to the backend with every request */
 	if (cat_is_key(cat, s->name))
 		return fail(cat, CAT_INVALID, "name", "'%s' is an API key, not a plan name",

@@ -207,6 +207,12 @@ expect("... ?org=another: 404", 404, "not_found", "GET", "/v1/keys?org=beta", RO
 expect("an unknown query parameter", 400, "invalid_request", "GET", "/v1/keys?colour=red", RO)
 expect("limit out of range", 400, "invalid_request", "GET", "/v1/keys?limit=1001", RO)
 expect("a bad state", 400, "invalid_request", "GET", "/v1/keys?state=frozen", RO)
+expect("an admin's ?org= longer than any id: 404 (fuzz_api: it overran a buffer)", 404, "not_found",
+       "GET", "/v1/keys?org=" + "j" * 200, ADMIN)
+before = audit_count()
+expect("a rule holding a key: 400 (fuzz_api: the 201 echoed it)", 400, "invalid_request",
+       "POST", "/v1/keys", RW, {"name": "ci", "allow": ["GET /v1/x/" + RW + "/y"]})
+ok(audit_count() == before, "... and nothing audited")
 
 before = audit_count()
 status, doc, _ = j("POST", "/v1/keys", RW, {"name": "ci", "mode": "test", "scopes": ["keys:read"]})

@@ -258,6 +258,14 @@ test_plans(void)
 	ps.name = "bad name";
 	is_int(cat_plan_set(cat, &ps, NULL), CAT_INVALID, "plan set: a bad name is refused");
 	is_str(cat_error(cat)->field, "name", "... naming the field");
+	/* a rule is shown with its plan in every listing and audit record (fuzz_api) */
+	ps.name = "pro";
+	snprintf(wrapped, sizeof wrapped, "GET /v1/%s/x", a_key());
+	ok(rule_parse(RULE_DENY, wrapped, &r, &why) == 0, "a rule whose path holds a key parses");
+	record_rule_view(&r, &v);
+	is_int(cat_plan_set(cat, &ps, NULL), CAT_INVALID, "plan set: a rule with a key inside is refused");
+	is_str(cat_error(cat)->field, "rules", "... naming the field");
+	ok(strstr(msg(cat), wrapped + 20) == NULL, "... without echoing it (%s)", msg(cat));
 	ps.name = a_key();
 	ps.nrules = 0;
 	is_int(cat_plan_set(cat, &ps, NULL), CAT_INVALID, "plan set: a key as the name is refused");
@@ -399,6 +407,14 @@ test_keys(void)
 	ks.user = wrapped;
 	is_int(cat_key_create(cat, &ks, &nk2), CAT_INVALID, "a user id with a key inside: refused");
 	ok(strstr(msg(cat), wrapped + 17) == NULL, "... without echoing it");
+	ks.user = NULL;
+	snprintf(wrapped, sizeof wrapped, "GET /v1/kvla/%s", a_key());
+	ok(rule_parse(RULE_ALLOW, wrapped, &r, &why) == 0, "a rule whose path holds a key parses");
+	record_rule_view(&r, &v);
+	is_int(cat_key_create(cat, &ks, &nk2), CAT_INVALID,
+	    "a key rule with a key inside: refused (found by fuzz_api)");
+	is_str(cat_error(cat)->field, "rules", "... naming the field");
+	ks.nrules = 0;
 	ks.user = " padded";
 	is_int(cat_key_create(cat, &ks, &nk2), CAT_INVALID, "a user id with a leading space: refused");
 	is_str(cat_error(cat)->field, "user", "... naming the field");
@@ -565,6 +581,16 @@ test_cursor(void)
 	    &paged, next), CAT_INVALID, "a cursor of another org's listing: refused");
 	is_int(cat_list_keys(cat, NULL, CAT_LIST_ALL, "garbage", 3, seen_row, &paged, next),
 	    CAT_INVALID, "a cursor that is garbage: refused");
+	{
+		char longorg[ID_MAX * 2 + 1];
+
+		memset(longorg, 'o', sizeof longorg - 1);
+		longorg[sizeof longorg - 1] = '\0';
+		is_int(cat_list_keys(cat, longorg, CAT_LIST_ALL, NULL, 3, seen_row, &paged, next),
+		    CAT_NOTFOUND, "an org filter longer than any id: not found (found by fuzz_api)");
+		is_int(cat_list_keys(cat, "a b", CAT_LIST_ALL, NULL, 3, seen_row, &paged, next),
+		    CAT_NOTFOUND, "an org filter that is no id: not found");
+	}
 	end(cat);
 	cat_new_key_wipe(&nk);
 }
