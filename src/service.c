@@ -454,20 +454,20 @@ flush_history(struct service *svc)
 #define MAINTENANCE_NS NS_PER_S
 #define SLOW_PASS_NS (2 * NS_PER_S)
 
-/* Sleeps until the next tick of a fixed one-second schedule. */
+/* Sleeps until the next tick of a fixed schedule of period ns. */
 static uint64_t
-next_tick(uint64_t *next)
+next_tick(uint64_t *next, uint64_t period)
 {
 	struct timespec at;
 	uint64_t now;
 
-	*next += MAINTENANCE_NS;
+	*next += period;
 	at.tv_sec = (time_t)(*next / NS_PER_S);
 	at.tv_nsec = (long)(*next % NS_PER_S);
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
 		;
 	/* a pass that ran past the next one's time: start again from now */
-	if ((now = kg_mono_ns()) > *next + MAINTENANCE_NS)
+	if ((now = kg_mono_ns()) > *next + period)
 		*next = now;
 	return now;
 }
@@ -493,7 +493,7 @@ maintenance(void *arg)
 	uint64_t next = kg_mono_ns(), now;
 
 	for (;;) {
-		now = next_tick(&next);
+		now = next_tick(&next, MAINTENANCE_NS);
 		__atomic_store_n(&maintenance_started, now, __ATOMIC_RELAXED);
 		pthread_rwlock_rdlock(&store_lock);
 		if (svc->kg.store == NULL) {
@@ -512,20 +512,28 @@ maintenance(void *arg)
 }
 
 /*
- * The flush thread: every second, on the same fixed schedule, what the
- * organizations consumed to the ledger (one worker of the host at a time)
- * and this worker's usage history, each a synchronous commit.  A slow disk
- * makes it late, never the failure check, and it says so.
+ * The flush thread, on a fixed schedule: every half second what the
+ * organizations consumed to the ledger (one worker of the host at a time),
+ * every second this worker's usage history, each a synchronous commit.
+ * Credits are money: what a crash of every process can hand out again is
+ * what was counted since the last ledger flush, so that flush runs twice
+ * as often as the spec's "at least once a second" (it writes only the
+ * organizations counted in, a few records).  A slow disk makes the thread
+ * late, never the failure check, and it says so.
  */
+#define LEDGER_FLUSH_NS (NS_PER_S / 2)
+#define HISTORY_EVERY 2 /* ledger ticks */
+
 static void *
 flusher(void *arg)
 {
 	static uint64_t logged_at;
 	struct service *svc = arg;
 	uint64_t next = kg_mono_ns(), now, t1;
+	unsigned tick = 0;
 
 	for (;;) {
-		now = next_tick(&next);
+		now = next_tick(&next, LEDGER_FLUSH_NS);
 		__atomic_store_n(&flush_started, now, __ATOMIC_RELAXED);
 		pthread_rwlock_rdlock(&store_lock);
 		if (svc->kg.store == NULL) {
@@ -536,7 +544,8 @@ flusher(void *arg)
 		if (!store_broken(svc->kg.store)) {
 			flush_ledger(svc);
 			t1 = kg_mono_ns();
-			flush_history(svc);
+			if (++tick % HISTORY_EVERY == 0)
+				flush_history(svc);
 			if (kg_mono_ns() - now > SLOW_PASS_NS && flush_log_due(&logged_at))
 				log_warnx("a flush took %llu ms (ledger %llu, history %llu): "
 				    "the store is slow to commit",
