@@ -96,7 +96,8 @@ read_body(struct api_prog *p, FCGX_Request *rq, size_t *len, size_t *kept)
 		total += (uint64_t)got;
 		*kept = total < API_BODY_MAX ? (size_t)total : API_BODY_MAX;
 	}
-	OPENSSL_cleanse(sink, sizeof sink);
+	if (total > API_BODY_MAX) /* the sink held some of it */
+		OPENSSL_cleanse(sink, sizeof sink);
 	if ((has_length && !bad_length && declared > API_BODY_MAX) || total > API_BODY_MAX)
 		return API_BODY_TOO_LARGE;
 	if (FCGX_GetError(rq->in) != 0 || bad_length || (has_length && declared != total))
