@@ -10,6 +10,8 @@
 #     Content-Length and chunked), the new key works at once on the API and
 #     at the protected location, is revoked (DELETE) and is a 401 on both
 #     at the very next request
+#   - every route of the API once, by an admin key: PUT, PATCH, DELETE,
+#     ids and query strings in the path, JSON bodies; verify by a verify key
 #   - Authorization: Bearer and X-Api-Key both reach keygate-api (and for
 #     Apache: without CGIPassAuth On, Bearer keys do not)
 #   - a body of 64 KiB passes, one byte more is a 413 (by Content-Length
@@ -36,6 +38,8 @@ install -m 755 "$KEYGATE_API" "$T/bin/keygate-api" || die "cannot copy $KEYGATE_
 API=$T/bin/keygate-api
 make_store
 new_key KEY_W --org acme --scope keys:write --scope keys:read
+new_key KEY_ADMIN --org acme --scope admin
+new_key KEY_VERIFY --org acme --scope verify
 start_http_echo
 # Keys made through the API, for the log check at the end.
 MADE=""
@@ -66,7 +70,7 @@ jget() {
 	try:
 	    d = json.load(open(sys.argv[1], encoding="utf-8"))
 	    for k in sys.argv[2:]:
-	        d = d[k]
+	        d = d[int(k)] if isinstance(d, list) else d[k]
 	except (ValueError, KeyError, TypeError):
 	    d = "(none)"
 	print("null" if d is None else d)
@@ -110,6 +114,57 @@ padded_body 65537 "$T/body-64k+1"
 who_413() {
 	if [ "$(hdr Content-Type)" = application/json ]; then echo "keygate-api (JSON too_large)"
 	else echo "the server ($(hdr Content-Type | cut -d';' -f1))"; fi
+}
+
+# every_route SERVER API: each route of keygate-api once through the server,
+# with the methods, bodies and path segments a server could mangle (PUT,
+# PATCH, DELETE, ids in the path, a query string), by an admin key.
+every_route() {
+	local server=$1 api=$2 m path want body id org=srv-$1 plan=srv-$1
+	req "$server: a key to rotate" -X POST -H "X-Api-Key: $KEY_ADMIN" \
+		-H "Content-Type: application/json" --data '{"name":"to rotate","org":"acme"}' "$api/keys"
+	expect_status 201
+	id=$(jget object id)
+	MADE="$MADE $(jget key)"
+	while read -r m path want body; do
+		[ -n "$m" ] || continue
+		path=${path//@ID@/$id} path=${path//@ORG@/$org} path=${path//@PLAN@/$plan}
+		body=${body//@ORG@/$org} body=${body//@PLAN@/$plan}
+		if [ -n "$body" ]; then
+			req "$server: $m $path" -X "$m" -H "Authorization: Bearer $KEY_ADMIN" \
+				-H "Content-Type: application/json" --data "$body" "$api$path"
+		else
+			req "$server: $m $path" -X "$m" -H "Authorization: Bearer $KEY_ADMIN" "$api$path"
+		fi
+		expect_status "$want"
+		case $want in 2*) expect_header Content-Type application/json ;; esac
+		case $path in */rotate) MADE="$MADE $(jget key)" ;; esac
+	done <<-EOF
+	POST	/self	200	{}
+	GET	/keys?org=acme&state=active&limit=2	200
+	GET	/keys/@ID@	200
+	POST	/keys/@ID@/rotate	201	{"grace":"1h"}
+	GET	/keys/@ID@/secret	404
+	GET	/usage?org=acme	200
+	PUT	/plans/@PLAN@	201	{"rate":"10/s","max_keys":4}
+	PUT	/plans/@PLAN@	200	{"max_keys":5}
+	GET	/plans/@PLAN@	200
+	GET	/plans	200
+	POST	/orgs	201	{"id":"@ORG@","plan":"@PLAN@","name":"Made through a server"}
+	GET	/orgs/@ORG@	200
+	PATCH	/orgs/@ORG@	200	{"suspended":true}
+	GET	/orgs	200
+	POST	/orgs/@ORG@/credits	200	{"amount":5}
+	DELETE	/plans/@PLAN@	409
+	GET	/audit?org=@ORG@&limit=3	200
+	EOF
+	req "$server: the audit trail has the last change" -H "X-Api-Key: $KEY_ADMIN" \
+		"$api/audit?org=$org&limit=1"
+	expect_json_member records 0 action org.credit
+	req "$server: POST /verify" -X POST -H "X-Api-Key: $KEY_VERIFY" \
+		-H "Content-Type: application/json" --data "{\"key\":\"$KEY_LIVE\"}" "$api/verify"
+	expect_status 200
+	expect_json_member valid True
 }
 
 # run_api SERVER BASE GATE: the scenario, through the server at BASE
@@ -179,6 +234,8 @@ run_api() {
 	expect_status 200
 	req "$server: ... then a 401" -H "Authorization: Bearer $chunked" "$gate"
 	expect_denial 401 invalid_api_key
+
+	every_route "$server" "$api"
 
 	note "$server: errors as keygate-api writes them"
 	req "$server: PUT /v1/keys" -X PUT -H "Authorization: Bearer $KEY_W" "$api/keys"
@@ -368,5 +425,5 @@ else
 fi
 
 # shellcheck disable=SC2086
-expect_no_key_in_logs "$KEY_W" "$KEY_LIVE" $MADE
+expect_no_key_in_logs "$KEY_W" "$KEY_LIVE" "$KEY_ADMIN" "$KEY_VERIFY" $MADE
 finish
