@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -26,8 +27,11 @@
 #include "decision.h"
 #include "jsonparse.h"
 #include "log.h"
+#include "metrics.h"
+#include "netmask.h"
 #include "params.h"
 #include "parse.h"
+#include "rules.h"
 #include "tally.h"
 
 /*
@@ -48,6 +52,7 @@ struct api {
 	FILE *outf;
 	char head[1024];
 	char deny[4096];
+	char metrics[METRICS_TEXT_MAX];
 };
 
 struct qparam {
@@ -81,6 +86,7 @@ struct req {
 	struct json j;
 	int answered;
 	int outcome;   /* what the answer was, for the metrics (decision.h) */
+	int is_metrics; /* the path is /metrics, not under /v1 */
 };
 
 /* ---- answers ---- */
@@ -98,16 +104,18 @@ emit(struct req *r, const char *buf, size_t n)
 	r->env->emit(r->env->emit_arg, buf, n);
 }
 
-/* Sends status, headers (extra: more header lines, may be NULL) and the body written. */
+/*
+ * Sends status, headers (the Content-Type ctype; extra: more header lines,
+ * may be NULL) and the body written.
+ */
 static void
-send(struct req *r, int status, const char *extra)
+send_as(struct req *r, int status, const char *ctype, const char *extra)
 {
 	struct api *p = r->prog;
 	const char *phrase = decision_phrase(status);
 	long len;
 	int n;
 
-	fputc('\n', p->outf);
 	fflush(p->outf);
 	len = ftell(p->outf);
 	if (len < 0 || ferror(p->outf) || (size_t)len >= API_OUT_MAX) {
@@ -124,12 +132,20 @@ send(struct req *r, int status, const char *extra)
 	else if (status == 201)
 		r->outcome = decision_api_outcome(API_CREATED);
 	n = snprintf(p->head, sizeof p->head, "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\nCache-Control: no-store\r\n%s\r\n",
-	    status, phrase ? phrase : "Unknown", extra ? extra : "");
+	    "Content-Type: %s\r\nCache-Control: no-store\r\n%s\r\n",
+	    status, phrase ? phrase : "Unknown", ctype, extra ? extra : "");
 	if (n > 0 && (size_t)n < sizeof p->head)
 		emit(r, p->head, (size_t)n);
 	emit(r, p->out, (size_t)len);
 	r->answered = 1;
+}
+
+/* A JSON answer (the document written, then its newline). */
+static void
+send(struct req *r, int status, const char *extra)
+{
+	fputc('\n', r->prog->outf);
+	send_as(r, status, "application/json", extra);
 }
 
 /* An error answer: the code's status, its code and a message (default: the code's). */
@@ -346,6 +362,7 @@ struct route {
 	unsigned method;
 	uint32_t scope;        /* 0: any valid key; NEEDS_NONE: no key */
 	handler_fn fn;
+	int no_catalog;        /* reads only the decision: no catalog session */
 };
 
 #define NEEDS_NONE UINT32_MAX
@@ -372,26 +389,27 @@ static void h_audit(struct req *r);
 static void h_health(struct req *r);
 
 static const struct route routes[] = {
-	{"self", M_GET | M_POST, 0, h_self},
-	{"verify", M_POST, SCOPE_VERIFY, h_verify},
-	{"keys", M_GET, SCOPE_KEYS_READ, h_keys_list},
-	{"keys", M_POST, SCOPE_KEYS_WRITE, h_keys_create},
-	{"keys/*", M_GET, SCOPE_KEYS_READ, h_key_show},
-	{"keys/*", M_DELETE, SCOPE_KEYS_WRITE, h_key_revoke},
-	{"keys/*/rotate", M_POST, SCOPE_KEYS_WRITE, h_key_rotate},
-	{"keys/*/secret", M_GET, SCOPE_KEYS_REVEAL, h_key_secret},
-	{"usage", M_GET, SCOPE_KEYS_READ, h_usage},
-	{"orgs", M_GET, SCOPE_ADMIN, h_orgs_list},
-	{"orgs", M_POST, SCOPE_ADMIN, h_orgs_create},
-	{"orgs/*", M_GET, SCOPE_ADMIN, h_org_show},
-	{"orgs/*", M_PATCH, SCOPE_ADMIN, h_org_change},
-	{"orgs/*/credits", M_POST, SCOPE_ADMIN, h_org_credits},
-	{"plans", M_GET, SCOPE_ADMIN, h_plans_list},
-	{"plans/*", M_PUT, SCOPE_ADMIN, h_plan_put},
-	{"plans/*", M_GET, SCOPE_ADMIN, h_plan_show},
-	{"plans/*", M_DELETE, SCOPE_ADMIN, h_plan_delete},
-	{"audit", M_GET, SCOPE_ADMIN, h_audit},
-	{"health", M_GET, NEEDS_NONE, h_health},
+	{"self", M_GET | M_POST, 0, h_self, 0},
+	/* what services call per request: a session is a calloc and a wipe of 23 KiB */
+	{"verify", M_POST, SCOPE_VERIFY, h_verify, 1},
+	{"keys", M_GET, SCOPE_KEYS_READ, h_keys_list, 0},
+	{"keys", M_POST, SCOPE_KEYS_WRITE, h_keys_create, 0},
+	{"keys/*", M_GET, SCOPE_KEYS_READ, h_key_show, 0},
+	{"keys/*", M_DELETE, SCOPE_KEYS_WRITE, h_key_revoke, 0},
+	{"keys/*/rotate", M_POST, SCOPE_KEYS_WRITE, h_key_rotate, 0},
+	{"keys/*/secret", M_GET, SCOPE_KEYS_REVEAL, h_key_secret, 0},
+	{"usage", M_GET, SCOPE_KEYS_READ, h_usage, 0},
+	{"orgs", M_GET, SCOPE_ADMIN, h_orgs_list, 0},
+	{"orgs", M_POST, SCOPE_ADMIN, h_orgs_create, 0},
+	{"orgs/*", M_GET, SCOPE_ADMIN, h_org_show, 0},
+	{"orgs/*", M_PATCH, SCOPE_ADMIN, h_org_change, 0},
+	{"orgs/*/credits", M_POST, SCOPE_ADMIN, h_org_credits, 0},
+	{"plans", M_GET, SCOPE_ADMIN, h_plans_list, 0},
+	{"plans/*", M_PUT, SCOPE_ADMIN, h_plan_put, 0},
+	{"plans/*", M_GET, SCOPE_ADMIN, h_plan_show, 0},
+	{"plans/*", M_DELETE, SCOPE_ADMIN, h_plan_delete, 0},
+	{"audit", M_GET, SCOPE_ADMIN, h_audit, 0},
+	{"health", M_GET, NEEDS_NONE, h_health, 0},
 };
 
 /* Whether the request's segments match a pattern. */
@@ -499,6 +517,8 @@ parse_target(struct req *r, const char *uri)
 	size_t plen;
 	char *save = NULL, *tok;
 
+	if (uri != NULL)
+		uri = uri_path_start(uri);
 	if (uri == NULL || strncmp(uri, p->prefix, p->prefix_len) != 0 ||
 	    (uri[p->prefix_len] != '/' && uri[p->prefix_len] != '\0' && uri[p->prefix_len] != '?')) {
 		fail(r, API_NOT_FOUND, NULL);
@@ -519,12 +539,13 @@ parse_target(struct req *r, const char *uri)
 		return -1;
 	}
 	memcpy(r->segbuf, r->path, plen + 1);
+	r->is_metrics = strcmp(r->path, "/metrics") == 0;
 	tok = strtok_r(r->segbuf, "/", &save);
-	if (tok == NULL || strcmp(tok, "v1") != 0) {
+	if (!r->is_metrics && (tok == NULL || strcmp(tok, "v1") != 0)) {
 		fail(r, API_NOT_FOUND, NULL);
 		return -1;
 	}
-	for (r->nseg = 0; (tok = strtok_r(NULL, "/", &save)) != NULL; ) {
+	for (r->nseg = 0; !r->is_metrics && (tok = strtok_r(NULL, "/", &save)) != NULL; ) {
 		if (r->nseg == sizeof r->seg / sizeof r->seg[0] || !segment_ok(tok)) {
 			fail(r, API_NOT_FOUND, NULL);
 			return -1;
@@ -572,6 +593,14 @@ parse_target(struct req *r, const char *uri)
 }
 
 /* Parses the body the front-end read: 0, or answered. */
+/* "application/json", in any case, alone or with parameters ("; charset=utf-8"). */
+static int
+json_media_type(const char *ctype)
+{
+	return strncasecmp(ctype, "application/json", 16) == 0 &&
+	    (ctype[16] == '\0' || ctype[16] == ';' || ctype[16] == ' ' || ctype[16] == '\t');
+}
+
 static int
 parse_body(struct req *r, enum api_body state, const char *ctype)
 {
@@ -583,13 +612,12 @@ parse_body(struct req *r, enum api_body state, const char *ctype)
 		return -1;
 	}
 	if (state == API_BODY_SHORT) {
-		fail(r, API_INVALID_REQUEST, "the body is shorter than its Content-Length");
+		fail(r, API_INVALID_REQUEST, "the body did not arrive whole, or is not as long as its Content-Length");
 		return -1;
 	}
 	if (r->body_len == 0)
 		return 0;
-	if (ctype != NULL && ctype[0] != '\0' &&
-	    strncmp(ctype, "application/json", 16) != 0) {
+	if (ctype != NULL && ctype[0] != '\0' && !json_media_type(ctype)) {
 		fail(r, API_INVALID_REQUEST, "Content-Type: the body must be application/json");
 		return -1;
 	}
@@ -1128,20 +1156,27 @@ h_key_rotate(struct req *r)
 	answer_new_key(r, &nk, nk.replaces);
 }
 
+/* The secret of a key, from a store with a vault; audited as key.reveal. */
 static void
 h_key_secret(struct req *r)
 {
-	struct cat_key k;
+	char key[APIKEY_BUF];
 
 	if (query_only(r, NULL) != 0 || body_only(r, NULL, 0) != 0)
 		return;
-	/* the key must be one the caller may see; its secret is not kept here */
-	if (cat_get_key(r->cat, r->seg[1], &k) != CAT_OK) {
+	if (cat_key_reveal(r->cat, r->seg[1], key, sizeof key) != CAT_OK) {
 		fail_cat(r);
 		return;
 	}
-	fail(r, API_NOT_FOUND, "this store keeps no copy of keys' secrets "
-	    "(keygate init --vault-file)");
+	out_begin(r);
+	json_obj_begin(&r->j);
+	json_kv_str(&r->j, "key", key, 0);
+	json_obj_end(&r->j);
+	OPENSSL_cleanse(key, sizeof key);
+	send(r, 200, NULL);
+	/* the answer buffer held the secret too */
+	OPENSSL_cleanse(r->prog->out, API_OUT_MAX);
+	rewind(r->prog->outf);
 }
 
 /* ---- usage ---- */
@@ -1580,6 +1615,68 @@ h_health(struct req *r)
 	send(r, ok ? 200 : 503, NULL);
 }
 
+/* ---- metrics ---- */
+
+/* 405, with Allow: the methods the path takes. */
+static void
+fail_method(struct req *r, unsigned allowed)
+{
+	const struct decision_info *d = decision_api_info(API_METHOD);
+	char allow[96];
+
+	allow_header(allowed, allow, sizeof allow);
+	out_begin(r);
+	json_obj_begin(&r->j);
+	json_key(&r->j, "error");
+	json_obj_begin(&r->j);
+	json_kv_str(&r->j, "code", d->code, 0);
+	json_kv_str(&r->j, "message", d->message, 0);
+	json_obj_end(&r->j);
+	json_obj_end(&r->j);
+	send(r, d->status, allow);
+	r->outcome = decision_api_outcome(API_METHOD);
+}
+
+/*
+ * GET /metrics, beside /v1 (the Prometheus text format is a contract of
+ * its own, not a version of this API): what every program of the store
+ * counted (metrics.h), as `keygate metrics` prints it.  For a key with
+ * scope admin; from an address that metrics-allow lists (keygate.conf),
+ * without a key: no key is read then, so that a scraper holds no secret.
+ */
+static void
+h_metrics(struct req *r, const struct params *p, enum api_body body_state, const char *ctype)
+{
+	const struct api_env *env = r->env;
+	int n;
+
+	if (method_bit(r->method) != M_GET) {
+		fail_method(r, M_GET);
+		return;
+	}
+	if (!netmask_list_match(env->metrics_allow, env->metrics_allow_n, r->remote)) {
+		if (authenticate(r, p) != 0)
+			return;
+		if (!cat_scopes_allow(r->scopes, SCOPE_ADMIN)) {
+			fail(r, API_INSUFFICIENT_SCOPE, NULL);
+			return;
+		}
+	}
+	if (parse_body(r, body_state, ctype) != 0 || query_only(r, NULL) != 0 ||
+	    body_only(r, NULL, 0) != 0)
+		return;
+	n = env->metrics == NULL ? -1 :
+	    env->metrics(env->metrics_arg, r->prog->metrics, sizeof r->prog->metrics);
+	if (n < 0) {
+		log_warnx("GET /metrics: the metrics file cannot be read");
+		fail(r, API_UNAVAILABLE, NULL);
+		return;
+	}
+	out_begin(r);
+	fwrite(r->prog->metrics, 1, (size_t)n, r->prog->outf);
+	send_as(r, 200, METRICS_CONTENT_TYPE, NULL);
+}
+
 /* ---- one request ---- */
 
 int
@@ -1589,7 +1686,6 @@ api_handle(struct api *prog, const struct api_env *env, char **envp,
 	struct params p;
 	struct req r;
 	const struct route *rt;
-	char allow[96];
 	unsigned allowed;
 	const char *ctype = NULL;
 	char **e;
@@ -1609,24 +1705,15 @@ api_handle(struct api *prog, const struct api_env *env, char **envp,
 			ctype = *e + 13;
 	if (parse_target(&r, p.uri) != 0)
 		goto out;
+	if (r.is_metrics) {
+		h_metrics(&r, &p, body_state, ctype);
+		goto out;
+	}
 	if ((rt = route(&r, &allowed)) == NULL) {
-		if (allowed == 0) {
+		if (allowed == 0)
 			fail(&r, API_NOT_FOUND, NULL);
-		} else {
-			const struct decision_info *d = decision_api_info(API_METHOD);
-
-			allow_header(allowed, allow, sizeof allow);
-			out_begin(&r);
-			json_obj_begin(&r.j);
-			json_key(&r.j, "error");
-			json_obj_begin(&r.j);
-			json_kv_str(&r.j, "code", d->code, 0);
-			json_kv_str(&r.j, "message", d->message, 0);
-			json_obj_end(&r.j);
-			json_obj_end(&r.j);
-			send(&r, d->status, allow);
-			r.outcome = decision_api_outcome(API_METHOD);
-		}
+		else
+			fail_method(&r, allowed);
 		goto out;
 	}
 	if (rt->scope != NEEDS_NONE && authenticate(&r, &p) != 0)
@@ -1637,7 +1724,7 @@ api_handle(struct api *prog, const struct api_env *env, char **envp,
 		fail(&r, API_INSUFFICIENT_SCOPE, NULL);
 		goto out;
 	}
-	if (rt->scope != NEEDS_NONE && open_catalog(&r) != 0)
+	if (rt->scope != NEEDS_NONE && !rt->no_catalog && open_catalog(&r) != 0)
 		goto out;
 	rt->fn(&r);
 	if (!r.answered)

@@ -19,6 +19,7 @@
 
 #include "catalog.h"
 #include "catfwd.h"
+#include "vault.h"
 #include "counters.h"
 #include "keyindex.h"
 #include "policy.h"
@@ -202,10 +203,30 @@ cat_is_key(struct catalog *cat, const char *s)
 	return held;
 }
 
+/*
+ * Whether a text holds an API key: one of this store's format anywhere
+ * in it (apikey_redact would cut it), or the whole text a key the store
+ * holds (imported keys have any format).  Names and ids are shown in
+ * every listing, log line and audit record, and org and user ids are sent
+ * to the backend with every request: a key pasted into one would be too.
+ */
+static int
+holds_key(struct catalog *cat, const char *s)
+{
+	char red[TEXT_MAX * 4];
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (cat_is_key(cat, s))
+		return 1;
+	apikey_redact(s, red, sizeof red);
+	return strcmp(red, s) != 0;
+}
+
 const char *
 cat_shown(struct catalog *cat, const char *arg, char *buf, size_t n)
 {
-	if (record_id_valid(arg) && !cat_is_key(cat, arg))
+	if (record_id_valid(arg) && !holds_key(cat, arg))
 		return arg;
 	apikey_display(cat->kg->prefix, arg, strlen(arg), buf, n);
 	return buf;
@@ -801,6 +822,22 @@ orgkey(const char *org, const char *id, unsigned char *out)
 	return o + 1 + n;
 }
 
+/*
+ * org \0: where org's keys begin.  Returns the length, or 0 for what is no
+ * org id (it would not fit the buffer, and no key is filed under it).
+ */
+static size_t
+org_prefix(const char *org, unsigned char out[ID_MAX + 1])
+{
+	size_t n = strlen(org);
+
+	if (n == 0 || n > ID_MAX)
+		return 0;
+	memcpy(out, org, n);
+	out[n] = '\0';
+	return n + 1;
+}
+
 static int
 orgkey_parse(const void *key, size_t len, char org[ID_MAX + 1], char id[KEYID_LEN + 1])
 {
@@ -1028,14 +1065,14 @@ check_max_keys(struct catalog *cat, const char *org, const struct org_rec *o,
 {
 	struct count_active ca = {cat, org, kg_now(), 0, ST_OK};
 	unsigned char from[ORGKEY_MAX];
-	size_t n = strlen(org);
+	size_t n;
 	int rc;
 
 	if (p->max_keys == 0 || (uint64_t)o->nkeys + adding <= p->max_keys)
 		return CAT_OK;
-	memcpy(from, org, n);
-	from[n] = '\0';
-	rc = store_scan_from(cat->kg->store, cat->txn, TBL_ORGKEYS, from, n + 1,
+	if ((n = org_prefix(org, from)) == 0)
+		return not_found(cat, "organization", org);
+	rc = store_scan_from(cat->kg->store, cat->txn, TBL_ORGKEYS, from, n,
 	    count_active_row, &ca);
 	if (rc == ST_OK)
 		rc = ca.rc;
@@ -1052,25 +1089,6 @@ rate_ok(const struct rate_spec *r)
 {
 	return r->count == 0 || (r->count <= RATE_COUNT_MAX &&
 	    (r->window_s == 1 || r->window_s == 60 || r->window_s == 3600));
-}
-
-/*
- * Whether a free text holds an API key: one of this store's format
- * anywhere in it (apikey_redact would cut it), or the whole text a key
- * the store holds (imported keys have any format).  Names are shown in
- * every listing and audit record: a key pasted into one would be too.
- */
-static int
-holds_key(struct catalog *cat, const char *s)
-{
-	char red[TEXT_MAX * 4];
-
-	if (s == NULL || s[0] == '\0')
-		return 0;
-	if (cat_is_key(cat, s))
-		return 1;
-	apikey_redact(s, red, sizeof red);
-	return strcmp(red, s) != 0;
 }
 
 static int
@@ -1113,6 +1131,21 @@ check_scopes(struct catalog *cat, uint32_t scopes)
 	return CAT_OK;
 }
 
+/* Rules are listed, audited and shown with their key or plan: none may hold a key. */
+static int
+check_rules(struct catalog *cat, const struct rule_view *r, size_t n)
+{
+	size_t i;
+
+	if (n > RULES_MAX)
+		return fail(cat, CAT_INVALID, "rules", "at most %d rules", RULES_MAX);
+	for (i = 0; i < n; i++)
+		if (holds_key(cat, r[i].host) || holds_key(cat, r[i].path))
+			return fail(cat, CAT_INVALID, "rules", "rule %zu holds an API key; rules are "
+			    "shown in every listing and audit record", i + 1);
+	return CAT_OK;
+}
+
 static int
 check_key_spec(struct catalog *cat, const struct cat_key_spec *s, int64_t *expires_at)
 {
@@ -1132,16 +1165,49 @@ check_key_spec(struct catalog *cat, const struct cat_key_spec *s, int64_t *expir
 		return rc;
 	if (!rate_ok(&s->rate))
 		return fail(cat, CAT_INVALID, "rate", "rate: not a rate limit keygate takes");
-	if (s->nrules > RULES_MAX)
-		return fail(cat, CAT_INVALID, "rules", "at most %d rules", RULES_MAX);
+	if ((rc = check_rules(cat, s->rules, s->nrules)) != CAT_OK)
+		return rc;
 	if ((rc = check_scopes(cat, s->scopes)) != CAT_OK)
 		return rc;
 	/* a user id is sent to the backend with every request */
-	if (u != NULL && cat_is_key(cat, u))
-		return fail(cat, CAT_INVALID, "user", "user is an API key, not a user id");
+	if (u != NULL && holds_key(cat, u))
+		return fail(cat, CAT_INVALID, "user", "user holds an API key; a user id is sent "
+		    "with every request");
 	if (!sees_org(cat, s->org))
 		return not_found(cat, "organization", s->org);
 	return CAT_OK;
+}
+
+/*
+ * A store made with a vault keeps every new key's secret sealed beside its
+ * digest (vault.h).  The vault is loaded before the transaction, so that a
+ * vault file that cannot be read refuses the key before anything is
+ * written: a key made then could never be revealed.
+ */
+static int
+prepare_vault(struct catalog *cat)
+{
+	char err[600];
+	int none;
+
+	if (!kg_has_vault(cat->kg) || kg_vault(cat->kg, &none, err, sizeof err) != NULL)
+		return CAT_OK;
+	return fail(cat, CAT_STORE, NULL, "%s; nothing was made", err);
+}
+
+static int
+seal_secret(struct catalog *cat, const char *id, const char *key)
+{
+	unsigned char sealed[VAULT_SEALED_MAX];
+	int n, rc;
+
+	if (cat->kg->vault == NULL)
+		return CAT_OK;
+	n = vault_seal(cat->kg->vault, id, key, strlen(key), sealed, sizeof sealed);
+	if (n < 0)
+		return fail(cat, CAT_STORE, NULL, "cannot seal the new key's secret");
+	rc = store_put(cat->kg->store, cat->txn, TBL_SECRETS, id, strlen(id), sealed, (size_t)n, 1);
+	return rc == ST_OK ? CAT_OK : store_fail(cat, rc, "sealed secret");
 }
 
 /* ---- key create ---- */
@@ -1198,7 +1264,8 @@ key_create_body(struct catalog *cat, void *ctx)
 		memcpy(k.rules, s->rules, s->nrules * sizeof s->rules[0]);
 	k.nrules = s->nrules;
 	k.scopes = s->scopes;
-	if ((rc = write_new_key(cat, digest, &k)) != CAT_OK)
+	if ((rc = write_new_key(cat, digest, &k)) != CAT_OK ||
+	    (rc = seal_secret(cat, k.id, op->out->key)) != CAT_OK)
 		return rc;
 	o.nkeys++;
 	if ((rc = put_org(cat, s->org, &o)) != CAT_OK)
@@ -1225,7 +1292,7 @@ cat_key_create(struct catalog *cat, const struct cat_key_spec *spec, struct cat_
 		return catfwd_key_create(cat, spec, out);
 	memset(out, 0, sizeof *out);
 	if ((rc = check_key_spec(cat, spec, &op.expires_at)) != CAT_OK ||
-	    (rc = need_orgkeys(cat)) != CAT_OK)
+	    (rc = need_orgkeys(cat)) != CAT_OK || (rc = prepare_vault(cat)) != CAT_OK)
 		return rc;
 	rc = run(cat, key_create_body, &op);
 	if (rc != CAT_OK)
@@ -1258,6 +1325,10 @@ key_revoke_body(struct catalog *cat, void *ctx)
 	}
 	k.flags |= KEYF_REVOKED;
 	k.revoked_at = kg_now();
+	/* a revoked key's secret is of use to nobody: it is not kept */
+	rc = store_del(cat->kg->store, cat->txn, TBL_SECRETS, k.id, strlen(k.id));
+	if (rc != ST_OK && rc != ST_NOTFOUND)
+		return store_fail(cat, rc, "sealed secret");
 	if ((rc = put_key(cat, digest, &k)) != CAT_OK ||
 	    (rc = read_org(cat, k.org, obuf, &o, 1)) != CAT_OK)
 		return rc;
@@ -1347,7 +1418,8 @@ key_rotate_body(struct catalog *cat, void *ctx)
 	nk.revoked_at = nk.last_used_at = 0;
 	if (s->set_expires)
 		nk.expires_at = op->expires_at;
-	if ((rc = write_new_key(cat, ndigest, &nk)) != CAT_OK)
+	if ((rc = write_new_key(cat, ndigest, &nk)) != CAT_OK ||
+	    (rc = seal_secret(cat, nk.id, op->out->key)) != CAT_OK)
 		return rc;
 	if (s->grace == 0) {
 		k.flags |= KEYF_REVOKED;
@@ -1388,11 +1460,61 @@ cat_key_rotate(struct catalog *cat, const struct cat_rotate_spec *spec, struct c
 	if (spec->grace < 0 || spec->grace > CAT_GRACE_MAX)
 		return fail(cat, CAT_INVALID, "grace", "grace: at most 30d");
 	if ((rc = check_expiry(cat, spec->set_expires, spec->expires_at, spec->force,
-	    &op.expires_at)) != CAT_OK || (rc = need_orgkeys(cat)) != CAT_OK)
+	    &op.expires_at)) != CAT_OK || (rc = need_orgkeys(cat)) != CAT_OK ||
+	    (rc = prepare_vault(cat)) != CAT_OK)
 		return rc;
 	rc = run(cat, key_rotate_body, &op);
 	if (rc != CAT_OK)
 		cat_new_key_wipe(out);
+	return rc;
+}
+
+/* ---- key reveal ---- */
+
+struct reveal_op {
+	const char *id;
+	char *out;
+	size_t cap;
+};
+
+static int
+key_reveal_body(struct catalog *cat, void *ctx)
+{
+	struct reveal_op *op = ctx;
+	unsigned char kbuf[RECORD_MAX], digest[DIGEST_LEN], sealed[VAULT_SEALED_MAX + 1];
+	struct key_rec k;
+	size_t len;
+	int rc, n;
+
+	if ((rc = read_key(cat, op->id, digest, kbuf, &k, 0)) != CAT_OK)
+		return rc;
+	if (k.flags & KEYF_REVOKED)
+		return fail(cat, CAT_NOTFOUND, NULL, "key %s is revoked: its secret is not kept", k.id);
+	rc = store_get(cat->kg->store, cat->txn, TBL_SECRETS, k.id, strlen(k.id), sealed,
+	    sizeof sealed, &len, 0);
+	if (rc == ST_NOTFOUND)
+		return fail(cat, CAT_NOTFOUND, NULL, "the secret of key %s is not kept "
+		    "(imported, or made before the store had a vault)", k.id);
+	if (rc != ST_OK)
+		return store_fail(cat, rc, "sealed secret");
+	if ((n = vault_open(cat->kg->vault, k.id, sealed, len, op->out, op->cap)) < 0)
+		return fail(cat, CAT_STORE, NULL, "the sealed secret of key %s cannot be opened "
+		    "(damaged, or sealed under another vault)", k.id);
+	audit_begin(&cat->audit, "key.reveal", k.org, k.id);
+	return audit_commit(cat);
+}
+
+int
+cat_key_reveal(struct catalog *cat, const char *id, char *out, size_t cap)
+{
+	struct reveal_op op = {id, out, cap};
+	char err[600];
+	int none, rc;
+
+	if (kg_vault(cat->kg, &none, err, sizeof err) == NULL)
+		return fail(cat, none ? CAT_NOTFOUND : CAT_STORE, NULL, "%s", err);
+	if ((rc = run(cat, key_reveal_body, &op)) != CAT_OK)
+		OPENSSL_cleanse(out, cap);
 	return rc;
 }
 
@@ -1475,11 +1597,8 @@ list_from(const char *org, const char *corg, const char *cid, unsigned char *fro
 		from[n++] = '\0';
 		return n;
 	}
-	if (org != NULL) {
-		n = strlen(org) + 1;
-		memcpy(from, org, n);
-		return n;
-	}
+	if (org != NULL)
+		return org_prefix(org, from); /* cat_list_keys checked the id */
 	from[0] = '\0';
 	return 1;
 }
@@ -1542,7 +1661,8 @@ cat_list_keys(struct catalog *cat, const char *org, unsigned states, const char 
 		next[0] = '\0';
 	if (org == NULL && cat->org[0] != '\0')
 		org = cat->org;
-	if (org != NULL && !sees_org(cat, org))
+	/* an org filter from a query string: checked before it reaches a key buffer */
+	if (org != NULL && (!record_id_valid(org) || !sees_org(cat, org)))
 		return not_found(cat, "organization", org);
 	if (has_cursor && cursor_parse(cursor, org, corg, cid) != 0)
 		return fail(cat, CAT_INVALID, "cursor", "cursor: not one this listing gave");
@@ -1658,8 +1778,13 @@ cat_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created)
 		return catfwd_plan_set(cat, s, created);
 	if (!record_id_valid(s->name))
 		return fail(cat, CAT_INVALID, "name", "plan names are 1-64 of A-Z a-z 0-9 . _ -");
+	if (holds_key(cat, s->name))
+		return fail(cat, CAT_INVALID, "name", "'%s' holds an API key; a plan name is shown "
+		    "in every listing", cat_shown(cat, s->name, sb, sizeof sb));
 	if (s->set_rate && !rate_ok(&s->rate))
 		return fail(cat, CAT_INVALID, "rate", "rate: not a rate limit keygate takes");
+	if (s->set_rules && (rc = check_rules(cat, s->rules, s->nrules)) != CAT_OK)
+		return rc;
 	/* parse_quota's forms: none; N per day or month (N > 0); N prepaid (N >= 0) */
 	if (s->set_quota && (s->quota.period > QUOTA_CREDITS || s->quota.count > QUOTA_COUNT_MAX ||
 	    (s->quota.period == QUOTA_NONE && s->quota.count != 0) ||
@@ -1670,8 +1795,6 @@ cat_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created)
 		return fail(cat, CAT_INVALID, "max_keys", "max_keys: at most %u", CAT_MAX_KEYS_MAX);
 	if (s->set_overage && s->overage_pct > CAT_OVERAGE_MAX)
 		return fail(cat, CAT_INVALID, "overage", "overage: at most %u%%", CAT_OVERAGE_MAX);
-	if (s->set_rules && s->nrules > RULES_MAX)
-		return fail(cat, CAT_INVALID, "rules", "at most %d rules", RULES_MAX);
 	/* a plan name is logged and sent to the backend with every request */
 	if (cat_is_key(cat, s->name))
 		return fail(cat, CAT_INVALID, "name", "'%s' is an API key, not a plan name",
@@ -1796,9 +1919,9 @@ cat_org_create(struct catalog *cat, const char *id, const char *plan, const char
 	if ((rc = check_name(cat, name)) != CAT_OK)
 		return rc;
 	/* an org id is logged and sent to the backend with every request */
-	if (cat_is_key(cat, id))
-		return fail(cat, CAT_INVALID, "id", "'%s' is an API key, not an organization id",
-		    cat_shown(cat, id, sb, sizeof sb));
+	if (holds_key(cat, id))
+		return fail(cat, CAT_INVALID, "id", "'%s' holds an API key; an organization id "
+		    "is logged and sent with every request", cat_shown(cat, id, sb, sizeof sb));
 	memset(&op, 0, sizeof op);
 	op.id = id;
 	op.plan = plan;
@@ -2387,9 +2510,10 @@ cat_verify_orgkeys(struct catalog *cat, uint64_t *entries, char *err, size_t err
 
 int
 cat_init_store(struct store *s, const struct cat_actor *actor, const struct meta_rec *m,
-    char *err, size_t errlen)
+    const struct vault_meta_rec *vault, char *err, size_t errlen)
 {
-	unsigned char buf[RECORD_MAX];
+	unsigned char buf[RECORD_MAX], vbuf[RECORD_MAX];
+	int vn = 0;
 	struct audit_entry *e;
 	struct store_txn *t;
 	struct meta_rec mm = *m;
@@ -2408,8 +2532,16 @@ cat_init_store(struct store *s, const struct cat_actor *actor, const struct meta
 	audit_begin(e, "store.init", NULL, NULL);
 	audit_str(e, "prefix", m->prefix);
 	audit_bool(e, "peppered", (m->flags & METAF_PEPPER) != 0);
+	audit_bool(e, "vault", vault != NULL);
+	if (vault != NULL && (vn = record_encode_vault_meta(vault, vbuf, sizeof vbuf)) < 0) {
+		free(e);
+		snprintf(err, errlen, "vault file path too long");
+		return -1;
+	}
 	if ((rc = store_txn_begin(s, &t)) == ST_OK) {
 		rc = store_put(s, t, TBL_META, "store", 5, buf, (size_t)n, 1);
+		if (rc == ST_OK && vault != NULL)
+			rc = store_put(s, t, TBL_META, "vault", 5, vbuf, (size_t)vn, 1);
 		if (rc == ST_OK)
 			rc = audit_put(s, t, e, actor->name, actor->remote, kg_now_ns());
 		if (rc == ST_OK)

@@ -128,19 +128,33 @@ parse_peers(struct conf *c, const char *v, const char **why)
 
 enum conf_key {
 	K_DB, K_REALM, K_LOG, K_LOG_DENIALS, K_DEBUG, K_QUERY, K_WORKERS,
-	K_LISTEN, K_SOCKET_MODE, K_WATCHDOG, K_REQUEST_DEADLINE,
+	K_LISTEN, K_SOCKET_MODE, K_WATCHDOG, K_REQUEST_DEADLINE, K_METRICS_ALLOW,
 	K_REPL_SITE, K_REPL_PEERS, K_REPL_PRIORITY, K_COUNT
 };
 
 /* The replication names are SPEC's own (repl_site...), hence the underscores. */
 static const char *const conf_names[K_COUNT] = {
 	"db", "realm", "log", "log-denials", "debug", "query-param", "workers",
-	"listen", "socket-mode", "watchdog", "request-deadline",
+	"listen", "socket-mode", "watchdog", "request-deadline", "metrics-allow",
 	"repl_site", "repl_peers", "repl_priority",
 };
 
+size_t
+conf_setting_count(void)
+{
+	return K_COUNT;
+}
+
+const char *
+conf_setting_name(size_t i)
+{
+	return i < K_COUNT ? conf_names[i] : NULL;
+}
+
+/* buf: room for a reason that names part of the value (metrics-allow) */
 static int
-set_value(struct conf *c, enum conf_key k, const char *v, const char **why)
+set_value(struct conf *c, enum conf_key k, const char *v, const char **why,
+    char *buf, size_t buflen)
 {
 	uint64_t n;
 	int64_t secs;
@@ -243,8 +257,18 @@ set_value(struct conf *c, enum conf_key k, const char *v, const char **why)
 		c->request_deadline_s = (unsigned)secs;
 		return 0;
 	case K_REPL_SITE:
+		/* empty, as the shipped file shows it: not replicated */
+		if (v[0] == '\0') {
+			memset(&c->repl_site, 0, sizeof c->repl_site);
+			return 0;
+		}
 		return conf_parse_addr(v, &c->repl_site, why);
 	case K_REPL_PEERS:
+		if (v[0] == '\0') {
+			memset(c->repl_peers, 0, sizeof c->repl_peers);
+			c->nrepl_peers = 0;
+			return 0;
+		}
 		return parse_peers(c, v, why);
 	case K_REPL_PRIORITY:
 		if (parse_u64(v, 0, REPL_PRIORITY_MAX, &n, why) != 0) {
@@ -253,6 +277,17 @@ set_value(struct conf *c, enum conf_key k, const char *v, const char **why)
 		}
 		c->repl_priority = (unsigned)n;
 		return 0;
+	case K_METRICS_ALLOW: {
+		char detail[128];
+
+		if (netmask_list_parse(v, c->metrics_allow, NETMASK_LIST_MAX, &c->metrics_allow_n,
+		    detail, sizeof detail) != 0) {
+			snprintf(buf, buflen, "metrics-allow: %s", detail);
+			*why = buf;
+			return -1;
+		}
+		return 0;
+	}
 	default:
 		*why = "unknown setting";
 		return -1;
@@ -265,12 +300,13 @@ check_repl(const struct conf *c, const unsigned seen[K_COUNT], char *err, size_t
 {
 	unsigned i;
 
-	if (seen[K_REPL_PEERS] && !seen[K_REPL_SITE]) {
+	if (c->nrepl_peers > 0 && c->repl_site.host[0] == '\0') {
 		snprintf(err, errlen, "line %u: repl_peers needs repl_site (this host's address)",
 		    seen[K_REPL_PEERS]);
 		return -1;
 	}
-	if (seen[K_REPL_PRIORITY] && !seen[K_REPL_SITE]) {
+	/* the default shown in the shipped file is harmless alone */
+	if (c->repl_priority != CONF_REPL_PRIORITY_DEFAULT && c->repl_site.host[0] == '\0') {
 		snprintf(err, errlen, "line %u: repl_priority needs repl_site (this host's address)",
 		    seen[K_REPL_PRIORITY]);
 		return -1;
@@ -319,7 +355,7 @@ conf_parse(const char *text, size_t len, struct conf *c, char *err,
 		char line[CONF_LINE_MAX + 1];
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
-		char *s, *eq, *name, *value;
+		char *s, *eq, *name, *value, whybuf[160];
 		const char *why = NULL;
 		int k;
 
@@ -356,7 +392,7 @@ conf_parse(const char *text, size_t len, struct conf *c, char *err,
 			return -1;
 		}
 		seen[k] = lineno;
-		if (set_value(&tmp, (enum conf_key)k, value, &why) != 0) {
+		if (set_value(&tmp, (enum conf_key)k, value, &why, whybuf, sizeof whybuf) != 0) {
 			snprintf(err, errlen, "line %u: %s", lineno, why);
 			return -1;
 		}

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "netmask.h"
 #include "pathname.h"
 #include "repl.h"
 
@@ -46,6 +47,9 @@ struct conf {
 	struct repl_addr repl_peers[CONF_PEERS_MAX];
 	unsigned nrepl_peers;
 	unsigned repl_priority; /* 0: never master */
+	/* keygate-api's GET /metrics without a key, from these networks only */
+	struct netmask metrics_allow[NETMASK_LIST_MAX];
+	size_t metrics_allow_n;
 };
 
 void conf_defaults(struct conf *c);
@@ -72,5 +76,9 @@ int conf_parse_addr(const char *s, struct repl_addr *a, const char **why);
 /* Whether two addresses name the same site. */
 int conf_same_addr(const struct repl_addr *a, const struct repl_addr *b);
 const char *conf_db(const char *opt, const struct conf *c);
+
+/* The settings' names, in order: for tests that check the shipped file shows each. */
+size_t conf_setting_count(void);
+const char *conf_setting_name(size_t i);
 
 #endif

@@ -1,5 +1,8 @@
 /*
- * json.c - escaping and the --json writer.
+ * json.c - escaping and the --json writer.  A writer's FILE belongs to one
+ * thread (the CLI's stdout, a keygate-api worker's answer buffer), so
+ * characters go out with putc_unlocked: fputc took the stream's lock for
+ * each one, 5% of a keygate-api verify.
  */
 #include "config.h"
 
@@ -101,7 +104,7 @@ sep(struct json *j)
 		return;
 	}
 	if (!j->first[j->depth])
-		fputc(',', j->f);
+		putc_unlocked(',', j->f);
 	j->first[j->depth] = 0;
 }
 
@@ -109,7 +112,7 @@ static void
 push(struct json *j, char c)
 {
 	sep(j);
-	fputc(c, j->f);
+	putc_unlocked(c, j->f);
 	if (j->depth + 1 < JSON_DEPTH)
 		j->depth++;
 	j->first[j->depth] = 1;
@@ -118,11 +121,11 @@ push(struct json *j, char c)
 static void
 pop(struct json *j, char c)
 {
-	fputc(c, j->f);
+	putc_unlocked(c, j->f);
 	if (j->depth > 0)
 		j->depth--;
 	if (j->depth == 0)
-		fputc('\n', j->f);
+		putc_unlocked('\n', j->f);
 }
 
 void json_obj_begin(struct json *j) { push(j, '{'); }
@@ -137,7 +140,7 @@ write_string(FILE *f, const char *s)
 	size_t len = strlen(s), need;
 
 	need = json_escape(s, len, buf, sizeof buf);
-	fputc('"', f);
+	putc_unlocked('"', f);
 	if (need < sizeof buf) {
 		fputs(buf, f);
 	} else {
@@ -148,7 +151,7 @@ write_string(FILE *f, const char *s)
 			free(big);
 		}
 	}
-	fputc('"', f);
+	putc_unlocked('"', f);
 }
 
 void
@@ -156,7 +159,7 @@ json_key(struct json *j, const char *k)
 {
 	sep(j);
 	write_string(j->f, k);
-	fputc(':', j->f);
+	putc_unlocked(':', j->f);
 	j->after_key = 1;
 }
 

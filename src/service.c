@@ -454,20 +454,20 @@ flush_history(struct service *svc)
 #define MAINTENANCE_NS NS_PER_S
 #define SLOW_PASS_NS (2 * NS_PER_S)
 
-/* Sleeps until the next tick of a fixed one-second schedule. */
+/* Sleeps until the next tick of a fixed schedule of period ns. */
 static uint64_t
-next_tick(uint64_t *next)
+next_tick(uint64_t *next, uint64_t period)
 {
 	struct timespec at;
 	uint64_t now;
 
-	*next += MAINTENANCE_NS;
+	*next += period;
 	at.tv_sec = (time_t)(*next / NS_PER_S);
 	at.tv_nsec = (long)(*next % NS_PER_S);
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
 		;
 	/* a pass that ran past the next one's time: start again from now */
-	if ((now = kg_mono_ns()) > *next + MAINTENANCE_NS)
+	if ((now = kg_mono_ns()) > *next + period)
 		*next = now;
 	return now;
 }
@@ -497,7 +497,7 @@ maintenance(void *arg)
 	uint64_t next = kg_mono_ns(), now;
 
 	for (;;) {
-		now = next_tick(&next);
+		now = next_tick(&next, MAINTENANCE_NS);
 		__atomic_store_n(&maintenance_started, now, __ATOMIC_RELAXED);
 		pthread_rwlock_rdlock(&store_lock);
 		if (svc->kg.store == NULL) {
@@ -516,20 +516,28 @@ maintenance(void *arg)
 }
 
 /*
- * The flush thread: every second, on the same fixed schedule, what the
- * organizations consumed to the ledger (one worker of the host at a time)
- * and this worker's usage history, each a synchronous commit.  A slow disk
- * makes it late, never the failure check, and it says so.
+ * The flush thread, on a fixed schedule: every half second what the
+ * organizations consumed to the ledger (one worker of the host at a time),
+ * every second this worker's usage history, each a synchronous commit.
+ * Credits are money: what a crash of every process can hand out again is
+ * what was counted since the last ledger flush, so that flush runs twice
+ * as often as the spec's "at least once a second" (it writes only the
+ * organizations counted in, a few records).  A slow disk makes the thread
+ * late, never the failure check, and it says so.
  */
+#define LEDGER_FLUSH_NS (NS_PER_S / 2)
+#define HISTORY_EVERY 2 /* ledger ticks */
+
 static void *
 flusher(void *arg)
 {
 	static uint64_t logged_at;
 	struct service *svc = arg;
 	uint64_t next = kg_mono_ns(), now, t1;
+	unsigned tick = 0;
 
 	for (;;) {
-		now = next_tick(&next);
+		now = next_tick(&next, LEDGER_FLUSH_NS);
 		__atomic_store_n(&flush_started, now, __ATOMIC_RELAXED);
 		pthread_rwlock_rdlock(&store_lock);
 		if (svc->kg.store == NULL) {
@@ -540,7 +548,8 @@ flusher(void *arg)
 		if (!store_broken(svc->kg.store)) {
 			flush_ledger(svc);
 			t1 = kg_mono_ns();
-			flush_history(svc);
+			if (++tick % HISTORY_EVERY == 0)
+				flush_history(svc);
 			if (kg_mono_ns() - now > SLOW_PASS_NS && flush_log_due(&logged_at))
 				log_warnx("a flush took %llu ms (ledger %llu, history %llu): "
 				    "the store is slow to commit",
@@ -563,6 +572,18 @@ flusher(void *arg)
  */
 #define FLUSH_STUCK_FACTOR 6
 
+/*
+ * Whether what began at started (0: nothing is going on) has run longer
+ * than limit by now.  A start after now is no underflow into "stuck for
+ * ever": the stamps are read before the clock, so none can be later, but
+ * a thread preempted between the two would otherwise end the worker.
+ */
+static int
+stuck(uint64_t now, uint64_t started, uint64_t limit)
+{
+	return started != 0 && now > started && now - started > limit;
+}
+
 static void *
 watchdog(void *arg)
 {
@@ -573,14 +594,19 @@ watchdog(void *arg)
 		uint64_t now, req, maint, flush;
 
 		sleep(1);
+		/*
+		 * The stamps first, then the clock: a stamp another thread
+		 * stores after our clock read (the maintenance and flush threads
+		 * tick every second, as we do) would be later than now.
+		 */
+		req = __atomic_load_n(&request_started, __ATOMIC_SEQ_CST);
+		maint = __atomic_load_n(&maintenance_started, __ATOMIC_SEQ_CST);
+		flush = __atomic_load_n(&flush_started, __ATOMIC_SEQ_CST);
 		/* monotonic: a step of the wall clock must not look like a stuck request */
 		now = kg_mono_ns();
-		req = __atomic_load_n(&request_started, __ATOMIC_RELAXED);
-		maint = __atomic_load_n(&maintenance_started, __ATOMIC_RELAXED);
-		flush = __atomic_load_n(&flush_started, __ATOMIC_RELAXED);
-		if ((req != 0 && now - req > limit) || (maint != 0 && now - maint > limit)) {
+		if (stuck(now, req, limit) || stuck(now, maint, limit)) {
 			log_warnx("%s has been stuck for more than %us; exiting",
-			    req != 0 && now - req > limit ? "a request (or opening the store)" :
+			    stuck(now, req, limit) ? "a request (or opening the store)" :
 			    "store maintenance", svc->conf.watchdog_s);
 			_exit(3);
 		}
@@ -588,7 +614,7 @@ watchdog(void *arg)
 		 * A flush waits for the disk: a slow one is no dead lock (failchk
 		 * and lock expiry go on meanwhile).  Only one stuck for minutes is.
 		 */
-		if (flush != 0 && now - flush > FLUSH_STUCK_FACTOR * limit) {
+		if (stuck(now, flush, FLUSH_STUCK_FACTOR * limit)) {
 			log_warnx("a flush has been stuck for more than %us; exiting",
 			    FLUSH_STUCK_FACTOR * svc->conf.watchdog_s);
 			_exit(3);
@@ -597,8 +623,9 @@ watchdog(void *arg)
 	return NULL;
 }
 
+/* name: what top -H, ps -L and the benchmark's flush figures show (15 bytes at most) */
 static void
-start_thread(void *(*fn)(void *), struct service *svc)
+start_thread(void *(*fn)(void *), struct service *svc, const char *name)
 {
 	sigset_t all, old;
 	pthread_t t;
@@ -608,6 +635,7 @@ start_thread(void *(*fn)(void *), struct service *svc)
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	if (pthread_create(&t, NULL, fn, svc) != 0 || pthread_detach(t) != 0)
 		fatal("cannot start a thread");
+	pthread_setname_np(t, name);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -712,7 +740,7 @@ worker_main(struct service *svc)
 	int outcome;
 
 	/* Opening can block on what a dead process left: the watchdog covers it. */
-	start_thread(watchdog, svc);
+	start_thread(watchdog, svc, "kg-watchdog");
 	__atomic_store_n(&request_started, kg_mono_ns(), __ATOMIC_RELAXED);
 	if (kg_open(&svc->kg, svc->dir, STORE_SERVER, err, sizeof err) != 0) {
 		log_warnx("%s", err);
@@ -735,8 +763,8 @@ worker_main(struct service *svc)
 	authz_refresh(&svc->az);
 	if (svc->ops->worker_init != NULL && svc->ops->worker_init(svc) != 0)
 		return 1;
-	start_thread(maintenance, svc);
-	start_thread(flusher, svc);
+	start_thread(maintenance, svc, "kg-maintenance");
+	start_thread(flusher, svc, "kg-flush");
 	if (FCGX_InitRequest(&rq, svc->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_warnx("FCGX_InitRequest failed");
 		return 1;
@@ -987,6 +1015,8 @@ service_main(struct service *svc, int argc, char **argv)
 
 	/* Fatal only at start-up: check the store opens before serving. */
 	if (kg_open(&svc->kg, svc->dir, STORE_SERVER, err, sizeof err) != 0)
+		fatalx("%s", err);
+	if (svc->ops->check_store != NULL && svc->ops->check_store(svc, err, sizeof err) != 0)
 		fatalx("%s", err);
 	recovered = store_recoveries(svc->kg.store);
 	rebuilt = svc->kg.counters_rebuilt;
