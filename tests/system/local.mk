@@ -10,7 +10,7 @@
 #                  contrib/quickstart check runs, as root, after the suite.
 TESTS += tests/system/units.sh tests/system/activation.sh
 # units.sh checks the units this tree makes
-AM_TESTS_ENVIRONMENT += SYSTEMD_UNITS='$(SYSTEMD_UNITS)'; export SYSTEMD_UNITS;
+AM_TESTS_ENVIRONMENT += SYSTEMD_UNITS='$(SYSTEMD_UNITS) $(PLAIN_SERVICES)'; export SYSTEMD_UNITS;
 EXTRA_DIST += tests/system/units.sh tests/system/activation.sh tests/system/package.sh
 
 # A skip (not root, a tool missing) is not a failure: status 0 and a

@@ -2,7 +2,7 @@
 # The systemd units made from contrib/systemd: systemd-analyze verify
 # accepts them (its warnings count: an unknown or misspelt setting is only
 # a warning, with exit status 0), the man pages they name exist, and the
-# services' offline exposure score stays at most 1.0.  systemd need
+# services' offline exposure score stays at most 1.0 (1.2 for keygate-repd).  systemd need
 # not run: verify and security --offline read the files.
 set -u
 : "${top_srcdir:?run me from make check}" "${top_builddir:?}" "${KEYGATE_AUTHZ:?}"
@@ -43,15 +43,19 @@ done
 
 # Every service: sandboxed at least as well as when this test was written
 # (0.7 with systemd 252); a dropped setting shows here.
+# keygate-repd must reach its peers over TCP (no PrivateNetwork, AF_INET,
+# no fixed IP allow list: 1.0 of exposure that the others do not have).
 for u in $units; do
 	case $u in *.service) ;; *) continue ;; esac
-	"$SYSTEMD_ANALYZE" security --offline=true --threshold=10 "$T/units/$u" > "$T/sec.out" 2>&1
+	limit=10
+	[ "$u" = keygate-repd.service ] && limit=12
+	"$SYSTEMD_ANALYZE" security --offline=true --threshold=$limit "$T/units/$u" > "$T/sec.out" 2>&1
 	rc=$?
 	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$T/sec.out")
 	if [ "$rc" = 0 ] && [ -n "$score" ]; then
-		ok "$u: exposure $score (at most 1.0)"
+		ok "$u: exposure $score (at most $((limit / 10)).$((limit % 10)))"
 	else
-		not_ok "$u: exposure ${score:-unknown}, more than 1.0 (status $rc)"
+		not_ok "$u: exposure ${score:-unknown}, more than $((limit / 10)).$((limit % 10)) (status $rc)"
 		grep '✗' "$T/sec.out" | sed 's/^/#   /'
 	fi
 done
