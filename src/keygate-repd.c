@@ -59,6 +59,7 @@
  */
 #define REQUEST_VALID_MS 10000
 #define REQUEST_MARGIN_MS 5000
+#define STOP_GRACE_S 10            /* from SIGTERM to the end, whatever the store's state */
 #define QUORUM_WAIT_MS 3000       /* a new master, for its quorum to reconnect */
 #define APPLIED_WAIT_MS 3000       /* this host to hold what the master wrote */
 #define LINK_IO_MS 5000            /* a local request to arrive, its answer to leave */
@@ -119,6 +120,14 @@ static void
 on_signal(int sig)
 {
 	(void)sig;
+	/*
+	 * A store that Berkeley DB declared dead (DB_RUNRECOVERY) can leave a
+	 * thread blocked for ever on one of its mutexes, and the shutdown
+	 * waiting for it: SIGALRM's default action ends the process then.
+	 * Whoever opens the store next recovers it.
+	 */
+	if (!D.stop)
+		alarm(STOP_GRACE_S);
 	D.stop = 1;
 }
 
