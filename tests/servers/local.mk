@@ -6,7 +6,9 @@ TESTS += \
 	tests/servers/lighttpd.sh \
 	tests/servers/nginx.sh \
 	tests/servers/demo.sh \
-	tests/servers/churn.sh
+	tests/servers/churn.sh \
+	tests/servers/apache-module.sh \
+	tests/servers/nginx-module.sh
 EXTRA_DIST += \
 	tests/servers/lib.sh \
 	tests/servers/echo-backend.py \
@@ -16,4 +18,6 @@ EXTRA_DIST += \
 	tests/servers/lighttpd.sh \
 	tests/servers/nginx.sh \
 	tests/servers/demo.sh \
-	tests/servers/churn.sh
+	tests/servers/churn.sh \
+	tests/servers/apache-module.sh \
+	tests/servers/nginx-module.sh
