@@ -68,3 +68,6 @@ endif
 clean-local: clean-nginx-build
 clean-nginx-build:
 	rm -rf nginx-build
+
+# `make bench` measures the modules next to their servers when they are built.
+bench-programs: $(apachemodule_DATA) $(nginxmodule_DATA)
