@@ -153,6 +153,7 @@ static struct {
 	enum dist	 dist;
 	double		 zipf_s;
 	int		 x_api_key;
+	int		 verify;	/* the key in a POST /v1/verify body */
 	double		 duration;
 	uint64_t	 requests;
 	double		 warmup;
@@ -193,6 +194,8 @@ struct thread {
 	uint64_t	 errors, connect_errors, timeouts, unparsed;
 	uint64_t	 done;		/* measured requests answered */
 	char		 last_error[160];
+	char		 body[600];	/* --verify: {"key":"..."} */
+	size_t		 body_len;
 };
 
 static struct thread *threads;
@@ -445,8 +448,30 @@ base_params(struct fcgic_params *p)
 	}
 }
 
+/*
+ * --verify: the key goes in the body of keygate-api's POST /v1/verify,
+ * {"key":"..."}, with its CONTENT_LENGTH; the caller's own key and the
+ * method and path come from --param.
+ */
 static void
-set_key(struct fcgic_params *p, size_t base_len, size_t base_count, size_t k)
+set_verify_body(struct thread *t, struct fcgic_params *p, const char *key, size_t len)
+{
+	char cl[24];
+	int n;
+
+	if (len + 11 > sizeof t->body)
+		die("a key of %zu bytes is too long for --verify", len);
+	memcpy(t->body, "{\"key\":\"", 8);
+	memcpy(t->body + 8, key, len);
+	memcpy(t->body + 8 + len, "\"}", 2);
+	t->body_len = len + 10;
+	n = snprintf(cl, sizeof cl, "%zu", t->body_len);
+	if (fcgic_params_add(p, "CONTENT_LENGTH", 14, cl, (size_t)n) != 0)
+		die("%s", fcgic_strerror());
+}
+
+static void
+set_key(struct thread *t, struct fcgic_params *p, size_t base_len, size_t base_count, size_t k)
 {
 	const char *key = keydata + keyoff[k];
 	size_t len = keylen[k];
@@ -454,6 +479,10 @@ set_key(struct fcgic_params *p, size_t base_len, size_t base_count, size_t k)
 
 	p->enc.len = base_len;
 	p->count = base_count;
+	if (opt.verify) {
+		set_verify_body(t, p, key, len);
+		return;
+	}
 	if (opt.x_api_key) {
 		v = fcgic_params_add_space(p, "HTTP_X_API_KEY", 14, len);
 		if (v == NULL)
@@ -514,7 +543,7 @@ worker(void *arg)
 			} while (!__atomic_compare_exchange_n(&tickets, &left, left - 1,
 			    0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 		}
-		set_key(&p, base_len, base_count, pick_key(t));
+		set_key(t, &p, base_len, base_count, pick_key(t));
 		t0 = now_ns();
 		if (fd < 0 && (fd = open_conn(t)) < 0) {
 			if (ph == 1) {
@@ -524,7 +553,7 @@ worker(void *arg)
 			usleep(1000);
 			continue;
 		}
-		ok = fcgic_send(fd, 1, opt.role, opt.keep, &p, NULL, 0, send_stdin) == 0 &&
+		ok = fcgic_send(fd, 1, opt.role, opt.keep, &p, t->body, t->body_len, send_stdin) == 0 &&
 		    fcgic_recv(fd, 1, &r, opt.timeout_ms) == 0;
 		t1 = now_ns();
 		if (!ok) {
@@ -677,6 +706,9 @@ usage(FILE *f)
 	    "  -f, --keys FILE         keys, one a line; the mix is the file's contents\n"
 	    "      --dist D            uniform or zipf[:S] over the lines (uniform; S=1.0)\n"
 	    "      --x-api-key         send the key as HTTP_X_API_KEY, not Bearer\n"
+	    "      --verify            send the key as keygate-api's POST /v1/verify body\n"
+	    "                          {\"key\":KEY} (responder role; give the caller's\n"
+	    "                          key with -p HTTP_AUTHORIZATION=...)\n"
 	    "  -d, --duration SEC      measured time (10)\n"
 	    "  -n, --requests N        measured requests instead of a duration\n"
 	    "  -w, --warmup SEC        unmeasured time first (1)\n"
@@ -689,6 +721,32 @@ usage(FILE *f)
 	    "      --label TEXT        name of the row in the output\n"
 	    "      --kv                one line of key=value pairs\n"
 	    "  -q, --quiet             no progress on stderr\n");
+}
+
+/* --verify: a POST of JSON to /keygate/v1/verify, unless --param says otherwise. */
+static void
+verify_defaults(void)
+{
+	static char *const defaults[] = {
+		"REQUEST_METHOD=POST", "REQUEST_URI=/keygate/v1/verify",
+		"CONTENT_TYPE=application/json",
+	};
+	size_t i;
+	int j;
+
+	opt.role = FCGIC_RESPONDER;
+	for (i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+		size_t n = (size_t)(strchr(defaults[i], '=') - defaults[i]) + 1;
+
+		for (j = 0; j < opt.nextra; j++)
+			if (strncmp(opt.extra[j], defaults[i], n) == 0)
+				break;
+		if (j < opt.nextra)
+			continue;
+		if (opt.nextra == (int)(sizeof opt.extra / sizeof opt.extra[0]))
+			die("--param: too many");
+		opt.extra[opt.nextra++] = defaults[i];
+	}
 }
 
 static double
@@ -728,6 +786,7 @@ main(int argc, char **argv)
 		{"keys", required_argument, NULL, 'f'},
 		{"dist", required_argument, NULL, 'D'},
 		{"x-api-key", no_argument, NULL, 'X'},
+		{"verify", no_argument, NULL, 'V'},
 		{"duration", required_argument, NULL, 'd'},
 		{"requests", required_argument, NULL, 'n'},
 		{"warmup", required_argument, NULL, 'w'},
@@ -777,6 +836,7 @@ main(int argc, char **argv)
 				die("--dist: uniform or zipf[:S]");
 			break;
 		case 'X': opt.x_api_key = 1; break;
+		case 'V': opt.verify = 1; break;
 		case 'd': opt.duration = parse_double(optarg, "--duration"); break;
 		case 'n': opt.requests = parse_u64(optarg, "--requests", 1, UINT64_MAX / 2); break;
 		case 'w': opt.warmup = parse_double(optarg, "--warmup"); break;
@@ -810,6 +870,8 @@ main(int argc, char **argv)
 	opt.addr = argv[optind];
 	if (opt.keyfile == NULL)
 		die("--keys FILE is required");
+	if (opt.verify)
+		verify_defaults();
 	resolve(opt.addr);
 	load_keys(opt.keyfile);
 	if (opt.dist == DIST_ZIPF)

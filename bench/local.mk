@@ -14,12 +14,13 @@ bench_null_authz_SOURCES = bench/null-authz.c
 bench_null_authz_LDADD = $(FCGI_LIBS)
 
 BENCH_FILES = bench/run bench/seed bench/servers.sh \
-	bench/report.py bench/wrk-keys.lua
+	bench/report.py bench/wrk-keys.lua bench/api-mgmt.py
 EXTRA_DIST += $(BENCH_FILES) bench/RESULTS.md bench/analysis.md
 CLEANFILES = $(EXTRA_PROGRAMS)
 
 BENCH_FLAGS =
-bench-programs: keygate keygate-authz bench/fcgi-load$(EXEEXT) bench/null-authz$(EXEEXT)
+bench-programs: keygate keygate-authz keygate-api bench/fcgi-load$(EXEEXT) bench/null-authz$(EXEEXT) \
+    tests/fcgi/fcgi-client$(EXEEXT)
 bench: bench-programs
 	$(SHELL) $(top_srcdir)/bench/run --builddir '$(abs_top_builddir)' \
 	    --results '$(abs_top_srcdir)/bench/RESULTS.md' $(BENCH_FLAGS)

@@ -3,7 +3,8 @@
 
     python3 bench/report.py --work DIR --out bench/RESULTS.md
 
-Reads DIR/results/{machine,direct,servers,rss}.txt, DIR/seed.json and
+Reads DIR/results/{machine,direct,servers,rss,api,flush}.txt,
+DIR/results/previous.md (the results this run replaces), DIR/seed.json and
 DIR/profiles/*.txt.  Every figure is the median over the rounds; ratios
 are median over median of the row and of the null row of the same path.
 """
@@ -33,7 +34,15 @@ SCEN = {
     "ratelimited": "rate-limited key (429)",
     "none": "**no authorizer**",
     "dbm": "mod_authn_dbm Basic, {SHA}, 100k users",
+    "verify": "keygate-api POST /v1/verify, valid key in the body (not consumed)",
 }
+DIRECT_SCENS = ("null", "valid", "zipf", "nolimits", "invalid", "unknown", "revoked", "ratelimited",
+                "verify")
+# rows compared with the previous run: (section, path, scenario label, column)
+PREVIOUS = [("direct", p, SCEN[sc], col) for p in ("keep1", "keep2", "keep1-pinned", "new1")
+            for sc in ("valid", "nolimits") for col in ("CPU vs null",)] + \
+           [("server", srv, SCEN["valid"], "req/s vs null")
+            for srv in ("apache-authnz", "apache-fcgid", "lighttpd", "nginx")]
 SERVERS = [
     ("apache-authnz", "Apache 2.4 event + mod_authnz_fcgi (TCP, 2 keygate-authz workers)"),
     ("apache-fcgid", "Apache 2.4 event + mod_fcgid FcgidAccessChecker (spawned, up to 16)"),
@@ -143,6 +152,37 @@ def statuses(rs):
     return " ".join("{}:{:.0f}%".format(k, 100.0 * v / n) for k, v in sorted(tot.items()))
 
 
+def read_previous(path):
+    """{(section, path, row label, column): value} from an earlier RESULTS.md."""
+    out, section, sub, header = {}, None, None, None
+    if not os.path.exists(path):
+        return out, None
+    commit = None
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("| commit |"):
+                commit = line.split("|")[2].strip()
+            if line.startswith("## "):
+                section = {"## Direct FastCGI": "direct",
+                           "## Through the web servers": "server"}.get(line.strip())
+                sub = header = None
+            elif line.startswith("### ") and section:
+                sub = line[4:].split(" (")[0]
+                header = None
+            elif line.startswith("|") and section and sub:
+                cells = [c.strip() for c in line.strip("|").split("|")]
+                if header is None:
+                    header = cells
+                elif not cells[0].startswith("---"):
+                    for name, v in zip(header[1:], cells[1:]):
+                        try:
+                            out[(section, sub, cells[0], name)] = float(v.replace(",", ""))
+                        except ValueError:
+                            pass
+    return out, commit
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True)
@@ -162,6 +202,9 @@ def main():
     direct = group(read_rows(os.path.join(res, "direct.txt")))
     servers = group(read_rows(os.path.join(res, "servers.txt")))
     rss = {r["who"]: r for r in read_rows(os.path.join(res, "rss.txt"))}
+    api = read_rows(os.path.join(res, "api.txt"))
+    flush = read_rows(os.path.join(res, "flush.txt"))
+    previous, prev_commit = read_previous(os.path.join(res, "previous.md"))
 
     out = []
     w = out.append
@@ -208,6 +251,36 @@ def main():
             target(label, "{} vs {} us = {:.2f}x".format(fnum(k, 1), fnum(n, 1), r) if r else "-",
                    r and r <= limit,
                    "pinned to one CPU: {} vs {} us = {:.2f}x".format(fnum(kp, 1), fnum(np_, 1), rp) if rp else "")
+    if direct:
+        for path in ("keep1", "keep2"):
+            v, k = dstat(path, "verify", "rps"), dstat(path, "valid", "rps")
+            r = v / k if v and k else None
+            target("keygate-api POST /v1/verify, {}: req/s >= 80% of the authorizer's".format(path),
+                   "{} vs {} req/s = {:.0%}".format(fnum(v), fnum(k), r) if r else "-", r and r >= 0.80,
+                   "same store, direct FastCGI; the authorizer's row consumes rate and quota, verify does not")
+    if api:
+        r = api[-1]
+        c, d = fl(r, "create_cpu_us"), fl(r, "revoke_cpu_us")
+        target("keygate-api management call < 1 ms of CPU each",
+               "create {} us, revoke {} us (n={})".format(fnum(c), fnum(d), r.get("n")),
+               c is not None and d is not None and c < 1000 and d < 1000,
+               "wall: create {} us, revoke {} us (synchronous commits)".format(
+                   fnum(fl(r, "create_wall_us")), fnum(fl(r, "revoke_wall_us"))))
+    if previous:
+        for sec, path, label, col in PREVIOUS:
+            old = previous.get((sec, path, label, col))
+            scen = [k for k, v in SCEN.items() if v == label][0]
+            if sec == "direct":
+                k, n = dstat(path, scen, "cpu_us"), dstat(path, "null", "cpu_us")
+            else:
+                k, n = sstat(path, scen, "rps"), sstat(path, "null", "rps")
+            new = k / n if k and n else None
+            if old is None or new is None:
+                continue
+            change = new / old - 1
+            target("{} {}, {}: within 10% of the previous run".format(path, scen, col),
+                   "{:.2f} -> {:.2f} ({:+.0%})".format(old, new, change), abs(change) <= 0.10,
+                   "previous run: commit {}".format(prev_commit or "?"))
     if servers:
         for srv, _ in SERVERS[:4]:
             v, n = sstat(srv, "valid", "rps"), sstat(srv, "null", "rps")
@@ -306,7 +379,7 @@ def main():
               "| CPU us/req | CPU range | CPU vs null | loader CPU us/req | statuses |")
             w("|---|---|---|---|---|---|---|---|---|---|---|---|")
             nr, np99, nc = dstat(path, "null", "rps"), dstat(path, "null", "p99_us"), dstat(path, "null", "cpu_us")
-            for scen in ("null", "valid", "zipf", "nolimits", "invalid", "unknown", "revoked", "ratelimited"):
+            for scen in DIRECT_SCENS:
                 rs = direct.get((path, scen))
                 if not rs:
                     continue
@@ -359,6 +432,26 @@ def main():
               "(same server, same MPM); its \"vs none\" is against Apache without authorization.")
             w("")
         module_targets(w, servers, sstat)
+
+    if api or flush:
+        w("## keygate-api and the flushes")
+        w("")
+        w("| measure | value |")
+        w("|---|---|")
+        if api:
+            r = api[-1]
+            w("| `bench/api-mgmt.py`: {} creates (`POST /v1/keys`), then {} revokes, one at a time, "
+              "1 keygate-api worker | create {} us CPU ({} us wall), revoke {} us CPU ({} us wall) |".format(
+                  r.get("n"), r.get("n"), fnum(fl(r, "create_cpu_us")), fnum(fl(r, "create_wall_us")),
+                  fnum(fl(r, "revoke_cpu_us")), fnum(fl(r, "revoke_wall_us"))))
+        if flush:
+            r = flush[-1]
+            w("| the kg-flush threads of 2 authorizer workers during a keep2 row of {} req/s "
+              "(valid keys with limits) | {} ms of CPU a second; {} ledger and {} history flushes a "
+              "second, each one synchronous transaction |".format(
+                  fnum(fl(r, "rps")), fnum(fl(r, "flush_cpu_ms_per_s"), 2),
+                  fnum(fl(r, "ledger_per_s"), 2), fnum(fl(r, "history_per_s"), 2)))
+        w("")
 
     w("## Memory and store")
     w("")

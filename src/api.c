@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -26,8 +27,11 @@
 #include "decision.h"
 #include "jsonparse.h"
 #include "log.h"
+#include "metrics.h"
+#include "netmask.h"
 #include "params.h"
 #include "parse.h"
+#include "rules.h"
 #include "tally.h"
 
 /*
@@ -48,6 +52,7 @@ struct api {
 	FILE *outf;
 	char head[1024];
 	char deny[4096];
+	char metrics[METRICS_TEXT_MAX];
 };
 
 struct qparam {
@@ -81,6 +86,7 @@ struct req {
 	struct json j;
 	int answered;
 	int outcome;   /* what the answer was, for the metrics (decision.h) */
+	int is_metrics; /* the path is /metrics, not under /v1 */
 };
 
 /* ---- answers ---- */
@@ -98,16 +104,18 @@ emit(struct req *r, const char *buf, size_t n)
 	r->env->emit(r->env->emit_arg, buf, n);
 }
 
-/* Sends status, headers (extra: more header lines, may be NULL) and the body written. */
+/*
+ * Sends status, headers (the Content-Type ctype; extra: more header lines,
+ * may be NULL) and the body written.
+ */
 static void
-send(struct req *r, int status, const char *extra)
+send_as(struct req *r, int status, const char *ctype, const char *extra)
 {
 	struct api *p = r->prog;
 	const char *phrase = decision_phrase(status);
 	long len;
 	int n;
 
-	fputc('\n', p->outf);
 	fflush(p->outf);
 	len = ftell(p->outf);
 	if (len < 0 || ferror(p->outf) || (size_t)len >= API_OUT_MAX) {
@@ -124,12 +132,20 @@ send(struct req *r, int status, const char *extra)
 	else if (status == 201)
 		r->outcome = decision_api_outcome(API_CREATED);
 	n = snprintf(p->head, sizeof p->head, "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\nCache-Control: no-store\r\n%s\r\n",
-	    status, phrase ? phrase : "Unknown", extra ? extra : "");
+	    "Content-Type: %s\r\nCache-Control: no-store\r\n%s\r\n",
+	    status, phrase ? phrase : "Unknown", ctype, extra ? extra : "");
 	if (n > 0 && (size_t)n < sizeof p->head)
 		emit(r, p->head, (size_t)n);
 	emit(r, p->out, (size_t)len);
 	r->answered = 1;
+}
+
+/* A JSON answer (the document written, then its newline). */
+static void
+send(struct req *r, int status, const char *extra)
+{
+	fputc('\n', r->prog->outf);
+	send_as(r, status, "application/json", extra);
 }
 
 /* An error answer: the code's status, its code and a message (default: the code's). */
@@ -499,6 +515,8 @@ parse_target(struct req *r, const char *uri)
 	size_t plen;
 	char *save = NULL, *tok;
 
+	if (uri != NULL)
+		uri = uri_path_start(uri);
 	if (uri == NULL || strncmp(uri, p->prefix, p->prefix_len) != 0 ||
 	    (uri[p->prefix_len] != '/' && uri[p->prefix_len] != '\0' && uri[p->prefix_len] != '?')) {
 		fail(r, API_NOT_FOUND, NULL);
@@ -519,12 +537,13 @@ parse_target(struct req *r, const char *uri)
 		return -1;
 	}
 	memcpy(r->segbuf, r->path, plen + 1);
+	r->is_metrics = strcmp(r->path, "/metrics") == 0;
 	tok = strtok_r(r->segbuf, "/", &save);
-	if (tok == NULL || strcmp(tok, "v1") != 0) {
+	if (!r->is_metrics && (tok == NULL || strcmp(tok, "v1") != 0)) {
 		fail(r, API_NOT_FOUND, NULL);
 		return -1;
 	}
-	for (r->nseg = 0; (tok = strtok_r(NULL, "/", &save)) != NULL; ) {
+	for (r->nseg = 0; !r->is_metrics && (tok = strtok_r(NULL, "/", &save)) != NULL; ) {
 		if (r->nseg == sizeof r->seg / sizeof r->seg[0] || !segment_ok(tok)) {
 			fail(r, API_NOT_FOUND, NULL);
 			return -1;
@@ -572,6 +591,14 @@ parse_target(struct req *r, const char *uri)
 }
 
 /* Parses the body the front-end read: 0, or answered. */
+/* "application/json", in any case, alone or with parameters ("; charset=utf-8"). */
+static int
+json_media_type(const char *ctype)
+{
+	return strncasecmp(ctype, "application/json", 16) == 0 &&
+	    (ctype[16] == '\0' || ctype[16] == ';' || ctype[16] == ' ' || ctype[16] == '\t');
+}
+
 static int
 parse_body(struct req *r, enum api_body state, const char *ctype)
 {
@@ -583,13 +610,12 @@ parse_body(struct req *r, enum api_body state, const char *ctype)
 		return -1;
 	}
 	if (state == API_BODY_SHORT) {
-		fail(r, API_INVALID_REQUEST, "the body is shorter than its Content-Length");
+		fail(r, API_INVALID_REQUEST, "the body did not arrive whole, or is not as long as its Content-Length");
 		return -1;
 	}
 	if (r->body_len == 0)
 		return 0;
-	if (ctype != NULL && ctype[0] != '\0' &&
-	    strncmp(ctype, "application/json", 16) != 0) {
+	if (ctype != NULL && ctype[0] != '\0' && !json_media_type(ctype)) {
 		fail(r, API_INVALID_REQUEST, "Content-Type: the body must be application/json");
 		return -1;
 	}
@@ -1128,20 +1154,27 @@ h_key_rotate(struct req *r)
 	answer_new_key(r, &nk, nk.replaces);
 }
 
+/* The secret of a key, from a store with a vault; audited as key.reveal. */
 static void
 h_key_secret(struct req *r)
 {
-	struct cat_key k;
+	char key[APIKEY_BUF];
 
 	if (query_only(r, NULL) != 0 || body_only(r, NULL, 0) != 0)
 		return;
-	/* the key must be one the caller may see; its secret is not kept here */
-	if (cat_get_key(r->cat, r->seg[1], &k) != CAT_OK) {
+	if (cat_key_reveal(r->cat, r->seg[1], key, sizeof key) != CAT_OK) {
 		fail_cat(r);
 		return;
 	}
-	fail(r, API_NOT_FOUND, "this store keeps no copy of keys' secrets "
-	    "(keygate init --vault-file)");
+	out_begin(r);
+	json_obj_begin(&r->j);
+	json_kv_str(&r->j, "key", key, 0);
+	json_obj_end(&r->j);
+	OPENSSL_cleanse(key, sizeof key);
+	send(r, 200, NULL);
+	/* the answer buffer held the secret too */
+	OPENSSL_cleanse(r->prog->out, API_OUT_MAX);
+	rewind(r->prog->outf);
 }
 
 /* ---- usage ---- */
@@ -1579,6 +1612,68 @@ h_health(struct req *r)
 	send(r, ok ? 200 : 503, NULL);
 }
 
+/* ---- metrics ---- */
+
+/* 405, with Allow: the methods the path takes. */
+static void
+fail_method(struct req *r, unsigned allowed)
+{
+	const struct decision_info *d = decision_api_info(API_METHOD);
+	char allow[96];
+
+	allow_header(allowed, allow, sizeof allow);
+	out_begin(r);
+	json_obj_begin(&r->j);
+	json_key(&r->j, "error");
+	json_obj_begin(&r->j);
+	json_kv_str(&r->j, "code", d->code, 0);
+	json_kv_str(&r->j, "message", d->message, 0);
+	json_obj_end(&r->j);
+	json_obj_end(&r->j);
+	send(r, d->status, allow);
+	r->outcome = decision_api_outcome(API_METHOD);
+}
+
+/*
+ * GET /metrics, beside /v1 (the Prometheus text format is a contract of
+ * its own, not a version of this API): what every program of the store
+ * counted (metrics.h), as `keygate metrics` prints it.  For a key with
+ * scope admin; from an address that metrics-allow lists (keygate.conf),
+ * without a key: no key is read then, so that a scraper holds no secret.
+ */
+static void
+h_metrics(struct req *r, const struct params *p, enum api_body body_state, const char *ctype)
+{
+	const struct api_env *env = r->env;
+	int n;
+
+	if (method_bit(r->method) != M_GET) {
+		fail_method(r, M_GET);
+		return;
+	}
+	if (!netmask_list_match(env->metrics_allow, env->metrics_allow_n, r->remote)) {
+		if (authenticate(r, p) != 0)
+			return;
+		if (!cat_scopes_allow(r->scopes, SCOPE_ADMIN)) {
+			fail(r, API_INSUFFICIENT_SCOPE, NULL);
+			return;
+		}
+	}
+	if (parse_body(r, body_state, ctype) != 0 || query_only(r, NULL) != 0 ||
+	    body_only(r, NULL, 0) != 0)
+		return;
+	n = env->metrics == NULL ? -1 :
+	    env->metrics(env->metrics_arg, r->prog->metrics, sizeof r->prog->metrics);
+	if (n < 0) {
+		log_warnx("GET /metrics: the metrics file cannot be read");
+		fail(r, API_UNAVAILABLE, NULL);
+		return;
+	}
+	out_begin(r);
+	fwrite(r->prog->metrics, 1, (size_t)n, r->prog->outf);
+	send_as(r, 200, METRICS_CONTENT_TYPE, NULL);
+}
+
 /* ---- one request ---- */
 
 int
@@ -1588,7 +1683,6 @@ api_handle(struct api *prog, const struct api_env *env, char **envp,
 	struct params p;
 	struct req r;
 	const struct route *rt;
-	char allow[96];
 	unsigned allowed;
 	const char *ctype = NULL;
 	char **e;
@@ -1608,24 +1702,15 @@ api_handle(struct api *prog, const struct api_env *env, char **envp,
 			ctype = *e + 13;
 	if (parse_target(&r, p.uri) != 0)
 		goto out;
+	if (r.is_metrics) {
+		h_metrics(&r, &p, body_state, ctype);
+		goto out;
+	}
 	if ((rt = route(&r, &allowed)) == NULL) {
-		if (allowed == 0) {
+		if (allowed == 0)
 			fail(&r, API_NOT_FOUND, NULL);
-		} else {
-			const struct decision_info *d = decision_api_info(API_METHOD);
-
-			allow_header(allowed, allow, sizeof allow);
-			out_begin(&r);
-			json_obj_begin(&r.j);
-			json_key(&r.j, "error");
-			json_obj_begin(&r.j);
-			json_kv_str(&r.j, "code", d->code, 0);
-			json_kv_str(&r.j, "message", d->message, 0);
-			json_obj_end(&r.j);
-			json_obj_end(&r.j);
-			send(&r, d->status, allow);
-			r.outcome = decision_api_outcome(API_METHOD);
-		}
+		else
+			fail_method(&r, allowed);
 		goto out;
 	}
 	if (rt->scope != NEEDS_NONE && authenticate(&r, &p) != 0)

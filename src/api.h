@@ -17,16 +17,25 @@
 
 #include "authz.h"
 #include "ctx.h"
+#include "netmask.h"
 
 /* 64 KiB: a request body; anything larger is a 413, never read in part */
 #define API_BODY_MAX 65536
+/*
+ * 1 MiB: how much of a body over API_BODY_MAX the front-end reads (and
+ * drops) before it answers 413.  A web server that is still writing a body
+ * when its connection closes answers the client its own 5xx instead of
+ * ours; Apache, which applies no LimitRequestBody to a proxied request,
+ * then loses the 413.  Past this, the answer goes out unread.
+ */
+#define API_DRAIN_MAX (1u << 20)
 #define API_PREFIX_MAX 128 /* --prefix */
 
 /* What the front-end could read of the body. */
 enum api_body {
-	API_BODY_OK,        /* body_len bytes, as CONTENT_LENGTH said */
-	API_BODY_TOO_LARGE, /* CONTENT_LENGTH over API_BODY_MAX: not read */
-	API_BODY_SHORT      /* the stream ended before CONTENT_LENGTH bytes */
+	API_BODY_OK,        /* body_len bytes, all of them (as CONTENT_LENGTH said, if sent) */
+	API_BODY_TOO_LARGE, /* more than API_BODY_MAX bytes: not kept */
+	API_BODY_SHORT      /* the stream broke, or its length is not CONTENT_LENGTH */
 };
 
 /* What a request runs with: the worker's store, decision context and output. */
@@ -38,6 +47,15 @@ struct api_env {
 	void *reopen_arg;
 	void (*emit)(void *arg, const char *buf, size_t n);
 	void *emit_arg;
+	/*
+	 * GET /metrics: the Prometheus text of the store's metrics into buf
+	 * (its length, or -1 when they cannot be read); NULL: a 503.
+	 */
+	int (*metrics)(void *arg, char *buf, size_t cap);
+	void *metrics_arg;
+	/* who may read GET /metrics without a key (keygate.conf metrics-allow) */
+	const struct netmask *metrics_allow;
+	size_t metrics_allow_n;
 };
 
 struct api;

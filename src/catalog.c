@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "catalog.h"
+#include "vault.h"
 #include "counters.h"
 #include "keyindex.h"
 #include "policy.h"
@@ -146,10 +147,30 @@ cat_is_key(struct catalog *cat, const char *s)
 	return held;
 }
 
+/*
+ * Whether a text holds an API key: one of this store's format anywhere
+ * in it (apikey_redact would cut it), or the whole text a key the store
+ * holds (imported keys have any format).  Names and ids are shown in
+ * every listing, log line and audit record, and org and user ids are sent
+ * to the backend with every request: a key pasted into one would be too.
+ */
+static int
+holds_key(struct catalog *cat, const char *s)
+{
+	char red[TEXT_MAX * 4];
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (cat_is_key(cat, s))
+		return 1;
+	apikey_redact(s, red, sizeof red);
+	return strcmp(red, s) != 0;
+}
+
 const char *
 cat_shown(struct catalog *cat, const char *arg, char *buf, size_t n)
 {
-	if (record_id_valid(arg) && !cat_is_key(cat, arg))
+	if (record_id_valid(arg) && !holds_key(cat, arg))
 		return arg;
 	apikey_display(cat->kg->prefix, arg, strlen(arg), buf, n);
 	return buf;
@@ -971,25 +992,6 @@ rate_ok(const struct rate_spec *r)
 	    (r->window_s == 1 || r->window_s == 60 || r->window_s == 3600));
 }
 
-/*
- * Whether a free text holds an API key: one of this store's format
- * anywhere in it (apikey_redact would cut it), or the whole text a key
- * the store holds (imported keys have any format).  Names are shown in
- * every listing and audit record: a key pasted into one would be too.
- */
-static int
-holds_key(struct catalog *cat, const char *s)
-{
-	char red[TEXT_MAX * 4];
-
-	if (s == NULL || s[0] == '\0')
-		return 0;
-	if (cat_is_key(cat, s))
-		return 1;
-	apikey_redact(s, red, sizeof red);
-	return strcmp(red, s) != 0;
-}
-
 static int
 check_name(struct catalog *cat, const char *name)
 {
@@ -1054,11 +1056,44 @@ check_key_spec(struct catalog *cat, const struct cat_key_spec *s, int64_t *expir
 	if ((rc = check_scopes(cat, s->scopes)) != CAT_OK)
 		return rc;
 	/* a user id is sent to the backend with every request */
-	if (u != NULL && cat_is_key(cat, u))
-		return fail(cat, CAT_INVALID, "user", "user is an API key, not a user id");
+	if (u != NULL && holds_key(cat, u))
+		return fail(cat, CAT_INVALID, "user", "user holds an API key; a user id is sent "
+		    "with every request");
 	if (!sees_org(cat, s->org))
 		return not_found(cat, "organization", s->org);
 	return CAT_OK;
+}
+
+/*
+ * A store made with a vault keeps every new key's secret sealed beside its
+ * digest (vault.h).  The vault is loaded before the transaction, so that a
+ * vault file that cannot be read refuses the key before anything is
+ * written: a key made then could never be revealed.
+ */
+static int
+prepare_vault(struct catalog *cat)
+{
+	char err[600];
+	int none;
+
+	if (!kg_has_vault(cat->kg) || kg_vault(cat->kg, &none, err, sizeof err) != NULL)
+		return CAT_OK;
+	return fail(cat, CAT_STORE, NULL, "%s; nothing was made", err);
+}
+
+static int
+seal_secret(struct catalog *cat, const char *id, const char *key)
+{
+	unsigned char sealed[VAULT_SEALED_MAX];
+	int n, rc;
+
+	if (cat->kg->vault == NULL)
+		return CAT_OK;
+	n = vault_seal(cat->kg->vault, id, key, strlen(key), sealed, sizeof sealed);
+	if (n < 0)
+		return fail(cat, CAT_STORE, NULL, "cannot seal the new key's secret");
+	rc = store_put(cat->kg->store, cat->txn, TBL_SECRETS, id, strlen(id), sealed, (size_t)n, 1);
+	return rc == ST_OK ? CAT_OK : store_fail(cat, rc, "sealed secret");
 }
 
 /* ---- key create ---- */
@@ -1115,7 +1150,8 @@ key_create_body(struct catalog *cat, void *ctx)
 		memcpy(k.rules, s->rules, s->nrules * sizeof s->rules[0]);
 	k.nrules = s->nrules;
 	k.scopes = s->scopes;
-	if ((rc = write_new_key(cat, digest, &k)) != CAT_OK)
+	if ((rc = write_new_key(cat, digest, &k)) != CAT_OK ||
+	    (rc = seal_secret(cat, k.id, op->out->key)) != CAT_OK)
 		return rc;
 	o.nkeys++;
 	if ((rc = put_org(cat, s->org, &o)) != CAT_OK)
@@ -1140,7 +1176,7 @@ cat_key_create(struct catalog *cat, const struct cat_key_spec *spec, struct cat_
 
 	memset(out, 0, sizeof *out);
 	if ((rc = check_key_spec(cat, spec, &op.expires_at)) != CAT_OK ||
-	    (rc = need_orgkeys(cat)) != CAT_OK)
+	    (rc = need_orgkeys(cat)) != CAT_OK || (rc = prepare_vault(cat)) != CAT_OK)
 		return rc;
 	rc = run(cat, key_create_body, &op);
 	if (rc != CAT_OK)
@@ -1173,6 +1209,10 @@ key_revoke_body(struct catalog *cat, void *ctx)
 	}
 	k.flags |= KEYF_REVOKED;
 	k.revoked_at = kg_now();
+	/* a revoked key's secret is of use to nobody: it is not kept */
+	rc = store_del(cat->kg->store, cat->txn, TBL_SECRETS, k.id, strlen(k.id));
+	if (rc != ST_OK && rc != ST_NOTFOUND)
+		return store_fail(cat, rc, "sealed secret");
 	if ((rc = put_key(cat, digest, &k)) != CAT_OK ||
 	    (rc = read_org(cat, k.org, obuf, &o, 1)) != CAT_OK)
 		return rc;
@@ -1259,7 +1299,8 @@ key_rotate_body(struct catalog *cat, void *ctx)
 	nk.revoked_at = nk.last_used_at = 0;
 	if (s->set_expires)
 		nk.expires_at = op->expires_at;
-	if ((rc = write_new_key(cat, ndigest, &nk)) != CAT_OK)
+	if ((rc = write_new_key(cat, ndigest, &nk)) != CAT_OK ||
+	    (rc = seal_secret(cat, nk.id, op->out->key)) != CAT_OK)
 		return rc;
 	if (s->grace == 0) {
 		k.flags |= KEYF_REVOKED;
@@ -1298,11 +1339,61 @@ cat_key_rotate(struct catalog *cat, const struct cat_rotate_spec *spec, struct c
 	if (spec->grace < 0 || spec->grace > CAT_GRACE_MAX)
 		return fail(cat, CAT_INVALID, "grace", "grace: at most 30d");
 	if ((rc = check_expiry(cat, spec->set_expires, spec->expires_at, spec->force,
-	    &op.expires_at)) != CAT_OK || (rc = need_orgkeys(cat)) != CAT_OK)
+	    &op.expires_at)) != CAT_OK || (rc = need_orgkeys(cat)) != CAT_OK ||
+	    (rc = prepare_vault(cat)) != CAT_OK)
 		return rc;
 	rc = run(cat, key_rotate_body, &op);
 	if (rc != CAT_OK)
 		cat_new_key_wipe(out);
+	return rc;
+}
+
+/* ---- key reveal ---- */
+
+struct reveal_op {
+	const char *id;
+	char *out;
+	size_t cap;
+};
+
+static int
+key_reveal_body(struct catalog *cat, void *ctx)
+{
+	struct reveal_op *op = ctx;
+	unsigned char kbuf[RECORD_MAX], digest[DIGEST_LEN], sealed[VAULT_SEALED_MAX + 1];
+	struct key_rec k;
+	size_t len;
+	int rc, n;
+
+	if ((rc = read_key(cat, op->id, digest, kbuf, &k, 0)) != CAT_OK)
+		return rc;
+	if (k.flags & KEYF_REVOKED)
+		return fail(cat, CAT_NOTFOUND, NULL, "key %s is revoked: its secret is not kept", k.id);
+	rc = store_get(cat->kg->store, cat->txn, TBL_SECRETS, k.id, strlen(k.id), sealed,
+	    sizeof sealed, &len, 0);
+	if (rc == ST_NOTFOUND)
+		return fail(cat, CAT_NOTFOUND, NULL, "the secret of key %s is not kept "
+		    "(imported, or made before the store had a vault)", k.id);
+	if (rc != ST_OK)
+		return store_fail(cat, rc, "sealed secret");
+	if ((n = vault_open(cat->kg->vault, k.id, sealed, len, op->out, op->cap)) < 0)
+		return fail(cat, CAT_STORE, NULL, "the sealed secret of key %s cannot be opened "
+		    "(damaged, or sealed under another vault)", k.id);
+	audit_begin(&cat->audit, "key.reveal", k.org, k.id);
+	return audit_commit(cat);
+}
+
+int
+cat_key_reveal(struct catalog *cat, const char *id, char *out, size_t cap)
+{
+	struct reveal_op op = {id, out, cap};
+	char err[600];
+	int none, rc;
+
+	if (kg_vault(cat->kg, &none, err, sizeof err) == NULL)
+		return fail(cat, none ? CAT_NOTFOUND : CAT_STORE, NULL, "%s", err);
+	if ((rc = run(cat, key_reveal_body, &op)) != CAT_OK)
+		OPENSSL_cleanse(out, cap);
 	return rc;
 }
 
@@ -1566,6 +1657,9 @@ cat_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created)
 
 	if (!record_id_valid(s->name))
 		return fail(cat, CAT_INVALID, "name", "plan names are 1-64 of A-Z a-z 0-9 . _ -");
+	if (holds_key(cat, s->name))
+		return fail(cat, CAT_INVALID, "name", "'%s' holds an API key; a plan name is shown "
+		    "in every listing", cat_shown(cat, s->name, sb, sizeof sb));
 	if (s->set_rate && !rate_ok(&s->rate))
 		return fail(cat, CAT_INVALID, "rate", "rate: not a rate limit keygate takes");
 	/* parse_quota's forms: none; N per day or month (N > 0); N prepaid (N >= 0) */
@@ -1700,9 +1794,9 @@ cat_org_create(struct catalog *cat, const char *id, const char *plan, const char
 	if ((rc = check_name(cat, name)) != CAT_OK)
 		return rc;
 	/* an org id is logged and sent to the backend with every request */
-	if (cat_is_key(cat, id))
-		return fail(cat, CAT_INVALID, "id", "'%s' is an API key, not an organization id",
-		    cat_shown(cat, id, sb, sizeof sb));
+	if (holds_key(cat, id))
+		return fail(cat, CAT_INVALID, "id", "'%s' holds an API key; an organization id "
+		    "is logged and sent with every request", cat_shown(cat, id, sb, sizeof sb));
 	memset(&op, 0, sizeof op);
 	op.id = id;
 	op.plan = plan;
@@ -2281,9 +2375,10 @@ cat_verify_orgkeys(struct catalog *cat, uint64_t *entries, char *err, size_t err
 
 int
 cat_init_store(struct store *s, const struct cat_actor *actor, const struct meta_rec *m,
-    char *err, size_t errlen)
+    const struct vault_meta_rec *vault, char *err, size_t errlen)
 {
-	unsigned char buf[RECORD_MAX];
+	unsigned char buf[RECORD_MAX], vbuf[RECORD_MAX];
+	int vn = 0;
 	struct audit_entry *e;
 	struct store_txn *t;
 	struct meta_rec mm = *m;
@@ -2302,8 +2397,16 @@ cat_init_store(struct store *s, const struct cat_actor *actor, const struct meta
 	audit_begin(e, "store.init", NULL, NULL);
 	audit_str(e, "prefix", m->prefix);
 	audit_bool(e, "peppered", (m->flags & METAF_PEPPER) != 0);
+	audit_bool(e, "vault", vault != NULL);
+	if (vault != NULL && (vn = record_encode_vault_meta(vault, vbuf, sizeof vbuf)) < 0) {
+		free(e);
+		snprintf(err, errlen, "vault file path too long");
+		return -1;
+	}
 	if ((rc = store_txn_begin(s, &t)) == ST_OK) {
 		rc = store_put(s, t, TBL_META, "store", 5, buf, (size_t)n, 1);
+		if (rc == ST_OK && vault != NULL)
+			rc = store_put(s, t, TBL_META, "vault", 5, vbuf, (size_t)vn, 1);
 		if (rc == ST_OK)
 			rc = audit_put(s, t, e, actor->name, actor->remote, kg_now_ns());
 		if (rc == ST_OK)

@@ -236,6 +236,14 @@ struct cat_rotate_spec {
 int cat_key_rotate(struct catalog *cat, const struct cat_rotate_spec *spec,
     struct cat_new_key *out);
 
+/*
+ * The secret of a key, from a store made with a vault (vault.h), into out
+ * (cap >= APIKEY_BUF), NUL-terminated; audited as key.reveal.  CAT_NOTFOUND
+ * when the store has no vault, the key is revoked, or its secret was never
+ * kept (imported keys, keys made before); the caller wipes out.
+ */
+int cat_key_reveal(struct catalog *cat, const char *id, char *out, size_t cap);
+
 struct cat_key {
 	struct key_rec k;
 	int64_t last_used_at; /* the live value: the counters' or the record's */
@@ -335,7 +343,7 @@ int cat_audit_list(struct catalog *cat, const char *org, int64_t since,
  * record, in one transaction.  0, or -1 with err set.
  */
 int cat_init_store(struct store *s, const struct cat_actor *actor,
-    const struct meta_rec *m, char *err, size_t errlen);
+    const struct meta_rec *m, const struct vault_meta_rec *vault, char *err, size_t errlen);
 /* Rebuilds the key index from the store (db check, db recover). */
 int cat_rebuild_index(struct catalog *cat);
 /*

@@ -12,12 +12,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "audit.h"
 #include "cli.h"
 #include "ledger.h"
 #include "tally.h"
 #include "counters.h"
+#include "vault.h"
 
 /* Copies a file, leaving holes where the source reads as zeros. */
 static int
@@ -120,7 +122,7 @@ db_backup(struct cli *c, int argc, char **argv)
 struct check {
 	struct cli *c;
 	unsigned long problems;
-	unsigned long keys, revoked, orgs, plans, ids, ledger, history, audit;
+	unsigned long keys, revoked, orgs, plans, ids, ledger, history, audit, secrets;
 	/* per-org active key counts, recomputed: a small open hash */
 	struct orgcount { char id[ID_MAX + 1]; uint32_t n; int used; } *oc;
 	size_t ocap;
@@ -298,6 +300,50 @@ check_audit(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 	return 0;
 }
 
+/* Sealed secrets: each opens under the store's vault, for a key id it knows. */
+static int
+check_secret(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct check *ck = ctx;
+	char id[KEYID_LEN + 1], key[APIKEY_BUF];
+
+	ck->secrets++;
+	if (kl != KEYID_LEN) {
+		problem(ck, "vault: a sealed secret under a malformed key id");
+		return 0;
+	}
+	memcpy(id, k, kl);
+	id[kl] = '\0';
+	if (store_exists(ck->c->kg.store, NULL, TBL_KEYIDS, id, kl) != ST_OK)
+		problem(ck, "vault: the sealed secret of %s belongs to no key", id);
+	if (vault_open(ck->c->kg.vault, id, v, vl, key, sizeof key) < 0)
+		problem(ck, "vault: the sealed secret of %s does not open", id);
+	OPENSSL_cleanse(key, sizeof key);
+	return 0;
+}
+
+/* A store made with a vault: the file still loads and is the store's. */
+static void
+check_vault(struct check *ck)
+{
+	struct kg *kg = &ck->c->kg;
+	char err[600];
+	int none, rc;
+
+	if (!kg_has_vault(kg))
+		return;
+	cli_progress();
+	if (kg_vault(kg, &none, err, sizeof err) == NULL) {
+		problem(ck, "vault: %s", err);
+		return;
+	}
+	if ((rc = store_scan(kg->store, NULL, TBL_SECRETS, check_secret, ck)) != ST_OK) {
+		problem(ck, "vault: the sealed secrets cannot be read: %s", store_errmsg(kg->store));
+		return;
+	}
+	printf("vault:     %lu sealed secrets\n", ck->secrets);
+}
+
 static int
 check_counts(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 {
@@ -400,6 +446,7 @@ db_check(struct cli *c, int argc, char **argv)
 	printf("ledger:    %lu records\n", ck.ledger);
 	printf("history:   %lu day records\n", ck.history);
 	printf("audit:     %lu records\n", ck.audit);
+	check_vault(&ck);
 	cli_progress();
 	switch (cat_verify_orgkeys(c->cat, &entries, err, sizeof err)) {
 	case 0:

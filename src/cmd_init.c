@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "vault.h"
 #include "ledger.h"
 #include "counters.h"
 
@@ -81,9 +82,11 @@ prepare_dir(const char *dir, gid_t gid, int grouped)
 /* The meta record, with the store's first audit record. */
 static int
 write_meta(struct store *s, const char *prefix, const char *pepper_path,
-    const unsigned char *pepper, size_t plen)
+    const unsigned char *pepper, size_t plen, const char *vault_path,
+    const struct vault *vault)
 {
 	char err[600], who[AUDIT_ACTOR_MAX + 1];
+	struct vault_meta_rec vm;
 	struct cat_actor actor;
 	struct meta_rec m;
 
@@ -97,8 +100,12 @@ write_meta(struct store *s, const char *prefix, const char *pepper_path,
 		if (kg_pepper_check(pepper, plen, m.pepper_check) != 0)
 			return cli_fail(EX_STORE, "OpenSSL failed to compute the pepper check");
 	}
+	if (vault != NULL) {
+		vm.path = vault_path;
+		vault_check(vault, vm.check);
+	}
 	cli_actor(&actor, who);
-	if (cat_init_store(s, &actor, &m, err, sizeof err) != 0)
+	if (cat_init_store(s, &actor, &m, vault ? &vm : NULL, err, sizeof err) != 0)
 		return cli_fail(EX_STORE, "%s", err);
 	store_checkpoint(s);
 	return EX_OK;
@@ -129,11 +136,13 @@ cmd_init(struct cli *c, int argc, char **argv)
 {
 	static const struct optspec specs[] = {
 		{"prefix", 1, 0}, {"pepper-file", 1, 0}, {"group", 1, 0},
-		{"cache-size", 1, 0}, {"counter-slots", 1, 0}, {NULL, 0, 0},
+		{"cache-size", 1, 0}, {"counter-slots", 1, 0}, {"vault-file", 1, 0},
+		{NULL, 0, 0},
 	};
 	unsigned char pepper[PEPPER_MAX];
-	char err[600], pepper_abs[PATH_MAX];
-	const char *prefix, *pepper_path, *group, *why, *path;
+	char err[600], pepper_abs[PATH_MAX], vault_abs[PATH_MAX];
+	const char *prefix, *pepper_path, *group, *why, *path, *vault_path;
+	struct vault *vault = NULL;
 	struct args a;
 	struct group *gr = NULL;
 	struct store *s;
@@ -143,7 +152,8 @@ cmd_init(struct cli *c, int argc, char **argv)
 
 	c->cmd = "init";
 	if ((code = cli_parse(c, argc, argv, specs, 0, 0,
-	    "init [--prefix kg] [--pepper-file FILE] [--group GROUP]", &a)) != EX_OK)
+	    "init [--prefix kg] [--pepper-file FILE] [--vault-file FILE] [--group GROUP]",
+	    &a)) != EX_OK)
 		return code;
 	prefix = arg_get(&a, "prefix") ? arg_get(&a, "prefix") : "kg";
 	if (!apikey_prefix_valid(prefix))
@@ -167,6 +177,20 @@ cmd_init(struct cli *c, int argc, char **argv)
 		if (kg_read_pepper(pepper_path, pepper, sizeof pepper, &plen, err, sizeof err) != 0)
 			return cli_fail(EX_USAGE, "init: %s", err);
 	}
+	/* keys that can be read again: the vault file, 32 bytes (vault.h) */
+	if ((vault_path = arg_get(&a, "vault-file")) != NULL) {
+		if (realpath(vault_path, vault_abs) == NULL) {
+			code = cli_fail(EX_USAGE, "init: vault file %s: %s", vault_path, strerror(errno));
+			goto out;
+		}
+		if ((code = cli_check_path("init: the vault file's path", vault_abs)) != EX_OK)
+			goto out;
+		vault_path = vault_abs;
+		if ((vault = vault_load(vault_path, err, sizeof err)) == NULL) {
+			code = cli_fail(EX_USAGE, "init: %s", err);
+			goto out;
+		}
+	}
 	conf_defaults(&c->conf);
 	path = conf_path(c->config_opt, &must_exist);
 	if (conf_load(path, must_exist, &c->conf, err, sizeof err) != 0)
@@ -185,15 +209,16 @@ cmd_init(struct cli *c, int argc, char **argv)
 		code = cli_fail(EX_STORE, "init: %s", err);
 		goto out;
 	}
-	code = write_meta(s, prefix, pepper_path, pepper, plen);
+	code = write_meta(s, prefix, pepper_path, pepper, plen, vault_path, vault);
 	if (code == EX_OK)
 		code = build_derived(c->dir, s, (uint32_t)slots);
 	store_close(s);
 	if (code == EX_OK)
-		cli_note("keygate: store created in %s (prefix %s%s%s%s)", c->dir, prefix,
-		    pepper_path ? ", peppered" : "", gr ? ", shared with group " : "",
-		    gr ? group : "");
+		cli_note("keygate: store created in %s (prefix %s%s%s%s%s)", c->dir, prefix,
+		    pepper_path ? ", peppered" : "", vault ? ", with a vault" : "",
+		    gr ? ", shared with group " : "", gr ? group : "");
 out:
+	vault_free(vault);
 	OPENSSL_cleanse(pepper, sizeof pepper);
 	return code;
 }

@@ -144,6 +144,32 @@ key_revoke(struct cli *c, int argc, char **argv)
 	return EX_OK;
 }
 
+/* ---- reveal ---- */
+
+/*
+ * The secret of a key from a store made with a vault: printed on stdout and
+ * audited, for an operator who must hand a key over again on purpose.
+ */
+static int
+key_reveal(struct cli *c, int argc, char **argv)
+{
+	char key[APIKEY_BUF];
+	struct args a;
+	int code;
+
+	c->cmd = "key reveal";
+	if ((code = cli_parse(c, argc, argv, NULL, 1, 1, "key reveal ID", &a)) != EX_OK)
+		return code;
+	if ((code = cli_open(c)) != EX_OK)
+		return code;
+	if ((code = cli_cat_fail(c, cat_key_reveal(c->cat, a.pos[0], key, sizeof key))) != EX_OK)
+		return code;
+	printf("%s\n", key);
+	fflush(stdout);
+	OPENSSL_cleanse(key, sizeof key);
+	return EX_OK;
+}
+
 /* ---- rotate ---- */
 
 static int
@@ -401,7 +427,7 @@ cmd_key(struct cli *c, int argc, char **argv)
 {
 	c->cmd = "key";
 	if (argc < 1)
-		return cli_fail(EX_USAGE, "key: expected create, list, show, revoke, rotate or import");
+		return cli_fail(EX_USAGE, "key: expected create, list, show, revoke, rotate, reveal or import");
 	if (strcmp(argv[0], "create") == 0)
 		return key_create(c, argc - 1, argv + 1);
 	if (strcmp(argv[0], "list") == 0)
@@ -412,8 +438,10 @@ cmd_key(struct cli *c, int argc, char **argv)
 		return key_revoke(c, argc - 1, argv + 1);
 	if (strcmp(argv[0], "rotate") == 0)
 		return key_rotate(c, argc - 1, argv + 1);
+	if (strcmp(argv[0], "reveal") == 0)
+		return key_reveal(c, argc - 1, argv + 1);
 	if (strcmp(argv[0], "import") == 0)
 		return cmd_key_import(c, argc - 1, argv + 1);
-	return cli_fail(EX_USAGE, "key: unknown subcommand '%s' (create, list, show, revoke, rotate, import)",
+	return cli_fail(EX_USAGE, "key: unknown subcommand '%s' (create, list, show, revoke, rotate, reveal, import)",
 	    argv[0]);
 }

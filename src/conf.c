@@ -56,16 +56,31 @@ copy_value(char *dst, size_t cap, const char *v, const char **why)
 
 enum conf_key {
 	K_DB, K_REALM, K_LOG, K_LOG_DENIALS, K_DEBUG, K_QUERY, K_WORKERS,
-	K_LISTEN, K_SOCKET_MODE, K_WATCHDOG, K_REQUEST_DEADLINE, K_COUNT
+	K_LISTEN, K_SOCKET_MODE, K_WATCHDOG, K_REQUEST_DEADLINE, K_METRICS_ALLOW,
+	K_COUNT
 };
 
 static const char *const conf_names[K_COUNT] = {
 	"db", "realm", "log", "log-denials", "debug", "query-param", "workers",
-	"listen", "socket-mode", "watchdog", "request-deadline",
+	"listen", "socket-mode", "watchdog", "request-deadline", "metrics-allow",
 };
 
+size_t
+conf_setting_count(void)
+{
+	return K_COUNT;
+}
+
+const char *
+conf_setting_name(size_t i)
+{
+	return i < K_COUNT ? conf_names[i] : NULL;
+}
+
+/* buf: room for a reason that names part of the value (metrics-allow) */
 static int
-set_value(struct conf *c, enum conf_key k, const char *v, const char **why)
+set_value(struct conf *c, enum conf_key k, const char *v, const char **why,
+    char *buf, size_t buflen)
 {
 	uint64_t n;
 	int64_t secs;
@@ -167,6 +182,17 @@ set_value(struct conf *c, enum conf_key k, const char *v, const char **why)
 		}
 		c->request_deadline_s = (unsigned)secs;
 		return 0;
+	case K_METRICS_ALLOW: {
+		char detail[128];
+
+		if (netmask_list_parse(v, c->metrics_allow, NETMASK_LIST_MAX, &c->metrics_allow_n,
+		    detail, sizeof detail) != 0) {
+			snprintf(buf, buflen, "metrics-allow: %s", detail);
+			*why = buf;
+			return -1;
+		}
+		return 0;
+	}
 	default:
 		*why = "unknown setting";
 		return -1;
@@ -208,7 +234,7 @@ conf_parse(const char *text, size_t len, struct conf *c, char *err,
 		char line[CONF_LINE_MAX + 1];
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
-		char *s, *eq, *name, *value;
+		char *s, *eq, *name, *value, whybuf[160];
 		const char *why = NULL;
 		int k;
 
@@ -245,7 +271,7 @@ conf_parse(const char *text, size_t len, struct conf *c, char *err,
 			return -1;
 		}
 		seen[k] = lineno;
-		if (set_value(&tmp, (enum conf_key)k, value, &why) != 0) {
+		if (set_value(&tmp, (enum conf_key)k, value, &why, whybuf, sizeof whybuf) != 0) {
 			snprintf(err, errlen, "line %u: %s", lineno, why);
 			return -1;
 		}

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "netmask.h"
 #include "pathname.h"
 
 #define CONF_DEFAULT_PATH "/etc/keygate/keygate.conf"
@@ -37,6 +38,9 @@ struct conf {
 	unsigned socket_mode;
 	unsigned watchdog_s;    /* a request stuck this long ends the process */
 	unsigned request_deadline_s; /* a request must arrive whole within this */
+	/* keygate-api's GET /metrics without a key, from these networks only */
+	struct netmask metrics_allow[NETMASK_LIST_MAX];
+	size_t metrics_allow_n;
 };
 
 void conf_defaults(struct conf *c);
@@ -56,5 +60,9 @@ int conf_load(const char *path, int must_exist, struct conf *c, char *err,
  */
 const char *conf_path(const char *opt, int *must_exist);
 const char *conf_db(const char *opt, const struct conf *c);
+
+/* The settings' names, in order: for tests that check the shipped file shows each. */
+size_t conf_setting_count(void);
+const char *conf_setting_name(size_t i);
 
 #endif

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "ctx.h"
+#include "vault.h"
 #include "ledger.h"
 #include "log.h"
 #include "secretfile.h"
@@ -192,9 +193,66 @@ fail:
 	return -1;
 }
 
+/* The vault's record: ST_OK, ST_NOTFOUND (no vault), or a failure. */
+static int
+read_vault_meta(struct kg *kg, unsigned char *buf, size_t cap, struct vault_meta_rec *v)
+{
+	size_t len;
+	int rc;
+
+	rc = store_get(kg->store, NULL, TBL_META, "vault", 5, buf, cap, &len, 0);
+	if (rc != ST_OK)
+		return rc;
+	return record_decode_vault_meta(buf, len, v) == 0 ? ST_OK : ST_ERROR;
+}
+
+int
+kg_has_vault(struct kg *kg)
+{
+	unsigned char buf[RECORD_MAX];
+	struct vault_meta_rec v;
+
+	/* a store error counts as a vault: the caller then fails to load it */
+	return kg->vault != NULL || read_vault_meta(kg, buf, sizeof buf, &v) != ST_NOTFOUND;
+}
+
+struct vault *
+kg_vault(struct kg *kg, int *none, char *err, size_t errlen)
+{
+	unsigned char buf[RECORD_MAX];
+	struct vault_meta_rec m;
+	struct vault *v;
+	int rc;
+
+	*none = 0;
+	if (kg->vault != NULL)
+		return kg->vault;
+	if ((rc = read_vault_meta(kg, buf, sizeof buf, &m)) == ST_NOTFOUND) {
+		*none = 1;
+		snprintf(err, errlen, "this store keeps no copy of its keys' secrets "
+		    "(made without keygate init --vault-file)");
+		return NULL;
+	}
+	if (rc != ST_OK) {
+		snprintf(err, errlen, "the store's vault record cannot be read: %s",
+		    rc == ST_ERROR ? "damaged" : store_errmsg(kg->store));
+		return NULL;
+	}
+	if ((v = vault_load(m.path, err, errlen)) == NULL)
+		return NULL;
+	if (!vault_matches(v, m.check)) {
+		vault_free(v);
+		snprintf(err, errlen, "the vault file %s is not the one this store was made with",
+		    m.path);
+		return NULL;
+	}
+	return kg->vault = v;
+}
+
 void
 kg_close(struct kg *kg)
 {
+	vault_free(kg->vault);
 	keyindex_close(kg->index);
 	counters_close(kg->counters);
 	digester_free(kg->digester);

@@ -17,6 +17,8 @@
 #define PEPPER_MIN 16
 #define PEPPER_MAX 4096
 
+struct vault;
+
 struct kg {
 	struct store *store;
 	struct counters *counters;
@@ -24,6 +26,7 @@ struct kg {
 	struct digester *digester;
 	char prefix[APIKEY_PREFIX_MAX + 1];
 	uint32_t meta_flags;
+	struct vault *vault;     /* loaded by kg_vault() when first needed */
 	char pepper_path[PATHNAME_MAX + 1];
 	unsigned counters_rebuilt; /* counter files this handle made anew (for the metrics) */
 };
@@ -45,6 +48,17 @@ int kg_counters_check(struct kg *kg);
  * NULL when none is usable yet.  Not while another thread reads kg's index.
  */
 void kg_index_reopen(struct kg *kg);
+
+/*
+ * The store's vault (vault.h), loaded and checked against the store's
+ * record of it the first time it is needed: NULL with err set when the
+ * store has none (*none = 1) or its file cannot be read or is not the one
+ * the store was made with.  Only what seals or reveals a key needs it: an
+ * authorizer never loads it.
+ */
+struct vault *kg_vault(struct kg *kg, int *none, char *err, size_t errlen);
+/* Whether the store was made with a vault (the secrets of its keys are kept). */
+int kg_has_vault(struct kg *kg);
 
 /* Reads the meta record (buf must outlive m). */
 int kg_read_meta(struct kg *kg, struct store_txn *txn, unsigned char *buf,

@@ -52,6 +52,8 @@ enum metrics_event {
 
 /* The longest text metrics_render writes (unit-tested with every count at its maximum). */
 #define METRICS_TEXT_MAX 32768
+/* What that text is, for HTTP (the exposition format's version) */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4"
 
 struct metrics;
 

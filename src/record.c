@@ -30,6 +30,7 @@
 enum rec_type {
 	REC_META = 'M', REC_KEY = 'K', REC_KEYID = 'I', REC_ORG = 'O', REC_PLAN = 'P',
 	REC_LEDGER = 'L', REC_LEDGER_SEQ = 'S', REC_HISTORY = 'H', REC_AUDIT = 'A',
+	REC_VAULT = 'V',
 };
 
 struct wr {
@@ -811,6 +812,33 @@ record_decode_audit(const unsigned char *buf, size_t len, struct audit_rec *a)
 	}
 	if (close_rd(&r) != 0 || a->actor[0] == '\0' || a->action[0] == '\0' ||
 	    !audit_fields_valid(a))
+		return -1;
+	return 0;
+}
+
+int
+record_encode_vault_meta(const struct vault_meta_rec *v, unsigned char *buf, size_t cap)
+{
+	struct wr w;
+
+	begin(&w, buf, cap, REC_VAULT);
+	put_str(&w, v->path, PATHNAME_MAX);
+	put_bytes(&w, v->check, VAULT_CHECK_BYTES);
+	return finish(&w);
+}
+
+int
+record_decode_vault_meta(const unsigned char *buf, size_t len, struct vault_meta_rec *v)
+{
+	const unsigned char *p;
+	struct rd r;
+
+	if (open_rd(&r, buf, len, REC_VAULT) != 0 || r.version != RECORD_VERSION)
+		return -1;
+	v->path = get_str(&r, PATHNAME_MAX);
+	if ((p = get_bytes(&r, VAULT_CHECK_BYTES)) != NULL)
+		memcpy(v->check, p, VAULT_CHECK_BYTES);
+	if (close_rd(&r) != 0 || v->path[0] != '/')
 		return -1;
 	return 0;
 }

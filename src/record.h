@@ -184,6 +184,16 @@ struct audit_rec {
 	struct audit_field f[AUDIT_FIELDS_MAX];
 };
 
+/*
+ * A store with a vault (keygate init --vault-file): the vault file's path
+ * and its check value, in TBL_META under "vault" (vault.h).
+ */
+#define VAULT_CHECK_BYTES 32
+struct vault_meta_rec {
+	const char *path;
+	unsigned char check[VAULT_CHECK_BYTES];
+};
+
 /* Encoders return the length written, or -1 if it would exceed cap. */
 int record_encode_meta(const struct meta_rec *m, unsigned char *buf, size_t cap);
 int record_encode_key(const struct key_rec *k, unsigned char *buf, size_t cap);
@@ -193,6 +203,7 @@ int record_encode_keyid(const struct keyid_rec *k, unsigned char *buf, size_t ca
 int record_encode_ledger(const struct ledger_rec *l, unsigned char *buf, size_t cap);
 int record_encode_ledger_seq(const struct ledger_seq_rec *l, unsigned char *buf, size_t cap);
 int record_encode_history(const struct history_rec *h, unsigned char *buf, size_t cap);
+int record_encode_vault_meta(const struct vault_meta_rec *v, unsigned char *buf, size_t cap);
 /* Also -1 for fields that break the rules above: nothing unreadable is written. */
 int record_encode_audit(const struct audit_rec *a, unsigned char *buf, size_t cap);
 
@@ -205,6 +216,7 @@ int record_decode_keyid(const unsigned char *buf, size_t len, struct keyid_rec *
 int record_decode_ledger(const unsigned char *buf, size_t len, struct ledger_rec *l);
 int record_decode_ledger_seq(const unsigned char *buf, size_t len, struct ledger_seq_rec *l);
 int record_decode_history(const unsigned char *buf, size_t len, struct history_rec *h);
+int record_decode_vault_meta(const unsigned char *buf, size_t len, struct vault_meta_rec *v);
 int record_decode_audit(const unsigned char *buf, size_t len, struct audit_rec *a);
 
 /* Identifier rules shared by the CLI and the decoders. */

@@ -215,20 +215,28 @@ rule_format(enum rule_action action, const char *methods, const char *host,
 }
 
 
+const char *
+uri_path_start(const char *uri)
+{
+	const char *p = uri;
+
+	if (strncasecmp(p, "http://", 7) == 0 || strncasecmp(p, "https://", 8) == 0) {
+		p = strstr(p, "://") + 3;
+		p += strcspn(p, "/?#");
+	}
+	return p;
+}
+
 int
 path_normalize(const char *uri, char *out, size_t cap)
 {
 	size_t segstart[PATH_SEGS_MAX];
 	size_t nseg = 0, o = 0;
-	const char *p = uri;
+	const char *p;
 
 	if (uri == NULL || cap < 2)
 		return -1;
-	/* absolute-form request targets: skip scheme and authority */
-	if (strncasecmp(p, "http://", 7) == 0 || strncasecmp(p, "https://", 8) == 0) {
-		p = strstr(p, "://") + 3;
-		p += strcspn(p, "/?#");
-	}
+	p = uri_path_start(uri);
 	/* a path too long to check is refused, however short it normalises */
 	if (*p != '/' || strcspn(p, "?#") >= PATH_NORM_MAX)
 		return -1;

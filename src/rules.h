@@ -84,7 +84,13 @@ int rule_format(enum rule_action action, const char *methods, const char *host,
     const char *path, char *buf, size_t n);
 
 /*
- * Normalises a REQUEST_URI: query removed, percent-decoded once, ";params"
+ * Where the path of a request target starts: after the scheme and
+ * authority of an absolute-form target ("http://host:8080/x", which
+ * Apache passes as REQUEST_URI just as a client sent it), else at uri.
+ */
+const char *uri_path_start(const char *uri);
+/*
+ * Normalises a REQUEST_URI (from uri_path_start on): query removed, percent-decoded once, ";params"
  * removed from segments, empty and "." segments dropped, ".." resolved.
  * Returns -1 (deny) for an encoded "/", a NUL or other control byte, a bad
  * escape, or a path too long to check.

@@ -38,6 +38,12 @@ struct service_ops {
 	/* the program's own long options (values >= 256), and their handler */
 	const struct option *options;
 	int (*option)(struct service *s, int opt, const char *arg);
+	/*
+	 * Once at start, with the store open: 0, or -1 with err set, which
+	 * stops the program before it serves (a configuration that can never
+	 * work must not become a worker restarted every second).
+	 */
+	int (*check_store)(struct service *s, char *err, size_t errlen);
 	/* in each worker, once its store is open; 0, or -1 (the worker exits) */
 	int (*worker_init)(struct service *s);
 	/*

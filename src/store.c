@@ -39,7 +39,7 @@
 
 static const char *const tbl_files[TBL_COUNT] = {
 	"meta.db", "keys.db", "keyids.db", "orgs.db", "plans.db", "ledger.db",
-	"history.db", "audit.db", "orgkeys.db",
+	"history.db", "audit.db", "orgkeys.db", "secrets.db",
 };
 
 /*
@@ -48,7 +48,7 @@ static const char *const tbl_files[TBL_COUNT] = {
  */
 static const DBTYPE tbl_types[TBL_COUNT] = {
 	DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_HASH, DB_BTREE, DB_BTREE,
-	DB_BTREE,
+	DB_BTREE, DB_HASH,
 };
 
 /*
@@ -59,7 +59,8 @@ static const DBTYPE tbl_types[TBL_COUNT] = {
 static int
 tbl_added_later(int t)
 {
-	return t == TBL_LEDGER || t == TBL_HISTORY || t == TBL_AUDIT || t == TBL_ORGKEYS;
+	return t == TBL_LEDGER || t == TBL_HISTORY || t == TBL_AUDIT || t == TBL_ORGKEYS ||
+	    t == TBL_SECRETS;
 }
 
 struct store {

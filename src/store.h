@@ -30,6 +30,7 @@ enum store_tbl {
 	TBL_HISTORY,/* 'o'|'k' + id + day -> requests allowed and denied that day (btree) */
 	TBL_AUDIT,  /* time (ns) + sequence, 8 bytes big-endian each -> audit record (btree) */
 	TBL_ORGKEYS,/* org id \0 key id -> key id record (the digest): keys by org (btree) */
+	TBL_SECRETS,/* key id -> its secret sealed under the vault (vault.h), stores with one */
 	TBL_COUNT
 };
 

@@ -9,17 +9,19 @@
  * is as likely as any other, so no trailing newline can be told apart and
  * none is allowed; a file of 31, 33 or 65 bytes (a hex dump) is refused.
  *
- * How the rest of keygate is meant to use it:
- *   init       v = vault_load(FILE); store FILE's path and vault_check(v)
- *              in the store's meta record, as the pepper's path and check;
- *   every open v = vault_load(path); vault_matches(v, stored check), else
- *              refuse to open ("not the vault file this store was made
- *              with"): a wrong file must fail at open, not at the first
- *              reveal;
- *   key create the digest is stored as always, and beside it
- *              vault_seal(v, key id, key, ...): never instead of it;
+ * How keygate uses it (ctx.c kg_vault, catalog.c):
+ *   init       v = vault_load(FILE); FILE's absolute path and vault_check(v)
+ *              go into the store's vault record (TBL_META "vault");
+ *   load       where a vault is needed, never in the authorizer (which
+ *              has no use for it): keygate-api at start, the CLI before
+ *              a key command writes or reveals, db check.  vault_load(path)
+ *              and vault_matches(v, stored check), else refuse: a wrong
+ *              file fails before anything is written, not at the reveal;
+ *   key create the digest is stored as always, and beside it, in the same
+ *              transaction, vault_seal(v, key id, key, ...) in secrets.db;
+ *   revoke     the sealed secret is deleted with it;
  *   reveal     vault_open(v, key id, sealed, ...), the key answered once
- *              and the buffer wiped (OPENSSL_cleanse).
+ *              and the buffer wiped (OPENSSL_cleanse), audited key.reveal.
  * A vault is read-only after vault_load/vault_new: any number of threads
  * may seal and open with it at once.  There is no re-keying: another
  * vault file means sealing every key again.

@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 SOCK = os.environ["API_SOCK"]
 KEYGATE = os.environ["KEYGATE"]
@@ -37,16 +38,25 @@ def nv(name, value):
     return out + name + value
 
 
-def call(method, path, key=None, body=None, raw_body=None, headers=None, prefix="/keygate"):
-    """One request: (status, headers dict, body bytes)."""
+SEND_FAILED = None   # the last call's failed write (a connection closed before the request was read)
+
+
+def call(method, path, key=None, body=None, raw_body=None, headers=None, prefix="/keygate",
+         length=True, stdin_delay=0, sock=SOCK):
+    """One request: (status, headers dict, body bytes).  length: send
+    CONTENT_LENGTH with a body (True), not at all (False), or this value;
+    stdin_delay: seconds between the params and STDIN, as a web server
+    that writes them apart."""
+    global SEND_FAILED
     params = {
         "REQUEST_METHOD": method, "REQUEST_URI": prefix + path,
         "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
     }
     data = raw_body if raw_body is not None else (
         json.dumps(body).encode() if body is not None else b"")
+    if data and length is not False:
+        params["CONTENT_LENGTH"] = str(len(data)) if length is True else str(length)
     if data:
-        params["CONTENT_LENGTH"] = str(len(data))
         params["CONTENT_TYPE"] = "application/json"
     if key is not None:
         params["HTTP_AUTHORIZATION"] = "Bearer " + key
@@ -57,16 +67,22 @@ def call(method, path, key=None, body=None, raw_body=None, headers=None, prefix=
     for i in range(0, len(payload), 65535):
         out += rec(PARAMS, payload[i:i + 65535])
     out += rec(PARAMS)
+    head_len = len(out)
     for i in range(0, len(data), 65535):
         out += rec(STDIN, data[i:i + 65535])
     out += rec(STDIN)
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(20)
-    s.connect(SOCK)
+    s.connect(sock)
+    SEND_FAILED = None
     try:
+        if stdin_delay:
+            s.sendall(out[:head_len])
+            time.sleep(stdin_delay)
+            out = out[head_len:]
         s.sendall(out)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # a refused body: the answer may already be there
+    except (BrokenPipeError, ConnectionResetError) as e:
+        SEND_FAILED = e  # the answer may already be there
     stdout = b""
     buf = b""
     while True:
@@ -143,11 +159,23 @@ LIVE, LIVE_ID = KEYS["live"]
 # --- health, routing, methods ---
 status, doc, _ = j("GET", "/v1/health")
 ok(status == 200 and doc == {"status": "ok", "store": "ok", "role": "standalone"}, "health without a key")
+status, doc, _ = j("GET", "/v1/health", prefix="http://api.example.com:8080/keygate")
+ok(status == 200 and doc["status"] == "ok",
+   "REQUEST_URI in absolute form, as Apache passes it for such a request line (%d)" % status)
+expect("... outside the prefix", 404, "not_found", "GET", "/v1/health", prefix="http://h/other")
 expect("an unknown path", 404, "not_found", "GET", "/v1/nothing", ADMIN)
 expect("outside the prefix", 404, "not_found", "GET", "/v1/self", ADMIN, prefix="/other")
 status, doc, hdrs = expect("a method the path does not take", 405, "method_not_allowed", "PUT", "/v1/keys", ADMIN)
 ok(hdrs.get("allow") == "GET, HEAD, POST", "... with Allow (%s)" % hdrs.get("allow"))
 ok(hdrs.get("content-type") == "application/json", "answers are application/json")
+
+# a web server writing the empty STDIN record apart from the params
+status, doc, _ = j("GET", "/v1/health", stdin_delay=0.3)
+ok(status == 200 and SEND_FAILED is None,
+   "STDIN 0.3 s after the params: answered once it is read, the write does not fail (%d, %s)"
+   % (status, SEND_FAILED))
+status, doc, _ = j("POST", "/v1/self", PLAIN, {}, stdin_delay=0.3)
+ok(status == 200 and SEND_FAILED is None, "... a body too (%d, %s)" % (status, SEND_FAILED))
 
 # --- who may call what ---
 status, doc, hdrs = expect("no key", 401, "missing_api_key", "GET", "/v1/self")
@@ -186,6 +214,9 @@ ok(status == 201 and doc["key"].startswith("kg_test_") and doc["object"]["name"]
    doc["object"]["scopes"] == ["keys:read"], "create: 201 with the secret and the object")
 new_key, new_id = doc["key"], doc["object"]["id"]
 ok(audit_count() == before + 1, "... and one audit record")
+status, doc, _ = j("POST", "/v1/keys", RW, {"name": "streamed", "mode": "test"}, length=False)
+ok(status == 201 and doc["object"]["name"] == "streamed",
+   "a body without CONTENT_LENGTH (a chunked body Apache streams): read to the end of STDIN (%d)" % status)
 status, doc, _ = j("GET", "/v1/keys/" + new_id, RO)
 ok(status == 200 and "key" not in doc and doc["display"].startswith("kg_test_"), "show: no secret, a display prefix")
 status, doc, _ = j("GET", "/v1/self", new_key)
@@ -218,7 +249,26 @@ for what, raw in [("truncated", b'{"name": "x"'), ("trailing garbage", b'{"name"
     ok(status == 400 and code == "invalid_request", "malformed body, %s: 400 invalid_request" % what)
 status, hdrs, raw_out = call("POST", "/v1/keys", RW, raw_body=b" " * (10 << 20))
 ok(status == 413 and error_code(json.loads(raw_out)) == "too_large", "a 10 MB body: 413 too_large (%d)" % status)
+for ctype in ("text/plain", "application/jsonp", "application/x-www-form-urlencoded"):
+    status, hdrs, raw_out = call("POST", "/v1/keys", RW, body={"name": "ct"}, headers={"CONTENT_TYPE": ctype})
+    ok(status == 400 and error_code(json.loads(raw_out)) == "invalid_request",
+       "a body sent as %s: 400 invalid_request" % ctype)
+status, hdrs, raw_out = call("POST", "/v1/keys", RW, raw_body=b" " * (512 << 10))
+ok(status == 413 and error_code(json.loads(raw_out)) == "too_large" and SEND_FAILED is None,
+   "512 KiB: 413 too_large, the body read (up to 1 MiB) so that the sender's writes do not fail (%d, %s)"
+   % (status, SEND_FAILED))
+status, hdrs, raw_out = call("POST", "/v1/keys", RW, raw_body=b" " * (100 << 10), length=False)
+ok(status == 413 and error_code(json.loads(raw_out)) == "too_large" and SEND_FAILED is None,
+   "100 KiB without CONTENT_LENGTH: 413 too_large (%d, %s)" % (status, SEND_FAILED))
+for what, length in [("longer than", 5), ("shorter than", 500), ("of", "ten")]:
+    status, doc, _ = j("POST", "/v1/self", RW, raw_body=b"{}" + b" " * 20, length=length)
+    ok(status == 400 and error_code(doc) == "invalid_request",
+       "a body %s CONTENT_LENGTH %s: 400 invalid_request (%d)" % (what, length, status))
 ok(audit_count() == before, "none of them changed anything")
+for ctype in ("application/json; charset=utf-8", "Application/JSON"):
+    status, hdrs, raw_out = call("POST", "/v1/keys", RW, body={"name": "ct"}, headers={"CONTENT_TYPE": ctype})
+    ok(status == 201, "a body sent as %s is JSON (%d)" % (ctype, status))
+    j("DELETE", "/v1/keys/" + json.loads(raw_out)["object"]["id"], RW)
 
 # revoke twice, rotate a revoked key
 status, doc, _ = j("DELETE", "/v1/keys/" + new_id, RW)
@@ -239,7 +289,30 @@ ok(j("GET", "/v1/self", rot_key)[0] == 200 and j("GET", "/v1/self", doc["key"])[
    "... both work during the grace")
 expect("rotate with a grace over 30 days", 400, "invalid_request", "POST",
        "/v1/keys/%s/rotate" % doc["object"]["id"], RW, {"grace": "31d"})
-expect("the secret without a vault", 404, "not_found", "GET", "/v1/keys/%s/secret" % rot_id, ADMIN)
+
+# --- secrets again, from the store's vault (keys:reveal) ---
+succ_key, succ_id = doc["key"], doc["object"]["id"]
+REVEAL, OTHER_REVEAL = KEYS["reveal"][0], KEYS["other_reveal"][0]
+before = audit_count()
+status, doc, _ = j("GET", "/v1/keys/%s/secret" % succ_id, REVEAL)
+ok(status == 200 and doc == {"key": succ_key}, "reveal: 200 with the very key rotate answered, and nothing else")
+ok(audit_count() == before + 1, "... audited")
+rec0 = json.loads(subprocess.run([KEYGATE, "--db", DB, "audit", "--json", "--limit", "1"],
+                                 capture_output=True, check=True).stdout)[0]
+ok(rec0["action"] == "key.reveal" and rec0["target"] == succ_id and
+   rec0["actor"] == "key:" + KEYS["reveal"][1] and succ_key not in json.dumps(rec0),
+   "... as key.reveal by the calling key, without the secret")
+status, doc, _ = j("GET", "/v1/keys/%s/secret" % LIVE_ID, ADMIN)
+ok(status == 200 and doc == {"key": LIVE}, "reveal by admin: a key made with the CLI")
+expect("reveal without keys:reveal", 403, "insufficient_scope", "GET", "/v1/keys/%s/secret" % succ_id, RW)
+expect("reveal another organization's key", 404, "not_found", "GET", "/v1/keys/%s/secret" % succ_id,
+       OTHER_REVEAL)
+expect("reveal a missing key", 404, "not_found", "GET", "/v1/keys/key_0000000000000000/secret", ADMIN)
+expect("reveal with a query", 400, "invalid_request", "GET", "/v1/keys/%s/secret?x=1" % succ_id, ADMIN)
+expect("reveal with a body", 400, "invalid_request", "GET", "/v1/keys/%s/secret" % succ_id, ADMIN, {"a": 1})
+expect("reveal by POST", 405, "method_not_allowed", "POST", "/v1/keys/%s/secret" % succ_id, ADMIN)
+j("DELETE", "/v1/keys/" + succ_id, ADMIN)
+expect("reveal a revoked key: nothing kept", 404, "not_found", "GET", "/v1/keys/%s/secret" % succ_id, ADMIN)
 
 # the plan's key limit under 8 concurrent creates: exactly the limit
 def create_in(org):
@@ -306,6 +379,53 @@ ok(status == 200 and doc["org"] == "acme" and len(doc["days"]) == 30, "usage: on
 expect("usage, from after to", 400, "invalid_request", "GET", "/v1/usage?from=2026-11-30&to=2026-11-01", RO)
 expect("usage, 401 days", 400, "invalid_request", "GET", "/v1/usage?from=2025-01-01&to=2026-02-05", RO)
 expect("usage of another org", 404, "not_found", "GET", "/v1/usage?org=beta", RO)
+
+# --- GET /metrics: by scope, or by address (the second keygate-api: metrics-allow = 10.9.0.0/16 ::1) ---
+METRICS_TYPE = "text/plain; version=0.0.4"
+status, hdrs, text = call("GET", "/metrics", ADMIN)
+ok(status == 200 and hdrs.get("content-type") == METRICS_TYPE and
+   b'keygate_requests_total{program="keygate-api",status="200",code="ok"}' in text,
+   "GET /metrics with an admin key: 200, %s, keygate-api's counts (%d %s)"
+   % (METRICS_TYPE, status, hdrs.get("content-type")))
+ok(text.endswith(b"\n") and not text.endswith(b"\n\n"), "... the text as keygate metrics prints it")
+def api_ok_count(sock=SOCK):
+    text = call("GET", "/metrics", ADMIN, sock=sock)[2].decode()
+    for line in text.splitlines():
+        if line.startswith('keygate_requests_total{program="keygate-api",status="200",code="ok"} '):
+            return int(line.split()[1])
+    return -1
+before = api_ok_count()
+for _ in range(5):
+    j("GET", "/v1/health")
+after = api_ok_count()
+# the five and the first GET /metrics; the second is counted once answered
+ok(after == before + 6, "... counted as other answers: 5 health checks and a scrape later, %d -> %d" % (before, after))
+expect("GET /metrics with a keys:write key", 403, "insufficient_scope", "GET", "/metrics", RW)
+status, doc, hdrs = expect("GET /metrics without a key, no metrics-allow", 401, "missing_api_key", "GET", "/metrics")
+ok(hdrs.get("www-authenticate", "").startswith("Bearer realm="), "... with WWW-Authenticate")
+expect("GET /metrics with a bad key", 401, "invalid_api_key", "GET", "/metrics", "kg_live_" + "C" * 38)
+status, doc, hdrs = expect("POST /metrics", 405, "method_not_allowed", "POST", "/metrics", ADMIN)
+ok(hdrs.get("allow") == "GET, HEAD", "... Allow: GET, HEAD (%s)" % hdrs.get("allow"))
+status, hdrs, text = call("HEAD", "/metrics", ADMIN)
+ok(status == 200 and hdrs.get("content-type") == METRICS_TYPE, "HEAD /metrics: 200")
+expect("GET /metrics?x=1", 400, "invalid_request", "GET", "/metrics?x=1", ADMIN)
+expect("GET /metrics with a body", 400, "invalid_request", "GET", "/metrics", ADMIN, {"a": 1})
+for path in ("/metrics/", "/v1/metrics", "/metrics/x", "//metrics", "/Metrics"):
+    expect("GET %s" % path, 404, "not_found", "GET", path, ADMIN)
+M = os.environ["API_SOCK_METRICS"]
+for addr, want in [("10.9.1.2", 200), ("10.9.255.255", 200), ("::ffff:10.9.0.1", 200), ("::1", 200),
+                   ("10.8.0.1", 401), ("10.10.0.1", 401), ("127.0.0.1", 401), ("", 401),
+                   ("10.9.1.2 ", 401), ("::2", 401)]:
+    status, hdrs, text = call("GET", "/metrics", headers={"REMOTE_ADDR": addr}, sock=M)
+    ok(status == want, "metrics-allow 10.9.0.0/16 ::1, no key, from '%s': %d (%d)" % (addr, want, status))
+status, hdrs, text = call("GET", "/metrics", RW, headers={"REMOTE_ADDR": "10.9.1.2"}, sock=M)
+ok(status == 200, "from an allowed address the key is not read: 200 with a keys:write key (%d)" % status)
+status, hdrs, text = call("GET", "/metrics", "kg_live_" + "D" * 38, headers={"REMOTE_ADDR": "10.9.1.2"}, sock=M)
+ok(status == 200, "... nor a bad one (%d)" % status)
+status, doc, _ = j("GET", "/v1/self", headers={"REMOTE_ADDR": "10.9.1.2"}, sock=M)
+ok(status == 401, "metrics-allow opens /metrics only: /v1/self without a key is 401 (%d)" % status)
+status, hdrs, text = call("GET", "/metrics", ADMIN, headers={"REMOTE_ADDR": "192.0.2.1"}, sock=M)
+ok(status == 200, "elsewhere an admin key still reads it (%d)" % status)
 
 print("# %d passed, %d failed" % (PASS, FAIL))
 sys.exit(min(FAIL, 99))

@@ -22,9 +22,9 @@ TESTS += tests/fcgi/concurrency.sh
 EXTRA_DIST += tests/fcgi/concurrency.sh
 TESTS += tests/fcgi/policy.sh tests/fcgi/valgrind.sh tests/fcgi/cli.sh tests/fcgi/ledger.sh
 EXTRA_DIST += tests/fcgi/policy.sh tests/fcgi/valgrind.sh tests/fcgi/cli.sh tests/fcgi/ledger.sh tests/fcgi/ledger-used.py tests/valgrind.supp tests/lsan.supp
-# The audit trail and key scopes through the CLI.
-TESTS += tests/fcgi/audit.sh
-EXTRA_DIST += tests/fcgi/audit.sh
+# The audit trail and key scopes through the CLI; keys kept in a vault.
+TESTS += tests/fcgi/audit.sh tests/fcgi/vault.sh
+EXTRA_DIST += tests/fcgi/audit.sh tests/fcgi/vault.sh
 # Hostile streams: crafted records, limits, trickling and idle clients.
 TESTS += tests/fcgi/hostile.sh
 EXTRA_DIST += tests/fcgi/hostile.sh

@@ -15,8 +15,10 @@
  * JSON Content-Type and a body that keygate's own strict parser accepts;
  * its status is one keygate-api answers with; a 2xx for a route the
  * caller's scopes do not reach, or for a caller whose key is not valid,
- * never happens; no seeded secret appears in an answer, and a secret
- * appears at all only in a 201 (a key made or rotated); no digest of a
+ * never happens; a seeded secret appears only in a 200 to GET
+ * /v1/keys/{its id}/secret (the store has a vault), and it is that key's;
+ * a secret appears at all only there or in a 201 (a key made or
+ * rotated); no digest of a
  * seeded key appears; a request answered with anything but 2xx wrote no
  * audit record.
  */
@@ -29,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/rand.h>
 
 #include "api.h"
 #include "catalog.h"
@@ -37,7 +40,10 @@
 #include "jsonparse.h"
 #include "keyindex.h"
 #include "ledger.h"
+#include "metrics.h"
+#include "netmask.h"
 #include "store.h"
+#include "vault.h"
 
 #define NSEED 6
 
@@ -52,6 +58,8 @@ static const uint32_t g_scopes[NSEED] = {
 	SCOPE_ADMIN, SCOPE_KEYS_WRITE | SCOPE_KEYS_READ, SCOPE_KEYS_READ, 0, SCOPE_VERIFY,
 	SCOPE_KEYS_WRITE,
 };
+
+static void die(const char *what, const char *why) __attribute__((noreturn));
 
 static void
 die(const char *what, const char *why)
@@ -99,6 +107,25 @@ make_key(struct catalog *cat, int i, const char *org)
 	cat_new_key_wipe(&nk);
 }
 
+/* A vault in the store's directory: reveals answer, creations seal. */
+static void
+make_vault(struct vault_meta_rec *vm, char *path, size_t cap)
+{
+	unsigned char secret[VAULT_KEY_LEN];
+	char err[600];
+	struct vault *v;
+	FILE *f;
+
+	snprintf(path, cap, "%s/vault", g_dir);
+	if (RAND_bytes(secret, sizeof secret) != 1 || (f = fopen(path, "wb")) == NULL ||
+	    fwrite(secret, 1, sizeof secret, f) != sizeof secret || fclose(f) != 0 ||
+	    chmod(path, 0640) != 0 || (v = vault_load(path, err, sizeof err)) == NULL)
+		die("vault", path);
+	vm->path = path;
+	vault_check(v, vm->check);
+	vault_free(v);
+}
+
 static void
 seed(void)
 {
@@ -108,7 +135,8 @@ seed(void)
 	struct catalog *cat;
 	struct store *s = NULL;
 	struct counters *c = NULL;
-	char err[600];
+	struct vault_meta_rec vm;
+	char err[600], vpath[300];
 	int i;
 
 	if (store_write_config(g_dir, 4u << 20, err, sizeof err) != 0 ||
@@ -119,7 +147,8 @@ seed(void)
 	m.prefix = "kg";
 	m.pepper_path = "";
 	m.created_at = kg_now();
-	if (cat_init_store(s, &actor, &m, err, sizeof err) != 0 ||
+	make_vault(&vm, vpath, sizeof vpath);
+	if (cat_init_store(s, &actor, &m, &vm, err, sizeof err) != 0 ||
 	    ledger_set_slots(s, 4096, err, sizeof err) != 0 ||
 	    counters_create(g_dir, 4096, err, sizeof err) != 0 ||
 	    (c = counters_open(g_dir, err, sizeof err)) == NULL ||
@@ -264,6 +293,14 @@ holds_secret(const char *text)
 	return 0;
 }
 
+/* "/v1/keys/" + an id + "/secret", nothing more: the one read of a secret. */
+static int
+is_secret_path(const char *path)
+{
+	return strncmp(path, "/v1/keys/", 9) == 0 && strlen(path) == 9 + KEYID_LEN + 7 &&
+	    strcmp(path + 9 + KEYID_LEN, "/secret") == 0;
+}
+
 static void
 check_answer(int caller, const char *method, const char *path, uint64_t audits_before)
 {
@@ -271,7 +308,7 @@ check_answer(int caller, const char *method, const char *path, uint64_t audits_b
 	const struct jp_value *doc;
 	struct jp_error e;
 	char *body;
-	int status = 0, known = 0, i;
+	int status = 0, known = 0, reveal, i;
 	size_t k;
 
 	g_out[g_outlen] = '\0';
@@ -281,18 +318,37 @@ check_answer(int caller, const char *method, const char *path, uint64_t audits_b
 		known |= status == statuses[k];
 	FUZZ_CHECK(known, "status %d", status);
 	FUZZ_CHECK(g_out[11] == ' ' && g_out[12] >= 'A' && g_out[12] <= 'Z', "no reason phrase");
-	FUZZ_CHECK(strstr(g_out, "\r\nContent-Type: application/json\r\n") != NULL, "content type");
 	body = strstr(g_out, "\r\n\r\n");
 	FUZZ_CHECK(body != NULL, "no end of headers");
 	body += 4;
+	/* the one answer that is not JSON: GET /metrics, for an admin key only */
+	if (status == 200 && strncmp(path, "/metrics", 8) == 0) {
+		FUZZ_CHECK(strcmp(path, "/metrics") == 0 || path[8] == '?', "200 for %s", path);
+		FUZZ_CHECK(strstr(g_out, "\r\nContent-Type: " METRICS_CONTENT_TYPE "\r\n") != NULL,
+		    "GET /metrics: content type");
+		FUZZ_CHECK(caller < NSEED && cat_scopes_allow(g_scopes[caller], SCOPE_ADMIN),
+		    "GET /metrics for a caller without scope admin");
+		FUZZ_CHECK(strncmp(body, "# HELP ", 7) == 0, "GET /metrics: not the text format");
+		return;
+	}
+	FUZZ_CHECK(strstr(g_out, "\r\nContent-Type: application/json\r\n") != NULL, "content type");
 	doc = jp_parse(g_arena, body, strlen(body), &e);
 	FUZZ_CHECK(doc != NULL, "the answer's body is not valid JSON (%s): %.200s", e.msg, body);
+	reveal = status == 200 && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+	    is_secret_path(path);
 	for (i = 0; i < NSEED; i++) {
-		FUZZ_CHECK(strstr(g_out, g_key[i]) == NULL, "seeded secret %d in the answer", i);
+		char want[APIKEY_BUF + 16];
+
+		snprintf(want, sizeof want, "{\"key\":\"%s\"}", g_key[i]);
+		if (reveal && strncmp(path + 9, g_id[i], KEYID_LEN) == 0)
+			FUZZ_CHECK(strcmp(body, want) == 0 || strncmp(body, want, strlen(want)) == 0,
+			    "the reveal of seeded key %d is not its secret: %.200s", i, body);
+		else
+			FUZZ_CHECK(strstr(g_out, g_key[i]) == NULL, "seeded secret %d in the answer", i);
 		FUZZ_CHECK(strstr(g_out, g_hex[i]) == NULL, "seeded digest %d in the answer", i);
 	}
-	if (status != 201)
-		FUZZ_CHECK(!holds_secret(body), "a key's secret outside a 201: %.200s", body);
+	if (status != 201 && !reveal)
+		FUZZ_CHECK(!holds_secret(body), "a key's secret outside a 201 or a reveal: %.200s", body);
 	if (status >= 200 && status < 300) {
 		uint32_t need = needs(path, method);
 
@@ -305,6 +361,17 @@ check_answer(int caller, const char *method, const char *path, uint64_t audits_b
 		FUZZ_CHECK(audit_records() == audits_before,
 		    "a %d answer wrote an audit record (%s %s)", status, method, path);
 	}
+}
+
+/* GET /metrics: the text of an empty snapshot (nothing is counted here). */
+static int
+metrics_text(void *arg, char *buf, size_t cap)
+{
+	static struct metrics_snapshot s;
+
+	(void)arg;
+	memset(&s, 0, sizeof s);
+	return metrics_format(&s, buf, cap);
 }
 
 int
@@ -355,6 +422,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.az = &g_az;
 	env.realm = "keygate";
 	env.emit = emit;
+	env.metrics = metrics_text;
+	/* no network holds the fuzzer's REMOTE_ADDR: /metrics needs an admin key */
+	{
+		static struct netmask allow[2];
+		static size_t nallow;
+		char why[160];
+
+		if (nallow == 0 && netmask_list_parse("10.0.0.0/8 ::1", allow, 2, &nallow, why,
+		    sizeof why) != 0)
+			die("metrics-allow", why);
+		env.metrics_allow = allow;
+		env.metrics_allow_n = nallow;
+	}
 	g_outlen = 0;
 	audits = audit_records();
 	api_handle(g_api, &env, envp, body, blen, API_BODY_OK, kg_now_ns());

@@ -21,8 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "catalog.h"
 #include "counters.h"
@@ -30,6 +33,7 @@
 #include "ledger.h"
 #include "store.h"
 #include "tap.h"
+#include "vault.h"
 
 static char dir[256];
 static struct kg kg;
@@ -44,7 +48,7 @@ die(const char *what, const char *why)
 
 /* What keygate init makes: meta, counter file, an empty key index. */
 static void
-make_store(void)
+make_store(const struct vault_meta_rec *vm)
 {
 	struct meta_rec m;
 	struct store *s;
@@ -61,7 +65,7 @@ make_store(void)
 	m.format = STORE_FORMAT;
 	m.prefix = "kg";
 	m.pepper_path = "";
-	if (cat_init_store(s, &cli_actor, &m, err, sizeof err) != 0 ||
+	if (cat_init_store(s, &cli_actor, &m, vm, err, sizeof err) != 0 ||
 	    ledger_set_slots(s, 1024, err, sizeof err) != 0 ||
 	    counters_create(dir, 1024, err, sizeof err) != 0 ||
 	    (ctr = counters_open(dir, err, sizeof err)) == NULL ||
@@ -131,6 +135,9 @@ a_key(void)
 		die("apikey_generate", "failed");
 	return key;
 }
+
+/* a key with text around it, for ids and names that must not hold one */
+static char wrapped[APIKEY_BUF + 16];
 
 static uint64_t
 meta_generation(void)
@@ -255,6 +262,10 @@ test_plans(void)
 	ps.nrules = 0;
 	is_int(cat_plan_set(cat, &ps, NULL), CAT_INVALID, "plan set: a key as the name is refused");
 	ok(strstr(msg(cat), ps.name + 12) == NULL, "... without echoing it (%s)", msg(cat));
+	snprintf(wrapped, sizeof wrapped, "x%sy", a_key());
+	ps.name = wrapped;
+	is_int(cat_plan_set(cat, &ps, NULL), CAT_INVALID, "plan set: a name with a key inside is refused");
+	ok(strstr(msg(cat), wrapped + 13) == NULL, "... without echoing it (%s)", msg(cat));
 	ps.name = "p2";
 	ps.set_quota = 1;
 	ps.quota.period = QUOTA_DAY;
@@ -291,6 +302,10 @@ test_orgs(void)
 	is_int(cat_org_create(cat, "acme", "pro", NULL), CAT_CONFLICT, "org create: twice");
 	is_int(cat_org_create(cat, "beta", "nothing", NULL), CAT_NOTFOUND, "org create: unknown plan");
 	is_int(cat_org_create(cat, "a b", "pro", NULL), CAT_INVALID, "org create: a bad id");
+	snprintf(wrapped, sizeof wrapped, "gA%samma", a_key());
+	is_int(cat_org_create(cat, wrapped, "pro", NULL), CAT_INVALID,
+	    "org create: an id with a key inside (found by fuzz_api)");
+	ok(strstr(msg(cat), wrapped + 14) == NULL, "... without echoing it (%s)", msg(cat));
 	is_int(cat_org_create(cat, "beta", "pro", "tab\there"), CAT_INVALID, "org create: a bad name");
 	is_int(cat_org_set(cat, "acme", &ch), CAT_INVALID, "org set: nothing to change");
 	ch.plan = "nothing";
@@ -380,6 +395,10 @@ test_keys(void)
 	ks.user = a_key();
 	is_int(cat_key_create(cat, &ks, &nk2), CAT_INVALID, "a key as the user id: refused");
 	ok(strstr(msg(cat), ks.user + 12) == NULL, "... without echoing it");
+	snprintf(wrapped, sizeof wrapped, "user-%s", a_key());
+	ks.user = wrapped;
+	is_int(cat_key_create(cat, &ks, &nk2), CAT_INVALID, "a user id with a key inside: refused");
+	ok(strstr(msg(cat), wrapped + 17) == NULL, "... without echoing it");
 	ks.user = " padded";
 	is_int(cat_key_create(cat, &ks, &nk2), CAT_INVALID, "a user id with a leading space: refused");
 	is_str(cat_error(cat)->field, "user", "... naming the field");
@@ -827,12 +846,77 @@ test_race(void)
 	ok(index_mirrors(), "... and the index mirrors them");
 }
 
+/* A second store, made with a vault: keys sealed, revealed, bound to their id. */
+static void
+vault_store(char *path, size_t cap)
+{
+	unsigned char secret[VAULT_KEY_LEN];
+	struct vault_meta_rec vm;
+	struct vault *v;
+	char err[600];
+	int fd;
+
+	snprintf(path, cap, "/tmp/kgvault.XXXXXX");
+	if (RAND_bytes(secret, sizeof secret) != 1 || (fd = mkstemp(path)) < 0 ||
+	    write(fd, secret, sizeof secret) != (ssize_t)sizeof secret || fchmod(fd, 0640) != 0 ||
+	    close(fd) != 0 || (v = vault_load(path, err, sizeof err)) == NULL)
+		die("vault file", path);
+	vm.path = path;
+	vault_check(v, vm.check);
+	vault_free(v);
+	make_store(&vm);
+}
+
+static void
+test_vault(void)
+{
+	unsigned char sealed[VAULT_SEALED_MAX];
+	char vpath[300], out[APIKEY_BUF], cmd[700];
+	struct cat_new_key nk1, nk2;
+	struct cat_key_spec ks;
+	struct catalog *cat;
+	size_t len;
+	int already;
+
+	vault_store(vpath, sizeof vpath);
+	open_kg();
+	cat = session(NULL);
+	cat_plan_set(cat, &(struct cat_plan_spec){.name = "v"}, NULL);
+	cat_org_create(cat, "vo", "v", NULL);
+	memset(&ks, 0, sizeof ks);
+	ks.org = "vo";
+	ok(cat_key_create(cat, &ks, &nk1) == CAT_OK && cat_key_create(cat, &ks, &nk2) == CAT_OK,
+	    "vault: two keys made");
+	ok(cat_key_reveal(cat, nk1.id, out, sizeof out) == CAT_OK && strcmp(out, nk1.key) == 0,
+	    "vault: a reveal is the key that create answered");
+	/* a sealed secret moved under another key's id does not open */
+	ok(store_get(kg.store, NULL, TBL_SECRETS, nk1.id, strlen(nk1.id), sealed, sizeof sealed,
+	    &len, 0) == ST_OK && store_put(kg.store, NULL, TBL_SECRETS, nk2.id, strlen(nk2.id),
+	    sealed, len, 0) == ST_OK, "vault: key 1's sealed secret copied over key 2's");
+	is_int(cat_key_reveal(cat, nk2.id, out, sizeof out), CAT_STORE,
+	    "... key 2's reveal fails: a secret is bound to its key id");
+	ok(out[0] == '\0' && strstr(msg(cat), "cannot be opened") != NULL,
+	    "... wipes the answer and says why");
+	ok(cat_key_revoke(cat, nk1.id, &already) == CAT_OK &&
+	    store_exists(kg.store, NULL, TBL_SECRETS, nk1.id, strlen(nk1.id)) == ST_NOTFOUND,
+	    "vault: revoking a key deletes its sealed secret");
+	is_int(cat_key_reveal(cat, nk1.id, out, sizeof out), CAT_NOTFOUND,
+	    "... and its reveal is a not-found");
+	cat_new_key_wipe(&nk1);
+	cat_new_key_wipe(&nk2);
+	end(cat);
+	kg_close(&kg);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, vpath);
+	if (system(cmd) != 0)
+		diag("could not remove %s", dir);
+}
+
 int
 main(void)
 {
 	char cmd[300];
 
-	make_store();
+	make_store(NULL);
 	open_kg();
 	test_plans();
 	test_orgs();
@@ -847,5 +931,6 @@ main(void)
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("could not remove %s", dir);
+	test_vault();
 	return done_testing();
 }

@@ -1,13 +1,17 @@
 #!/bin/bash
-# keygate-authz started by socket activation, as keygate-authz.socket does
-# it, with systemd-socket-activate (which passes LISTEN_FDS and LISTEN_PID
-# the same way; no running systemd needed):
+# keygate-authz and keygate-api started by socket activation, as their
+# .socket units do it, with systemd-socket-activate (which passes
+# LISTEN_FDS and LISTEN_PID the same way; no running systemd needed):
 #   - the program starts at the first connection and answers 200 / 401
 #     through the repo's FastCGI client; with --workers 2 too, and after a
 #     worker is killed
 #   - real nginx, with the shipped keygate-upstream.conf pointed at the
 #     activated socket, in front of it
 #   - a TCP socket (the mod_authnz_fcgi setup)
+#   - keygate-api the same way, as keygate-api.socket starts it: GET
+#     /keygate/v1/health and an authenticated call through the FastCGI
+#     client, then through real nginx with the shipped
+#     keygate-api-upstream.conf and keygate-api.conf
 #   - refused at start-up: two sockets, a connection instead of a
 #     listener (Accept=yes), a socket and --listen together
 # As root the authorizer runs as www-data, as the unit's User= says.
@@ -21,6 +25,9 @@ ACTIVATE=$(command -v systemd-socket-activate) ||
 sandbox
 make_store
 install -m 755 "$FCGI_CLIENT" "$T/bin/fcgi-client" || die "cannot copy the FastCGI client"
+: "${KEYGATE_API:?run me from make check}"
+install -m 755 "$KEYGATE_API" "$T/bin/keygate-api" || die "cannot copy keygate-api"
+new_key KEY_READER --org acme --scope keys:read
 
 if [ "$(id -u)" = 0 ]; then
 	WEB=(setpriv --reuid="$WEB_USER" --regid="$WEB_GROUP" --clear-groups --)
@@ -30,13 +37,14 @@ fi
 
 # activate NAME ADDRESS... -- ARGS: keygate-authz ARGS under
 # systemd-socket-activate listening on each ADDRESS (extra systemd-socket-
-# activate options may come first); its PID in ACT_PID.
+# activate options may come first); its PID in ACT_PID.  PROGRAM: another
+# program than keygate-authz.
 activate() {
 	local name=$1 opts=()
 	shift
 	while [ "$1" != -- ]; do opts+=("$1"); shift; done
 	shift
-	bg "$name" "$ACTIVATE" "${opts[@]}" "${WEB[@]}" "$AUTHZ" --db "$T/db" "$@"
+	bg "$name" "$ACTIVATE" "${opts[@]}" "${WEB[@]}" "${PROGRAM:-$AUTHZ}" --db "$T/db" "$@"
 	ACT_PID=$BG_PID
 }
 
@@ -162,6 +170,69 @@ activate tcp -l "127.0.0.1:$TPORT" --
 wait_port "$TPORT" || die "systemd-socket-activate did not listen on $TPORT"
 expect_fcgi "TCP: a key" 200 "127.0.0.1:$TPORT" HTTP_AUTHORIZATION="Bearer $KEY_LIVE"
 expect_fcgi "TCP: no key" 401 "127.0.0.1:$TPORT"
+stop_tree "$ACT_PID"
+untrack "$ACT_PID"
+
+note "keygate-api, as keygate-api.socket starts it"
+API_SOCK=$T/run/api.sock
+PROGRAM=$T/bin/keygate-api activate api -l "$API_SOCK" -- --workers 2
+socket_perms "$API_SOCK"
+# api_call DESC WANT PATH [NAME=VALUE...]: one keygate-api request (a
+# responder, STDIN empty) and its status.
+api_call() {
+	local desc=$1 want=$2 path=$3 got
+	shift 3
+	got=$("$FCGI_CLIENT" --timeout 20000 --role responder --status "unix:$API_SOCK" \
+		REQUEST_METHOD=GET REQUEST_URI="/keygate$path" REMOTE_ADDR=127.0.0.1 "$@" 2>/dev/null)
+	if [ "$got" = "$want" ]; then pass "keygate-api: $desc: $want"
+	else fail "keygate-api: $desc: status '${got:-none}', expected $want"; fi
+}
+api_call "first request, /v1/health without a key" 200 /v1/health
+if [ "$(comm_of "$ACT_PID")" = keygate-api ]; then
+	pass "keygate-api: the activated process is keygate-api"
+else
+	fail "keygate-api: process $ACT_PID is '$(comm_of "$ACT_PID")'"
+fi
+api_call "/v1/keys with a keys:read key" 200 /v1/keys HTTP_AUTHORIZATION="Bearer $KEY_READER"
+api_call "/v1/keys without its scope" 403 /v1/keys HTTP_X_API_KEY="$KEY_LIVE"
+api_call "/v1/self without a key" 401 /v1/self
+if [ -x "$NGINX" ]; then
+	api_unit_path=$(sed -n 's/^ListenStream=//p' "$top_builddir/keygate-api.socket")
+	if grep -q "server unix:$api_unit_path;" "$CONTRIB/nginx/keygate-api-upstream.conf"; then
+		pass "keygate-api-upstream.conf points at keygate-api.socket's $api_unit_path"
+	else
+		fail "keygate-api-upstream.conf does not point at $api_unit_path"
+	fi
+	sed "s|unix:$api_unit_path;|unix:$API_SOCK;|" "$CONTRIB/nginx/keygate-api-upstream.conf" > "$T/api-upstream.conf"
+	APORT=$(free_port)
+	cat > "$T/nginx-api.conf" <<-EOF
+	$( [ "$(id -u)" = 0 ] && echo "user $WEB_USER $WEB_GROUP;" )
+	worker_processes 1;
+	pid $T/run/nginx-api.pid;
+	error_log $T/run/nginx-api-error.log warn;
+	daemon off;
+	events { worker_connections 64; }
+	http {
+	    access_log off;
+	    client_body_temp_path $T/run/body;
+	    fastcgi_temp_path $T/run/fastcgi;
+	    include $T/api-upstream.conf;
+	    server {
+	        listen 127.0.0.1:$APORT;
+	        include $CONTRIB/nginx/keygate-api.conf;
+	    }
+	}
+	EOF
+	bg nginx-api "$NGINX" -e "$T/run/nginx-api-error.log" -p "$T/run" -c "$T/nginx-api.conf"
+	wait_port "$APORT" || die "nginx (keygate-api) did not start"
+	req "nginx, keygate-api: health" "http://127.0.0.1:$APORT/keygate/v1/health"
+	expect_status 200
+	req "nginx, keygate-api: a key" -H "Authorization: Bearer $KEY_READER" \
+		"http://127.0.0.1:$APORT/keygate/v1/self"
+	expect_status 200
+	req "nginx, keygate-api: no key" "http://127.0.0.1:$APORT/keygate/v1/self"
+	expect_denial 401 missing_api_key
+fi
 stop_tree "$ACT_PID"
 untrack "$ACT_PID"
 

@@ -1,8 +1,9 @@
 # tests/system: keygate installed as a system service.
 #   units.sh       systemd-analyze verify and an offline security score of
 #                  the generated units
-#   activation.sh  keygate-authz under systemd-socket-activate (LISTEN_FDS):
-#                  FastCGI requests, --workers 2, real nginx, a TCP socket
+#   activation.sh  keygate-authz and keygate-api under systemd-socket-activate
+#                  (LISTEN_FDS): FastCGI requests, --workers 2, real nginx
+#                  with the shipped upstream files, a TCP socket
 #   package.sh     the Debian package: built, linted, installed, served,
 #                  removed.  It changes the system (apt, /var/lib/keygate),
 #                  so `make check` leaves it out: `make check-package`, which

@@ -10,7 +10,9 @@
 #      (ListenStream, SocketMode, SocketGroup, User, ExecStart) under
 #      systemd-socket-activate: 200 with the key, 401 without; and behind
 #      a sandboxed Apache that includes the installed
-#      /etc/apache2/conf-available/keygate.conf, on a TCP socket
+#      /etc/apache2/conf-available/keygate.conf, on a TCP socket; the
+#      installed keygate-api the same way, behind the same Apache through
+#      the installed conf-available/keygate-api.conf
 #   5. apt-get remove, then purge: the store survives both
 #
 # It changes the system, so it runs only as root with KEYGATE_SYSTEM_TESTS=1
@@ -106,44 +108,53 @@ else
 	fail "apt-get install failed"
 	finish
 fi
-for f in /usr/bin/keygate /usr/sbin/keygate-authz; do
+for f in /usr/bin/keygate /usr/sbin/keygate-authz /usr/sbin/keygate-api; do
 	if [ -x "$f" ]; then pass "$f"; else fail "$f is missing"; fi
 done
-for page in keygate.1 keygate-authz.8 keygate.conf.5; do
+for page in keygate.1 keygate-authz.8 keygate-api.8 keygate.conf.5; do
 	if [ -f "/usr/share/man/man${page##*.}/$page.gz" ]; then pass "man page $page"
 	else fail "no man page $page"; fi
 done
 conffiles=$(dpkg-query -W -f='${Conffiles}\n' keygate)
-for f in /etc/keygate/keygate.conf /etc/apache2/conf-available/keygate.conf; do
+for f in /etc/keygate/keygate.conf /etc/apache2/conf-available/keygate.conf \
+    /etc/apache2/conf-available/keygate-api.conf; do
 	if printf '%s\n' "$conffiles" | grep -q "^ $f "; then pass "$f is a conffile"
 	else fail "$f is not a conffile"; fi
 done
-if [ ! -e /etc/apache2/conf-enabled/keygate.conf ]; then pass "the Apache configuration is not enabled"
-else fail "the package enabled its Apache configuration"; fi
+if [ ! -e /etc/apache2/conf-enabled/keygate.conf ] && [ ! -e /etc/apache2/conf-enabled/keygate-api.conf ]; then
+	pass "the Apache configurations are not enabled"
+else
+	fail "the package enabled an Apache configuration"
+fi
 for f in nginx/keygate-upstream.conf nginx/keygate-server.conf nginx/keygate-location.conf \
     nginx/keygate-fastcgi.conf apache/keygate-authnz-fcgi.conf apache/keygate-fcgid.conf \
-    lighttpd/keygate.conf; do
+    lighttpd/keygate.conf apache/keygate-api.conf lighttpd/keygate-api.conf \
+    nginx/keygate-api-upstream.conf nginx/keygate-api.conf; do
 	[ -f "/usr/share/keygate/$f" ] || fail "/usr/share/keygate/$f is missing"
 done
 pass "web server snippets in /usr/share/keygate"
-for u in keygate-authz.socket keygate-authz.service; do
-	if [ -f "$UNITS/$u" ]; then pass "unit $u"; else fail "unit $u is missing"; fi
+for p in keygate-authz keygate-api; do
+	for u in $p.socket $p.service; do
+		if [ -f "$UNITS/$u" ]; then pass "unit $u"; else fail "unit $u is missing"; fi
+	done
+	if [ -L /etc/systemd/system/sockets.target.wants/$p.socket ]; then
+		pass "$p.socket is enabled"
+	else
+		fail "$p.socket is not enabled"
+	fi
 done
-if [ -L /etc/systemd/system/sockets.target.wants/keygate-authz.socket ]; then
-	pass "keygate-authz.socket is enabled"
-else
-	fail "keygate-authz.socket is not enabled"
-fi
 # Under a running systemd: the socket starts on install, the service only
 # at the first request, and an upgrade restarts it only if it runs.
 postinst=/var/lib/dpkg/info/keygate.postinst
-if grep -q "deb-systemd-invoke \$_dh_action 'keygate-authz.socket'" "$postinst" &&
-    grep -q "deb-systemd-invoke try-restart 'keygate-authz.service'" "$postinst" &&
-    ! grep -q "deb-systemd-invoke \$_dh_action .*keygate-authz.service" "$postinst"; then
-	pass "postinst starts the socket, try-restarts the service on upgrade"
-else
-	fail "postinst does not start the socket only and try-restart the service"
-fi
+for p in keygate-authz keygate-api; do
+	if grep -q "deb-systemd-invoke \$_dh_action .*'$p.socket'" "$postinst" &&
+	    grep -q "deb-systemd-invoke try-restart .*'$p.service'" "$postinst" &&
+	    ! grep -q "deb-systemd-invoke \$_dh_action .*$p.service" "$postinst"; then
+		pass "postinst starts $p.socket, try-restarts $p.service on upgrade"
+	else
+		fail "postinst does not start $p.socket only and try-restart $p.service"
+	fi
+done
 got=$(stat -c '%U:%G %a' "$STORE" 2>/dev/null)
 if [ "$got" = "root:www-data 2770" ]; then pass "$STORE made on install: $got"
 else fail "$STORE is '${got:-missing}', expected root:www-data 2770"; fi
@@ -193,6 +204,40 @@ else fail "$SOCK, no key: '${got:-no answer}', expected 401"; fi
 stop_tree "$AUTHZ_PID"
 untrack "$AUTHZ_PID"
 
+note "4b. the installed keygate-api, started as its installed units say"
+if KEYR=$(keygate key create --org acme --scope keys:read 2>> "$T/log/init.log"); then
+	pass "keygate key create --scope keys:read"
+else
+	fail "keygate key create --scope keys:read failed"
+fi
+API_SOCK=$(unit_value keygate-api.socket ListenStream)
+API_MODE=$(unit_value keygate-api.socket SocketMode)
+API_GROUP=$(unit_value keygate-api.socket SocketGroup)
+API_USER=$(unit_value keygate-api.service User)
+API_GROUP_=$(unit_value keygate-api.service Group)
+read -r -a API_EXEC <<< "$(unit_value keygate-api.service ExecStart)"
+[ -n "$API_SOCK" ] && [ -n "$API_USER" ] && [ -n "${API_EXEC[0]:-}" ] || die "cannot read the installed keygate-api units"
+bg api systemd-socket-activate -l "$API_SOCK" \
+	setpriv --reuid="$API_USER" --regid="$API_GROUP_" --clear-groups -- "${API_EXEC[@]}"
+API_PID=$BG_PID
+wait_for -S "$API_SOCK" || die "no socket at $API_SOCK"
+chgrp "$API_GROUP" "$API_SOCK" && chmod "$API_MODE" "$API_SOCK"
+api_status() { # PATH [NAME=VALUE...]
+	local path=$1
+	shift
+	"$FCGI_CLIENT" --timeout 5000 --role responder --status "unix:$API_SOCK" \
+		REQUEST_METHOD=GET REQUEST_URI="/keygate$path" REMOTE_ADDR=127.0.0.1 "$@" 2>/dev/null
+}
+got=$(api_status /v1/health)
+if [ "$got" = 200 ]; then pass "$API_SOCK, /v1/health: 200 (${API_EXEC[*]} as $API_USER)"
+else fail "$API_SOCK, /v1/health: '${got:-no answer}', expected 200"; fi
+got=$(api_status /v1/keys HTTP_AUTHORIZATION="Bearer $KEYR")
+if [ "$got" = 200 ]; then pass "$API_SOCK, /v1/keys with a keys:read key: 200"
+else fail "$API_SOCK, /v1/keys with a keys:read key: '${got:-no answer}', expected 200"; fi
+got=$(api_status /v1/keys)
+if [ "$got" = 401 ]; then pass "$API_SOCK, /v1/keys without a key: 401"
+else fail "$API_SOCK, /v1/keys without a key: '${got:-no answer}', expected 401"; fi
+
 if [ -x "$APACHE" ] && [ -f "$APACHE_MODS/mod_authnz_fcgi.so" ]; then
 	note "Apache with the installed conf-available/keygate.conf, the authorizer on TCP"
 	AZ_PORT=$(free_port)
@@ -201,17 +246,23 @@ if [ -x "$APACHE" ] && [ -f "$APACHE_MODS/mod_authnz_fcgi.so" ]; then
 	wait_port "$AZ_PORT" || die "no socket on 127.0.0.1:$AZ_PORT"
 	start_http_echo
 	PORT=$(free_port)
-	apache_conf apache "$PORT" authnz_fcgi headers proxy proxy_http
+	apache_conf apache "$PORT" authnz_fcgi headers proxy proxy_http proxy_fcgi
 	cat >> "$T/apache/httpd.conf" <<-EOF
 	Define KEYGATE_AUTHZ 127.0.0.1:$AZ_PORT
 	Include /etc/apache2/conf-available/keygate.conf
 	ProxyPass /api/ http://127.0.0.1:$HTTP_ECHO_PORT/api/
+	Include /etc/apache2/conf-available/keygate-api.conf
 	EOF
 	start_apache apache "$PORT"
 	req "Apache, a key" -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/api/v1/x"
 	expect_status 200
 	expect_line "header X-Keygate-Org-Id: acme"
 	req "Apache, no key" "http://127.0.0.1:$PORT/api/v1/x"
+	expect_denial 401 missing_api_key
+	req "Apache, keygate-api on $API_SOCK: a keys:read key" -H "Authorization: Bearer $KEYR" \
+		"http://127.0.0.1:$PORT/keygate/v1/keys"
+	expect_status 200
+	req "Apache, keygate-api: no key" "http://127.0.0.1:$PORT/keygate/v1/keys"
 	expect_denial 401 missing_api_key
 	for p in $PIDS; do stop_tree "$p"; done
 	PIDS=""
@@ -225,7 +276,8 @@ if DEBIAN_FRONTEND=noninteractive timeout 300 apt-get remove -y -qq keygate > "$
 else
 	fail "apt-get remove keygate failed"
 fi
-if [ ! -e /usr/sbin/keygate-authz ] && [ ! -e "$UNITS/keygate-authz.socket" ]; then
+if [ ! -e /usr/sbin/keygate-authz ] && [ ! -e "$UNITS/keygate-authz.socket" ] &&
+    [ ! -e /usr/sbin/keygate-api ] && [ ! -e "$UNITS/keygate-api.socket" ]; then
 	pass "programs and units removed"
 else
 	fail "programs or units left after remove"
@@ -242,7 +294,9 @@ DEBIAN_FRONTEND=noninteractive timeout 300 apt-get purge -y -qq keygate > "$T/lo
 INSTALLED=""
 if [ -f "$STORE/meta.db" ]; then pass "the store survives purge (README.Debian says so)"
 else fail "purge removed the store"; fi
-if [ ! -e /etc/keygate/keygate.conf ] && [ ! -e /etc/systemd/system/sockets.target.wants/keygate-authz.socket ]; then
+if [ ! -e /etc/keygate/keygate.conf ] && [ ! -e /etc/systemd/system/sockets.target.wants/keygate-authz.socket ] &&
+    [ ! -e /etc/systemd/system/sockets.target.wants/keygate-api.socket ] &&
+    [ ! -e /etc/apache2/conf-available/keygate-api.conf ]; then
 	pass "purge removed the configuration and the socket's enablement"
 else
 	fail "purge left the configuration or the socket's enablement"

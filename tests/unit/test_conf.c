@@ -39,7 +39,7 @@ test_defaults(void)
 	ok(C.db[0] == '\0' && strcmp(C.realm, "keygate") == 0 && C.log == LOG_TO_STDERR &&
 	    C.log_denials == 1 && C.debug == 0 && C.query_param[0] == '\0' &&
 	    C.workers == 1 && C.listen[0] == '\0' && C.socket_mode == 0660 &&
-	    C.watchdog_s == 10 && C.request_deadline_s == 3, "defaults");
+	    C.watchdog_s == 10 && C.request_deadline_s == 3 && C.metrics_allow_n == 0, "defaults");
 }
 
 static void
@@ -60,7 +60,8 @@ test_valid(void)
 	    "listen = unix:/run/keygate.sock\n"
 	    "socket-mode = 0600\n"
 	    "watchdog = 30s\n"
-	    "request-deadline = 5s\n"), 0, "a file with every setting parses");
+	    "request-deadline = 5s\n"
+	    "metrics-allow = 127.0.0.1 ::1 10.0.0.0/8\n"), 0, "a file with every setting parses");
 	ok(strcmp(C.db, "/var/lib/keygate") == 0, "db");
 	ok(strcmp(C.realm, "My API v2") == 0, "realm keeps inner spaces");
 	ok(C.log == LOG_TO_SYSLOG, "log");
@@ -72,6 +73,13 @@ test_valid(void)
 	is_int(C.socket_mode, 0600, "socket-mode is octal");
 	is_int(C.watchdog_s, 30, "watchdog");
 	is_int(C.request_deadline_s, 5, "request-deadline");
+	ok(C.metrics_allow_n == 3 && C.metrics_allow[2].family == 4 && C.metrics_allow[2].bits == 8,
+	    "metrics-allow: three networks");
+	conf_defaults(&C);
+	is_int(parse("metrics-allow =\n"), 0, "an empty metrics-allow: nobody without a key");
+	ok(C.metrics_allow_n == 0, "  no networks");
+	is_int(parse("metrics-allow = \t192.168.0.0/16\t\t fd00::/8  \n"), 0, "metrics-allow: tabs and spaces");
+	ok(C.metrics_allow_n == 2, "  two networks");
 
 	conf_defaults(&C);
 	is_int(parse("workers = 3\r\n# comment\r\n\r\nrealm = crlf\r\nlisten = 127.0.0.1:9000\r\n"), 0,
@@ -149,6 +157,15 @@ test_errors(void)
 		{"watchdog = 2h\n", 1, "watchdog 2h"},
 		{"watchdog = 10\n", 1, "watchdog without a unit"},
 		{"\n\n\n\n\n\n\n\n\nworkers = x\n", 10, "line 10"},
+		{"metrics-allow = localhost\n", 1, "metrics-allow: a host name"},
+		{"metrics-allow = 127.0.0.1, ::1\n", 1, "metrics-allow: a comma"},
+		{"metrics-allow = 10.1.2.3/8\n", 1, "metrics-allow: host bits set"},
+		{"metrics-allow = 10.0.0.0/33\n", 1, "metrics-allow: /33"},
+		{"metrics-allow = ::1/129\n", 1, "metrics-allow: /129"},
+		{"metrics-allow = 10.0.0.0/\n", 1, "metrics-allow: an empty prefix"},
+		{"metrics-allow = 127.0.0.1 *\n", 1, "metrics-allow: a wildcard"},
+		{"metrics-allow = fe80::1%eth0\n", 1, "metrics-allow: a zone"},
+		{"metrics-allow = 127.0.0.1\nmetrics-allow = ::1\n", 2, "metrics-allow twice"},
 		{"a\r\nb = c\r\n", 1, "missing = with CRLF"},
 		{"workers = 2\r\nworkers = 2\r\n", 2, "duplicate with CRLF"},
 	};
@@ -229,6 +246,26 @@ test_errors(void)
 		is_int(conf_parse("foo = bar\n", 10, &C, small, 5), -1, "error into a 5-byte buffer");
 		ok(small[4] == '\0' && small[5] == 'Z', "  cut and terminated inside it");
 	}
+	/* metrics-allow: the message names the bad network; past the limit, refused */
+	conf_defaults(&C);
+	is_int(parse("metrics-allow = 127.0.0.1 10.1.2.3/8\n"), -1, "metrics-allow with host bits");
+	ok(strstr(err, "10.1.2.3/8") != NULL && strstr(err, "metrics-allow") != NULL,
+	    "  the message names it ('%s')", err);
+	{
+		char text[2048] = "metrics-allow =";
+		size_t k;
+
+		for (k = 0; k <= NETMASK_LIST_MAX; k++)
+			snprintf(text + strlen(text), sizeof text - strlen(text), " 10.0.%zu.0/24", k);
+		strcat(text, "\n");
+		conf_defaults(&C);
+		before = C;
+		is_int(parse(text), -1, "metrics-allow with %d networks: refused", NETMASK_LIST_MAX + 1);
+		ok(memcmp(&before, &C, sizeof C) == 0, "  leaving the struct unchanged ('%s')", err);
+	}
+	conf_defaults(&C);
+	is_int(parse("metrics-allow = 127.0.0.1 \x1b]0;x\n"), -1, "metrics-allow with an escape byte");
+	ok(strchr(err, '\x1b') == NULL, "  is not echoed raw ('%s')", err);
 	/* an unknown name is sanitised in the message */
 	conf_defaults(&C);
 	is_int(parse("fo\x1bo = 1\n"), -1, "unknown name with an escape byte");
@@ -299,10 +336,10 @@ static void
 test_shipped_file(void)
 {
 	const char *top = getenv("top_srcdir");
-	char path[4096], text[16384], *out = text;
+	char path[4096], text[16384], shown[4096] = " ", *out = text;
 	struct conf def;
 	FILE *f;
-	size_t n = 0, lines = 0;
+	size_t n = 0, lines = 0, k;
 	char line[512];
 
 	snprintf(path, sizeof path, "%s/contrib/keygate.conf", top ? top : ".");
@@ -317,6 +354,9 @@ test_shipped_file(void)
 		if (l[0] == '#' && l[1] >= 'a' && l[1] <= 'z' && strstr(l, " =") != NULL) {
 			l++;
 			lines++;
+			/* " name " for each setting shown */
+			snprintf(shown + strlen(shown), sizeof shown - strlen(shown), "%.*s ",
+			    (int)strcspn(l, " ="), l);
 		}
 		len = strlen(l);
 		if (n + len >= sizeof text)
@@ -328,17 +368,25 @@ test_shipped_file(void)
 	conf_defaults(&C);
 	err[0] = '\0';
 	ok(conf_load(path, 1, &C, err, sizeof err) == 0, "%s parses as shipped (%s)", path, err);
-	ok(lines >= 10, "  it shows %zu settings", lines);
+	is_int((long long)lines, (long long)conf_setting_count(), "  it shows one line per setting");
+	for (k = 0; k < conf_setting_count(); k++) {
+		char want[64];
+
+		snprintf(want, sizeof want, " %s ", conf_setting_name(k));
+		ok(strstr(shown, want) != NULL, "  shows #%s =", conf_setting_name(k));
+	}
 	conf_defaults(&def);
 	conf_defaults(&C);
 	err[0] = '\0';
 	ok(conf_parse(text, n, &C, err, sizeof err) == 0, "  and with every setting uncommented (%s)", err);
 	is_str(conf_db(NULL, &C), conf_db(NULL, &def), "  db shown is the default");
-	ok(strcmp(C.realm, def.realm) == 0 && C.log == def.log &&
-	    C.log_denials == def.log_denials && C.debug == def.debug &&
-	    strcmp(C.query_param, def.query_param) == 0 && C.workers == def.workers &&
-	    strcmp(C.listen, def.listen) == 0 && C.socket_mode == def.socket_mode &&
-	    C.watchdog_s == def.watchdog_s, "  every other value shown is the default");
+	/*
+	 * Every other field, byte for byte: conf_parse starts from a copy of
+	 * C, so fields it did not set keep their bytes.  db is compared above
+	 * (the default is the path conf_db gives when none is set).
+	 */
+	memset(C.db, 0, sizeof C.db);
+	ok(memcmp(&C, &def, sizeof C) == 0, "  every other value shown is the default");
 }
 
 int

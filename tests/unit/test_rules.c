@@ -226,6 +226,12 @@ test_path_normalize(void)
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		is_str(norm(cases[i].in), cases[i].want, "normalise '%s'", cases[i].in);
+	is_str(uri_path_start("http://host:8080/keygate/v1?x"), "/keygate/v1?x", "uri_path_start: absolute form");
+	is_str(uri_path_start("HTTPS://h/"), "/", "uri_path_start: scheme in upper case");
+	is_str(uri_path_start("http://h?x"), "?x", "uri_path_start: no path");
+	is_str(uri_path_start("http://"), "", "uri_path_start: nothing after the scheme");
+	is_str(uri_path_start("/a/http://h/b"), "/a/http://h/b", "uri_path_start: origin form as is");
+	is_str(uri_path_start("ftp://h/x"), "ftp://h/x", "uri_path_start: only http and https");
 	is_int(path_normalize(NULL, out, sizeof out), -1, "NULL uri");
 	is_int(path_normalize("/abc", out, 1), -1, "cap 1");
 	is_int(path_normalize("/a/b/c/d/e/f/gh", out, sizeof out), 0, "15 bytes fit 16");
