@@ -465,8 +465,9 @@ watchdog(void *arg)
 	return NULL;
 }
 
+/* name: what top -H and ps -L show in the server's process (15 bytes at most) */
 static int
-start_thread(struct gate *g, pthread_t *t, void *(*fn)(void *))
+start_thread(struct gate *g, pthread_t *t, void *(*fn)(void *), const char *name)
 {
 	sigset_t all, old;
 	int rc;
@@ -476,8 +477,10 @@ start_thread(struct gate *g, pthread_t *t, void *(*fn)(void *))
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = pthread_create(t, NULL, fn, g);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0)
+	if (rc == 0) {
+		pthread_setname_np(*t, name);
 		g->nthreads_started++;
+	}
 	return rc == 0 ? 0 : -1;
 }
 
@@ -537,14 +540,14 @@ gate_open(const char *program, const char *config, const char *dir)
 	g->upkeep.progress = maintenance_progress;
 	the_gate = g;
 	/* Opening may block on what a dead process left: the watchdog covers it. */
-	if (start_thread(g, &g->watchdog_thread, watchdog) != 0) {
+	if (start_thread(g, &g->watchdog_thread, watchdog, "kg-watchdog") != 0) {
 		log_warnx("cannot start a thread");
 		gate_close(g);
 		return NULL;
 	}
 	open_store(g);
-	if (start_thread(g, &g->maint_thread, maintenance) != 0 ||
-	    start_thread(g, &g->flush_thread, flusher) != 0) {
+	if (start_thread(g, &g->maint_thread, maintenance, "kg-maintenance") != 0 ||
+	    start_thread(g, &g->flush_thread, flusher, "kg-flush") != 0) {
 		log_warnx("cannot start a thread");
 		gate_close(g);
 		return NULL;
