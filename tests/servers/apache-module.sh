@@ -11,7 +11,7 @@
 
 MODULE=$top_builddir/modules/apache/mod_keygate.so
 [ -x "$APACHE" ] || skip "Apache httpd ($APACHE) is not installed"
-[ -f "$MODULE" ] || skip "mod_keygate was not built (configure found no apxs: apache2-dev)"
+[ -f "$MODULE" ] || skip "mod_keygate was not built (no apxs: apache2-dev; or a sanitizer build, which builds no module)"
 
 sandbox
 install -m 644 "$MODULE" "$T/bin/mod_keygate.so" || die "cannot copy $MODULE"

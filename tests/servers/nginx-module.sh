@@ -11,7 +11,7 @@
 NGINX=/usr/sbin/nginx
 MODULE=$top_builddir/modules/nginx/ngx_http_keygate_module.so
 [ -x "$NGINX" ] || skip "nginx is not installed"
-[ -f "$MODULE" ] || skip "ngx_http_keygate_module was not built (configure found no nginx-dev)"
+[ -f "$MODULE" ] || skip "ngx_http_keygate_module was not built (no nginx-dev; or a sanitizer build, which builds no module)"
 
 sandbox
 install -m 644 "$MODULE" "$T/bin/ngx_http_keygate_module.so" || die "cannot copy $MODULE"
