@@ -43,6 +43,11 @@ void kg_close(struct kg *kg);
  * Not while another thread uses kg's counters or index.
  */
 int kg_counters_check(struct kg *kg);
+/*
+ * Maps the key index again (it was rebuilt, or there was none); kg->index
+ * NULL when none is usable yet.  Not while another thread reads kg's index.
+ */
+void kg_index_reopen(struct kg *kg);
 
 /*
  * The store's vault (vault.h), loaded and checked against the store's
