@@ -144,7 +144,7 @@ send_as(struct req *r, int status, const char *ctype, const char *extra)
 static void
 send(struct req *r, int status, const char *extra)
 {
-	fputc('\n', r->prog->outf);
+	/* the writer ended the document with its newline (json.c) */
 	send_as(r, status, "application/json", extra);
 }
 
