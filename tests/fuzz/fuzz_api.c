@@ -293,12 +293,18 @@ holds_secret(const char *text)
 	return 0;
 }
 
-/* "/v1/keys/" + an id + "/secret", nothing more: the one read of a secret. */
+/*
+ * "/v1/keys/" + an id + "/secret", nothing more but a query (the route
+ * takes no parameter: an empty query is no parameter, any other a 400):
+ * the one read of a secret.
+ */
 static int
 is_secret_path(const char *path)
 {
-	return strncmp(path, "/v1/keys/", 9) == 0 && strlen(path) == 9 + KEYID_LEN + 7 &&
-	    strcmp(path + 9 + KEYID_LEN, "/secret") == 0;
+	size_t n = strcspn(path, "?");
+
+	return strncmp(path, "/v1/keys/", 9) == 0 && n == 9 + KEYID_LEN + 7 &&
+	    strncmp(path + 9 + KEYID_LEN, "/secret", 7) == 0;
 }
 
 static void
