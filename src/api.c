@@ -1280,41 +1280,28 @@ h_usage(struct req *r)
 
 /* ---- handlers: organizations ---- */
 
-struct org_page {
-	struct req *r;
-	int failed;
-};
-
+/* A damaged record is left out of a listing (keygate db check names it). */
 static int
-org_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+org_row(const char *id, const struct org_rec *o, void *ctx)
 {
-	struct org_page *pg = ctx;
-	char id[ID_MAX + 1];
-	struct org_rec o;
+	struct req *r = ctx;
 
-	if (kl > ID_MAX || record_decode_org(v, vl, &o) != 0)
-		return 0;
-	memcpy(id, k, kl);
-	id[kl] = '\0';
-	apiobj_org(&pg->r->j, id, &o);
+	if (o != NULL)
+		apiobj_org(&r->j, id, o);
 	return 0;
 }
 
 static void
 h_orgs_list(struct req *r)
 {
-	struct org_page pg = {r, 0};
-	int rc;
-
 	if (query_only(r, NULL) != 0 || body_only(r, NULL, 0) != 0)
 		return;
 	out_begin(r);
 	json_obj_begin(&r->j);
 	json_key(&r->j, "orgs");
 	json_arr_begin(&r->j);
-	rc = store_scan(r->env->kg->store, NULL, TBL_ORGS, org_row, &pg);
-	if (rc != ST_OK) {
-		fail(r, API_UNAVAILABLE, NULL);
+	if (cat_list_orgs(r->cat, org_row, r) != CAT_OK) {
+		fail_cat(r);
 		return;
 	}
 	json_arr_end(&r->j);
@@ -1421,15 +1408,12 @@ h_org_credits(struct req *r)
 /* ---- handlers: plans ---- */
 
 static int
-plan_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+plan_row(const struct plan_rec *p, void *ctx)
 {
 	struct req *r = ctx;
-	struct plan_rec p;
 
-	(void)k;
-	(void)kl;
-	if (record_decode_plan(v, vl, &p) == 0)
-		apiobj_plan(&r->j, &p);
+	if (p != NULL)
+		apiobj_plan(&r->j, p);
 	return 0;
 }
 
@@ -1442,8 +1426,8 @@ h_plans_list(struct req *r)
 	json_obj_begin(&r->j);
 	json_key(&r->j, "plans");
 	json_arr_begin(&r->j);
-	if (store_scan(r->env->kg->store, NULL, TBL_PLANS, plan_row, r) != ST_OK) {
-		fail(r, API_UNAVAILABLE, NULL);
+	if (cat_list_plans(r->cat, plan_row, r) != CAT_OK) {
+		fail_cat(r);
 		return;
 	}
 	json_arr_end(&r->j);
