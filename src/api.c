@@ -1202,13 +1202,10 @@ h_usage(struct req *r)
 	static const char *const params[] = {"org", "from", "to", "key", NULL};
 	const char *org, *key = query(r, "key");
 	int64_t today = (int64_t)(r->now_ns / NS_PER_S) / 86400, from, to, day;
-	unsigned char hk[HISTORY_KEY_MAX], buf[256];
 	struct history_rec h;
 	struct cat_key k;
 	struct cat_org o;
 	struct cat_plan p;
-	size_t len;
-	int rc;
 
 	if (query_only(r, params) != 0 || body_only(r, NULL, 0) != 0 ||
 	    target_org(r, query(r, "org"), &org) != 0)
@@ -1258,12 +1255,8 @@ h_usage(struct req *r)
 	json_key(&r->j, "days");
 	json_arr_begin(&r->j);
 	for (day = from; day <= to; day++) {
-		rc = store_get(r->env->kg->store, NULL, TBL_HISTORY, hk,
-		    tally_key(day, key ? TALLY_KEY : TALLY_ORG, key ? k.k.id : org, hk),
-		    buf, sizeof buf, &len, 0);
-		if (rc == ST_NOTFOUND)
-			memset(&h, 0, sizeof h);
-		else if (rc != ST_OK || record_decode_history(buf, len, &h) != 0) {
+		if (tally_read_day(r->env->kg->store, day, key ? TALLY_KEY : TALLY_ORG,
+		    key ? k.k.id : org, &h) != ST_OK) {
 			fail(r, API_UNAVAILABLE, NULL);
 			return;
 		}
