@@ -49,7 +49,45 @@ SERVERS = [
     ("lighttpd", "lighttpd 1.4 mode authorizer (bin-path, max-procs 2)"),
     ("nginx", "nginx auth_request + fastcgi_pass (unix, 2 workers)"),
     ("apache-dbm", "Apache 2.4 event + mod_authn_dbm (native peer)"),
+    ("apache-module", "Apache 2.4 event + mod_keygate (in-process)"),
+    ("nginx-module", "nginx + ngx_http_keygate_module (in-process, 2 workers)"),
 ]
+# Rows measured in another server's instance: their null and none rows are that server's.
+REFERENCE = {"apache-dbm": "apache-authnz", "apache-module": "apache-authnz", "nginx-module": "nginx"}
+
+
+def module_targets(w, servers, sstat):
+    """The in-process modules against their targets (issue 15), valid keys with limits."""
+    checks = []
+    for srv, ref, label in (("apache-module", "apache-authnz", "Apache + mod_keygate"),
+                            ("nginx-module", "nginx", "nginx + ngx_http_keygate_module")):
+        if (srv, "valid") not in servers:
+            continue
+        rps, p99 = sstat(srv, "valid", "rps"), sstat(srv, "valid", "p99_us")
+        none_r, none_p99 = sstat(ref, "none", "rps"), sstat(ref, "none", "p99_us")
+        fcgi = sstat(ref, "valid", "rps")
+        if rps and none_r:
+            checks.append((label, "req/s vs no authentication", rps / none_r, ">= 0.90", rps / none_r >= 0.90))
+        if p99 and none_p99:
+            checks.append((label, "p99 vs no authentication", p99 / none_p99, "<= 1.10", p99 / none_p99 <= 1.10))
+        if rps and fcgi:
+            checks.append((label, "req/s vs the FastCGI authorizer", rps / fcgi, "-", None))
+        dbm = sstat("apache-dbm", "dbm", "rps") if srv == "apache-module" else None
+        if rps and dbm:
+            checks.append((label, "req/s vs mod_authn_dbm {SHA}", rps / dbm, "> 1", rps / dbm > 1))
+    if not checks:
+        return
+    w("### In-process modules against their targets")
+    w("")
+    w("Valid keys with a rate limit and a quota, same server instance and rounds as its "
+      "no-authentication and FastCGI rows.")
+    w("")
+    w("| server | measure | ratio | target | met |")
+    w("|---|---|---|---|---|")
+    for label, what, ratio, target, met in checks:
+        w("| {} | {} | {:.2f} | {} | {} |".format(label, what, ratio, target,
+                                                  "-" if met is None else ("yes" if met else "**no**")))
+    w("")
 
 
 def parse_kv(line):
@@ -370,11 +408,11 @@ def main():
                 continue
             w("### {} ({})".format(srv, desc))
             w("")
-            w("| row | req/s | p50 us | p99 us | req/s vs null | p99 vs null | req/s vs none | probe | non-2xx |")
-            w("|---|---|---|---|---|---|---|---|---|")
-            ref = srv if srv != "apache-dbm" else "apache-authnz"
+            w("| row | req/s | p50 us | p99 us | req/s vs null | p99 vs null | req/s vs none | p99 vs none | probe | non-2xx |")
+            w("|---|---|---|---|---|---|---|---|---|---|")
+            ref = REFERENCE.get(srv, srv)
             nr, np99 = sstat(ref, "null", "rps"), sstat(ref, "null", "p99_us")
-            none_r = sstat(ref, "none", "rps")
+            none_r, none_p99 = sstat(ref, "none", "rps"), sstat(ref, "none", "p99_us")
             for row in ("null", "none", "valid", "zipf", "invalid", "unknown", "revoked", "ratelimited", "dbm"):
                 rs = servers.get((srv, row))
                 if not rs:
@@ -382,16 +420,18 @@ def main():
                 rps, p50, p99 = (sstat(srv, row, k) for k in ("rps", "p50_us", "p99_us"))
                 non2xx = med([fl(r, "non2xx") for r in rs])
                 n = med([fl(r, "requests") for r in rs])
-                w("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                w("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                     SCEN[row], fnum(rps), fnum(p50), fnum(p99),
                     fratio(rps / nr if rps and nr else None), fratio(p99 / np99 if p99 and np99 else None),
-                    fratio(rps / none_r if rps and none_r else None), rs[-1].get("probe", "-"),
+                    fratio(rps / none_r if rps and none_r else None),
+                    fratio(p99 / none_p99 if p99 and none_p99 else None), rs[-1].get("probe", "-"),
                     "{:.0%}".format(non2xx / n) if n else "-"))
             w("")
         if ("apache-dbm", "dbm") in servers:
             w("The mod_authn_dbm row is divided by the Apache null row of mod_authnz_fcgi "
               "(same server, same MPM); its \"vs none\" is against Apache without authorization.")
             w("")
+        module_targets(w, servers, sstat)
 
     if api or flush:
         w("## keygate-api and the flushes")

@@ -12,7 +12,10 @@
 #     /none/     no authorization
 #   lighttpd   /kg/ /null/ ("mode" => "authorizer", bin-path, max-procs 2), /none/
 #   nginx      /kg/ /null/ (auth_request + fastcgi_pass, unix socket,
-#              2 workers; denials replayed by @keygate_denied), /none/
+#              2 workers; denials replayed by @kgfcgi_denied), /none/
+#   in-process modules, when built (MOD_APACHE, MOD_NGINX: their .so):
+#     Apache /mod/  mod_keygate (AuthType keygate, Require valid-key)
+#     nginx  /mod/  ngx_http_keygate_module (keygate on)
 #
 # The directives are those of contrib/apache, contrib/lighttpd and
 # contrib/nginx, repeated here with per-prefix names (the contrib files
@@ -33,7 +36,7 @@ NGINX=${NGINX:-/usr/sbin/nginx}
 make_docroot() {
 	local p
 	mkdir -p "$W/www"
-	for p in az-kg az-null fg-kg fg-null dbm none kg null; do
+	for p in az-kg az-null fg-kg fg-null dbm none kg null mod; do
 		mkdir -p "$W/www/$p/v1/items"
 		printf '{"items":[{"id":4711,"name":"widget"}]}\n' > "$W/www/$p/v1/items/4711"
 	done
@@ -89,6 +92,15 @@ write_apache_conf() {
 		    authnz_fcgi fcgid headers alias env; do
 			echo "LoadModule ${m}_module $APACHE_MODS/mod_$m.so"
 		done
+		if [ -n "${MOD_APACHE:-}" ]; then
+			# contrib/apache/keygate-module.conf
+			echo "LoadModule keygate_module $MOD_APACHE"
+			echo "KeygateStore $W/db"
+			echo "<Location \"/mod/\">"
+			echo "    AuthType keygate"
+			echo "    Require valid-key"
+			echo "</Location>"
+		fi
 		cat <<-EOF
 		# Debian's mpm_event defaults; no access log (as for every server here)
 		StartServers 2
@@ -300,11 +312,26 @@ nginx_protect() {
 	echo "        proxy_set_header X-Org-Id \"\";"
 }
 
+# contrib/nginx/keygate-module.conf
+nginx_module_location() {
+	local v
+	echo "        location /mod/ {"
+	echo "            keygate on;"
+	for v in Org-Id:org_id Plan:plan Key-Id:key_id Key-Mode:key_mode User-Id:user_id \
+	    RateLimit-Remaining:ratelimit_remaining Quota-Remaining:quota_remaining \
+	    Quota-Exceeded:quota_exceeded; do
+		echo "            proxy_set_header X-Keygate-${v%%:*} \$keygate_${v#*:};"
+	done
+	echo "            proxy_set_header X-Org-Id \"\";"
+	echo "        }"
+}
+
 write_nginx_conf() {
 	local d=$W/nginx
 	mkdir -p "$d/tmp"
 	[ "$(id -u)" = 0 ] && chown "$WEB_USER:$WEB_GROUP" "$d/tmp"
 	{
+		[ -n "${MOD_NGINX:-}" ] && echo "load_module $MOD_NGINX;"
 		[ "$(id -u)" = 0 ] && echo "user $WEB_USER $WEB_GROUP;"
 		cat <<-EOF
 		worker_processes 2;
@@ -322,19 +349,21 @@ write_nginx_conf() {
 		    keepalive_timeout 30s;
 		    upstream keygate_authz { server unix:$KG2_SOCK; }
 		    upstream null_authz { server unix:$NULL2_SOCK; }
+		    $( [ -n "${MOD_NGINX:-}" ] && echo "keygate_store $W/db;" )
 		    server {
 		        listen 127.0.0.1:$NG_PORT;
 		        root $W/www;
-		$(nginx_auth_locations keygate_authz keygate)
+		$(nginx_auth_locations keygate_authz kgfcgi)
 		$(nginx_auth_locations null_authz nullauthz)
 		        location /kg/ {
-		$(nginx_protect keygate)
+		$(nginx_protect kgfcgi)
 		        }
 		        location /null/ {
 		$(nginx_protect nullauthz)
 		        }
 		        location /none/ {
 		        }
+		$( [ -n "${MOD_NGINX:-}" ] && nginx_module_location )
 		    }
 		}
 		EOF

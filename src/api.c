@@ -144,7 +144,7 @@ send_as(struct req *r, int status, const char *ctype, const char *extra)
 static void
 send(struct req *r, int status, const char *extra)
 {
-	fputc('\n', r->prog->outf);
+	/* the writer ended the document with its newline (json.c) */
 	send_as(r, status, "application/json", extra);
 }
 
@@ -1202,13 +1202,10 @@ h_usage(struct req *r)
 	static const char *const params[] = {"org", "from", "to", "key", NULL};
 	const char *org, *key = query(r, "key");
 	int64_t today = (int64_t)(r->now_ns / NS_PER_S) / 86400, from, to, day;
-	unsigned char hk[HISTORY_KEY_MAX], buf[256];
 	struct history_rec h;
 	struct cat_key k;
 	struct cat_org o;
 	struct cat_plan p;
-	size_t len;
-	int rc;
 
 	if (query_only(r, params) != 0 || body_only(r, NULL, 0) != 0 ||
 	    target_org(r, query(r, "org"), &org) != 0)
@@ -1258,12 +1255,8 @@ h_usage(struct req *r)
 	json_key(&r->j, "days");
 	json_arr_begin(&r->j);
 	for (day = from; day <= to; day++) {
-		rc = store_get(r->env->kg->store, NULL, TBL_HISTORY, hk,
-		    tally_key(day, key ? TALLY_KEY : TALLY_ORG, key ? k.k.id : org, hk),
-		    buf, sizeof buf, &len, 0);
-		if (rc == ST_NOTFOUND)
-			memset(&h, 0, sizeof h);
-		else if (rc != ST_OK || record_decode_history(buf, len, &h) != 0) {
+		if (tally_read_day(r->env->kg->store, day, key ? TALLY_KEY : TALLY_ORG,
+		    key ? k.k.id : org, &h) != ST_OK) {
 			fail(r, API_UNAVAILABLE, NULL);
 			return;
 		}
@@ -1280,41 +1273,28 @@ h_usage(struct req *r)
 
 /* ---- handlers: organizations ---- */
 
-struct org_page {
-	struct req *r;
-	int failed;
-};
-
+/* A damaged record is left out of a listing (keygate db check names it). */
 static int
-org_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+org_row(const char *id, const struct org_rec *o, void *ctx)
 {
-	struct org_page *pg = ctx;
-	char id[ID_MAX + 1];
-	struct org_rec o;
+	struct req *r = ctx;
 
-	if (kl > ID_MAX || record_decode_org(v, vl, &o) != 0)
-		return 0;
-	memcpy(id, k, kl);
-	id[kl] = '\0';
-	apiobj_org(&pg->r->j, id, &o);
+	if (o != NULL)
+		apiobj_org(&r->j, id, o);
 	return 0;
 }
 
 static void
 h_orgs_list(struct req *r)
 {
-	struct org_page pg = {r, 0};
-	int rc;
-
 	if (query_only(r, NULL) != 0 || body_only(r, NULL, 0) != 0)
 		return;
 	out_begin(r);
 	json_obj_begin(&r->j);
 	json_key(&r->j, "orgs");
 	json_arr_begin(&r->j);
-	rc = store_scan(r->env->kg->store, NULL, TBL_ORGS, org_row, &pg);
-	if (rc != ST_OK) {
-		fail(r, API_UNAVAILABLE, NULL);
+	if (cat_list_orgs(r->cat, org_row, r) != CAT_OK) {
+		fail_cat(r);
 		return;
 	}
 	json_arr_end(&r->j);
@@ -1421,15 +1401,12 @@ h_org_credits(struct req *r)
 /* ---- handlers: plans ---- */
 
 static int
-plan_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+plan_row(const struct plan_rec *p, void *ctx)
 {
 	struct req *r = ctx;
-	struct plan_rec p;
 
-	(void)k;
-	(void)kl;
-	if (record_decode_plan(v, vl, &p) == 0)
-		apiobj_plan(&r->j, &p);
+	if (p != NULL)
+		apiobj_plan(&r->j, p);
 	return 0;
 }
 
@@ -1442,8 +1419,8 @@ h_plans_list(struct req *r)
 	json_obj_begin(&r->j);
 	json_key(&r->j, "plans");
 	json_arr_begin(&r->j);
-	if (store_scan(r->env->kg->store, NULL, TBL_PLANS, plan_row, r) != ST_OK) {
-		fail(r, API_UNAVAILABLE, NULL);
+	if (cat_list_plans(r->cat, plan_row, r) != CAT_OK) {
+		fail_cat(r);
 		return;
 	}
 	json_arr_end(&r->j);

@@ -414,6 +414,30 @@ fail:
 	return NULL;
 }
 
+struct digester *
+digester_clone(const struct digester *from)
+{
+	struct digester *d;
+
+	if ((d = calloc(1, sizeof *d)) == NULL)
+		return NULL;
+	if ((d->md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    (d->work = EVP_MD_CTX_new()) == NULL)
+		goto fail;
+	if (!from->peppered)
+		return d;
+	if ((d->inner = EVP_MD_CTX_new()) == NULL ||
+	    (d->outer = EVP_MD_CTX_new()) == NULL ||
+	    EVP_MD_CTX_copy_ex(d->inner, from->inner) != 1 ||
+	    EVP_MD_CTX_copy_ex(d->outer, from->outer) != 1)
+		goto fail;
+	d->peppered = 1;
+	return d;
+fail:
+	digester_free(d);
+	return NULL;
+}
+
 void
 digester_free(struct digester *d)
 {

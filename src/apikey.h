@@ -68,6 +68,12 @@ int apikey_random_base62(char *buf, size_t n);
  */
 struct digester;
 struct digester *digester_new(const unsigned char *pepper, size_t pepperlen);
+/*
+ * A digester of its own for another thread: one digester keeps one working
+ * state, so threads that digest at once each need theirs (the pepper's
+ * states are copied, the pepper itself is not kept anywhere).
+ */
+struct digester *digester_clone(const struct digester *d);
 void digester_free(struct digester *d);
 int digester_peppered(const struct digester *d);
 int digester_digest(struct digester *d, const void *key, size_t len,

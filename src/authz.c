@@ -9,6 +9,7 @@
 
 #include "authz.h"
 #include "creds.h"
+#include "decision.h"
 #include "log.h"
 #include "rules.h"
 #include "tally.h"
@@ -22,6 +23,7 @@ authz_init(struct authz *az, struct kg *kg, const struct authz_opts *o)
 		az->opts = *o;
 		az->tally = o->tally;
 	}
+	az->digester = az->opts.digester != NULL ? az->opts.digester : kg->digester;
 }
 
 /* Store result -> verdict for failures on the way. */
@@ -65,18 +67,17 @@ static enum verdict
 find_in_store(struct authz *az, const char *key, size_t len,
     unsigned char digest[DIGEST_LEN], int *plain, struct authz_res *res)
 {
-	struct kg *kg = az->kg;
 	size_t rlen = 0;
 	int rc, exist;
 
 	*plain = 0;
 	rc = get_key(az, digest, &rlen);
-	if (rc == ST_NOTFOUND && digester_peppered(kg->digester)) {
+	if (rc == ST_NOTFOUND && digester_peppered(az->digester)) {
 		if ((rc = plain_digests_exist(az, &exist)) != ST_OK)
 			return store_failure(az, rc, res);
 		rc = ST_NOTFOUND;
 		if (exist) {
-			if (digester_sha256(kg->digester, key, len, digest) != 0) {
+			if (digester_sha256(az->digester, key, len, digest) != 0) {
 				res->reason = "digest failed";
 				return V_INTERNAL;
 			}
@@ -113,13 +114,16 @@ current_index(struct authz *az)
 		return kg->index;
 	if (kg->counters == NULL)
 		return NULL;
+	if (az->opts.index_wanted != NULL) {
+		if (!__atomic_load_n(az->opts.index_wanted, __ATOMIC_RELAXED))
+			__atomic_store_n(az->opts.index_wanted, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
 	now = kg_mono_ns();
 	if (now - az->index_tried_ns < INDEX_RETRY_NS)
 		return NULL;
 	az->index_tried_ns = now;
-	keyindex_close(kg->index);
-	kg->index = keyindex_open(store_dir(kg->store),
-	    counters_index_anchor(kg->counters));
+	kg_index_reopen(kg);
 	return kg->index;
 }
 
@@ -141,10 +145,10 @@ find_in_index(struct authz *az, const char *key, size_t len,
 	if (x == NULL || store_broken(az->kg->store))
 		return KIX_UNUSABLE;
 	rc = keyindex_lookup(x, digest, &az->hit);
-	if (rc != KIX_MISS || !digester_peppered(az->kg->digester) ||
+	if (rc != KIX_MISS || !digester_peppered(az->digester) ||
 	    !keyindex_has_plain(x))
 		return rc;
-	if (digester_sha256(az->kg->digester, key, len, sha) != 0)
+	if (digester_sha256(az->digester, key, len, sha) != 0)
 		return KIX_UNUSABLE;
 	if ((rc = keyindex_lookup(x, sha, &az->hit)) == KIX_HIT) {
 		memcpy(digest, sha, DIGEST_LEN);
@@ -189,7 +193,7 @@ authz_find_key(struct authz *az, const char *key, size_t len,
 		res->reason = form == APIKEY_GARBAGE ? "not a key" : "malformed or bad checksum";
 		return V_INVALID;
 	}
-	if (digester_digest(kg->digester, key, len, digest) != 0) {
+	if (digester_digest(az->digester, key, len, digest) != 0) {
 		res->reason = "digest failed";
 		return V_INTERNAL;
 	}
@@ -700,4 +704,34 @@ authz_decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 		if (res->verdict != V_RATE)
 			res->has_rate = 0;
 	}
+}
+
+int
+authz_is_error(const struct authz_req *q, const struct authz_res *r)
+{
+	return r->verdict == V_INTERNAL || (r->verdict == V_UNAVAILABLE && !q->replay);
+}
+
+void
+authz_log(const struct authz_req *q, const struct authz_res *r)
+{
+	const struct decision_info *d = decision_info(r->verdict);
+	char m[32], u[260], a[64];
+
+	if (r->verdict == V_ALLOW)
+		return;
+	if (authz_is_error(q, r)) {
+		log_warnx("error %d: %s (key=%s)", d->status, r->reason ? r->reason : "?",
+		    r->key_id ? r->key_id : r->display);
+		return;
+	}
+	log_info("deny %d %s key=%s%s%s reason=\"%s\" remote=%s \"%s %s\"%s%s",
+	    d->status, d->code, r->key_id ? r->key_id : "",
+	    r->key_id && r->display[0] ? " " : "",
+	    r->display[0] ? r->display : (r->key_id ? "" : "-"),
+	    r->reason ? r->reason : "",
+	    log_sanitize(q->remote, 45, a, sizeof a),
+	    log_sanitize(q->method, 16, m, sizeof m),
+	    log_uri(q->uri, u, sizeof u),
+	    q->subrequest ? " subrequest" : "", q->replay ? " replay" : "");
 }

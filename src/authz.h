@@ -78,6 +78,16 @@ struct authz_res {
 struct authz_opts {
 	const char *query_param; /* NULL: keys in query strings are ignored */
 	struct tally *tally;     /* usage history of counted requests, or NULL */
+	/*
+	 * Threads that decide at once over one store handle (the in-process
+	 * modules, gate.h): each needs a digester of its own (one keeps one
+	 * working state), and none may map the handle's key index again while
+	 * the others read it.  With index_wanted set, a stale or missing
+	 * index is asked for there (stored 1) and the request reads the
+	 * store; the handle's owner maps it again with every thread out.
+	 */
+	struct digester *digester; /* NULL: the store handle's */
+	int *index_wanted;         /* NULL: this thread maps the index again itself */
 };
 
 /*
@@ -116,6 +126,7 @@ struct tally;
 
 struct authz {
 	struct kg *kg;
+	struct digester *digester;  /* opts.digester, else kg's */
 	struct authz_opts opts;
 	struct tally *tally;
 	/* records are decoded in place: these outlive each decision */
@@ -157,6 +168,15 @@ int authz_counters_suspect(struct authz *az);
 void authz_counters_check(struct authz *az);
 void authz_decide(struct authz *az, const struct authz_req *req,
     uint64_t now_ns, struct authz_res *res);
+
+/*
+ * Whether a decision is an error (logged as a warning, whatever
+ * log-denials says) rather than a denial: a 500, or a 503 that is no
+ * replay's.  authz_log writes its one line, never the key (its display
+ * prefix and id only), the URI's query values hidden (log.h).
+ */
+int authz_is_error(const struct authz_req *q, const struct authz_res *r);
+void authz_log(const struct authz_req *q, const struct authz_res *r);
 
 /* The verdict a history counter counts; -1 for H_QUOTA (a share of H_ALLOWED). */
 int authz_history_verdict(enum hist_counter h, enum verdict *v);

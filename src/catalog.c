@@ -1645,6 +1645,61 @@ list_entry(struct catalog *cat, struct listing *l, const struct chunk_entry *e)
 	return CAT_OK;
 }
 
+/* ---- listing plans and organizations ---- */
+
+struct record_list {
+	const struct catalog *cat;
+	cat_plan_fn plan_fn;
+	cat_org_fn org_fn;
+	void *ctx;
+};
+
+static int
+plan_list_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct record_list *l = ctx;
+	struct plan_rec p;
+
+	(void)k;
+	(void)kl;
+	return l->plan_fn(record_decode_plan(v, vl, &p) == 0 ? &p : NULL, l->ctx);
+}
+
+static int
+org_list_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct record_list *l = ctx;
+	char id[ID_MAX + 1];
+	struct org_rec o;
+
+	if (kl == 0 || kl > ID_MAX || record_decode_org(v, vl, &o) != 0)
+		return l->org_fn(NULL, NULL, l->ctx);
+	memcpy(id, k, kl);
+	id[kl] = '\0';
+	if (!sees_org(l->cat, id))
+		return 0;
+	return l->org_fn(id, &o, l->ctx);
+}
+
+int
+cat_list_plans(struct catalog *cat, cat_plan_fn fn, void *ctx)
+{
+	struct record_list l = {cat, fn, NULL, ctx};
+	int rc = store_scan(cat->kg->store, NULL, TBL_PLANS, plan_list_row, &l);
+
+	return rc == ST_OK ? CAT_OK : store_fail(cat, rc, "plans");
+}
+
+int
+cat_list_orgs(struct catalog *cat, cat_org_fn fn, void *ctx)
+{
+	/* an actor bound to an organization sees that one only */
+	struct record_list l = {cat, NULL, fn, ctx};
+	int rc = store_scan(cat->kg->store, NULL, TBL_ORGS, org_list_row, &l);
+
+	return rc == ST_OK ? CAT_OK : store_fail(cat, rc, "organizations");
+}
+
 int
 cat_list_keys(struct catalog *cat, const char *org, unsigned states, const char *cursor,
     size_t limit, cat_key_fn fn, void *ctx, char *next)

@@ -150,6 +150,12 @@ struct cat_plan {
 	unsigned char buf[RECORD_MAX];
 };
 int cat_get_plan(struct catalog *cat, const char *name, struct cat_plan *out);
+/*
+ * Every plan in name order; p is NULL for a record that cannot be decoded
+ * (the caller says so, db check names it).  A non-zero return stops it.
+ */
+typedef int (*cat_plan_fn)(const struct plan_rec *p, void *ctx);
+int cat_list_plans(struct catalog *cat, cat_plan_fn fn, void *ctx);
 
 /* ---- organizations ---- */
 
@@ -181,6 +187,9 @@ struct cat_org {
 	unsigned char buf[RECORD_MAX];
 };
 int cat_get_org(struct catalog *cat, const char *id, struct cat_org *out);
+/* Every organization in id order; o is NULL for a damaged record, as above. */
+typedef int (*cat_org_fn)(const char *id, const struct org_rec *o, void *ctx);
+int cat_list_orgs(struct catalog *cat, cat_org_fn fn, void *ctx);
 /*
  * Units org used in the current period of a quota of kind (QUOTA_NONE: by
  * calendar month), as the counters decide it (the ledger's base and this

@@ -154,30 +154,22 @@ struct org_list {
 };
 
 static int
-org_list_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+org_list_row(const char *id, const struct org_rec *o, void *ctx)
 {
 	struct org_list *ol = ctx;
-	unsigned char pbuf[RECORD_MAX];
-	char id[ID_MAX + 1];
-	struct org_rec o;
-	struct plan_rec p;
-	size_t plen;
-	int havep;
+	struct cat_plan cp;
 
-	if (kl > ID_MAX || record_decode_org(v, vl, &o) != 0) {
+	if (o == NULL) {
 		cli_note("keygate: skipping a damaged organization record (run keygate db check)");
 		return 0;
 	}
-	memcpy(id, k, kl);
-	id[kl] = '\0';
-	havep = store_get(ol->c->kg.store, NULL, TBL_PLANS, o.plan, strlen(o.plan), pbuf,
-	    sizeof pbuf, &plen, 0) == ST_OK && record_decode_plan(pbuf, plen, &p) == 0;
 	if (ol->c->json) {
-		json_org(ol->c, &ol->j, id, &o, havep ? &p : NULL);
+		json_org(ol->c, &ol->j, id, o,
+		    cat_get_plan(ol->c->cat, o->plan, &cp) == CAT_OK ? &cp.p : NULL);
 		return 0;
 	}
-	printf("%-24s %-16s %-9s %6u  %s\n", id, o.plan,
-	    (o.flags & ORGF_SUSPENDED) ? "suspended" : "active", o.nkeys, o.name);
+	printf("%-24s %-16s %-9s %6u  %s\n", id, o->plan,
+	    (o->flags & ORGF_SUSPENDED) ? "suspended" : "active", o->nkeys, o->name);
 	return 0;
 }
 
@@ -201,10 +193,10 @@ org_list(struct cli *c, int argc, char **argv)
 	} else {
 		printf("%-24s %-16s %-9s %6s  %s\n", "ORG", "PLAN", "STATE", "KEYS", "NAME");
 	}
-	rc = store_scan(c->kg.store, NULL, TBL_ORGS, org_list_row, &ol);
+	rc = cat_list_orgs(c->cat, org_list_row, &ol);
 	if (c->json)
 		json_arr_end(&ol.j);
-	return rc == ST_OK ? EX_OK : cli_store_fail(c, rc, "organizations");
+	return cli_cat_fail(c, rc);
 }
 
 static int

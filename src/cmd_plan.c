@@ -110,27 +110,24 @@ struct plan_list {
 };
 
 static int
-plan_list_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+plan_list_row(const struct plan_rec *p, void *ctx)
 {
 	struct plan_list *pl = ctx;
-	struct plan_rec p;
 	char r[64], q[64], mk[16];
 
-	(void)k;
-	(void)kl;
-	if (record_decode_plan(v, vl, &p) != 0) {
+	if (p == NULL) {
 		cli_note("keygate: skipping a damaged plan record (run keygate db check)");
 		return 0;
 	}
 	pl->count++;
 	if (pl->json) {
-		json_plan(&pl->j, &p);
+		json_plan(&pl->j, p);
 		return 0;
 	}
-	snprintf(mk, sizeof mk, "%u", p.max_keys);
-	printf("%-20s %-12s %-18s %-9s %u\n", p.name, format_rate(&p.rate, r, sizeof r),
-	    format_quota(&p.quota, q, sizeof q), p.max_keys ? mk : "unlimited",
-	    (unsigned)p.nrules);
+	snprintf(mk, sizeof mk, "%u", p->max_keys);
+	printf("%-20s %-12s %-18s %-9s %u\n", p->name, format_rate(&p->rate, r, sizeof r),
+	    format_quota(&p->quota, q, sizeof q), p->max_keys ? mk : "unlimited",
+	    (unsigned)p->nrules);
 	return 0;
 }
 
@@ -154,12 +151,10 @@ plan_list(struct cli *c, int argc, char **argv)
 	} else {
 		printf("%-20s %-12s %-18s %-9s %s\n", "NAME", "RATE", "QUOTA", "MAXKEYS", "RULES");
 	}
-	rc = store_scan(c->kg.store, NULL, TBL_PLANS, plan_list_row, &pl);
+	rc = cat_list_plans(c->cat, plan_list_row, &pl);
 	if (pl.json)
 		json_arr_end(&pl.j);
-	if (rc != ST_OK)
-		return cli_store_fail(c, rc, "plans");
-	return EX_OK;
+	return cli_cat_fail(c, rc);
 }
 
 static int

@@ -16,25 +16,6 @@
 
 /* ---- reading the history ---- */
 
-static int
-history_get(struct cli *c, int64_t day, enum tally_kind kind, const char *id,
-    struct history_rec *h)
-{
-	unsigned char key[HISTORY_KEY_MAX], buf[256];
-	size_t len;
-	int rc;
-
-	rc = store_get(c->kg.store, NULL, TBL_HISTORY, key, tally_key(day, kind, id, key),
-	    buf, sizeof buf, &len, 0);
-	if (rc == ST_NOTFOUND) {
-		memset(h, 0, sizeof *h);
-		return ST_OK;
-	}
-	if (rc != ST_OK)
-		return rc;
-	return record_decode_history(buf, len, h) == 0 ? ST_OK : ST_ERROR;
-}
-
 static uint64_t
 denied_total(const struct history_rec *h)
 {
@@ -97,7 +78,7 @@ past_used(struct cli *c, const char *org, enum quota_period kind, int64_t start,
 	int rc;
 
 	for (*used = 0; d < end; d++) {
-		if ((rc = history_get(c, d, TALLY_ORG, org, &h)) != ST_OK)
+		if ((rc = tally_read_day(c->kg.store, d, TALLY_ORG, org, &h)) != ST_OK)
 			return rc;
 		*used += h.n[H_QUOTA];
 	}
@@ -303,7 +284,7 @@ daily_one(struct daily *d, enum tally_kind kind, const char *id, const char *org
 	daily_header(d);
 	for (day = d->from; day <= d->to; day++) {
 		cli_progress();
-		if ((rc = history_get(d->c, day, kind, id, &h)) != ST_OK) {
+		if ((rc = tally_read_day(d->c->kg.store, day, kind, id, &h)) != ST_OK) {
 			if (d->c->json)
 				fputs("\n", stdout);
 			return rc == ST_ERROR ? cli_fail(EX_STORE,

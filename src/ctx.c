@@ -131,6 +131,15 @@ kg_counters_check(struct kg *kg)
 	return 1;
 }
 
+void
+kg_index_reopen(struct kg *kg)
+{
+	keyindex_close(kg->index);
+	kg->index = NULL;
+	if (kg->counters != NULL)
+		kg->index = keyindex_open(store_dir(kg->store), counters_index_anchor(kg->counters));
+}
+
 int
 kg_open(struct kg *kg, const char *dir, unsigned store_flags, char *err,
     size_t errlen)

@@ -48,6 +48,11 @@ void kg_close(struct kg *kg);
  * Not while another thread uses kg's counters or index.
  */
 int kg_counters_check(struct kg *kg);
+/*
+ * Maps the key index again (it was rebuilt, or there was none); kg->index
+ * NULL when none is usable yet.  Not while another thread reads kg's index.
+ */
+void kg_index_reopen(struct kg *kg);
 
 /* "standalone", "master" or "replica": this host's copy of the store (GET /v1/health). */
 const char *kg_role_name(struct kg *kg);

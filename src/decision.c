@@ -32,6 +32,12 @@ static const struct decision_info infos[] = {
 	    "The API key service is temporarily unavailable."},
 };
 
+/* Kept in step with decision_render (tests/unit checks every allow it renders). */
+const char *const decision_variables[] = {
+	"Org-Id", "Plan", "Key-Id", "Key-Mode", "User-Id",
+	"RateLimit-Remaining", "Quota-Remaining", "Quota-Exceeded", NULL
+};
+
 /* An allow's first line: how decision_answered() tells it from the 500 it may become. */
 static const char allow_status[] = "Status: 200 OK\r\n";
 

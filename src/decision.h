@@ -64,6 +64,14 @@ const char *decision_phrase(int status);
 int decision_render(const struct authz_res *res, const char *realm, char *buf,
     size_t cap);
 
+/*
+ * The names of every Variable-* header decision_render may write on an
+ * allow ("Org-Id", ...), NULL-terminated: what the in-process modules
+ * hand the backend (Org-Id, X-Keygate-Org-Id, $keygate_org_id), and so
+ * what they never let a client supply under those names.
+ */
+extern const char *const decision_variables[];
+
 /* The body alone ({"error":{...}}), for `keygate verify`. */
 int decision_body(enum verdict v, char *buf, size_t cap);
 

@@ -133,23 +133,30 @@ void json_obj_end(struct json *j) { pop(j, '}'); }
 void json_arr_begin(struct json *j) { push(j, '['); }
 void json_arr_end(struct json *j) { pop(j, ']'); }
 
+/*
+ * A string in pieces of at most WRITE_PIECE input bytes, each escaped into
+ * a buffer on the stack: no allocation, so no string can go missing from
+ * an answer when memory is short.  A piece never ends inside a UTF-8
+ * sequence (it takes the continuation bytes that follow its end), so the
+ * pieces escape exactly as the whole string would.
+ */
+#define WRITE_PIECE 64
+
 static void
 write_string(FILE *f, const char *s)
 {
-	char buf[512];
-	size_t len = strlen(s), need;
+	char buf[(WRITE_PIECE + 3) * 6 + 1]; /* \u00XX is the longest escape of a byte */
+	size_t len = strlen(s), at = 0, n;
 
-	need = json_escape(s, len, buf, sizeof buf);
 	putc_unlocked('"', f);
-	if (need < sizeof buf) {
+	while (at < len) {
+		n = len - at < WRITE_PIECE ? len - at : WRITE_PIECE;
+		while (at + n < len && n < WRITE_PIECE + 3 &&
+		    ((unsigned char)s[at + n] & 0xC0) == 0x80)
+			n++;
+		json_escape(s + at, n, buf, sizeof buf);
 		fputs(buf, f);
-	} else {
-		char *big = malloc(need + 1);
-		if (big != NULL) {
-			json_escape(s, len, big, need + 1);
-			fputs(big, f);
-			free(big);
-		}
+		at += n;
 	}
 	putc_unlocked('"', f);
 }

@@ -22,23 +22,6 @@ struct authz_prog {
 	char out[8192];
 };
 
-static void
-log_denial(const struct authz_req *q, const struct authz_res *r)
-{
-	const struct decision_info *d = decision_info(r->verdict);
-	char m[32], u[260], a[64];
-
-	log_info("deny %d %s key=%s%s%s reason=\"%s\" remote=%s \"%s %s\"%s%s",
-	    d->status, d->code, r->key_id ? r->key_id : "",
-	    r->key_id && r->display[0] ? " " : "",
-	    r->display[0] ? r->display : (r->key_id ? "" : "-"),
-	    r->reason ? r->reason : "",
-	    log_sanitize(q->remote, 45, a, sizeof a),
-	    log_sanitize(q->method, 16, m, sizeof m),
-	    log_uri(q->uri, u, sizeof u),
-	    q->subrequest ? " subrequest" : "", q->replay ? " replay" : "");
-}
-
 /* now_ns: when the request was accepted, the one clock read of a request */
 static int
 handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
@@ -82,15 +65,14 @@ handle(struct service *svc, FCGX_Request *rq, uint64_t now_ns)
 	} else {
 		FCGX_PutStr(answer, n, rq->out);
 	}
-	if (r.verdict == V_INTERNAL || (r.verdict == V_UNAVAILABLE && !q.replay)) {
+	if (authz_is_error(&q, &r)) {
 		if (svc->conf.log_denials == LOG_DENIALS_ALL ||
 		    service_log_allowed(&svc->error_budget, (int64_t)(now_ns / NS_PER_S)))
-			log_warnx("error %d: %s (key=%s)", decision_info(r.verdict)->status,
-			    r.reason ? r.reason : "?", r.key_id ? r.key_id : r.display);
+			authz_log(&q, &r);
 	} else if (r.verdict != V_ALLOW && svc->conf.log_denials &&
 	    (svc->conf.log_denials == LOG_DENIALS_ALL ||
 	    service_log_allowed(&svc->deny_budget, (int64_t)(now_ns / NS_PER_S)))) {
-		log_denial(&q, &r);
+		authz_log(&q, &r);
 	}
 	params_wipe(rq->envp, &p, query_keys);
 	return answered;

@@ -1,6 +1,6 @@
 /*
  * keygate-repd.c - the process that owns this host's site of a
- * replicated store (keygate-repd(8), doc/DESIGN.md section 14).
+ * replicated store (keygate-repd(8), doc/DESIGN.md section 15).
  *
  * Threads: the main loop (bring the site up, then every 10 ms follow
  * replicated changes into the key index and generation, every 100 ms

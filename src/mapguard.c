@@ -4,8 +4,9 @@
  * The table is a fixed array of pointers read by the handler without a
  * lock (it may run in any thread, at any instruction); adding and removing
  * take a mutex among themselves only.  A fault outside every guarded range
- * is none of ours: the default action is restored and the access faults
- * again, as it would have without us.
+ * is none of ours: the handler that was there before (the default action,
+ * or a web server's own when keygate runs inside one) is put back and the
+ * access faults again, as it would have without us.
  */
 #include "config.h"
 
@@ -22,6 +23,8 @@
 static struct mapguard *guards[GUARDS_MAX];
 static pthread_mutex_t guards_lock = PTHREAD_MUTEX_INITIALIZER;
 static int installed;
+/* What handled SIGBUS before us (a web server's own, inside a module). */
+static struct sigaction previous;
 
 static void
 on_sigbus(int sig, siginfo_t *si, void *uctx)
@@ -42,7 +45,7 @@ on_sigbus(int sig, siginfo_t *si, void *uctx)
 		g->lost = 1;
 		return;
 	}
-	signal(sig, SIG_DFL);
+	sigaction(sig, &previous, NULL);
 }
 
 static void
@@ -54,7 +57,7 @@ install(void)
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGBUS, &sa, &previous);
 	installed = 1;
 }
 

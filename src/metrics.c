@@ -667,21 +667,44 @@ own_add(uint64_t *w, uint64_t n)
 	store(w, load(w) + n);
 }
 
-void
-metrics_request(struct metrics *m, unsigned outcome, uint64_t ns)
+/* The sum and bucket words a request of outcome answered in ns adds to. */
+static uint64_t *
+request_words(struct metrics *m, unsigned outcome, uint64_t ns, unsigned *bucket)
 {
-	uint64_t *o;
 	unsigned b = 0;
 
-	if (m == NULL || m->row == NULL)
-		return;
 	if (outcome >= DECISION_OUTCOMES)
 		outcome = V_INTERNAL; /* as decision_info() maps an unknown verdict */
 	while (b < METRICS_BUCKETS - 1 && ns > bucket_ns[b])
 		b++;
-	o = m->row + ROW_OUTCOMES + (size_t)outcome * OUTCOME_WORDS;
+	*bucket = OUTCOME_BUCKET0 + b;
+	return m->row + ROW_OUTCOMES + (size_t)outcome * OUTCOME_WORDS;
+}
+
+void
+metrics_request(struct metrics *m, unsigned outcome, uint64_t ns)
+{
+	uint64_t *o;
+	unsigned b;
+
+	if (m == NULL || m->row == NULL)
+		return;
+	o = request_words(m, outcome, ns, &b);
 	own_add(&o[OUTCOME_SUM], ns);
-	own_add(&o[OUTCOME_BUCKET0 + b], 1);
+	own_add(&o[b], 1);
+}
+
+void
+metrics_request_shared(struct metrics *m, unsigned outcome, uint64_t ns)
+{
+	uint64_t *o;
+	unsigned b;
+
+	if (m == NULL || m->row == NULL)
+		return;
+	o = request_words(m, outcome, ns, &b);
+	__atomic_fetch_add(&o[OUTCOME_SUM], ns, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&o[b], 1, __ATOMIC_RELAXED);
 }
 
 void

@@ -86,6 +86,8 @@ int metrics_replaced(const struct metrics *m, const char *dir);
  * the process only (the row's request counts have a single writer).
  */
 void metrics_request(struct metrics *m, unsigned outcome, uint64_t ns);
+/* The same from any thread (atomic adds): a web server module's many threads share a row. */
+void metrics_request_shared(struct metrics *m, unsigned outcome, uint64_t ns);
 /* n more of event e; from any thread. */
 void metrics_event(struct metrics *m, enum metrics_event e, uint64_t n);
 /*

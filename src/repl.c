@@ -5,7 +5,7 @@
  * replication is a concern of the store layer, kept in a file of its own
  * because it is one.
  *
- * Settings, each for a measured reason (doc/DESIGN.md, section 14):
+ * Settings, each for a measured reason (doc/DESIGN.md, section 15):
  * - acknowledgements from a quorum: a commit the master reports is on a
  *   majority of the sites, so it survives the master's loss;
  * - DB_REP_CONF_BULK: repmgr never sets TCP_NODELAY on its sockets, so

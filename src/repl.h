@@ -8,7 +8,7 @@
  * with STORE_REPL_OWNER); every other process joins the environment as
  * it does a standalone store and only reads.  What the library does and
  * does not do, and how keygate works around it, is in doc/DESIGN.md
- * (section 14).
+ * (section 15).
  */
 #ifndef KEYGATE_REPL_H
 #define KEYGATE_REPL_H

@@ -39,11 +39,11 @@
 #include <fcgiapp.h>
 
 #include "fcgi_guard.h"
-#include "ledger.h"
 #include "log.h"
 #include "server.h"
 #include "service.h"
 #include "tally.h"
+#include "upkeep.h"
 
 static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t child_exited;
@@ -60,6 +60,8 @@ static pthread_rwlock_t store_lock = PTHREAD_RWLOCK_INITIALIZER;
 static uint64_t request_started;
 static uint64_t maintenance_started;
 static uint64_t flush_started;
+/* this process's duties besides deciding (upkeep.h) */
+static struct upkeep upkeep;
 
 static void
 on_stop(int sig)
@@ -299,148 +301,12 @@ renew_metrics(struct service *svc)
 	pthread_rwlock_unlock(&store_lock);
 }
 
-/*
- * What a store handle did since it was last counted, from its totals:
- * recoveries (store_recoveries) and counter files made anew
- * (kg.counters_rebuilt).  opened: a new handle, whose totals start from
- * zero.  Under store_lock once threads run.
- */
-static void
-count_totals(struct service *svc, unsigned recoveries, unsigned rebuilds, int opened)
-{
-	static unsigned counted_recoveries, counted_rebuilds;
-
-	if (opened)
-		counted_recoveries = counted_rebuilds = 0;
-	metrics_event(svc->metrics, ME_STORE_RECOVERIES, recoveries - counted_recoveries);
-	metrics_event(svc->metrics, ME_COUNTERS_REBUILDS, rebuilds - counted_rebuilds);
-	counted_recoveries = recoveries;
-	counted_rebuilds = rebuilds;
-}
-
-static void
-count_store_events(struct service *svc, int opened)
-{
-	count_totals(svc, store_recoveries(svc->kg.store), svc->kg.counters_rebuilt, opened);
-}
-
 /* ---- maintenance thread ---- */
 
 static void
 maintenance_progress(void)
 {
 	__atomic_store_n(&maintenance_started, kg_mono_ns(), __ATOMIC_RELAXED);
-}
-
-/*
- * A key index that is missing, from an earlier boot, or left half written
- * by a writer that died sends every request to the store: rebuild it,
- * unless another process holds it (a CLI command, another worker at the
- * same repair).  Progress keeps the watchdog away on a large store.
- * A rebuild that failed is tried again a minute later.
- */
-#define INDEX_REPAIR_RETRY_NS (60 * NS_PER_S)
-
-static void
-repair_index(struct service *svc)
-{
-	static uint64_t failed_at; /* kg_mono_ns(), 0: never */
-	struct keyindex_anchor *a;
-	struct keyindex *x;
-	char err[600];
-	uint64_t t0;
-	int busy;
-
-	if (svc->kg.counters == NULL)
-		return;
-	a = counters_index_anchor(svc->kg.counters);
-	if (keyindex_usable(svc->dir, a) ||
-	    (failed_at != 0 && kg_mono_ns() - failed_at < INDEX_REPAIR_RETRY_NS))
-		return;
-	if ((x = keyindex_lock(svc->dir, a, 1, &busy, err, sizeof err)) == NULL) {
-		if (!busy) {
-			log_warnx("key index: %s", err);
-			failed_at = kg_mono_ns();
-		}
-		return;
-	}
-	if (!keyindex_needs_rebuild(x)) { /* a writer finished meanwhile */
-		keyindex_end(x, svc->kg.store, NULL, err, sizeof err);
-		return;
-	}
-	t0 = kg_mono_ns();
-	if (keyindex_end(x, svc->kg.store, maintenance_progress, err, sizeof err) == 0) {
-		metrics_event(svc->metrics, ME_INDEX_REBUILDS, 1);
-		log_info("key index rebuilt in %llu ms",
-		    (unsigned long long)((kg_mono_ns() - t0) / 1000000));
-	} else {
-		metrics_event(svc->metrics, ME_INDEX_REBUILD_FAILURES, 1);
-		log_warnx("key index rebuild failed: %s; requests read the store", err);
-		failed_at = kg_mono_ns();
-	}
-}
-
-/*
- * What organizations consumed goes to the ledger every second (one worker
- * of the host at a time does it).  A store that refuses (disk full) keeps
- * the counts in the counter file: the next flush writes them; the failure
- * is logged once a minute.
- */
-#define FLUSH_LOG_EVERY_NS (60 * NS_PER_S)
-
-/* A failure worth a line now: the first, then one a minute (monotonic). */
-static int
-flush_log_due(uint64_t *logged_at)
-{
-	uint64_t now = kg_mono_ns();
-
-	if (*logged_at != 0 && now - *logged_at < FLUSH_LOG_EVERY_NS)
-		return 0;
-	*logged_at = now;
-	return 1;
-}
-
-static void
-flush_ledger(struct service *svc)
-{
-	static uint64_t logged_at;
-	char err[600];
-	int rc;
-
-	if (svc->kg.counters == NULL)
-		return;
-	rc = ledger_flush(svc->kg.store, svc->kg.counters, svc->dir, kg_now(), err, sizeof err);
-	metrics_event(svc->metrics, rc < 0 ? ME_LEDGER_FLUSH_FAILURES : ME_LEDGER_FLUSHES, rc != 0);
-	if (rc < 0 && flush_log_due(&logged_at))
-		log_warnx("ledger flush failed (retried every second): %s", err);
-}
-
-/*
- * This worker's usage history goes to the store every second; what the
- * store refuses stays for the next try.  Both failures and requests that
- * found no room in the tally are logged once a minute.
- */
-static void
-flush_history(struct service *svc)
-{
-	static uint64_t logged_at, dropped_total;
-	uint64_t dropped = 0;
-	char err[600];
-	int rc;
-
-	rc = tally_flush(svc->tally, svc->kg.store, &dropped, err, sizeof err);
-	metrics_event(svc->metrics, rc < 0 ? ME_HISTORY_FLUSH_FAILURES : ME_HISTORY_FLUSHES, rc != 0);
-	metrics_event(svc->metrics, ME_HISTORY_DROPPED, dropped);
-	dropped_total += dropped;
-	if ((rc < 0 || dropped_total > 0) && flush_log_due(&logged_at)) {
-		if (rc < 0)
-			log_warnx("%s (retried every second)", err);
-		if (dropped_total > 0)
-			log_warnx("usage history: %llu requests found no room in this "
-			    "second's tally and are not in the history",
-			    (unsigned long long)dropped_total);
-		dropped_total = 0;
-	}
 }
 
 /*
@@ -452,7 +318,6 @@ flush_history(struct service *svc)
  * however slow the disk is; the flushes have their own thread.
  */
 #define MAINTENANCE_NS NS_PER_S
-#define SLOW_PASS_NS (2 * NS_PER_S)
 
 /* Sleeps until the next tick of a fixed schedule of period ns. */
 static uint64_t
@@ -475,10 +340,7 @@ next_tick(uint64_t *next, uint64_t period)
 static void
 maintenance_pass(struct service *svc)
 {
-	if (!store_broken(svc->kg.store) && store_maintain(svc->kg.store) == ST_RECOVER)
-		log_warnx("store needs recovery: %s; reopening it",
-		    store_errmsg(svc->kg.store));
-	if (store_broken(svc->kg.store))
+	if (upkeep_store(&upkeep) != 0)
 		return;
 	/* changes replicated from another host do not bump our generation */
 	authz_refresh(&svc->az);
@@ -487,7 +349,7 @@ maintenance_pass(struct service *svc)
 		metrics_set_replication_lag(svc->metrics,
 		    __atomic_load_n(&counters_repl(svc->kg.counters)->lag_ns, __ATOMIC_RELAXED));
 	authz_counters_notice(&svc->az);
-	repair_index(svc);
+	upkeep_repair_index(&upkeep);
 }
 
 static void *
@@ -507,7 +369,7 @@ maintenance(void *arg)
 			return NULL;
 		}
 		maintenance_pass(svc);
-		count_store_events(svc, 0);
+		upkeep_count_store_events(&upkeep, 0);
 		notice_metrics(svc);
 		pthread_rwlock_unlock(&store_lock);
 		__atomic_store_n(&maintenance_started, 0, __ATOMIC_RELAXED);
@@ -516,28 +378,20 @@ maintenance(void *arg)
 }
 
 /*
- * The flush thread, on a fixed schedule: every half second what the
- * organizations consumed to the ledger (one worker of the host at a time),
- * every second this worker's usage history, each a synchronous commit.
- * Credits are money: what a crash of every process can hand out again is
- * what was counted since the last ledger flush, so that flush runs twice
- * as often as the spec's "at least once a second" (it writes only the
- * organizations counted in, a few records).  A slow disk makes the thread
- * late, never the failure check, and it says so.
+ * The flush thread, on upkeep's schedule (UPKEEP_FLUSH_NS): the ledger
+ * (one worker of the host at a time) and this worker's usage history, each
+ * a synchronous commit.  A slow disk makes it late, never the failure
+ * check, and it says so.
  */
-#define LEDGER_FLUSH_NS (NS_PER_S / 2)
-#define HISTORY_EVERY 2 /* ledger ticks */
 
 static void *
 flusher(void *arg)
 {
-	static uint64_t logged_at;
 	struct service *svc = arg;
-	uint64_t next = kg_mono_ns(), now, t1;
-	unsigned tick = 0;
+	uint64_t next = kg_mono_ns(), now;
 
 	for (;;) {
-		now = next_tick(&next, LEDGER_FLUSH_NS);
+		now = next_tick(&next, UPKEEP_FLUSH_NS);
 		__atomic_store_n(&flush_started, now, __ATOMIC_RELAXED);
 		pthread_rwlock_rdlock(&store_lock);
 		if (svc->kg.store == NULL) {
@@ -545,18 +399,7 @@ flusher(void *arg)
 			__atomic_store_n(&flush_started, 0, __ATOMIC_RELAXED);
 			return NULL;
 		}
-		if (!store_broken(svc->kg.store)) {
-			flush_ledger(svc);
-			t1 = kg_mono_ns();
-			if (++tick % HISTORY_EVERY == 0)
-				flush_history(svc);
-			if (kg_mono_ns() - now > SLOW_PASS_NS && flush_log_due(&logged_at))
-				log_warnx("a flush took %llu ms (ledger %llu, history %llu): "
-				    "the store is slow to commit",
-				    (unsigned long long)((kg_mono_ns() - now) / 1000000),
-				    (unsigned long long)((t1 - now) / 1000000),
-				    (unsigned long long)((kg_mono_ns() - t1) / 1000000));
-		}
+		upkeep_flush(&upkeep);
 		pthread_rwlock_unlock(&store_lock);
 		__atomic_store_n(&flush_started, 0, __ATOMIC_RELAXED);
 	}
@@ -688,7 +531,7 @@ service_reopen(struct service *svc)
 	pthread_rwlock_wrlock(&store_lock);
 	ok = store_reopen(svc->kg.store) == ST_OK;
 	metrics_event(svc->metrics, ok ? ME_STORE_REOPENS : ME_STORE_REOPEN_FAILURES, 1);
-	count_store_events(svc, 0);
+	upkeep_count_store_events(&upkeep, 0);
 	pthread_rwlock_unlock(&store_lock);
 	if (ok) {
 		svc->reopen_failed_at = 0;
@@ -748,7 +591,7 @@ worker_main(struct service *svc)
 	}
 	if (svc->metrics == NULL) /* a worker's own row (a lone process has one already) */
 		open_metrics(svc);
-	count_store_events(svc, 1);
+	upkeep_count_store_events(&upkeep, 1);
 	__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
 	svc->deny_budget.what = "denials";
 	svc->error_budget.what = "errors";
@@ -756,6 +599,7 @@ worker_main(struct service *svc)
 		log_warnx("out of memory");
 		return 1;
 	}
+	upkeep.tally = svc->tally;
 	memset(&o, 0, sizeof o);
 	o.query_param = svc->conf.query_param[0] ? svc->conf.query_param : NULL;
 	o.tally = svc->tally;
@@ -810,12 +654,8 @@ worker_main(struct service *svc)
 	}
 	FCGX_Finish_r(&rq);
 	pthread_rwlock_wrlock(&store_lock);
-	/* a graceful stop loses no usage: both tally buffers, then the counts */
-	if (!store_broken(svc->kg.store)) {
-		flush_history(svc);
-		flush_history(svc);
-		flush_ledger(svc);
-	}
+	/* a graceful stop loses no usage */
+	upkeep_flush_all(&upkeep);
 	kg_close(&svc->kg);
 	pthread_rwlock_unlock(&store_lock);
 	return 0;
@@ -1029,7 +869,11 @@ service_main(struct service *svc, int argc, char **argv)
 	 * (callgrind: 200 instructions a request).
 	 */
 	open_metrics(svc);
-	count_totals(svc, recovered, rebuilt, 1);
+	upkeep.dir = svc->dir;
+	upkeep.kg = &svc->kg;
+	upkeep.metrics = &svc->metrics;
+	upkeep.progress = maintenance_progress;
+	upkeep_count_totals(&upkeep, recovered, rebuilt, 1);
 
 	/* systemd socket activation: the socket moves to fd 0, as a spawner's */
 	if (server_take_activated(svc->conf.listen, err, sizeof err) < 0)

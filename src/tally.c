@@ -232,6 +232,25 @@ tally_key(int64_t day, enum tally_kind kind, const char *id, unsigned char *key)
 }
 
 int
+tally_read_day(struct store *s, int64_t day, enum tally_kind kind, const char *id,
+    struct history_rec *h)
+{
+	unsigned char key[HISTORY_KEY_MAX], buf[256];
+	size_t len;
+	int rc;
+
+	rc = store_get(s, NULL, TBL_HISTORY, key, tally_key(day, kind, id, key), buf, sizeof buf,
+	    &len, 0);
+	if (rc == ST_NOTFOUND) {
+		memset(h, 0, sizeof *h);
+		return ST_OK;
+	}
+	if (rc != ST_OK)
+		return rc;
+	return record_decode_history(buf, len, h) == 0 ? ST_OK : ST_ERROR;
+}
+
+int
 tally_parse_key(const unsigned char *key, size_t len, int64_t *day,
     enum tally_kind *kind, char id[ID_MAX + 1])
 {

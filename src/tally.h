@@ -68,6 +68,13 @@ void tally_apply(struct store *s, struct replmsg_r *r, struct replmsg_w *w);
 
 /* The history key of (day, kind, id) in key (HISTORY_KEY_MAX bytes): its length. */
 size_t tally_key(int64_t day, enum tally_kind kind, const char *id, unsigned char *key);
+/*
+ * The history of one day of an org or key, as readers see it: ST_OK with
+ * zeros for a day nothing was counted, ST_ERROR for a damaged record (db
+ * check names it), or the store's failure.
+ */
+int tally_read_day(struct store *s, int64_t day, enum tally_kind kind, const char *id,
+    struct history_rec *h);
 /* The parts of a history key; -1 when it is not one. */
 int tally_parse_key(const unsigned char *key, size_t len, int64_t *day,
     enum tally_kind *kind, char id[ID_MAX + 1]);

@@ -159,6 +159,10 @@ LIVE, LIVE_ID = KEYS["live"]
 # --- health, routing, methods ---
 status, doc, _ = j("GET", "/v1/health")
 ok(status == 200 and doc == {"status": "ok", "store": "ok", "role": "standalone"}, "health without a key")
+for what, args in (("an answer", ("GET", "/v1/health")), ("an error", ("GET", "/v1/nothing"))):
+    _, _, raw = call(*args)
+    ok(raw.endswith(b"}\n") and not raw.endswith(b"\n\n"),
+       "%s ends with one newline (fuzz_api: it had two): %r" % (what, raw[-4:]))
 status, doc, _ = j("GET", "/v1/health", prefix="http://api.example.com:8080/keygate")
 ok(status == 200 and doc["status"] == "ok",
    "REQUEST_URI in absolute form, as Apache passes it for such a request line (%d)" % status)

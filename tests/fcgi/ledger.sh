@@ -114,10 +114,12 @@ newkey --org acme; A3=$NEWKEY
 org_used() { kg org show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["used"])'; }
 acme0=$(org_used acme)
 rm -f "$T"/load.*
+LOADERS=()
 for k in pay pay acme acme; do
 	case $k in pay) key=$PAY ;; acme) key=$A3 ;; esac
 	"$FCGI_CLIENT" --status --repeat 100000000 "$A" "${P[@]}" "HTTP_X_API_KEY=$key" \
 		> "$T/load.$k.$RANDOM$RANDOM" 2>/dev/null &
+	LOADERS+=("$!")
 done
 t0=$(date +%s.%N)
 sleep 3.3
@@ -125,7 +127,7 @@ pkill -KILL -P "$AUTHZ_PID"; kill -KILL "$AUTHZ_PID"
 t1=$(date +%s.%N)
 rm -f "$DB/counters"
 sleep 0.5
-pkill -f "fcgi-client --status --repeat 100000000" 2>/dev/null
+kill "${LOADERS[@]}" 2>/dev/null; wait "${LOADERS[@]}" 2>/dev/null   # ours only: not another run's
 served_pay=$(cat "$T"/load.pay.* | grep -c '^200$')
 served_acme=$(cat "$T"/load.acme.* | grep -c '^200$')
 rate_pay=$(python3 -c "print(int($served_pay / ($t1 - $t0)))")

@@ -19,7 +19,7 @@ cleanup() {
 	if [ "$FAIL" -ne 0 ] && [ -f "$LOG" ]; then
 		echo "# authorizer log:"; sed 's/^/#   /' "$LOG" | tail -n 40
 	fi
-	rm -rf "$T"
+	[ -n "${KEYGATE_TEST_KEEP:-}" ] && echo "# kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM

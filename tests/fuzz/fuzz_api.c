@@ -293,16 +293,23 @@ holds_secret(const char *text)
 	return 0;
 }
 
-/* "/v1/keys/" + an id + "/secret", nothing more: the one read of a secret. */
+/*
+ * "/v1/keys/" + an id + "/secret", nothing more but a query (the route
+ * takes no parameter: an empty query is no parameter, any other a 400):
+ * the one read of a secret.
+ */
 static int
 is_secret_path(const char *path)
 {
-	return strncmp(path, "/v1/keys/", 9) == 0 && strlen(path) == 9 + KEYID_LEN + 7 &&
-	    strcmp(path + 9 + KEYID_LEN, "/secret") == 0;
+	size_t n = strcspn(path, "?");
+
+	return strncmp(path, "/v1/keys/", 9) == 0 && n == 9 + KEYID_LEN + 7 &&
+	    strncmp(path + 9 + KEYID_LEN, "/secret", 7) == 0;
 }
 
 static void
-check_answer(int caller, const char *method, const char *path, uint64_t audits_before)
+check_answer(int caller, const char *method, const char *path, const char *body_in,
+    size_t body_len, const char *xkey, uint64_t audits_before)
 {
 	static const int statuses[] = {200, 201, 400, 401, 403, 404, 405, 409, 413, 429, 500, 503};
 	const struct jp_value *doc;
@@ -354,7 +361,10 @@ check_answer(int caller, const char *method, const char *path, uint64_t audits_b
 			    "the reveal of seeded key %d is not its secret: %.200s", i, body);
 		else
 			FUZZ_CHECK(strstr(g_out, g_key[i]) == NULL, "seeded secret %d in the answer", i);
-		FUZZ_CHECK(strstr(g_out, g_hex[i]) == NULL, "seeded digest %d in the answer", i);
+		/* a digest the request itself carried (a name of 64 hex digits) may come back */
+		if (strstr(path, g_hex[i]) == NULL && strstr(xkey, g_hex[i]) == NULL &&
+		    memmem(body_in, body_len, g_hex[i], 2 * DIGEST_LEN) == NULL)
+			FUZZ_CHECK(strstr(g_out, g_hex[i]) == NULL, "seeded digest %d in the answer", i);
 	}
 	if (status != 201 && !reveal)
 		FUZZ_CHECK(!holds_secret(body), "a key's secret outside a 201 or a reveal: %.200s", body);
@@ -470,7 +480,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (xl > 0 && caller == 7)
 			caller = 6;
 	}
-	check_answer(caller, methods[data[1] & 7], path, audits);
+	check_answer(caller, methods[data[1] & 7], path, body, blen, xkey, audits);
 	fields_free(&f);
 	return 0;
 }

@@ -741,3 +741,44 @@ start_apache() {
 	APACHE_PID=$BG_PID
 	wait_port "$port" || die "Apache ($name) did not start"
 }
+
+# ---- the in-process modules (mod_keygate, ngx_http_keygate_module) ------
+
+# run_shared_limit URL: a rate limit of 10 an hour counted by the module
+# behind URL and by a keygate-authz on the same store at once, 40 requests
+# in parallel, half through each: exactly 10 are let in.
+run_shared_limit() {
+	local url=$1 sock=$T/run/shared-authz.sock i ok
+	kg plan set shared --rate 10/h 2>>"$T/log/init.log" &&
+		kg org create sharedco --plan shared 2>>"$T/log/init.log" ||
+		die "plan shared: $(tail -n 1 "$T/log/init.log")"
+	new_key KEY_SHARED --org sharedco
+	start_authz shared-authz "unix:$sock"
+	for i in $(seq 20); do
+		echo "curl -s -o /dev/null -w '%{http_code}\n' -H 'X-Api-Key: $KEY_SHARED' '$url'"
+		echo "'$FCGI_CLIENT' --status 'unix:$sock' REQUEST_METHOD=GET REQUEST_URI=/api/x HTTP_X_API_KEY=$KEY_SHARED; echo"
+	done > "$T/shared.cmds"
+	xargs -P 8 -d '\n' -n 1 sh -c < "$T/shared.cmds" > "$T/shared.out" 2>&1
+	ok=$(grep -c '^200$' "$T/shared.out")
+	REQ_DESC="a 10/h rate limit shared by the module and keygate-authz"
+	if [ "$ok" = 10 ] && [ "$(grep -c '^429$' "$T/shared.out")" = 30 ]; then
+		pass "$REQ_DESC: 40 requests in parallel, exactly 10 let in"
+	else
+		fail "$REQ_DESC: $ok let in, expected 10 ($(sort "$T/shared.out" | uniq -c | tr '\n' ' '))"
+	fi
+	stop_tree "$AUTHZ_PID"
+	untrack "$AUTHZ_PID"
+}
+
+# wait_status STATUS SECONDS CURL-ARGS...: repeats a request until it
+# answers STATUS (req's variables then hold that answer); 1 if it never did.
+wait_status() {
+	local want=$1 secs=$2 i
+	shift 2
+	for i in $(seq $((secs * 5))); do
+		req "$@"
+		[ "$CODE" = "$want" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}

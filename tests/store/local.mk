@@ -17,3 +17,8 @@ TESTS += tests/store/test_catalog
 tests_store_test_catalog_SOURCES = tests/store/test_catalog.c tests/unit/tap.h
 tests_store_test_catalog_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_store_test_catalog_LDADD = $(KG_LIBS)
+# The in-process decision (gate.h) from many threads at once.
+check_PROGRAMS += tests/store/gate-driver
+tests_store_gate_driver_LDADD = $(KG_LIBS)
+TESTS += tests/store/gate.sh
+EXTRA_DIST += tests/store/gate.sh

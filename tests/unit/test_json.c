@@ -443,6 +443,45 @@ long_utf8_body(long *res)
 	free(text);
 }
 
+/*
+ * Multi-byte sequences at every offset around the writer's piece bounds,
+ * and invalid bytes among them: written exactly as json_escape escapes
+ * the whole string.
+ */
+static void
+test_pieces(void)
+{
+	static const char *const seqs[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+	    "\xf0\x9f\x98", "\x80\x80\x80\x80\x80", "\"", "x"};
+	char s[1200], want[8000], *text = NULL;
+	size_t pad, k, n, len = 0;
+	int bad = 0;
+
+	for (pad = 0; pad < 70; pad++)
+		for (k = 0; k < sizeof seqs / sizeof seqs[0]; k++) {
+			FILE *f = open_memstream(&text, &len);
+			struct json j;
+
+			memset(s, 'a', pad);
+			n = pad;
+			while (n + 5 < 300) {
+				strcpy(s + n, seqs[k]);
+				n += strlen(seqs[k]);
+			}
+			s[n] = '\0';
+			json_init(&j, f);
+			json_str(&j, s);
+			fclose(f);
+			want[0] = '"';
+			n = json_escape(s, n, want + 1, sizeof want - 2);
+			strcpy(want + 1 + n, "\"");
+			bad += strcmp(text, want) != 0;
+			free(text);
+			text = NULL;
+		}
+	is_int(bad, 0, "strings written in pieces equal their escape in one (70 x 7 strings)");
+}
+
 static void
 test_writer(void)
 {
@@ -463,7 +502,7 @@ test_writer(void)
 	is_str(t, "[{\"a\":1},{\"a\":2}]\n", "an array of objects is written exactly");
 	free(t);
 	t = capture(write_long, &len);
-	is_int(len, 2 + 2 + 1400 + 1, "a 700-quote string is escaped in full (heap path)");
+	is_int(len, 2 + 2 + 1400 + 1, "a 700-quote string is escaped in full (in pieces)");
 	for (i = 2; i < 2 + 1400 && t != NULL && i < len; i += 2)
 		if (t[i] != '\\' || t[i + 1] != '"')
 			bad++;
@@ -493,5 +532,6 @@ main(void)
 	test_random();
 	test_truncation();
 	test_writer();
+	test_pieces();
 	return done_testing();
 }

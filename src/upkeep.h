@@ -1,0 +1,71 @@
+/*
+ * upkeep.h - what every long-lived process that decides over a store does
+ * besides deciding, whatever serves its requests (the FastCGI programs'
+ * workers, service.c; a web server's process with the in-process module,
+ * gate.c): failchk and lock expiry, key index repair, the ledger and
+ * usage history flushes, and counting all of it in the metrics.
+ *
+ * One upkeep per process.  The caller runs these from its background
+ * threads, holding its store handle shared (nothing here replaces the
+ * handle); maintenance and flushes from different threads, so that a slow
+ * commit never delays the failure check every other thread may wait for.
+ */
+#ifndef KEYGATE_UPKEEP_H
+#define KEYGATE_UPKEEP_H
+
+#include <stdint.h>
+
+#include "ctx.h"
+#include "metrics.h"
+#include "tally.h"
+
+struct upkeep {
+	const char *dir;
+	struct kg *kg;
+	struct tally *tally;
+	struct metrics **metrics;  /* the process's row (the owner replaces it) */
+	void (*progress)(void);    /* during a long index rebuild: the watchdog's clock */
+	/* upkeep's own */
+	uint64_t index_failed_at;  /* kg_mono_ns(), 0: never */
+	uint64_t ledger_logged_at, history_logged_at, slow_logged_at;
+	uint64_t history_dropped;
+	unsigned counted_recoveries, counted_rebuilds;
+	unsigned flushes;          /* upkeep_flush() calls, for the history's turn */
+};
+
+/* A pass of a maintenance thread taking longer than this is logged. */
+#define UPKEEP_SLOW_PASS_NS (2 * NS_PER_S)
+
+/*
+ * failchk and the expiry of lock waits.  0: the store is usable; -1: it
+ * must be reopened (logged), and nothing else of the pass may run.
+ */
+int upkeep_store(struct upkeep *u);
+/* Rebuilds a key index that is missing, from another boot or half written. */
+void upkeep_repair_index(struct upkeep *u);
+/*
+ * How often an owner's flush thread calls upkeep_flush(): the ledger each
+ * time, this process's history every UPKEEP_HISTORY_EVERY calls (once a
+ * second).  Credits are money: what a crash of every process can hand out
+ * again is what was counted since the last ledger flush, so that flush
+ * runs twice as often as "at least once a second" asks (it writes only the
+ * organizations counted in, a few records; the history, one record per
+ * key and day, is the larger write).
+ */
+#define UPKEEP_FLUSH_NS (NS_PER_S / 2)
+#define UPKEEP_HISTORY_EVERY 2
+
+/* The ledger (one process per host at a time); every other call, the history. */
+void upkeep_flush(struct upkeep *u);
+/* On the way out: both tally buffers, then the ledger; nothing is lost. */
+void upkeep_flush_all(struct upkeep *u);
+/*
+ * What the store handle did since last counted (recoveries, counter files
+ * made anew), from its totals; opened: a new handle, whose totals start
+ * from zero.  upkeep_count_totals: the same from totals the caller read.
+ */
+void upkeep_count_store_events(struct upkeep *u, int opened);
+void upkeep_count_totals(struct upkeep *u, unsigned recoveries, unsigned rebuilds,
+    int opened);
+
+#endif
