@@ -3,6 +3,16 @@ check_PROGRAMS += tests/repl/repl-probe
 tests_repl_repl_probe_SOURCES = tests/repl/repl-probe.c
 tests_repl_repl_probe_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/fcgi
 tests_repl_repl_probe_LDADD = tests/fcgi/libfcgiclient.a $(PTHREAD_LIBS)
-TESTS += tests/repl/group.sh tests/repl/propagation.sh tests/repl/failover.sh
-EXTRA_DIST += tests/repl/lib.sh tests/repl/group.sh tests/repl/propagation.sh \
-	tests/repl/failover.sh
+REPL_TESTS = tests/repl/group.sh tests/repl/propagation.sh tests/repl/failover.sh
+TESTS += $(REPL_TESTS)
+EXTRA_DIST += tests/repl/lib.sh $(REPL_TESTS)
+
+# These tests time elections, heartbeats and propagation, which a CPU
+# saturated by the load tests of other suites distorts (a master that
+# cannot send its heartbeats in time is replaced): under `make -j check`
+# they run after every other test, one after another.  Only the tests
+# being run are waited for (TESTS=... runs just those).
+REPL_LOGS = $(REPL_TESTS:.sh=.log)
+tests/repl/group.log: $(filter-out $(REPL_LOGS),$(TEST_LOGS))
+tests/repl/propagation.log: $(filter tests/repl/group.log,$(TEST_LOGS))
+tests/repl/failover.log: $(filter tests/repl/propagation.log,$(TEST_LOGS))
