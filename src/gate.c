@@ -273,7 +273,7 @@ repair(struct gate *g, int from_maintenance)
 	uint64_t now = kg_mono_ns();
 	int failed = 0;
 
-	pthread_rwlock_wrlock(&g->lock);
+	upkeep_exclusive(&g->upkeep);
 	if (!g->open) {
 		if (from_maintenance)
 			open_store(g);
@@ -304,7 +304,7 @@ repair(struct gate *g, int from_maintenance)
 	}
 	g->retry_at_ns = failed ? now + RETRY_NS : 0;
 out:
-	pthread_rwlock_unlock(&g->lock);
+	upkeep_exclusive_end(&g->upkeep);
 }
 
 /* ---- background threads ---- */
@@ -407,10 +407,7 @@ flusher(void *arg)
 
 	while (!next_tick(g, &next, UPKEEP_FLUSH_NS)) {
 		__atomic_store_n(&g->flush_started, kg_mono_ns(), __ATOMIC_RELAXED);
-		pthread_rwlock_rdlock(&g->lock);
-		if (g->open)
-			upkeep_flush(&g->upkeep);
-		pthread_rwlock_unlock(&g->lock);
+		upkeep_flush_turn(&g->upkeep); /* nothing when the store is not open */
 		__atomic_store_n(&g->flush_started, 0, __ATOMIC_RELAXED);
 	}
 	return NULL;
@@ -533,6 +530,8 @@ gate_open(const char *program, const char *config, const char *dir)
 		free(g);
 		return NULL;
 	}
+	g->upkeep.lock = &g->lock;
+	upkeep_init(&g->upkeep);
 	g->upkeep.dir = g->dir;
 	g->upkeep.kg = &g->kg;
 	g->upkeep.tally = g->tally;
@@ -572,16 +571,15 @@ gate_close(struct gate *g)
 		pthread_join(g->maint_thread, NULL);
 	if (g->nthreads_started > 2)
 		pthread_join(g->flush_thread, NULL);
-	pthread_rwlock_wrlock(&g->lock);
+	/* a graceful stop loses no usage */
+	upkeep_last_flush(&g->upkeep);
 	if (g->open) {
-		/* a graceful stop loses no usage */
-		upkeep_flush_all(&g->upkeep);
 		kg_close(&g->kg);
 		g->open = 0;
 	}
 	metrics_close(g->metrics);
 	g->metrics = NULL;
-	pthread_rwlock_unlock(&g->lock);
+	upkeep_exclusive_end(&g->upkeep);
 	for (t = g->threads; t != NULL; t = next) {
 		next = t->next;
 		digester_free(t->digester);

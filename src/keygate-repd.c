@@ -59,6 +59,16 @@
  */
 #define REQUEST_VALID_MS 10000
 #define REQUEST_MARGIN_MS 5000
+/*
+ * A flush (ledger, usage history) is sent again by its process within a
+ * second whatever becomes of it, and that process stops waiting after 5 s
+ * (FORWARD_TIMEOUT_MS in ledger.c and tally.c): it is given up sooner,
+ * and not waited for here, so that a master hanging or a change of master
+ * keeps no thread of this site in the library for long (a replica's
+ * rollback waits for every call in progress).
+ */
+#define FLUSH_VALID_MS 2000
+#define FLUSH_MARGIN_MS 1000
 #define STOP_GRACE_S 10            /* from SIGTERM to the end, whatever the store's state */
 #define QUORUM_WAIT_MS 3000       /* a new master, for its quorum to reconnect */
 #define APPLIED_WAIT_MS 3000       /* this host to hold what the master wrote */
@@ -83,12 +93,21 @@ struct repd {
 
 	/* the store: d->up says whether kg may be used; changed under lock held for writing */
 	pthread_rwlock_t lock;
+	/*
+	 * The store's life: held shared by a forwarded write for as long as
+	 * it waits for the master (seconds, when the master is gone), and
+	 * exclusive only to close the store.  Taken before lock, which such a
+	 * write holds only for moments: nothing that needs lock exclusive
+	 * (the counter file mapped again) waits out a silent master.
+	 */
+	pthread_rwlock_t life;
 	int up;                /* atomic */
 	struct kg kg;
 	pthread_mutex_t cat_mu;    /* one catalog operation at a time (digester, keyindex.lock) */
 	pthread_mutex_t mirror_mu;
 	struct mirror *mirror;
 	int reset;             /* atomic: an event asks for the index to be rebuilt */
+	int panicked;          /* atomic: the environment is dead (start_over) */
 	int orgkeys_checked;   /* as master */
 	uint64_t catching_up_since; /* kg_mono_ns(), 0: caught up */
 
@@ -177,6 +196,9 @@ on_event(void *ctx, enum repl_event e, int eid)
 		break;
 	case REPL_EV_JOIN_FAILURE:
 		log_warnx("this site could not synchronise with the master");
+		break;
+	case REPL_EV_PANIC:
+		__atomic_store_n(&d->panicked, 1, __ATOMIC_RELEASE);
 		break;
 	case REPL_EV_REMOVED:
 		log_warnx("this site was removed from the group");
@@ -404,8 +426,11 @@ mirror_now(struct repd *d)
  * a little; a master that never answers leaves the outcome unknown.
  */
 static void
-forward(struct repd *d, const void *req, size_t len, void **ans, size_t *alen)
+forward(struct repd *d, int kind, const void *req, size_t len, void **ans, size_t *alen)
 {
+	int flush = kind == RM_LEDGER || kind == RM_HISTORY;
+	unsigned valid_ms = flush ? FLUSH_VALID_MS : REQUEST_VALID_MS,
+	    margin_ms = flush ? FLUSH_MARGIN_MS : REQUEST_MARGIN_MS;
 	uint64_t deadline = kg_mono_ns() + NO_MASTER_WAIT_MS * NS_PER_MS;
 	unsigned char token[STORE_TOKEN_LEN];
 	struct timespec pause = {0, 50 * 1000000L};
@@ -419,9 +444,9 @@ forward(struct repd *d, const void *req, size_t len, void **ans, size_t *alen)
 		struct repl_info ri;
 		struct replmsg_w w;
 
-		pthread_rwlock_rdlock(&d->lock);
+		pthread_rwlock_rdlock(&d->life);
 		if (!is_up(d)) {
-			pthread_rwlock_unlock(&d->lock);
+			pthread_rwlock_unlock(&d->life);
 			answer_only(RS_UNAVAILABLE, "keygate-repd is (re)opening the store", ans, alen);
 			return;
 		}
@@ -431,10 +456,10 @@ forward(struct repd *d, const void *req, size_t len, void **ans, size_t *alen)
 		} else {
 			rmw_init(&w);
 			rmw_request(&w, RM_EXPIRING);
-			rmw_i64(&w, (int64_t)(kg_now_ns() / NS_PER_MS) + REQUEST_VALID_MS);
+			rmw_i64(&w, (int64_t)(kg_now_ns() / NS_PER_MS) + valid_ms);
 			rmw_bytes(&w, req, len);
 			rc = w.failed ? REPL_SEND_ERROR : repl_request_master(d->kg.store, w.buf,
-			    w.len, REQUEST_VALID_MS + REQUEST_MARGIN_MS, &reply, &rlen);
+			    w.len, valid_ms + margin_ms, &reply, &rlen);
 			rmw_free(&w);
 		}
 		if (rc == REPL_SENT) {
@@ -443,18 +468,22 @@ forward(struct repd *d, const void *req, size_t len, void **ans, size_t *alen)
 				free(reply);
 				rc = REPL_NO_MASTER;
 			} else {
-				if (catfwd_answer_token(reply, rlen, token) == 1 &&
+				if (!flush && catfwd_answer_token(reply, rlen, token) == 1 &&
 				    repl_wait_applied(d->kg.store, token, APPLIED_WAIT_MS) != 0)
 					log_debug("a forwarded write is not here yet after %d ms",
 					    APPLIED_WAIT_MS);
-				mirror_now(d);
-				pthread_rwlock_unlock(&d->lock);
+				if (!flush) {
+					pthread_rwlock_rdlock(&d->lock);
+					mirror_now(d);
+					pthread_rwlock_unlock(&d->lock);
+				}
+				pthread_rwlock_unlock(&d->life);
 				*ans = reply;
 				*alen = rlen;
 				return;
 			}
 		}
-		pthread_rwlock_unlock(&d->lock);
+		pthread_rwlock_unlock(&d->life);
 		if (rc == REPL_TIMEOUT || rc == REPL_SEND_ERROR) {
 			answer_only(RS_UNKNOWN, "the master did not answer", ans, alen);
 			return;
@@ -711,7 +740,7 @@ handle(struct repd *d, const void *req, size_t len, int local, void **ans, size_
 	if (!local)
 		answer_only(RS_NOT_MASTER, "not the master", ans, alen);
 	else
-		forward(d, req, len, ans, alen);
+		forward(d, kind, req, len, ans, alen);
 }
 
 /* From the replication manager: another site's request. */
@@ -792,9 +821,11 @@ take_down(struct repd *d)
 	__atomic_store_n(&d->up, 0, __ATOMIC_RELEASE);
 	if (d->kg.store != NULL)
 		repl_stop(d->kg.store);
+	pthread_rwlock_wrlock(&d->life);
 	pthread_rwlock_wrlock(&d->lock);
 	kg_close(&d->kg);
 	pthread_rwlock_unlock(&d->lock);
+	pthread_rwlock_unlock(&d->life);
 }
 
 /*
@@ -893,18 +924,25 @@ upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
 {
 	struct repl_info ri;
 	uint64_t now = kg_mono_ns();
+	int stale;
 
 	if (store_maintain(d->kg.store) == ST_RECOVER || store_broken(d->kg.store)) {
 		log_warnx("the store needs to be reopened: %s", store_errmsg(d->kg.store));
 		return 1;
 	}
-	pthread_rwlock_wrlock(&d->lock);
-	if (kg_counters_check(&d->kg) > 0) {
-		pthread_mutex_lock(&d->mirror_mu);
-		mirror_reset(d->mirror); /* the index went with the old counter file */
-		pthread_mutex_unlock(&d->mirror_mu);
-	}
+	/* exclusive only when there is something to replace: writers hold lock shared */
+	pthread_rwlock_rdlock(&d->lock);
+	stale = d->kg.counters == NULL || counters_replaced(d->kg.counters, d->dir);
 	pthread_rwlock_unlock(&d->lock);
+	if (stale) {
+		pthread_rwlock_wrlock(&d->lock);
+		if (kg_counters_check(&d->kg) > 0) {
+			pthread_mutex_lock(&d->mirror_mu);
+			mirror_reset(d->mirror); /* the index went with the old counter file */
+			pthread_mutex_unlock(&d->mirror_mu);
+		}
+		pthread_rwlock_unlock(&d->lock);
+	}
 	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_MASTER)
 		return 0;
 	check_orgkeys(d);
@@ -919,6 +957,38 @@ upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
 	return 0;
 }
 
+/*
+ * A dead environment (Berkeley DB's panic, DB_RUNRECOVERY): its threads
+ * can stay blocked inside the library, a forwarded write's wait on a
+ * channel among them, for as long as the master they wait for is silent,
+ * and closing the environment under them is not safe.  Nor can this
+ * process open it again: Berkeley DB's register of processes (DB_REGISTER)
+ * refuses a second handle from the same process id, even after an exec.
+ * So keygate-repd exits with EXIT_DEAD_ENV and its service starts it
+ * again (Restart=on-failure); the new process recovers the store as after
+ * a crash, while the authorizers of the host keep deciding.  Measured: a
+ * replica that panicked while its master hung waited 3-12 s for its
+ * blocked threads before this.
+ */
+#define EXIT_DEAD_ENV 3
+
+static void
+exit_dead(struct repd *d)
+{
+	log_warnx("the store's environment is dead (%s); keygate-repd exits so that its "
+	    "service starts it again and it recovers the store",
+	    d->kg.store != NULL && store_broken(d->kg.store) ? store_errmsg(d->kg.store) :
+	    "Berkeley DB panicked");
+	_exit(EXIT_DEAD_ENV);
+}
+
+static int
+env_dead(struct repd *d)
+{
+	return __atomic_load_n(&d->panicked, __ATOMIC_ACQUIRE) ||
+	    (d->kg.store != NULL && store_dead(d->kg.store));
+}
+
 /* The site, up, until it must be reopened or the process stops. */
 static void
 serve(struct repd *d)
@@ -930,6 +1000,8 @@ serve(struct repd *d)
 
 	while (!d->stop) {
 		t = now_ms();
+		if (env_dead(d))
+			return;
 		if (__atomic_exchange_n(&d->reset, 0, __ATOMIC_ACQ_REL)) {
 			pthread_mutex_lock(&d->mirror_mu);
 			mirror_reset(d->mirror);
@@ -1071,6 +1143,7 @@ main(int argc, char **argv)
 	if ((d->mirror = mirror_new()) == NULL)
 		fatalx("out of memory");
 	pthread_rwlock_init(&d->lock, NULL);
+	pthread_rwlock_init(&d->life, NULL);
 	pthread_mutex_init(&d->cat_mu, NULL);
 	pthread_mutex_init(&d->mirror_mu, NULL);
 	pthread_mutex_init(&d->gmu, NULL);
@@ -1088,6 +1161,8 @@ main(int argc, char **argv)
 		if (bring_up(d) != 0)
 			break;
 		serve(d);
+		if (env_dead(d) && !d->stop)
+			exit_dead(d);
 		take_down(d);
 		if (!d->stop)
 			sleep_ms(200);

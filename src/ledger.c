@@ -37,6 +37,8 @@ _Static_assert(OC_COUNT == LEDGER_WORDS, "a ledger record holds every org counte
 #define PENDING_FORWARDED UINT64_MAX
 /* How long a flush waits for the master (through keygate-repd). */
 #define FORWARD_TIMEOUT_MS 5000
+/* forward_flush: the store was reopened while the master answered (repllink.h) */
+#define LEDGER_MOVED (-100)
 
 /* ---- keys ---- */
 
@@ -650,8 +652,13 @@ forward_flush(struct store *s, struct counters *c, const struct dirty *d, size_t
 		goto out;
 	}
 	__atomic_store_n(&fs->pending, PENDING_FORWARDED, __ATOMIC_RELEASE);
-	if (repllink_call(store_dir(s), w.buf, w.len, FORWARD_TIMEOUT_MS, &answer, &alen,
-	    NULL, err, errlen) != 0)
+	k = repllink_call(store_dir(s), w.buf, w.len, FORWARD_TIMEOUT_MS, &answer, &alen,
+	    NULL, err, errlen);
+	if (k == REPLLINK_MOVED) {
+		rc = LEDGER_MOVED; /* c and d may be unmapped by now */
+		goto out;
+	}
+	if (k != 0)
 		goto out;
 	rmr_init(&r, answer, alen);
 	if (rmr_answer(&r, &msg) != RS_OK) {
@@ -764,6 +771,12 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 		}
 		if (!store_writable(s))
 			rc = forward_flush(s, c, d, n, now, &seq, ferr, sizeof ferr);
+		if (rc == LEDGER_MOVED) {
+			/* absolute counts: the next flush sends them again, whoever got these */
+			snprintf(err, errlen, "cannot write the ledger: %s", ferr);
+			result = -1;
+			goto out;
+		}
 		if (rc != ST_OK) {
 			snprintf(err, errlen, "cannot write the ledger: %s",
 			    store_writable(s) ? store_errmsg(s) : ferr);

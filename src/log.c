@@ -48,7 +48,16 @@ log_emit(int prio, const char *fmt, va_list ap, int with_errno, int saved_errno)
 	size_t n = 0;
 	int r;
 
-	if (log_dest == LOG_TO_STDERR) {
+	if (log_dest == LOG_TO_STDERR && log_debug_on) {
+		struct timespec ts;
+
+		/* debugging: each line with its time, to set beside other logs */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r = snprintf(line, sizeof line, "%s[%ld] %lld.%03ld: ", log_ident, (long)getpid(),
+		    (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+		if (r > 0)
+			n = (size_t)r < sizeof line ? (size_t)r : sizeof line - 1;
+	} else if (log_dest == LOG_TO_STDERR) {
 		r = snprintf(line, sizeof line, "%s[%ld]: ", log_ident, (long)getpid());
 		if (r > 0)
 			n = (size_t)r < sizeof line ? (size_t)r : sizeof line - 1;

@@ -87,6 +87,7 @@ event_of(u_int32_t ev)
 	case DB_EVENT_REP_PERM_FAILED: return REPL_EV_PERM_FAILED;
 	case DB_EVENT_REP_JOIN_FAILURE: return REPL_EV_JOIN_FAILURE;
 	case DB_EVENT_REP_LOCAL_SITE_REMOVED: return REPL_EV_REMOVED;
+	case DB_EVENT_PANIC: return REPL_EV_PANIC;
 	default: return REPL_EV_OTHER;
 	}
 }

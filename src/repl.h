@@ -43,6 +43,7 @@ enum repl_event {
 	REPL_EV_PERM_FAILED,     /* a commit was not acknowledged by a quorum */
 	REPL_EV_JOIN_FAILURE,
 	REPL_EV_REMOVED,         /* this site was removed from the group */
+	REPL_EV_PANIC,           /* the environment is dead (DB_RUNRECOVERY) */
 	REPL_EV_OTHER
 };
 

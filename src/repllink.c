@@ -163,8 +163,16 @@ repllink_recv(int fd, void **msg, size_t *len, unsigned timeout_ms)
 	return recv_by(fd, msg, len, deadline_in(timeout_ms));
 }
 
-int
-repllink_call(const char *dir, const void *req, size_t len, unsigned timeout_ms,
+static _Thread_local const struct repllink_wait *wait_hook;
+
+void
+repllink_wait_hook(const struct repllink_wait *w)
+{
+	wait_hook = w;
+}
+
+static int
+call(const char *dir, const void *req, size_t len, unsigned timeout_ms,
     void **answer, size_t *alen, int *sent, char *err, size_t errlen)
 {
 	uint64_t deadline = deadline_in(timeout_ms);
@@ -206,6 +214,26 @@ repllink_call(const char *dir, const void *req, size_t len, unsigned timeout_ms,
 	}
 	close(fd);
 	return 0;
+}
+
+int
+repllink_call(const char *dir, const void *req, size_t len, unsigned timeout_ms,
+    void **answer, size_t *alen, int *sent, char *err, size_t errlen)
+{
+	const struct repllink_wait *w = wait_hook;
+	int rc;
+
+	if (w != NULL)
+		w->release(w->arg);
+	rc = call(dir, req, len, timeout_ms, answer, alen, sent, err, errlen);
+	if (w != NULL && w->reacquire(w->arg) != 0) {
+		free(*answer);
+		*answer = NULL;
+		*alen = 0;
+		snprintf(err, errlen, "the store was reopened while keygate-repd answered");
+		return REPLLINK_MOVED;
+	}
+	return rc;
 }
 
 int

@@ -22,6 +22,25 @@
 int repllink_call(const char *dir, const void *req, size_t len, unsigned timeout_ms,
     void **answer, size_t *alen, int *sent, char *err, size_t errlen);
 
+/*
+ * A thread that holds a lock other threads need (a flush thread holds its
+ * process's store lock shared) gives it up while repllink_call waits for
+ * keygate-repd, which can take seconds when the master is gone or hung:
+ * a reopen of the store never waits that out.  release() runs before the
+ * call's first step, reacquire() after its last; reacquire() answers
+ * nonzero when what the lock guards was replaced meanwhile, and the call
+ * then answers REPLLINK_MOVED (the request may have been carried out):
+ * the caller must not touch anything it read before the call.  One hook
+ * per thread; NULL removes it.
+ */
+struct repllink_wait {
+	void (*release)(void *arg);
+	int (*reacquire)(void *arg);
+	void *arg;
+};
+#define REPLLINK_MOVED (-2)
+void repllink_wait_hook(const struct repllink_wait *w);
+
 /* keygate-repd: the listening socket (an old one is replaced), or -1. */
 int repllink_listen(const char *dir, char *err, size_t errlen);
 /* One framed message from fd within timeout_ms (malloc'd): 0 or -1. */

@@ -294,11 +294,11 @@ notice_metrics(struct service *svc)
 static void
 renew_metrics(struct service *svc)
 {
-	pthread_rwlock_wrlock(&store_lock); /* the background threads count too */
+	upkeep_exclusive(&upkeep); /* the background threads count too */
 	__atomic_store_n(&metrics_stale, 0, __ATOMIC_RELAXED);
 	metrics_close(svc->metrics);
 	open_metrics(svc);
-	pthread_rwlock_unlock(&store_lock);
+	upkeep_exclusive_end(&upkeep);
 }
 
 /* ---- maintenance thread ---- */
@@ -387,21 +387,17 @@ maintenance(void *arg)
 static void *
 flusher(void *arg)
 {
-	struct service *svc = arg;
 	uint64_t next = kg_mono_ns(), now;
+	int closed;
 
+	(void)arg;
 	for (;;) {
 		now = next_tick(&next, UPKEEP_FLUSH_NS);
 		__atomic_store_n(&flush_started, now, __ATOMIC_RELAXED);
-		pthread_rwlock_rdlock(&store_lock);
-		if (svc->kg.store == NULL) {
-			pthread_rwlock_unlock(&store_lock);
-			__atomic_store_n(&flush_started, 0, __ATOMIC_RELAXED);
-			return NULL;
-		}
-		upkeep_flush(&upkeep);
-		pthread_rwlock_unlock(&store_lock);
+		closed = upkeep_flush_turn(&upkeep);
 		__atomic_store_n(&flush_started, 0, __ATOMIC_RELAXED);
+		if (closed)
+			return NULL; /* the worker closed the store on its way out */
 	}
 	return NULL;
 }
@@ -528,11 +524,11 @@ service_reopen(struct service *svc)
 	now = kg_mono_ns();
 	if (svc->reopen_failed_at != 0 && now - svc->reopen_failed_at < REOPEN_RETRY_NS)
 		return 0;
-	pthread_rwlock_wrlock(&store_lock);
+	upkeep_exclusive(&upkeep);
 	ok = store_reopen(svc->kg.store) == ST_OK;
 	metrics_event(svc->metrics, ok ? ME_STORE_REOPENS : ME_STORE_REOPEN_FAILURES, 1);
 	upkeep_count_store_events(&upkeep, 0);
-	pthread_rwlock_unlock(&store_lock);
+	upkeep_exclusive_end(&upkeep);
 	if (ok) {
 		svc->reopen_failed_at = 0;
 		authz_invalidate(&svc->az);
@@ -653,11 +649,10 @@ worker_main(struct service *svc)
 			conn_start_request(); /* a kept connection: the next request's deadline */
 	}
 	FCGX_Finish_r(&rq);
-	pthread_rwlock_wrlock(&store_lock);
 	/* a graceful stop loses no usage */
-	upkeep_flush_all(&upkeep);
+	upkeep_last_flush(&upkeep);
 	kg_close(&svc->kg);
-	pthread_rwlock_unlock(&store_lock);
+	upkeep_exclusive_end(&upkeep);
 	return 0;
 }
 
@@ -869,6 +864,8 @@ service_main(struct service *svc, int argc, char **argv)
 	 * (callgrind: 200 instructions a request).
 	 */
 	open_metrics(svc);
+	upkeep.lock = &store_lock;
+	upkeep_init(&upkeep);
 	upkeep.dir = svc->dir;
 	upkeep.kg = &svc->kg;
 	upkeep.metrics = &svc->metrics;
@@ -909,8 +906,8 @@ service_prepare(struct service *svc)
 {
 	service_reopen(svc);
 	if (authz_counters_suspect(&svc->az)) {
-		pthread_rwlock_wrlock(&store_lock);
+		upkeep_exclusive(&upkeep);
 		authz_counters_check(&svc->az);
-		pthread_rwlock_unlock(&store_lock);
+		upkeep_exclusive_end(&upkeep);
 	}
 }

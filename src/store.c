@@ -92,6 +92,12 @@ store_errmsg(const struct store *s)
 }
 
 int
+store_dead(const struct store *s)
+{
+	return s->broken && s->dead;
+}
+
+int
 store_broken(const struct store *s)
 {
 	return s->broken;
@@ -165,8 +171,10 @@ store_classify(struct store *s, int ret, const char *what)
 		/* a replica synchronising with a (new) master: a moment, not a fault */
 		snprintf(s->errmsg, sizeof s->errmsg, "%s: the replica is synchronising with the master", what);
 		return ST_DEADLOCK;
-	case DB_REP_HANDLE_DEAD:
 	case DB_RUNRECOVERY:
+		s->dead = 1;
+		/* FALLTHROUGH */
+	case DB_REP_HANDLE_DEAD:
 		/*
 		 * DB_REP_HANDLE_DEAD: replication rolled back or replaced what
 		 * our handles had open (a new master had not seen our last
@@ -602,7 +610,7 @@ open_all(struct store *s, char *err, size_t errlen)
 		return -1;
 	}
 	remember_region(s);
-	s->broken = 0;
+	s->broken = s->dead = 0;
 	/*
 	 * keygate-repd opens the tables of a replicated store once its
 	 * replication manager runs (store_open_tables): a site opening them
@@ -1140,6 +1148,7 @@ store_maintain(struct store *s)
 		return ST_RECOVER;
 	if (region_replaced(s)) {
 		mark_broken(s);
+		s->dead = 1;
 		snprintf(s->errmsg, sizeof s->errmsg,
 		    "the store's region files were removed or replaced");
 		return ST_RECOVER;

@@ -76,6 +76,8 @@ struct store *store_open(const char *dir, unsigned flags, char *err,
 void store_close(struct store *s);
 int store_reopen(struct store *s);
 int store_broken(const struct store *s);
+/* Broken because the environment is dead (DB_RUNRECOVERY), not a handle replaced. */
+int store_dead(const struct store *s);
 const char *store_dir(const struct store *s);
 const char *store_errmsg(const struct store *s);
 /* How many opens and reopens of s ran recovery (a process had died in the environment). */

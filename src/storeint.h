@@ -22,6 +22,7 @@ struct store {
 	DB *db[TBL_COUNT];
 	int tables_open;
 	int broken;
+	int dead;      /* broken by DB_RUNRECOVERY, not a replaced handle */
 	char errmsg[512];
 	/* the primary region file this handle mapped, to notice it replaced */
 	dev_t region_dev;

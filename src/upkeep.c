@@ -6,7 +6,27 @@
 #include "keyindex.h"
 #include "ledger.h"
 #include "log.h"
+#include "repllink.h"
 #include "upkeep.h"
+
+void
+upkeep_init(struct upkeep *u)
+{
+	pthread_mutex_init(&u->flush_mu, NULL);
+}
+
+void
+upkeep_exclusive(struct upkeep *u)
+{
+	pthread_rwlock_wrlock(u->lock);
+	u->exclusive_turns++;
+}
+
+void
+upkeep_exclusive_end(struct upkeep *u)
+{
+	pthread_rwlock_unlock(u->lock);
+}
 
 /*
  * A key index that is missing, from an earlier boot, or left half written
@@ -123,16 +143,38 @@ flush_history(struct upkeep *u)
 	}
 }
 
-void
-upkeep_flush(struct upkeep *u)
+/* repllink_call's wait: without the store lock (repllink.h) */
+static void
+wait_release(void *arg)
 {
-	uint64_t t0, t1;
+	struct upkeep *u = arg;
+
+	u->turns_seen = u->exclusive_turns;
+	pthread_rwlock_unlock(u->lock);
+}
+
+static int
+wait_reacquire(void *arg)
+{
+	struct upkeep *u = arg;
+
+	pthread_rwlock_rdlock(u->lock);
+	return u->exclusive_turns != u->turns_seen;
+}
+
+static void
+flush(struct upkeep *u)
+{
+	uint64_t t0, t1, turns = u->exclusive_turns;
 
 	if (store_broken(u->kg->store))
 		return;
 	t0 = kg_mono_ns();
 	flush_ledger(u);
 	t1 = kg_mono_ns();
+	/* replaced while the ledger waited for the master: the next turn */
+	if (u->exclusive_turns != turns || u->kg->store == NULL || store_broken(u->kg->store))
+		return;
 	if (++u->flushes % UPKEEP_HISTORY_EVERY == 0)
 		flush_history(u);
 	if (kg_mono_ns() - t0 > UPKEEP_SLOW_PASS_NS && flush_log_due(&u->slow_logged_at))
@@ -143,10 +185,31 @@ upkeep_flush(struct upkeep *u)
 		    (unsigned long long)((kg_mono_ns() - t1) / 1000000));
 }
 
-void
-upkeep_flush_all(struct upkeep *u)
+int
+upkeep_flush_turn(struct upkeep *u)
 {
-	if (store_broken(u->kg->store))
+	const struct repllink_wait w = {wait_release, wait_reacquire, u};
+	int closed;
+
+	pthread_mutex_lock(&u->flush_mu);
+	pthread_rwlock_rdlock(u->lock);
+	if (!(closed = u->kg->store == NULL)) {
+		repllink_wait_hook(&w);
+		flush(u);
+		repllink_wait_hook(NULL);
+	}
+	pthread_rwlock_unlock(u->lock);
+	pthread_mutex_unlock(&u->flush_mu);
+	return closed;
+}
+
+void
+upkeep_last_flush(struct upkeep *u)
+{
+	/* never released: the process is on its way out */
+	pthread_mutex_lock(&u->flush_mu);
+	upkeep_exclusive(u);
+	if (u->kg->store == NULL || store_broken(u->kg->store))
 		return;
 	flush_history(u);
 	flush_history(u);

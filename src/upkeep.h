@@ -13,6 +13,7 @@
 #ifndef KEYGATE_UPKEEP_H
 #define KEYGATE_UPKEEP_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "ctx.h"
@@ -25,7 +26,17 @@ struct upkeep {
 	struct tally *tally;
 	struct metrics **metrics;  /* the process's row (the owner replaces it) */
 	void (*progress)(void);    /* during a long index rebuild: the watchdog's clock */
+	/*
+	 * The owner's store lock: held shared by its background threads,
+	 * exclusive (upkeep_exclusive) where it replaces or closes what the
+	 * lock guards.  A flush waiting for keygate-repd lets go of it
+	 * (repllink.h), so a reopen never waits out the master's silence.
+	 */
+	pthread_rwlock_t *lock;
 	/* upkeep's own */
+	pthread_mutex_t flush_mu;  /* one flush at a time; taken before lock */
+	uint64_t exclusive_turns;  /* under lock: how often it was held exclusive */
+	uint64_t turns_seen;       /* the flush's, when it let go of lock */
 	uint64_t index_failed_at;  /* kg_mono_ns(), 0: never */
 	uint64_t ledger_logged_at, history_logged_at, slow_logged_at;
 	uint64_t history_dropped;
@@ -55,10 +66,27 @@ void upkeep_repair_index(struct upkeep *u);
 #define UPKEEP_FLUSH_NS (NS_PER_S / 2)
 #define UPKEEP_HISTORY_EVERY 2
 
-/* The ledger (one process per host at a time); every other call, the history. */
-void upkeep_flush(struct upkeep *u);
-/* On the way out: both tally buffers, then the ledger; nothing is lost. */
-void upkeep_flush_all(struct upkeep *u);
+/* Before any other call: u->lock set, the rest zero. */
+void upkeep_init(struct upkeep *u);
+/*
+ * The flush thread's turn: the ledger (one process per host at a time)
+ * and, every other turn, the history, under u->lock held shared.  1 when
+ * there is no store open (nothing was done), else 0.
+ */
+int upkeep_flush_turn(struct upkeep *u);
+/*
+ * u->lock exclusive, for whatever replaces or closes what it guards
+ * (a reopen, new counter or metrics files, the way out).
+ */
+void upkeep_exclusive(struct upkeep *u);
+void upkeep_exclusive_end(struct upkeep *u);
+/*
+ * On the way out, in place of upkeep_exclusive: waits for a flush in
+ * flight, takes the lock exclusive, and writes both tally buffers, then
+ * the ledger: nothing is lost.  No flush turn runs after it; the caller
+ * closes the store, then calls upkeep_exclusive_end().
+ */
+void upkeep_last_flush(struct upkeep *u);
 /*
  * What the store handle did since last counted (recoveries, counter files
  * made anew), from its totals; opened: a new handle, whose totals start

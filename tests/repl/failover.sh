@@ -40,7 +40,7 @@ elected() {
 # --- SIGKILL of the master ---
 KBEFORE=$(kgs a key create --org acme --name before-kill 2>/dev/null)
 check "a key created on the master just before its death" [ -n "$KBEFORE" ]
-mark "SIGKILL of the master (a)"; kill -KILL "${REPD[a]}"; wait "${REPD[a]}" 2>/dev/null; REPD[a]=
+mark "SIGKILL of the master (a)"; signal_repd KILL a; wait "${REPD[a]}" 2>/dev/null; REPD[a]=
 if won=$(elected a); then
 	M=${won% *}
 	ok "master killed: site $M is elected in ${won#* } ms"
@@ -66,7 +66,7 @@ expect_eq "  its authorizer still denies the revoked key" 401 "$(status a "$REVO
 # the first write there then finds no quorum (refused, exit 4) for seconds.
 FLAKY="the third site sometimes panics or rolls back on the change of master"
 check "the group is whole again before the next fault" wait_for 20 all_ready "$M"
-mark "SIGSTOP of the master ($M)"; kill -STOP "${REPD[$M]}"
+mark "SIGSTOP of the master ($M)"; signal_repd STOP "$M"
 if won=$(elected "$M"); then
 	N=${won% *}
 	ok "master hung (SIGSTOP): site $N is elected in ${won#* } ms"
@@ -79,7 +79,7 @@ if [ -n "$N" ]; then
 	known "$FLAKY" "  a write on the new master works" [ "$rc" -eq 0 ]
 	[ "$rc" -eq 0 ] || sed 's/^/#   /' "$T/err"
 fi
-mark "SIGCONT of $M"; kill -CONT "${REPD[$M]}"
+mark "SIGCONT of $M"; signal_repd CONT "$M"
 one_master() {
 	local s n=0
 	for s in $SITES; do role_is "$s" master && n=$((n + 1)); done
@@ -92,7 +92,7 @@ known "$FLAKY" "  and holds the write made while it hung" wait_status "$M" "$KST
 # --- a replica down while the master writes, then back ---
 OLD=$(master) || OLD=$N
 DOWN=a; [ "$OLD" = a ] && DOWN=b
-mark "SIGKILL of a replica ($DOWN)"; kill -KILL "${REPD[$DOWN]}"; wait "${REPD[$DOWN]}" 2>/dev/null; REPD[$DOWN]=
+mark "SIGKILL of a replica ($DOWN)"; signal_repd KILL "$DOWN"; wait "${REPD[$DOWN]}" 2>/dev/null; REPD[$DOWN]=
 : > "$T/keys.down"
 for i in 1 2 3; do kgs "$OLD" key create --org acme --name "while-down-$i" >>"$T/keys.down" 2>/dev/null; done
 expect_eq "the master writes with one replica down (a quorum of two)" 3 "$(wc -l <"$T/keys.down")"

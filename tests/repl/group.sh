@@ -53,7 +53,7 @@ for s in a b c; do
 done
 # a keygate-repd restarted while its authorizers keep the regions alive
 # finds the settings of the old regions: it makes them again after the open
-kill "${REPD[b]}"; wait "${REPD[b]}" 2>/dev/null
+signal_repd TERM b; wait "${REPD[b]}" 2>/dev/null
 start_repd b
 check "  and again after keygate-repd restarts under live authorizers" wait_for 10 settings_ok b
 # bulk transfer: without it each commit waits for Nagle and a delayed ACK
@@ -125,8 +125,8 @@ check "  and keeps no copy of the store" sh -c "[ ! -e '$T/q/db/meta.db' ] && [ 
 kill "$PREPD"; wait "$PREPD" 2>/dev/null
 
 # --- no master: writes fail, nothing changed ---
-kill -STOP "${REPD[a]}"
-kill "${REPD[c]}"; wait "${REPD[c]}" 2>/dev/null; REPD[c]=
+signal_repd STOP a
+signal_repd TERM c; wait "${REPD[c]}" 2>/dev/null; REPD[c]=
 no_master() { [ "$(status_field b master)" = "None" ]; }
 check "a lone replica finds no master" wait_for 15 no_master
 before=$(kgs b key list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
@@ -134,7 +134,7 @@ out=$(kgs b key create --org acme 2>&1); rc=$?
 expect_eq "with no master reachable a write exits 4" 4 "$rc"
 check "  and says nothing was changed" has "$out" "nothing was changed"
 expect_eq "  reads still work on the replica" 200 "$(status b "$KEY1")"
-kill -CONT "${REPD[a]}"
+signal_repd CONT a
 start_repd c
 check "the group comes back" wait_for 20 all_ready a
 after=$(kgs a key list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')

@@ -15,6 +15,7 @@ declare -A PORT REPD AUTHZ
 cleanup() {
 	local s p
 	for s in $SITES; do
+		[ -n "${REPD[$s]:-}" ] && signal_repd CONT "$s" 2>/dev/null
 		for p in ${AUTHZ[$s]:-} ${REPD[$s]:-}; do
 			kill -CONT "$p" 2>/dev/null
 			kill "$p" 2>/dev/null
@@ -66,11 +67,30 @@ site_conf() {
 
 kgs() { local s=$1; shift; "$KEYGATE" --config "$T/$s/keygate.conf" "$@"; }
 
+# start_repd S: site S's keygate-repd under a supervisor that starts it
+# again when it exits with status 3 (its environment died: keygate-repd(8)),
+# as its systemd unit does.  REPD[S] is the supervisor; signal_repd SIG S
+# signals the keygate-repd running now.  A keygate-repd killed by a test
+# is not started again: the supervisor ends.
 start_repd() {
 	local s=$1
-	"$KEYGATE_REPD" --config "$T/$s/keygate.conf" --debug >>"$T/$s/repd.log" 2>&1 &
+	rm -f "$T/$s/repd.pid"
+	(
+		trap 'p=$(cat "$T/$s/repd.pid" 2>/dev/null); kill "$p" 2>/dev/null; wait "$p"; exit 0' TERM
+		while :; do
+			"$KEYGATE_REPD" --config "$T/$s/keygate.conf" --debug >>"$T/$s/repd.log" 2>&1 &
+			echo $! >"$T/$s/repd.pid"
+			wait $!
+			[ $? -eq 3 ] || exit 0
+			echo "# supervisor: keygate-repd of site $s exited with status 3; starting it again" >>"$T/$s/repd.log"
+			sleep 0.2
+		done
+	) &
 	REPD[$s]=$!
+	local i
+	for i in $(seq 1 50); do [ -s "$T/$s/repd.pid" ] && return 0; sleep 0.02; done
 }
+signal_repd() { kill -"$1" "$(cat "$T/$2/repd.pid")"; }
 
 start_authz() {
 	local s=$1
