@@ -19,6 +19,16 @@
  *     "ADDR ok N unavailable N wrong N failed N max_ms MS".  Exit 0 when
  *     no answer was wrong.  SIGTERM ends it early, with the same report.
  *
+ *   repl-probe count --until STATUS [--seconds S] [--pause-us US]
+ *       --site ADDR... NAME=VALUE...
+ *     One loader per site asks the same request, resting US microseconds
+ *     after each, until every site has answered STATUS once (or S
+ *     seconds, default 60, have passed: exit 1), and counts each site's
+ *     answers: "ADDR allowed N until N other N failed N ran_ms MS
+ *     first_until_ms MS late N", where allowed are the 200s, until the
+ *     answers with STATUS, and late the 200s that came after the site's
+ *     first STATUS (a quota, once refused, stays refused).
+ *
  * ADDR is unix:PATH or HOST:PORT.  Times are CLOCK_MONOTONIC.
  */
 #include "config.h"
@@ -53,6 +63,9 @@ struct site {
 	/* load */
 	unsigned long ok, unavailable, wrong, failed, last_wrong_status;
 	uint64_t max_ns;
+	/* count */
+	unsigned long allowed, until, other, late;
+	uint64_t first_until, ran;  /* ns from the start */
 };
 
 static struct site sites[MAXSITES];
@@ -160,6 +173,47 @@ load_thread(void *arg)
 			s->last_wrong_status = (unsigned long)st;
 		}
 	}
+	fcgic_thread_cleanup();
+	return NULL;
+}
+
+static int
+every_site_until(void)
+{
+	int i;
+
+	for (i = 0; i < nsites; i++)
+		if (__atomic_load_n(&sites[i].first_until, __ATOMIC_ACQUIRE) == 0)
+			return 0;
+	return 1;
+}
+
+static void *
+count_thread(void *arg)
+{
+	struct site *s = arg;
+	struct timespec pause = {0, 1000000};
+
+	while (!stop && !every_site_until()) {
+		int st = ask(s, &cases[0].params);
+
+		if (st < 0) {
+			s->failed++;
+			nanosleep(&pause, NULL);
+		} else if (st == 200) {
+			s->allowed++;
+			s->late += s->first_until != 0;
+		} else if (st == expect_status) {
+			s->until++;
+			if (s->first_until == 0)
+				__atomic_store_n(&s->first_until, mono() - t_start, __ATOMIC_RELEASE);
+		} else {
+			s->other++;
+		}
+		if (pause_us > 0)
+			usleep((useconds_t)pause_us);
+	}
+	s->ran = mono() - t_start;
 	fcgic_thread_cleanup();
 	return NULL;
 }
@@ -311,6 +365,51 @@ load(int argc, char **argv)
 	return bad;
 }
 
+static int
+count(int argc, char **argv)
+{
+	double seconds = 60;
+	int i;
+
+	ncases = 1;
+	fcgic_params_init(&cases[0].params);
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--until") == 0 && i + 1 < argc)
+			expect_status = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+			seconds = atof(argv[++i]);
+		else if (strcmp(argv[i], "--pause-us") == 0 && i + 1 < argc)
+			pause_us = strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--site") == 0 && i + 1 < argc && nsites < MAXSITES)
+			sites[nsites++].addr = argv[++i];
+		else
+			add_param(&cases[0], argv[i]);
+	}
+	if (nsites == 0 || expect_status == 0 || expect_status == 200)
+		die("usage: count --until STATUS --site ADDR... NAME=VALUE...%s", "");
+	t_start = mono();
+	for (i = 0; i < nsites; i++) {
+		sites[i].fd = -1;
+		pthread_create(&sites[i].t, NULL, count_thread, &sites[i]);
+	}
+	{
+		uint64_t end = t_start + (uint64_t)(seconds * 1e9);
+
+		while (!stop && !every_site_until() && mono() < end)
+			usleep(10000);
+	}
+	stop = 1;
+	for (i = 0; i < nsites; i++) {
+		struct site *s = &sites[i];
+
+		pthread_join(s->t, NULL);
+		printf("%s allowed %lu until %lu other %lu failed %lu ran_ms %.1f first_until_ms %.1f "
+		    "late %lu\n", s->addr, s->allowed, s->until, s->other, s->failed,
+		    (double)s->ran / 1e6, (double)s->first_until / 1e6, s->late);
+	}
+	return every_site_until() ? 0 : 1;
+}
+
 static void
 on_term(int sig)
 {
@@ -327,6 +426,8 @@ main(int argc, char **argv)
 		return flip(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "load") == 0)
 		return load(argc - 2, argv + 2);
-	fprintf(stderr, "usage: repl-probe flip|load ... (see repl-probe.c)\n");
+	if (argc >= 2 && strcmp(argv[1], "count") == 0)
+		return count(argc - 2, argv + 2);
+	fprintf(stderr, "usage: repl-probe flip|load|count ... (see repl-probe.c)\n");
 	return 2;
 }
