@@ -10,6 +10,7 @@
 #include "authz.h"
 #include "creds.h"
 #include "decision.h"
+#include "ledger.h"
 #include "log.h"
 #include "rules.h"
 #include "tally.h"
@@ -524,6 +525,11 @@ check_limits(struct authz *az, const unsigned char digest[DIGEST_LEN],
 	if (use_quota) {
 		if (counters_org_damaged(oslot)) {
 			res->reason = "the organization's ledger record is damaged (keygate db check)";
+			return V_UNAVAILABLE;
+		}
+		if (store_replicated(az->kg->store) && ledger_reports_stale(c, now_ns)) {
+			res->reason = "this host has not reported its usage to the master lately "
+			    "(the group's total is unknown)";
 			return V_UNAVAILABLE;
 		}
 		if ((v = check_quota(az, oslot, 0, now_s, res)) != V_ALLOW)

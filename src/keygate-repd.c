@@ -273,6 +273,17 @@ self_info(struct repd *d, const struct repl_info *ri, struct replsite_info *out)
 
 /* The master's eid (ri->self_eid for this site), or -1: none known. */
 static int
+site_connected(const struct repl_info *ri, int eid)
+{
+	size_t i;
+
+	for (i = 0; i < ri->nsites; i++)
+		if (ri->sites[i].eid == eid)
+			return ri->sites[i].connected;
+	return 0;
+}
+
+static int
 master_of(struct repd *d, const struct repl_info *ri)
 {
 	int m = __atomic_load_n(&d->master, __ATOMIC_ACQUIRE);
@@ -281,6 +292,16 @@ master_of(struct repd *d, const struct repl_info *ri)
 		return ri->self_eid;
 	if (m == MASTER_UNKNOWN)
 		return ri->master_eid;
+	if (m == MASTER_NONE && ri->master_eid >= 0 && site_connected(ri, ri->master_eid)) {
+		/*
+		 * The events said the master was lost, but the library still
+		 * knows it and is connected to it: this site's own silence (a
+		 * pause longer than the heartbeat monitor) raised the alarm.
+		 * The master never changed, so no event says so; measured:
+		 * 33-75 s, or never, before this replica wrote again.
+		 */
+		return ri->master_eid;
+	}
 	return m == MASTER_SELF ? -1 : m;
 }
 

@@ -745,6 +745,14 @@ prune_history(struct store *s, struct counters_flush_state *fs, int64_t now)
 }
 
 int
+ledger_reports_stale(struct counters *c, uint64_t now_ns)
+{
+	uint64_t at = __atomic_load_n(&counters_flush_state(c)->reported, __ATOMIC_ACQUIRE);
+
+	return now_ns > at && now_ns - at > LEDGER_REPORT_STALE_NS;
+}
+
+int
 ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
     char *err, size_t errlen)
 {
@@ -808,6 +816,8 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 	/* a replicated store's history is pruned by keygate-repd on the master */
 	if (store_writable(s))
 		prune_history(s, fs, now);
+	if (result >= 0)
+		__atomic_store_n(&fs->reported, kg_now_ns(), __ATOMIC_RELEASE);
 out:
 	free(d);
 	close(fd);

@@ -68,6 +68,18 @@ int ledger_flush(struct store *s, struct counters *c, const char *dir,
     int64_t now, char *err, size_t errlen);
 
 /*
+ * A replicated store's quotas and credits are the group's total, which a
+ * host knows only while its flushes reach the master and bring the other
+ * hosts' counts back (every UPKEEP_FLUSH_NS).  A host whose last complete
+ * flush is older than LEDGER_REPORT_STALE_NS (the master gone, keygate-repd
+ * reopening the store) would admit without bound: it answers 503 for
+ * organizations with a quota until a flush completes again, so the
+ * overshoot stays within what the hosts admit in that time.
+ */
+#define LEDGER_REPORT_STALE_NS (3 * NS_PER_S)
+int ledger_reports_stale(struct counters *c, uint64_t now_ns);
+
+/*
  * In a replicated store ledger_flush sends the flush to the master through
  * the host's keygate-repd, whose master writes it with this: the request
  * in r (read past its kind), its answer into w (the commit token, then

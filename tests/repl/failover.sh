@@ -8,8 +8,10 @@
 mark() { echo "# at $(date +%s.%3N): $*"; }
 
 ELECT_LIMIT_S=10
-STALL_LIMIT_MS=2500   # a read locked out by an election sleeps 5 s without NOWAIT
-RESTARTED=
+# A read locked out by an election sleeps 5 s without NOWAIT; a read that
+# meets a page lock held by a keygate-repd that hangs waits out the lock
+# timeout (3 s, src/store.c); the front-ends of contrib/ wait 5 s.
+STALL_LIMIT_MS=3500
 
 check "a group of three sites forms" make_group || finish
 
@@ -55,16 +57,19 @@ KAFTER=$(kgs "$R" key create --org acme --name after-kill 2>/dev/null); rc=$?
 expect_eq "  a write from the remaining replica works again" 0 "$rc"
 check "  every live site decides with it" eval 'wait_status b "$KAFTER" 200 && wait_status c "$KAFTER" 200'
 # the old master comes back (its authorizer kept the regions the whole time)
-mark "keygate-repd of a restarts"; start_repd a; RESTARTED="a"
+mark "keygate-repd of a restarts"; start_repd a
 check "  the old master rejoins as a replica" wait_for 10 role_is a replica
-check "  and catches up: its authorizer allows the key made without it" wait_status a "$KAFTER" 200
+check "  and catches up: its authorizer allows the key made without it (10 s)" \
+	wait_for 10 eval '[ "$(status a "$KAFTER")" = 200 ]'
 expect_eq "  its authorizer still denies the revoked key" 401 "$(status a "$REVOKED")"
 
 # --- SIGSTOP of the master: only heartbeats notice a hung master ---
-# Known open problem: on this loaded machine, the third site sometimes
-# meets DB_RUNRECOVERY or a rollback while it moves to the new master, and
-# the first write there then finds no quorum (refused, exit 4) for seconds.
-FLAKY="the third site sometimes panics or rolls back on the change of master"
+# The third site may have to roll back or even recover (Berkeley DB has
+# panicked applying the new master's first transactions: keygate-repd then
+# exits and is started again) before it can acknowledge: until then the
+# new master has no quorum and refuses writes, changing nothing.  Writes
+# must work again within WRITE_AGAIN_S of the election.
+WRITE_AGAIN_S=10
 check "the group is whole again before the next fault" wait_for 20 all_ready "$M"
 mark "SIGSTOP of the master ($M)"; signal_repd STOP "$M"
 if won=$(elected "$M"); then
@@ -75,9 +80,19 @@ else
 fi
 KSTOP=
 if [ -n "$N" ]; then
-	KSTOP=$(kgs "$N" key create --org acme --name while-stopped 2>"$T/err"); rc=$?
-	known "$FLAKY" "  a write on the new master works" [ "$rc" -eq 0 ]
-	[ "$rc" -eq 0 ] || sed 's/^/#   /' "$T/err"
+	t0=$(date +%s%N); tries=0; refused=0
+	while :; do
+		tries=$((tries + 1))
+		KSTOP=$(kgs "$N" key create --org acme --name "while-stopped-$tries" 2>"$T/err"); rc=$?
+		[ "$rc" -eq 0 ] && break
+		[ "$rc" -eq 4 ] || refused=$((refused + 1))
+		sed 's/^/#   refused: /' "$T/err"
+		[ $(( ($(date +%s%N) - t0) / 1000000000 )) -ge "$WRITE_AGAIN_S" ] && break
+		sleep 0.5
+	done
+	check "  writes work on the new master within ${WRITE_AGAIN_S} s ($tries tries, $(( ($(date +%s%N) - t0) / 1000000 )) ms)" \
+		[ "$rc" -eq 0 ]
+	expect_eq "  every write refused meanwhile said so with exit 4" 0 "$refused"
 fi
 mark "SIGCONT of $M"; signal_repd CONT "$M"
 one_master() {
@@ -86,7 +101,8 @@ one_master() {
 	[ "$n" -eq 1 ] && role_is "$M" replica
 }
 check "  resumed, the hung master steps down: one master in the group" wait_for 10 one_master
-known "$FLAKY" "  and holds the write made while it hung" wait_status "$M" "$KSTOP" 200 ||
+check "  and holds the write made while it hung (10 s)" \
+	wait_for 10 eval '[ "$(status "$M" "$KSTOP")" = 200 ]' ||
 	{ echo "# site $M answers $(status "$M" "$KSTOP") for it, and says:"; kgs "$M" repl status | sed 's/^/#   /'; }
 
 # --- a replica down while the master writes, then back ---
@@ -96,27 +112,19 @@ mark "SIGKILL of a replica ($DOWN)"; signal_repd KILL "$DOWN"; wait "${REPD[$DOW
 : > "$T/keys.down"
 for i in 1 2 3; do kgs "$OLD" key create --org acme --name "while-down-$i" >>"$T/keys.down" 2>/dev/null; done
 expect_eq "the master writes with one replica down (a quorum of two)" 3 "$(wc -l <"$T/keys.down")"
-mark "keygate-repd of $DOWN restarts"; start_repd "$DOWN"; RESTARTED="$RESTARTED $DOWN"
+mark "keygate-repd of $DOWN restarts"; start_repd "$DOWN"
 caught_up() { local k; while read -r k; do [ "$(status "$DOWN" "$k")" = 200 ] || return 1; done <"$T/keys.down"; }
 check "  the replica back catches up within 10 s" wait_for 10 caught_up
 
 kill -TERM "$LOADER"; wait "$LOADER"; rc=$?
 sed 's/^/# load: /' "$T/load.out" "$T/load.err"
 expect_eq "no authorizer answered wrongly all along" 0 "$rc"
-# longest request per site: the sites whose keygate-repd kept running
-# lived through two elections; the others also through its restart
+# longest request per site, through two elections and the restarts
 max_of() { awk -v a="$(addr "$1")" '$1 == a { for (i = 2; i < NF; i++) if ($i == "max_ms") print $(i + 1) }' "$T/load.out"; }
 under() { python3 -c "import sys; sys.exit(0 if float('$1') < float('$2') else 1)"; }
 for s in $SITES; do
 	m=$(max_of "$s")
-	case " $RESTARTED " in
-	*" $s "*)
-		known "a request stalls up to seconds while keygate-repd recovers the store" \
-			"site $s: its keygate-repd killed and restarted, no request stalled (longest $m ms)" \
-			under "$m" "$STALL_LIMIT_MS";;
-	*)
-		check "site $s: no request stalled for seconds through the elections (longest $m ms)" \
-			under "$m" "$STALL_LIMIT_MS";;
-	esac
+	check "site $s: no request waited more than ${STALL_LIMIT_MS} ms through the faults (longest $m ms)" \
+		under "$m" "$STALL_LIMIT_MS"
 done
 finish

@@ -46,6 +46,8 @@
 #include "fcgiclient.h"
 
 #define MAXSITES 8
+/* longer than any wait a request may have (tests/repl/failover.sh STALL_LIMIT_MS) */
+#define REQUEST_TIMEOUT_MS 6000
 #define MAXCASES 8
 #define MAXPARAMS 16
 
@@ -107,7 +109,7 @@ ask(struct site *s, const struct fcgic_params *p)
 		return -1;
 	fcgic_response_init(&r);
 	if (fcgic_send(s->fd, 1, FCGIC_AUTHORIZER, 1, p, NULL, 0, 0) == 0 &&
-	    fcgic_recv(s->fd, 1, &r, 3000) == 0 &&
+	    fcgic_recv(s->fd, 1, &r, REQUEST_TIMEOUT_MS) == 0 &&
 	    fcgic_http_parse(r.out.data, r.out.len, &h) == 0)
 		status = h.status;
 	fcgic_response_free(&r);
