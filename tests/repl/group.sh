@@ -40,6 +40,13 @@ assert d["role"]=="replica" and d["group_size"]==3 and len(d["sites"])==2
 assert any(s["role"]=="master" for s in d["sites"]) and d["master"]' "$json"
 check "repl status (text) names the master" sh -c "'$KEYGATE' --config '$T/c/keygate.conf' repl status | grep -q \"master:   127.0.0.1:${PORT[a]}\""
 
+# --- the replication lag in keygate metrics (the authorizers publish what keygate-repd measures) ---
+lag_metric() { kgs "$1" metrics 2>/dev/null | grep -q '^keygate_replication_lag_seconds [0-9][0-9.]*$'; }
+check "keygate metrics on a replica reports keygate_replication_lag_seconds" wait_for 5 lag_metric b
+if command -v promtool >/dev/null 2>&1; then
+	check "  which promtool accepts" sh -c "'$KEYGATE' --config '$T/b/keygate.conf' metrics | promtool check metrics"
+fi
+
 # --- the settings each pitfall of repmgr needs, in force on every site ---
 settings_ok() {
 	kgs "$1" --json repl status 2>/dev/null | python3 -c '
