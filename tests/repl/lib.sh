@@ -144,13 +144,19 @@ wait_status() { # wait_status S KEY WANT: until S answers WANT (5 s)
 	return 1
 }
 
-# A group: site a made by keygate init with a plan, an org and keys, b and
-# c joined with keygate repl join, every keygate-repd and authorizer up.
+# A group: site a made by keygate init (or a copy of GROUP_SEED) with a
+# plan, an org and keys, b and c joined with keygate repl join, every
+# keygate-repd and authorizer up.
 make_group() {
 	local s
 	for s in $SITES; do PORT[$s]=$(free_port); done
 	for s in $SITES; do site_conf "$s"; done
-	kgs a init >/dev/null 2>&1 || return 1
+	if [ -n "${GROUP_SEED:-}" ]; then
+		# bench/repl: the group starts from a copy of a seeded store
+		cp -a "$GROUP_SEED" "$T/a/db" && rm -f "$T/a/db"/__db.* || return 1
+	else
+		kgs a init >/dev/null 2>&1 || return 1
+	fi
 	kgs a plan set open >/dev/null 2>&1 &&
 	kgs a plan set pro --quota 1000000/month >/dev/null 2>&1 &&
 	kgs a org create acme --plan open >/dev/null 2>&1 || return 1
