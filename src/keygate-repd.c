@@ -476,9 +476,7 @@ forward(struct repd *d, int kind, const void *req, size_t len, void **ans, size_
 			rc = REPL_NO_MASTER; /* an election: wait for its winner */
 		} else {
 			rmw_init(&w);
-			rmw_request(&w, RM_EXPIRING);
-			rmw_i64(&w, (int64_t)(kg_now_ns() / NS_PER_MS) + valid_ms);
-			rmw_bytes(&w, req, len);
+			rmw_expiring(&w, (int64_t)(kg_now_ns() / NS_PER_MS) + valid_ms, req, len);
 			rc = w.failed ? REPL_SEND_ERROR : repl_request_master(d->kg.store, w.buf,
 			    w.len, valid_ms + margin_ms, &reply, &rlen);
 			rmw_free(&w);
@@ -703,45 +701,27 @@ status(struct repd *d, void **ans, size_t *alen)
 static void
 handle(struct repd *d, const void *req, size_t len, int local, void **ans, size_t *alen)
 {
-	struct replmsg_r r;
+	struct replmsg_req q;
 	struct repl_info ri;
-	int kind, expiring = 0;
 
 	*ans = NULL;
 	*alen = 0;
-	rmr_init(&r, req, len);
-	kind = rmr_request(&r);
-	if (kind == RM_EXPIRING && !local) {
-		int64_t until = rmr_i64(&r);
-
-		expiring = 1;
-
-		if (r.failed || (int64_t)(kg_now_ns() / NS_PER_MS) > until) {
-			answer_only(RS_UNAVAILABLE, "the write reached the master after its sender "
-			    "gave up; it was not made", ans, alen);
-			return;
-		}
-		req = r.p;
-		len = r.left;
-		rmr_init(&r, req, len);
-		kind = rmr_request(&r);
-		if (kind == RM_EXPIRING)
-			kind = 0;
-	}
-	if (kind == RM_STATUS && local) {
+	switch (replmsg_route(req, len, local, (int64_t)(kg_now_ns() / NS_PER_MS), &q)) {
+	case RR_EXPIRED:
+		answer_only(RS_UNAVAILABLE, "the write reached the master after its sender "
+		    "gave up; it was not made", ans, alen);
+		return;
+	case RR_STATUS:
 		status(d, ans, alen);
 		return;
-	}
-	if (kind == RM_GOSSIP && !local) {
+	case RR_GOSSIP:
 		pthread_rwlock_rdlock(&d->lock);
-		gossip_in(d, &r, ans, alen);
+		gossip_in(d, &q.r, ans, alen);
 		pthread_rwlock_unlock(&d->lock);
 		return;
-	}
-	/* a write from another site comes with its expiry (forward) */
-	if (!local && kind != RM_GOSSIP && !expiring)
-		kind = 0;
-	if (kind != RM_CATALOG && kind != RM_LEDGER && kind != RM_HISTORY) {
+	case RR_WRITE:
+		break;
+	default:
 		answer_only(RS_REFUSED, "an unknown request", ans, alen);
 		return;
 	}
@@ -753,7 +733,7 @@ handle(struct repd *d, const void *req, size_t len, int local, void **ans, size_
 		return;
 	}
 	if (repl_info(d->kg.store, &ri) == 0 && ri.role == REPL_ROLE_MASTER) {
-		execute(d, kind, &r, ans, alen);
+		execute(d, q.kind, &q.r, ans, alen);
 		pthread_rwlock_unlock(&d->lock);
 		return;
 	}
@@ -761,7 +741,7 @@ handle(struct repd *d, const void *req, size_t len, int local, void **ans, size_
 	if (!local)
 		answer_only(RS_NOT_MASTER, "not the master", ans, alen);
 	else
-		forward(d, kind, req, len, ans, alen);
+		forward(d, q.kind, q.msg, q.len, ans, alen);
 }
 
 /* From the replication manager: another site's request. */

@@ -85,6 +85,33 @@ int rmr_request(struct replmsg_r *r);
 /* An answer's status and message (RS_REFUSED when it is no answer). */
 enum replmsg_status rmr_answer(struct replmsg_r *r, const char **msg);
 
+/*
+ * How keygate-repd takes a request, from a process of its host (local)
+ * or, on the master, from another site.  A write between sites comes
+ * wrapped in RM_EXPIRING: the time (ms since the epoch, on the sender's
+ * clock) after which the master must not start it, then the request the
+ * process sent.  Pure: what to do with it is the caller's.
+ */
+enum replmsg_route {
+	RR_REFUSED,   /* malformed, unknown, or not one this side takes: RS_REFUSED */
+	RR_EXPIRED,   /* a write its sender gave up on: RS_UNAVAILABLE, nothing done */
+	RR_STATUS,    /* keygate repl status (local) */
+	RR_GOSSIP,    /* a replica's state (another site): q->r at its body */
+	RR_WRITE      /* RM_CATALOG, RM_LEDGER or RM_HISTORY (q->kind): q->r at its body */
+};
+
+struct replmsg_req {
+	int kind;
+	const unsigned char *msg; /* the request inside any wrapper: what a replica forwards */
+	size_t len;
+	struct replmsg_r r;
+};
+
+enum replmsg_route replmsg_route(const void *msg, size_t len, int local, int64_t now_ms,
+    struct replmsg_req *q);
+/* The RM_EXPIRING request around req (a whole request) for another site. */
+void rmw_expiring(struct replmsg_w *w, int64_t until_ms, const void *req, size_t len);
+
 /* A whole answer with no body: for refusals and unavailability. */
 int replmsg_answer_only(enum replmsg_status status, const char *msg, void **out,
     size_t *len);
