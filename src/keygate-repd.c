@@ -579,15 +579,16 @@ gossip_in(struct repd *d, struct replmsg_r *r, void **ans, size_t *alen)
 static void
 gossip_out(struct repd *d)
 {
-	struct replsite_info self, in;
+	struct replsite_info self;
 	struct repl_info ri;
 	struct replmsg_w w;
 	struct replmsg_r r;
 	const char *msg;
 	void *reply = NULL;
 	size_t rlen = 0;
+	struct replsite_info sites[REPLSITE_GOSSIP_MAX];
 	uint64_t master_lsn, now;
-	uint32_t i, n;
+	size_t i, n;
 	struct peer *p;
 
 	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_CLIENT ||
@@ -607,22 +608,19 @@ gossip_out(struct repd *d)
 	rmw_free(&w);
 	now = kg_mono_ns();
 	rmr_init(&r, reply, rlen);
-	if (rmr_answer(&r, &msg) == RS_OK) {
-		master_lsn = rmr_u64(&r);
-		n = rmr_u32(&r);
+	/* all of it or nothing: a malformed answer changes no peer */
+	if (rmr_answer(&r, &msg) == RS_OK &&
+	    replsite_get_gossip(&r, &master_lsn, sites, &n) == 0) {
 		pthread_mutex_lock(&d->gmu);
-		if (!r.failed) {
-			d->samples[d->head].lsn = master_lsn;
-			d->samples[d->head].at = now;
-			d->head = (d->head + 1) % LAG_SAMPLES;
-			if (d->nsamples < LAG_SAMPLES)
-				d->nsamples++;
-		}
-		for (i = 0; i < n && i < REPL_SITES_MAX && !r.failed; i++) {
-			replsite_get_status_info(&r, &in);
-			if (!r.failed && (p = peer_of(d, &in.addr)) != NULL) {
-				p->info = in;
-				p->heard = now - in.age_ms * NS_PER_MS;
+		d->samples[d->head].lsn = master_lsn;
+		d->samples[d->head].at = now;
+		d->head = (d->head + 1) % LAG_SAMPLES;
+		if (d->nsamples < LAG_SAMPLES)
+			d->nsamples++;
+		for (i = 0; i < n; i++) {
+			if ((p = peer_of(d, &sites[i].addr)) != NULL) {
+				p->info = sites[i];
+				p->heard = now - sites[i].age_ms * NS_PER_MS;
 			}
 		}
 		pthread_mutex_unlock(&d->gmu);

@@ -294,3 +294,22 @@ replsite_get_status(struct replmsg_r *r, struct replsite_status *st)
 	st->nsites = n;
 	return rmr_done(r) ? 0 : -1;
 }
+
+int
+replsite_get_gossip(struct replmsg_r *r, uint64_t *master_lsn,
+    struct replsite_info sites[REPLSITE_GOSSIP_MAX], size_t *n)
+{
+	uint32_t i, count;
+
+	*n = 0;
+	*master_lsn = rmr_u64(r);
+	count = rmr_u32(r);
+	if (r->failed || count == 0 || count > REPLSITE_GOSSIP_MAX)
+		return -1;
+	for (i = 0; i < count; i++)
+		replsite_get_status_info(r, &sites[i]);
+	if (!rmr_done(r))
+		return -1;
+	*n = count;
+	return 0;
+}

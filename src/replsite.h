@@ -70,6 +70,15 @@ void replsite_put_status_info(struct replmsg_w *w, const struct replsite_info *i
 /* On a malformed one, r->failed is set. */
 void replsite_get_status_info(struct replmsg_r *r, struct replsite_info *i);
 int replsite_get_status(struct replmsg_r *r, struct replsite_status *st);
+/*
+ * The master's answer to a replica's state (after its header): its log
+ * position and the sites it knows, itself first (up to REPL_SITES_MAX
+ * others).  0, or -1 when any of it is malformed: nothing of it is used.
+ */
+#define REPLSITE_GOSSIP_MAX (REPL_SITES_MAX + 1)
+int replsite_get_gossip(struct replmsg_r *r, uint64_t *master_lsn,
+    struct replsite_info sites[REPLSITE_GOSSIP_MAX], size_t *n);
+
 const char *replsite_role_name(enum repl_role r);
 const char *replsite_state_name(enum replsite_state s);
 
