@@ -22,12 +22,6 @@
 #include "repl.h"
 #include "repllink.h"
 
-enum op {
-	OP_PLAN_SET = 1, OP_PLAN_DELETE, OP_ORG_CREATE, OP_ORG_SET, OP_ORG_CREDIT,
-	OP_KEY_CREATE, OP_KEY_REVOKE, OP_KEY_ROTATE, OP_KEY_IMPORT, OP_USAGE_PRUNE,
-	OP_AUDIT_PRUNE
-};
-
 #define NAME_MAX_LEN 256 /* names and user ids: the catalog checks them again */
 
 /* ---- the token every answer carries ---- */
@@ -129,7 +123,7 @@ struct fwd {
 };
 
 static void
-begin(struct replmsg_w *w, const struct catalog *cat, enum op op)
+begin(struct replmsg_w *w, const struct catalog *cat, enum catfwd_op op)
 {
 	struct cat_actor a;
 
@@ -232,7 +226,7 @@ catfwd_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created
 	struct fwd f;
 	int rc;
 
-	begin(&w, cat, OP_PLAN_SET);
+	begin(&w, cat, CATFWD_PLAN_SET);
 	rmw_str(&w, s->name ? s->name : "");
 	rmw_u8(&w, (s->set_rate ? 1 : 0) | (s->set_quota ? 2 : 0) | (s->set_max_keys ? 4 : 0) |
 	    (s->set_overage ? 8 : 0) | (s->set_rules ? 16 : 0));
@@ -256,7 +250,7 @@ catfwd_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created
 
 /* Operations that name one thing and give nothing back. */
 static int
-simple(struct catalog *cat, enum op op, const char *id)
+simple(struct catalog *cat, enum catfwd_op op, const char *id)
 {
 	struct replmsg_w w;
 	struct fwd f;
@@ -272,7 +266,7 @@ simple(struct catalog *cat, enum op op, const char *id)
 int
 catfwd_plan_delete(struct catalog *cat, const char *name)
 {
-	return simple(cat, OP_PLAN_DELETE, name);
+	return simple(cat, CATFWD_PLAN_DELETE, name);
 }
 
 int
@@ -282,7 +276,7 @@ catfwd_org_create(struct catalog *cat, const char *id, const char *plan, const c
 	struct fwd f;
 	int rc;
 
-	begin(&w, cat, OP_ORG_CREATE);
+	begin(&w, cat, CATFWD_ORG_CREATE);
 	rmw_str(&w, id ? id : "");
 	rmw_str(&w, plan ? plan : "");
 	rmw_opt_str(&w, name);
@@ -298,7 +292,7 @@ catfwd_org_set(struct catalog *cat, const char *id, const struct cat_org_change 
 	struct fwd f;
 	int rc;
 
-	begin(&w, cat, OP_ORG_SET);
+	begin(&w, cat, CATFWD_ORG_SET);
 	rmw_str(&w, id ? id : "");
 	rmw_opt_str(&w, ch->plan);
 	rmw_opt_str(&w, ch->name);
@@ -318,7 +312,7 @@ catfwd_org_credit(struct catalog *cat, const char *id, int64_t amount, uint64_t 
 	int64_t b;
 	int rc;
 
-	begin(&w, cat, OP_ORG_CREDIT);
+	begin(&w, cat, CATFWD_ORG_CREDIT);
 	rmw_str(&w, id ? id : "");
 	rmw_i64(&w, amount);
 	if ((rc = call(cat, &w, &f)) != CAT_OK)
@@ -364,7 +358,7 @@ catfwd_key_create(struct catalog *cat, const struct cat_key_spec *s, struct cat_
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	begin(&w, cat, OP_KEY_CREATE);
+	begin(&w, cat, CATFWD_KEY_CREATE);
 	rmw_str(&w, s->org ? s->org : "");
 	rmw_opt_str(&w, s->name);
 	rmw_opt_str(&w, s->user);
@@ -393,7 +387,7 @@ catfwd_key_revoke(struct catalog *cat, const char *id, int *already)
 	unsigned a;
 	int rc;
 
-	begin(&w, cat, OP_KEY_REVOKE);
+	begin(&w, cat, CATFWD_KEY_REVOKE);
 	rmw_str(&w, id ? id : "");
 	if ((rc = call(cat, &w, &f)) != CAT_OK)
 		return rc;
@@ -413,7 +407,7 @@ catfwd_key_rotate(struct catalog *cat, const struct cat_rotate_spec *s, struct c
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	begin(&w, cat, OP_KEY_ROTATE);
+	begin(&w, cat, CATFWD_KEY_ROTATE);
 	rmw_str(&w, s->id ? s->id : "");
 	rmw_i64(&w, s->grace);
 	rmw_u8(&w, s->set_expires != 0);
@@ -440,7 +434,7 @@ catfwd_key_import_batch(struct catalog *cat, struct cat_import *im, size_t from)
 	if (from >= im->n)
 		return CAT_OK;
 	end = im->n - from > CAT_IMPORT_BATCH ? from + CAT_IMPORT_BATCH : im->n;
-	begin(&w, cat, OP_KEY_IMPORT);
+	begin(&w, cat, CATFWD_KEY_IMPORT);
 	rmw_str(&w, im->org ? im->org : "");
 	rmw_opt_str(&w, im->name);
 	rmw_u8(&w, im->sha256 != 0);
@@ -468,7 +462,7 @@ catfwd_key_import_batch(struct catalog *cat, struct cat_import *im, size_t from)
 }
 
 static int
-prune(struct catalog *cat, enum op op, int64_t before, uint64_t *deleted)
+prune(struct catalog *cat, enum catfwd_op op, int64_t before, uint64_t *deleted)
 {
 	struct replmsg_w w;
 	struct fwd f;
@@ -490,13 +484,13 @@ prune(struct catalog *cat, enum op op, int64_t before, uint64_t *deleted)
 int
 catfwd_usage_prune(struct catalog *cat, int64_t before_day, uint64_t *deleted)
 {
-	return prune(cat, OP_USAGE_PRUNE, before_day, deleted);
+	return prune(cat, CATFWD_USAGE_PRUNE, before_day, deleted);
 }
 
 int
 catfwd_audit_prune(struct catalog *cat, int64_t before, uint64_t *deleted)
 {
-	return prune(cat, OP_AUDIT_PRUNE, before, deleted);
+	return prune(cat, CATFWD_AUDIT_PRUNE, before, deleted);
 }
 
 /* ---- the master's half ---- */
@@ -700,34 +694,34 @@ static int
 exec_op(struct exec *x, unsigned op)
 {
 	switch (op) {
-	case OP_PLAN_SET:
+	case CATFWD_PLAN_SET:
 		return exec_plan_set(x);
-	case OP_PLAN_DELETE: {
+	case CATFWD_PLAN_DELETE: {
 		const char *name = rmr_str(x->r, ID_MAX);
 
 		return rmr_done(x->r) ? cat_plan_delete(x->cat, name) : -1;
 	}
-	case OP_ORG_CREATE:
+	case CATFWD_ORG_CREATE:
 		return exec_org_create(x);
-	case OP_ORG_SET:
+	case CATFWD_ORG_SET:
 		return exec_org_set(x);
-	case OP_ORG_CREDIT:
+	case CATFWD_ORG_CREDIT:
 		return exec_org_credit(x);
-	case OP_KEY_CREATE:
-	case OP_KEY_ROTATE: {
-		int rc = op == OP_KEY_CREATE ? exec_key_create(x) : exec_key_rotate(x);
+	case CATFWD_KEY_CREATE:
+	case CATFWD_KEY_ROTATE: {
+		int rc = op == CATFWD_KEY_CREATE ? exec_key_create(x) : exec_key_rotate(x);
 
 		if (rc == CAT_OK)
 			put_new_key(&x->out, &x->nk);
 		return rc;
 	}
-	case OP_KEY_REVOKE:
+	case CATFWD_KEY_REVOKE:
 		return exec_key_revoke(x);
-	case OP_KEY_IMPORT:
+	case CATFWD_KEY_IMPORT:
 		return exec_key_import(x);
-	case OP_USAGE_PRUNE:
+	case CATFWD_USAGE_PRUNE:
 		return exec_prune(x, 0);
-	case OP_AUDIT_PRUNE:
+	case CATFWD_AUDIT_PRUNE:
 		return exec_prune(x, 1);
 	default:
 		return -1;

@@ -41,7 +41,6 @@
 #include "repllink.h"
 #include "replmsg.h"
 #include "replsite.h"
-#include "tally.h"
 
 #define NS_PER_MS 1000000ull
 #define TICK_MS 10                 /* following replicated changes */
@@ -406,19 +405,7 @@ execute(struct repd *d, int kind, struct replmsg_r *r, void **ans, size_t *alen)
 		return;
 	}
 	rmw_init(&w);
-	switch (kind) {
-	case RM_CATALOG:
-		pthread_mutex_lock(&d->cat_mu);
-		catfwd_exec(&d->kg, r, &w);
-		pthread_mutex_unlock(&d->cat_mu);
-		break;
-	case RM_LEDGER:
-		ledger_apply_flush(d->kg.store, r, &w);
-		break;
-	case RM_HISTORY:
-		tally_apply(d->kg.store, r, &w);
-		break;
-	}
+	replsite_execute(&d->kg, kind, r, &w, &d->cat_mu);
 	if (w.failed) {
 		rmw_free(&w);
 		answer_only(RS_UNAVAILABLE, "out of memory", ans, alen);

@@ -16,9 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catfwd.h"
+#include "ledger.h"
 #include "pathname.h"
 #include "replsite.h"
 #include "store.h"
+#include "tally.h"
 
 const char *
 replsite_addr_str(const struct repl_addr *a, char *buf, size_t n)
@@ -312,4 +315,28 @@ replsite_get_gossip(struct replmsg_r *r, uint64_t *master_lsn,
 		return -1;
 	*n = count;
 	return 0;
+}
+
+void
+replsite_execute(struct kg *kg, int kind, struct replmsg_r *r, struct replmsg_w *w,
+    pthread_mutex_t *cat_mu)
+{
+	switch (kind) {
+	case RM_CATALOG:
+		if (cat_mu != NULL)
+			pthread_mutex_lock(cat_mu);
+		catfwd_exec(kg, r, w);
+		if (cat_mu != NULL)
+			pthread_mutex_unlock(cat_mu);
+		break;
+	case RM_LEDGER:
+		ledger_apply_flush(kg->store, r, w);
+		break;
+	case RM_HISTORY:
+		tally_apply(kg->store, r, w);
+		break;
+	default:
+		rmw_answer(w, RS_REFUSED, "an unknown request");
+		break;
+	}
 }
