@@ -648,7 +648,8 @@ exec_key_import(struct exec *x)
 	im.org = rmr_str(x->r, ID_MAX);
 	im.name = rmr_opt_str(x->r, NAME_MAX_LEN);
 	im.sha256 = rmr_u8(x->r) == 1;
-	n = rmr_u32(x->r);
+	/* an item: its digest, display prefix, line, test and dup flags */
+	n = rmr_count(x->r, DIGEST_LEN + REPLMSG_STR_MIN + 8 + 2);
 	if (x->r->failed || n == 0 || n > CAT_IMPORT_BATCH ||
 	    (x->items = calloc(n, sizeof *x->items)) == NULL)
 		return -1;

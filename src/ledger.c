@@ -691,8 +691,8 @@ ledger_apply_flush(struct store *s, struct replmsg_r *r, struct replmsg_w *w)
 
 	instance = rmr_u64(r);
 	now = rmr_i64(r);
-	n = rmr_u32(r);
-	if (r->failed || n > REPLMSG_MAX / (4 + 2 + 8 * OC_COUNT) || (items = calloc(n ? n : 1, sizeof *items)) == NULL) {
+	n = rmr_count(r, REPLMSG_STR_MIN + 8 * OC_COUNT);
+	if (r->failed || (items = calloc(n ? n : 1, sizeof *items)) == NULL) {
 		rmw_answer(w, RS_REFUSED, "a malformed ledger flush");
 		return;
 	}

@@ -192,6 +192,18 @@ rmr_i64(struct replmsg_r *r)
 	return (int64_t)rmr_u64(r);
 }
 
+uint32_t
+rmr_count(struct replmsg_r *r, size_t item_min)
+{
+	uint32_t n = rmr_u32(r);
+
+	if (r->failed || (item_min > 0 && n > r->left / item_min)) {
+		r->failed = 1;
+		return 0;
+	}
+	return n;
+}
+
 const void *
 rmr_bytes(struct replmsg_r *r, size_t n)
 {

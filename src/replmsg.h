@@ -71,6 +71,13 @@ unsigned rmr_u8(struct replmsg_r *r);
 uint32_t rmr_u32(struct replmsg_r *r);
 uint64_t rmr_u64(struct replmsg_r *r);
 int64_t rmr_i64(struct replmsg_r *r);
+/*
+ * A count of items that take at least item_min bytes each: one that the
+ * bytes left could not hold fails the read (and is 0), so that no count
+ * from a message sizes an allocation the message does not back.
+ */
+uint32_t rmr_count(struct replmsg_r *r, size_t item_min);
+#define REPLMSG_STR_MIN 5 /* the smallest string: its length and its NUL */
 /* n bytes, or NULL */
 const void *rmr_bytes(struct replmsg_r *r, size_t n);
 /* at most max bytes before its NUL; "" and failed when it breaks a rule */
