@@ -240,10 +240,10 @@ catfwd_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created
 	if ((rc = call(cat, &w, &f)) != CAT_OK)
 		return rc;
 	if (f.rc == CAT_OK) {
-		unsigned c = rmr_u8(&f.r);
+		int c = rmr_flag(&f.r);
 
 		if (created != NULL)
-			*created = c == 1;
+			*created = c;
 	}
 	return result(cat, &f);
 }
@@ -336,7 +336,7 @@ get_new_key(struct replmsg_r *r, struct cat_new_key *out)
 	out->expires_at = rmr_i64(r);
 	snprintf(out->replaces, sizeof out->replaces, "%s", rmr_str(r, KEYID_LEN));
 	out->old_expires_at = rmr_i64(r);
-	out->old_revoked = rmr_u8(r) == 1;
+	out->old_revoked = rmr_flag(r);
 }
 
 static void
@@ -384,17 +384,16 @@ catfwd_key_revoke(struct catalog *cat, const char *id, int *already)
 {
 	struct replmsg_w w;
 	struct fwd f;
-	unsigned a;
-	int rc;
+	int a, rc;
 
 	begin(&w, cat, CATFWD_KEY_REVOKE);
 	rmw_str(&w, id ? id : "");
 	if ((rc = call(cat, &w, &f)) != CAT_OK)
 		return rc;
 	if (f.rc == CAT_OK) {
-		a = rmr_u8(&f.r);
+		a = rmr_flag(&f.r);
 		if (already != NULL)
-			*already = a == 1;
+			*already = a;
 	}
 	return result(cat, &f);
 }
@@ -592,10 +591,10 @@ exec_key_create(struct exec *x)
 	s.org = rmr_str(x->r, ID_MAX);
 	s.name = rmr_opt_str(x->r, NAME_MAX_LEN);
 	s.user = rmr_opt_str(x->r, NAME_MAX_LEN);
-	s.test = rmr_u8(x->r) == 1;
-	s.set_expires = rmr_u8(x->r) == 1;
+	s.test = rmr_flag(x->r);
+	s.set_expires = rmr_flag(x->r);
 	s.expires_at = rmr_i64(x->r);
-	s.force = rmr_u8(x->r) == 1;
+	s.force = rmr_flag(x->r);
 	s.rate.count = rmr_u32(x->r);
 	s.rate.window_s = rmr_u32(x->r);
 	if (get_rules(x->r, x->rules, x->views, &x->nrules, &x->why) != 0)
@@ -629,9 +628,9 @@ exec_key_rotate(struct exec *x)
 	memset(&s, 0, sizeof s);
 	s.id = rmr_str(x->r, 300);
 	s.grace = rmr_i64(x->r);
-	s.set_expires = rmr_u8(x->r) == 1;
+	s.set_expires = rmr_flag(x->r);
 	s.expires_at = rmr_i64(x->r);
-	s.force = rmr_u8(x->r) == 1;
+	s.force = rmr_flag(x->r);
 	if (!rmr_done(x->r))
 		return -1;
 	return cat_key_rotate(x->cat, &s, &x->nk);
@@ -647,7 +646,7 @@ exec_key_import(struct exec *x)
 	memset(&im, 0, sizeof im);
 	im.org = rmr_str(x->r, ID_MAX);
 	im.name = rmr_opt_str(x->r, NAME_MAX_LEN);
-	im.sha256 = rmr_u8(x->r) == 1;
+	im.sha256 = rmr_flag(x->r);
 	/* an item: its digest, display prefix, line, test and dup flags */
 	n = rmr_count(x->r, DIGEST_LEN + REPLMSG_STR_MIN + 8 + 2);
 	if (x->r->failed || n == 0 || n > CAT_IMPORT_BATCH ||
@@ -662,8 +661,8 @@ exec_key_import(struct exec *x)
 		memcpy(x->items[i].digest, d, DIGEST_LEN);
 		snprintf(x->items[i].display, sizeof x->items[i].display, "%s", disp);
 		x->items[i].line = (unsigned long)rmr_u64(x->r);
-		x->items[i].test = rmr_u8(x->r) == 1;
-		x->items[i].dup = rmr_u8(x->r) == 1;
+		x->items[i].test = rmr_flag(x->r);
+		x->items[i].dup = rmr_flag(x->r);
 	}
 	if (!rmr_done(x->r))
 		return -1;

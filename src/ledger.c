@@ -665,7 +665,7 @@ forward_flush(struct store *s, struct counters *c, const struct dirty *d, size_t
 		snprintf(err, errlen, "%s", msg);
 		goto out;
 	}
-	if (rmr_u8(&r) == 1)
+	if (rmr_flag(&r))
 		rmr_bytes(&r, sizeof token);
 	*seq_out = rmr_u64(&r);
 	if (!rmr_done(&r)) {

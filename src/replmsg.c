@@ -162,6 +162,18 @@ rmr_u8(struct replmsg_r *r)
 	return p != NULL ? p[0] : 0;
 }
 
+int
+rmr_flag(struct replmsg_r *r)
+{
+	unsigned v = rmr_u8(r);
+
+	if (v > 1) {
+		r->failed = 1;
+		return 0;
+	}
+	return (int)v;
+}
+
 uint32_t
 rmr_u32(struct replmsg_r *r)
 {

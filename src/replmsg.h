@@ -68,6 +68,8 @@ struct replmsg_r {
 
 void rmr_init(struct replmsg_r *r, const void *msg, size_t len);
 unsigned rmr_u8(struct replmsg_r *r);
+/* A flag: 0 or 1 (a writer's x != 0); any other byte fails the read and is 0. */
+int rmr_flag(struct replmsg_r *r);
 uint32_t rmr_u32(struct replmsg_r *r);
 uint64_t rmr_u64(struct replmsg_r *r);
 int64_t rmr_i64(struct replmsg_r *r);

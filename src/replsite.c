@@ -235,7 +235,7 @@ replsite_get_status_info(struct replmsg_r *r, struct replsite_info *i)
 	i->addr.port = rmr_u32(r);
 	i->role = (enum repl_role)rmr_u8(r);
 	i->state = (enum replsite_state)rmr_u8(r);
-	i->connected = rmr_u8(r) == 1;
+	i->connected = rmr_flag(r);
 	i->lsn = rmr_u64(r);
 	i->lag_ns = rmr_u64(r);
 	i->age_ms = rmr_u64(r);
@@ -275,22 +275,24 @@ replsite_get_status(struct replmsg_r *r, struct replsite_status *st)
 
 	memset(st, 0, sizeof *st);
 	replsite_get_status_info(r, &st->self);
-	st->have_master = rmr_u8(r) == 1;
+	st->have_master = rmr_flag(r);
 	snprintf(st->master.host, sizeof st->master.host, "%s", rmr_str(r, REPL_HOST_MAX));
 	st->master.port = rmr_u32(r);
 	st->group_size = rmr_u32(r);
 	st->priority = rmr_u32(r);
 	st->elections = rmr_u64(r);
-	st->settings.quorum_acks = rmr_u8(r);
-	st->settings.bulk = rmr_u8(r);
-	st->settings.nowait = rmr_u8(r);
-	st->settings.elections = rmr_u8(r);
+	st->settings.quorum_acks = rmr_flag(r);
+	st->settings.bulk = rmr_flag(r);
+	st->settings.nowait = rmr_flag(r);
+	st->settings.elections = rmr_flag(r);
 	st->settings.ack_timeout_ms = rmr_u32(r);
 	st->settings.heartbeat_send_ms = rmr_u32(r);
 	st->settings.heartbeat_monitor_ms = rmr_u32(r);
 	st->settings.election_timeout_ms = rmr_u32(r);
 	n = rmr_u32(r);
-	if (n > REPL_SITES_MAX)
+	/* without a master, its address is written empty */
+	if (n > REPL_SITES_MAX || (!st->have_master && (st->master.host[0] != '\0' ||
+	    st->master.port != 0)))
 		return -1;
 	for (i = 0; i < n; i++)
 		replsite_get_status_info(r, &st->sites[i]);
