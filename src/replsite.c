@@ -291,8 +291,8 @@ replsite_get_status(struct replmsg_r *r, struct replsite_status *st)
 	st->settings.election_timeout_ms = rmr_u32(r);
 	n = rmr_u32(r);
 	/* without a master, its address is written empty */
-	if (n > REPL_SITES_MAX || (!st->have_master && (st->master.host[0] != '\0' ||
-	    st->master.port != 0)))
+	if (n > REPL_SITES_MAX || st->master.port > 65535 || (!st->have_master &&
+	    (st->master.host[0] != '\0' || st->master.port != 0)))
 		return -1;
 	for (i = 0; i < n; i++)
 		replsite_get_status_info(r, &st->sites[i]);

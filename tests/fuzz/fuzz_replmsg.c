@@ -296,8 +296,8 @@ as_answer(const unsigned char *msg, size_t len)
 		return;
 	body = r;
 	if (replsite_get_status(&body, &st) == 0) {
-		FUZZ_CHECK(st.nsites <= REPL_SITES_MAX && strlen(st.master.host) <= REPL_HOST_MAX,
-		    "a status out of range");
+		FUZZ_CHECK(st.nsites <= REPL_SITES_MAX && strlen(st.master.host) <= REPL_HOST_MAX &&
+		    st.master.port <= 65535, "a status out of range");
 		check_info(&st.self);
 		for (i = 0; i < st.nsites; i++)
 			check_info(&st.sites[i]);
