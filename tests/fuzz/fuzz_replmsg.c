@@ -12,7 +12,8 @@
  * tally_apply), a replica's state is read as gossip_in reads it.  The same
  * bytes are then read as an answer by the readers of answers: rmr_answer,
  * catfwd_answer_token, replsite_get_status (keygate repl status) and
- * replsite_get_gossip (a replica, the master's answer).
+ * replsite_get_gossip (a replica, the master's answer).  And as the bytes
+ * a process writes to repl.sock: repllink_recv's framing.
  *
  * Invariants: every answer written is a well-formed answer of a status the
  * executor gives (RS_OK or RS_REFUSED: the store never fails on a request
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sanitizer/allocator_interface.h>
@@ -47,6 +49,7 @@
 #include "keyindex.h"
 #include "ledger.h"
 #include "repl.h"
+#include "repllink.h"
 #include "replmsg.h"
 #include "replsite.h"
 #include "store.h"
@@ -445,6 +448,38 @@ as_request(const unsigned char *msg, size_t len, int local)
 	}
 }
 
+/*
+ * The input as the bytes a process writes to repl.sock, then hangs up:
+ * repllink_recv's framing (a 32-bit length, then the message).
+ */
+static void
+as_stream(const unsigned char *data, size_t len)
+{
+	void *msg = NULL;
+	size_t n = 0, want;
+	int sv[2], rc;
+
+	if (len > 65536) /* what a socket's buffer takes at once */
+		return;
+	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+	FUZZ_CHECK(len == 0 || write(sv[0], data, len) == (ssize_t)len, "write");
+	shutdown(sv[0], SHUT_WR);
+	track();
+	rc = repllink_recv(sv[1], &msg, &n, 1000);
+	check_allocs(len, "repllink_recv");
+	if (rc == 0) {
+		want = len < 4 ? 0 : (size_t)data[0] << 24 | (size_t)data[1] << 16 |
+		    (size_t)data[2] << 8 | data[3];
+		FUZZ_CHECK(len >= 4 && n == want && n > 0 && n <= REPLMSG_MAX && n <= len - 4 &&
+		    memcmp(msg, data + 4, n) == 0, "repllink_recv took %zu bytes of %zu", n, len);
+	} else {
+		FUZZ_CHECK(msg == NULL && n == 0, "repllink_recv failed with a message");
+	}
+	free(msg);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* The seeded keys' ids in place of their placeholders. */
 static void
 expand_ids(unsigned char *msg, size_t len)
@@ -467,6 +502,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > REPLMSG_MAX)
 		return 0;
+	as_stream(data, size);
 	msg = fuzz_dup(data, size);
 	expand_ids(msg, size);
 	as_request(msg, size, 1);

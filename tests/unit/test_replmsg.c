@@ -1,15 +1,20 @@
 /*
  * test_replmsg.c - the replication messages' pure code (replmsg.h): how
  * keygate-repd routes a request by its side and the time, what counts
- * and flags a reader takes, and garbage, empty, huge and hostile input.
+ * and flags a reader takes, and garbage, empty, huge and hostile input;
+ * repllink's framing of messages of every size.
  * The executors of writes, on a real store, are fuzz_replmsg's.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "repllink.h"
 #include "replmsg.h"
 #include "tap.h"
 
@@ -193,6 +198,62 @@ test_strings(void)
 	rmw_free(&w);
 }
 
+struct sender {
+	int fd;
+	const unsigned char *msg;
+	size_t len;
+	int rc;
+};
+
+static void *
+send_thread(void *arg)
+{
+	struct sender *s = arg;
+
+	s->rc = repllink_send(s->fd, s->msg, s->len, 10000);
+	return NULL;
+}
+
+/* repllink's framing, for messages that take several growths of the buffer. */
+static void
+test_framing(void)
+{
+	static const size_t sizes[] = {1, 65535, 65536, 65537, 3u << 20, REPLMSG_MAX};
+	unsigned char *big = malloc(REPLMSG_MAX + 1);
+	size_t i, k;
+
+	if (big == NULL) {
+		ok(0, "out of memory");
+		return;
+	}
+	for (k = 0; k <= REPLMSG_MAX; k++)
+		big[k] = (unsigned char)(k * 131 + (k >> 16));
+	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		struct sender s;
+		pthread_t t;
+		void *msg = NULL;
+		size_t len = 0;
+		int sv[2], rc;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+			ok(0, "socketpair");
+			continue;
+		}
+		s.fd = sv[0];
+		s.msg = big;
+		s.len = sizes[i];
+		pthread_create(&t, NULL, send_thread, &s);
+		rc = repllink_recv(sv[1], &msg, &len, 10000);
+		pthread_join(t, NULL);
+		ok(s.rc == 0 && rc == 0 && len == sizes[i] && memcmp(msg, big, len) == 0,
+		    "a message of %zu bytes across repl.sock", sizes[i]);
+		free(msg);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	free(big);
+}
+
 int
 main(void)
 {
@@ -202,5 +263,6 @@ main(void)
 	test_count();
 	test_flag();
 	test_strings();
+	test_framing();
 	return done_testing();
 }
