@@ -16,8 +16,8 @@
  * a process writes to repl.sock: repllink_recv's framing.
  *
  * Invariants: every answer written is a well-formed answer of a status the
- * executor gives (RS_OK or RS_REFUSED: the store never fails on a request
- * it let through); a request refused wrote nothing to the store (its log
+ * executor gives (RS_OK or RS_REFUSED, and no CAT_STORE: the store never
+ * fails on a request it let through); a request refused wrote nothing to the store (its log
  * did not move), a catalog operation that failed wrote no audit record;
  * no single allocation while a message is read and run exceeds a fixed
  * allowance plus a small multiple of the message's size (a count read from
@@ -249,7 +249,10 @@ check_written(const struct replmsg_w *w, int kind, int *cat_rc)
 		else
 			rmr_u8(&r);
 		*cat_rc = (int)rmr_u8(&r);
-		FUZZ_CHECK(!r.failed && *cat_rc <= CAT_STORE, "a catalog answer's result: %d", *cat_rc);
+		rmr_opt_str(&r, CAT_FIELD_MAX);
+		msg = rmr_str(&r, CAT_MSG_MAX);
+		FUZZ_CHECK(!r.failed && *cat_rc < CAT_STORE, "a catalog answer's result: %d (%s)",
+		    *cat_rc, msg);
 	}
 	return st;
 }
