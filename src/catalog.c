@@ -2346,6 +2346,9 @@ cat_usage_prune(struct catalog *cat, int64_t before_day, uint64_t *deleted)
 	if (forwarded(cat))
 		return catfwd_usage_prune(cat, before_day, deleted);
 	*deleted = 0;
+	/* a day too far to be a time (keygate-repd takes any from a message) is no date */
+	if (before_day > INT64_MAX / 86400)
+		return fail(cat, CAT_INVALID, "before", "before is not a day keygate takes");
 	if (before_day > kg_now() / 86400 + 1) {
 		format_time(before_day * 86400, date, sizeof date);
 		date[10] = '\0';

@@ -22,12 +22,6 @@
 #include "repl.h"
 #include "repllink.h"
 
-enum op {
-	OP_PLAN_SET = 1, OP_PLAN_DELETE, OP_ORG_CREATE, OP_ORG_SET, OP_ORG_CREDIT,
-	OP_KEY_CREATE, OP_KEY_REVOKE, OP_KEY_ROTATE, OP_KEY_IMPORT, OP_USAGE_PRUNE,
-	OP_AUDIT_PRUNE
-};
-
 #define NAME_MAX_LEN 256 /* names and user ids: the catalog checks them again */
 
 /* ---- the token every answer carries ---- */
@@ -129,7 +123,7 @@ struct fwd {
 };
 
 static void
-begin(struct replmsg_w *w, const struct catalog *cat, enum op op)
+begin(struct replmsg_w *w, const struct catalog *cat, enum catfwd_op op)
 {
 	struct cat_actor a;
 
@@ -232,7 +226,7 @@ catfwd_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created
 	struct fwd f;
 	int rc;
 
-	begin(&w, cat, OP_PLAN_SET);
+	begin(&w, cat, CATFWD_PLAN_SET);
 	rmw_str(&w, s->name ? s->name : "");
 	rmw_u8(&w, (s->set_rate ? 1 : 0) | (s->set_quota ? 2 : 0) | (s->set_max_keys ? 4 : 0) |
 	    (s->set_overage ? 8 : 0) | (s->set_rules ? 16 : 0));
@@ -246,17 +240,17 @@ catfwd_plan_set(struct catalog *cat, const struct cat_plan_spec *s, int *created
 	if ((rc = call(cat, &w, &f)) != CAT_OK)
 		return rc;
 	if (f.rc == CAT_OK) {
-		unsigned c = rmr_u8(&f.r);
+		int c = rmr_flag(&f.r);
 
 		if (created != NULL)
-			*created = c == 1;
+			*created = c;
 	}
 	return result(cat, &f);
 }
 
 /* Operations that name one thing and give nothing back. */
 static int
-simple(struct catalog *cat, enum op op, const char *id)
+simple(struct catalog *cat, enum catfwd_op op, const char *id)
 {
 	struct replmsg_w w;
 	struct fwd f;
@@ -272,7 +266,7 @@ simple(struct catalog *cat, enum op op, const char *id)
 int
 catfwd_plan_delete(struct catalog *cat, const char *name)
 {
-	return simple(cat, OP_PLAN_DELETE, name);
+	return simple(cat, CATFWD_PLAN_DELETE, name);
 }
 
 int
@@ -282,7 +276,7 @@ catfwd_org_create(struct catalog *cat, const char *id, const char *plan, const c
 	struct fwd f;
 	int rc;
 
-	begin(&w, cat, OP_ORG_CREATE);
+	begin(&w, cat, CATFWD_ORG_CREATE);
 	rmw_str(&w, id ? id : "");
 	rmw_str(&w, plan ? plan : "");
 	rmw_opt_str(&w, name);
@@ -298,7 +292,7 @@ catfwd_org_set(struct catalog *cat, const char *id, const struct cat_org_change 
 	struct fwd f;
 	int rc;
 
-	begin(&w, cat, OP_ORG_SET);
+	begin(&w, cat, CATFWD_ORG_SET);
 	rmw_str(&w, id ? id : "");
 	rmw_opt_str(&w, ch->plan);
 	rmw_opt_str(&w, ch->name);
@@ -318,7 +312,7 @@ catfwd_org_credit(struct catalog *cat, const char *id, int64_t amount, uint64_t 
 	int64_t b;
 	int rc;
 
-	begin(&w, cat, OP_ORG_CREDIT);
+	begin(&w, cat, CATFWD_ORG_CREDIT);
 	rmw_str(&w, id ? id : "");
 	rmw_i64(&w, amount);
 	if ((rc = call(cat, &w, &f)) != CAT_OK)
@@ -342,7 +336,7 @@ get_new_key(struct replmsg_r *r, struct cat_new_key *out)
 	out->expires_at = rmr_i64(r);
 	snprintf(out->replaces, sizeof out->replaces, "%s", rmr_str(r, KEYID_LEN));
 	out->old_expires_at = rmr_i64(r);
-	out->old_revoked = rmr_u8(r) == 1;
+	out->old_revoked = rmr_flag(r);
 }
 
 static void
@@ -364,7 +358,7 @@ catfwd_key_create(struct catalog *cat, const struct cat_key_spec *s, struct cat_
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	begin(&w, cat, OP_KEY_CREATE);
+	begin(&w, cat, CATFWD_KEY_CREATE);
 	rmw_str(&w, s->org ? s->org : "");
 	rmw_opt_str(&w, s->name);
 	rmw_opt_str(&w, s->user);
@@ -390,17 +384,16 @@ catfwd_key_revoke(struct catalog *cat, const char *id, int *already)
 {
 	struct replmsg_w w;
 	struct fwd f;
-	unsigned a;
-	int rc;
+	int a, rc;
 
-	begin(&w, cat, OP_KEY_REVOKE);
+	begin(&w, cat, CATFWD_KEY_REVOKE);
 	rmw_str(&w, id ? id : "");
 	if ((rc = call(cat, &w, &f)) != CAT_OK)
 		return rc;
 	if (f.rc == CAT_OK) {
-		a = rmr_u8(&f.r);
+		a = rmr_flag(&f.r);
 		if (already != NULL)
-			*already = a == 1;
+			*already = a;
 	}
 	return result(cat, &f);
 }
@@ -413,7 +406,7 @@ catfwd_key_rotate(struct catalog *cat, const struct cat_rotate_spec *s, struct c
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	begin(&w, cat, OP_KEY_ROTATE);
+	begin(&w, cat, CATFWD_KEY_ROTATE);
 	rmw_str(&w, s->id ? s->id : "");
 	rmw_i64(&w, s->grace);
 	rmw_u8(&w, s->set_expires != 0);
@@ -440,7 +433,7 @@ catfwd_key_import_batch(struct catalog *cat, struct cat_import *im, size_t from)
 	if (from >= im->n)
 		return CAT_OK;
 	end = im->n - from > CAT_IMPORT_BATCH ? from + CAT_IMPORT_BATCH : im->n;
-	begin(&w, cat, OP_KEY_IMPORT);
+	begin(&w, cat, CATFWD_KEY_IMPORT);
 	rmw_str(&w, im->org ? im->org : "");
 	rmw_opt_str(&w, im->name);
 	rmw_u8(&w, im->sha256 != 0);
@@ -468,7 +461,7 @@ catfwd_key_import_batch(struct catalog *cat, struct cat_import *im, size_t from)
 }
 
 static int
-prune(struct catalog *cat, enum op op, int64_t before, uint64_t *deleted)
+prune(struct catalog *cat, enum catfwd_op op, int64_t before, uint64_t *deleted)
 {
 	struct replmsg_w w;
 	struct fwd f;
@@ -490,13 +483,13 @@ prune(struct catalog *cat, enum op op, int64_t before, uint64_t *deleted)
 int
 catfwd_usage_prune(struct catalog *cat, int64_t before_day, uint64_t *deleted)
 {
-	return prune(cat, OP_USAGE_PRUNE, before_day, deleted);
+	return prune(cat, CATFWD_USAGE_PRUNE, before_day, deleted);
 }
 
 int
 catfwd_audit_prune(struct catalog *cat, int64_t before, uint64_t *deleted)
 {
-	return prune(cat, OP_AUDIT_PRUNE, before, deleted);
+	return prune(cat, CATFWD_AUDIT_PRUNE, before, deleted);
 }
 
 /* ---- the master's half ---- */
@@ -598,10 +591,10 @@ exec_key_create(struct exec *x)
 	s.org = rmr_str(x->r, ID_MAX);
 	s.name = rmr_opt_str(x->r, NAME_MAX_LEN);
 	s.user = rmr_opt_str(x->r, NAME_MAX_LEN);
-	s.test = rmr_u8(x->r) == 1;
-	s.set_expires = rmr_u8(x->r) == 1;
+	s.test = rmr_flag(x->r);
+	s.set_expires = rmr_flag(x->r);
 	s.expires_at = rmr_i64(x->r);
-	s.force = rmr_u8(x->r) == 1;
+	s.force = rmr_flag(x->r);
 	s.rate.count = rmr_u32(x->r);
 	s.rate.window_s = rmr_u32(x->r);
 	if (get_rules(x->r, x->rules, x->views, &x->nrules, &x->why) != 0)
@@ -635,9 +628,9 @@ exec_key_rotate(struct exec *x)
 	memset(&s, 0, sizeof s);
 	s.id = rmr_str(x->r, 300);
 	s.grace = rmr_i64(x->r);
-	s.set_expires = rmr_u8(x->r) == 1;
+	s.set_expires = rmr_flag(x->r);
 	s.expires_at = rmr_i64(x->r);
-	s.force = rmr_u8(x->r) == 1;
+	s.force = rmr_flag(x->r);
 	if (!rmr_done(x->r))
 		return -1;
 	return cat_key_rotate(x->cat, &s, &x->nk);
@@ -653,8 +646,9 @@ exec_key_import(struct exec *x)
 	memset(&im, 0, sizeof im);
 	im.org = rmr_str(x->r, ID_MAX);
 	im.name = rmr_opt_str(x->r, NAME_MAX_LEN);
-	im.sha256 = rmr_u8(x->r) == 1;
-	n = rmr_u32(x->r);
+	im.sha256 = rmr_flag(x->r);
+	/* an item: its digest, display prefix, line, test and dup flags */
+	n = rmr_count(x->r, DIGEST_LEN + REPLMSG_STR_MIN + 8 + 2);
 	if (x->r->failed || n == 0 || n > CAT_IMPORT_BATCH ||
 	    (x->items = calloc(n, sizeof *x->items)) == NULL)
 		return -1;
@@ -667,8 +661,8 @@ exec_key_import(struct exec *x)
 		memcpy(x->items[i].digest, d, DIGEST_LEN);
 		snprintf(x->items[i].display, sizeof x->items[i].display, "%s", disp);
 		x->items[i].line = (unsigned long)rmr_u64(x->r);
-		x->items[i].test = rmr_u8(x->r) == 1;
-		x->items[i].dup = rmr_u8(x->r) == 1;
+		x->items[i].test = rmr_flag(x->r);
+		x->items[i].dup = rmr_flag(x->r);
 	}
 	if (!rmr_done(x->r))
 		return -1;
@@ -700,34 +694,34 @@ static int
 exec_op(struct exec *x, unsigned op)
 {
 	switch (op) {
-	case OP_PLAN_SET:
+	case CATFWD_PLAN_SET:
 		return exec_plan_set(x);
-	case OP_PLAN_DELETE: {
+	case CATFWD_PLAN_DELETE: {
 		const char *name = rmr_str(x->r, ID_MAX);
 
 		return rmr_done(x->r) ? cat_plan_delete(x->cat, name) : -1;
 	}
-	case OP_ORG_CREATE:
+	case CATFWD_ORG_CREATE:
 		return exec_org_create(x);
-	case OP_ORG_SET:
+	case CATFWD_ORG_SET:
 		return exec_org_set(x);
-	case OP_ORG_CREDIT:
+	case CATFWD_ORG_CREDIT:
 		return exec_org_credit(x);
-	case OP_KEY_CREATE:
-	case OP_KEY_ROTATE: {
-		int rc = op == OP_KEY_CREATE ? exec_key_create(x) : exec_key_rotate(x);
+	case CATFWD_KEY_CREATE:
+	case CATFWD_KEY_ROTATE: {
+		int rc = op == CATFWD_KEY_CREATE ? exec_key_create(x) : exec_key_rotate(x);
 
 		if (rc == CAT_OK)
 			put_new_key(&x->out, &x->nk);
 		return rc;
 	}
-	case OP_KEY_REVOKE:
+	case CATFWD_KEY_REVOKE:
 		return exec_key_revoke(x);
-	case OP_KEY_IMPORT:
+	case CATFWD_KEY_IMPORT:
 		return exec_key_import(x);
-	case OP_USAGE_PRUNE:
+	case CATFWD_USAGE_PRUNE:
 		return exec_prune(x, 0);
-	case OP_AUDIT_PRUNE:
+	case CATFWD_AUDIT_PRUNE:
 		return exec_prune(x, 1);
 	default:
 		return -1;

@@ -19,6 +19,13 @@
 #include "catalog.h"
 #include "replmsg.h"
 
+/* The operation a catalog request carries, after its actor (one byte). */
+enum catfwd_op {
+	CATFWD_PLAN_SET = 1, CATFWD_PLAN_DELETE, CATFWD_ORG_CREATE, CATFWD_ORG_SET,
+	CATFWD_ORG_CREDIT, CATFWD_KEY_CREATE, CATFWD_KEY_REVOKE, CATFWD_KEY_ROTATE,
+	CATFWD_KEY_IMPORT, CATFWD_USAGE_PRUNE, CATFWD_AUDIT_PRUNE
+};
+
 /* How long a forwarded write may take: the master's catalog, an election. */
 #define CATFWD_TIMEOUT_MS 30000
 

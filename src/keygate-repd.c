@@ -41,7 +41,6 @@
 #include "repllink.h"
 #include "replmsg.h"
 #include "replsite.h"
-#include "tally.h"
 
 #define NS_PER_MS 1000000ull
 #define TICK_MS 10                 /* following replicated changes */
@@ -406,19 +405,7 @@ execute(struct repd *d, int kind, struct replmsg_r *r, void **ans, size_t *alen)
 		return;
 	}
 	rmw_init(&w);
-	switch (kind) {
-	case RM_CATALOG:
-		pthread_mutex_lock(&d->cat_mu);
-		catfwd_exec(&d->kg, r, &w);
-		pthread_mutex_unlock(&d->cat_mu);
-		break;
-	case RM_LEDGER:
-		ledger_apply_flush(d->kg.store, r, &w);
-		break;
-	case RM_HISTORY:
-		tally_apply(d->kg.store, r, &w);
-		break;
-	}
+	replsite_execute(&d->kg, kind, r, &w, &d->cat_mu);
 	if (w.failed) {
 		rmw_free(&w);
 		answer_only(RS_UNAVAILABLE, "out of memory", ans, alen);
@@ -476,9 +463,7 @@ forward(struct repd *d, int kind, const void *req, size_t len, void **ans, size_
 			rc = REPL_NO_MASTER; /* an election: wait for its winner */
 		} else {
 			rmw_init(&w);
-			rmw_request(&w, RM_EXPIRING);
-			rmw_i64(&w, (int64_t)(kg_now_ns() / NS_PER_MS) + valid_ms);
-			rmw_bytes(&w, req, len);
+			rmw_expiring(&w, (int64_t)(kg_now_ns() / NS_PER_MS) + valid_ms, req, len);
 			rc = w.failed ? REPL_SEND_ERROR : repl_request_master(d->kg.store, w.buf,
 			    w.len, valid_ms + margin_ms, &reply, &rlen);
 			rmw_free(&w);
@@ -581,15 +566,16 @@ gossip_in(struct repd *d, struct replmsg_r *r, void **ans, size_t *alen)
 static void
 gossip_out(struct repd *d)
 {
-	struct replsite_info self, in;
+	struct replsite_info self;
 	struct repl_info ri;
 	struct replmsg_w w;
 	struct replmsg_r r;
 	const char *msg;
 	void *reply = NULL;
 	size_t rlen = 0;
+	struct replsite_info sites[REPLSITE_GOSSIP_MAX];
 	uint64_t master_lsn, now;
-	uint32_t i, n;
+	size_t i, n;
 	struct peer *p;
 
 	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_CLIENT ||
@@ -609,22 +595,19 @@ gossip_out(struct repd *d)
 	rmw_free(&w);
 	now = kg_mono_ns();
 	rmr_init(&r, reply, rlen);
-	if (rmr_answer(&r, &msg) == RS_OK) {
-		master_lsn = rmr_u64(&r);
-		n = rmr_u32(&r);
+	/* all of it or nothing: a malformed answer changes no peer */
+	if (rmr_answer(&r, &msg) == RS_OK &&
+	    replsite_get_gossip(&r, &master_lsn, sites, &n) == 0) {
 		pthread_mutex_lock(&d->gmu);
-		if (!r.failed) {
-			d->samples[d->head].lsn = master_lsn;
-			d->samples[d->head].at = now;
-			d->head = (d->head + 1) % LAG_SAMPLES;
-			if (d->nsamples < LAG_SAMPLES)
-				d->nsamples++;
-		}
-		for (i = 0; i < n && i < REPL_SITES_MAX && !r.failed; i++) {
-			replsite_get_status_info(&r, &in);
-			if (!r.failed && (p = peer_of(d, &in.addr)) != NULL) {
-				p->info = in;
-				p->heard = now - in.age_ms * NS_PER_MS;
+		d->samples[d->head].lsn = master_lsn;
+		d->samples[d->head].at = now;
+		d->head = (d->head + 1) % LAG_SAMPLES;
+		if (d->nsamples < LAG_SAMPLES)
+			d->nsamples++;
+		for (i = 0; i < n; i++) {
+			if ((p = peer_of(d, &sites[i].addr)) != NULL) {
+				p->info = sites[i];
+				p->heard = now - sites[i].age_ms * NS_PER_MS;
 			}
 		}
 		pthread_mutex_unlock(&d->gmu);
@@ -703,45 +686,27 @@ status(struct repd *d, void **ans, size_t *alen)
 static void
 handle(struct repd *d, const void *req, size_t len, int local, void **ans, size_t *alen)
 {
-	struct replmsg_r r;
+	struct replmsg_req q;
 	struct repl_info ri;
-	int kind, expiring = 0;
 
 	*ans = NULL;
 	*alen = 0;
-	rmr_init(&r, req, len);
-	kind = rmr_request(&r);
-	if (kind == RM_EXPIRING && !local) {
-		int64_t until = rmr_i64(&r);
-
-		expiring = 1;
-
-		if (r.failed || (int64_t)(kg_now_ns() / NS_PER_MS) > until) {
-			answer_only(RS_UNAVAILABLE, "the write reached the master after its sender "
-			    "gave up; it was not made", ans, alen);
-			return;
-		}
-		req = r.p;
-		len = r.left;
-		rmr_init(&r, req, len);
-		kind = rmr_request(&r);
-		if (kind == RM_EXPIRING)
-			kind = 0;
-	}
-	if (kind == RM_STATUS && local) {
+	switch (replmsg_route(req, len, local, (int64_t)(kg_now_ns() / NS_PER_MS), &q)) {
+	case RR_EXPIRED:
+		answer_only(RS_UNAVAILABLE, "the write reached the master after its sender "
+		    "gave up; it was not made", ans, alen);
+		return;
+	case RR_STATUS:
 		status(d, ans, alen);
 		return;
-	}
-	if (kind == RM_GOSSIP && !local) {
+	case RR_GOSSIP:
 		pthread_rwlock_rdlock(&d->lock);
-		gossip_in(d, &r, ans, alen);
+		gossip_in(d, &q.r, ans, alen);
 		pthread_rwlock_unlock(&d->lock);
 		return;
-	}
-	/* a write from another site comes with its expiry (forward) */
-	if (!local && kind != RM_GOSSIP && !expiring)
-		kind = 0;
-	if (kind != RM_CATALOG && kind != RM_LEDGER && kind != RM_HISTORY) {
+	case RR_WRITE:
+		break;
+	default:
 		answer_only(RS_REFUSED, "an unknown request", ans, alen);
 		return;
 	}
@@ -753,7 +718,7 @@ handle(struct repd *d, const void *req, size_t len, int local, void **ans, size_
 		return;
 	}
 	if (repl_info(d->kg.store, &ri) == 0 && ri.role == REPL_ROLE_MASTER) {
-		execute(d, kind, &r, ans, alen);
+		execute(d, q.kind, &q.r, ans, alen);
 		pthread_rwlock_unlock(&d->lock);
 		return;
 	}
@@ -761,7 +726,7 @@ handle(struct repd *d, const void *req, size_t len, int local, void **ans, size_
 	if (!local)
 		answer_only(RS_NOT_MASTER, "not the master", ans, alen);
 	else
-		forward(d, kind, req, len, ans, alen);
+		forward(d, q.kind, q.msg, q.len, ans, alen);
 }
 
 /* From the replication manager: another site's request. */

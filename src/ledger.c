@@ -665,7 +665,7 @@ forward_flush(struct store *s, struct counters *c, const struct dirty *d, size_t
 		snprintf(err, errlen, "%s", msg);
 		goto out;
 	}
-	if (rmr_u8(&r) == 1)
+	if (rmr_flag(&r))
 		rmr_bytes(&r, sizeof token);
 	*seq_out = rmr_u64(&r);
 	if (!rmr_done(&r)) {
@@ -691,8 +691,8 @@ ledger_apply_flush(struct store *s, struct replmsg_r *r, struct replmsg_w *w)
 
 	instance = rmr_u64(r);
 	now = rmr_i64(r);
-	n = rmr_u32(r);
-	if (r->failed || n > REPLMSG_MAX / (4 + 2 + 8 * OC_COUNT) || (items = calloc(n ? n : 1, sizeof *items)) == NULL) {
+	n = rmr_count(r, REPLMSG_STR_MIN + 8 * OC_COUNT);
+	if (r->failed || (items = calloc(n ? n : 1, sizeof *items)) == NULL) {
 		rmw_answer(w, RS_REFUSED, "a malformed ledger flush");
 		return;
 	}

@@ -125,11 +125,18 @@ send_by(int fd, const void *msg, size_t len, uint64_t deadline)
 	return write_all(fd, hdr, 4, deadline) == 0 ? write_all(fd, msg, len, deadline) : -1;
 }
 
+/*
+ * A message's buffer grows as its bytes arrive, from RECV_FIRST: a length
+ * alone never has keygate-repd hold REPLMSG_MAX for a connection that
+ * sends nothing more (up to LINK_THREADS_MAX of them, for seconds each).
+ */
+#define RECV_FIRST (64u << 10)
+
 static int
 recv_by(int fd, void **msg, size_t *len, uint64_t deadline)
 {
-	unsigned char hdr[4], *buf;
-	size_t n;
+	unsigned char hdr[4], *buf = NULL, *p;
+	size_t n, have = 0, cap;
 
 	*msg = NULL;
 	*len = 0;
@@ -140,15 +147,21 @@ recv_by(int fd, void **msg, size_t *len, uint64_t deadline)
 		errno = EMSGSIZE;
 		return -1;
 	}
-	if ((buf = malloc(n)) == NULL)
-		return -1;
-	if (read_all(fd, buf, n, deadline) != 0) {
-		free(buf);
-		return -1;
+	while (have < n) {
+		cap = have == 0 ? (n < RECV_FIRST ? n : RECV_FIRST) : (n - have < have ? n : 2 * have);
+		if ((p = realloc(buf, cap)) == NULL)
+			goto fail;
+		buf = p;
+		if (read_all(fd, buf + have, cap - have, deadline) != 0)
+			goto fail;
+		have = cap;
 	}
 	*msg = buf;
 	*len = n;
 	return 0;
+fail:
+	free(buf);
+	return -1;
 }
 
 int

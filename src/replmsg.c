@@ -162,6 +162,18 @@ rmr_u8(struct replmsg_r *r)
 	return p != NULL ? p[0] : 0;
 }
 
+int
+rmr_flag(struct replmsg_r *r)
+{
+	unsigned v = rmr_u8(r);
+
+	if (v > 1) {
+		r->failed = 1;
+		return 0;
+	}
+	return (int)v;
+}
+
 uint32_t
 rmr_u32(struct replmsg_r *r)
 {
@@ -190,6 +202,18 @@ int64_t
 rmr_i64(struct replmsg_r *r)
 {
 	return (int64_t)rmr_u64(r);
+}
+
+uint32_t
+rmr_count(struct replmsg_r *r, size_t item_min)
+{
+	uint32_t n = rmr_u32(r);
+
+	if (r->failed || (item_min > 0 && n > r->left / item_min)) {
+		r->failed = 1;
+		return 0;
+	}
+	return n;
 }
 
 const void *
@@ -259,6 +283,55 @@ rmr_answer(struct replmsg_r *r, const char **msg)
 		return RS_REFUSED;
 	}
 	return (enum replmsg_status)status;
+}
+
+void
+rmw_expiring(struct replmsg_w *w, int64_t until_ms, const void *req, size_t len)
+{
+	rmw_request(w, RM_EXPIRING);
+	rmw_i64(w, until_ms);
+	rmw_bytes(w, req, len);
+}
+
+enum replmsg_route
+replmsg_route(const void *msg, size_t len, int local, int64_t now_ms, struct replmsg_req *q)
+{
+	int64_t until;
+
+	q->msg = msg;
+	q->len = len;
+	rmr_init(&q->r, msg, len);
+	q->kind = rmr_request(&q->r);
+	if (q->kind == RM_EXPIRING && !local) {
+		until = rmr_i64(&q->r);
+		if (q->r.failed)
+			return RR_REFUSED;
+		if (now_ms > until)
+			return RR_EXPIRED;
+		q->msg = q->r.p;
+		q->len = q->r.left;
+		rmr_init(&q->r, q->msg, q->len);
+		q->kind = rmr_request(&q->r);
+		/* a write between sites is wrapped once; a status is a local question */
+		if (q->kind != RM_CATALOG && q->kind != RM_LEDGER && q->kind != RM_HISTORY &&
+		    q->kind != RM_GOSSIP)
+			return RR_REFUSED;
+		return q->kind == RM_GOSSIP ? RR_GOSSIP : RR_WRITE;
+	}
+	switch (q->kind) {
+	case RM_STATUS:
+		/* a status request is its header alone */
+		return local && rmr_done(&q->r) ? RR_STATUS : RR_REFUSED;
+	case RM_GOSSIP:
+		return local ? RR_REFUSED : RR_GOSSIP;
+	case RM_CATALOG:
+	case RM_LEDGER:
+	case RM_HISTORY:
+		/* another site's write comes with its expiry (forward) */
+		return local ? RR_WRITE : RR_REFUSED;
+	default:
+		return RR_REFUSED;
+	}
 }
 
 int

@@ -68,9 +68,18 @@ struct replmsg_r {
 
 void rmr_init(struct replmsg_r *r, const void *msg, size_t len);
 unsigned rmr_u8(struct replmsg_r *r);
+/* A flag: 0 or 1 (a writer's x != 0); any other byte fails the read and is 0. */
+int rmr_flag(struct replmsg_r *r);
 uint32_t rmr_u32(struct replmsg_r *r);
 uint64_t rmr_u64(struct replmsg_r *r);
 int64_t rmr_i64(struct replmsg_r *r);
+/*
+ * A count of items that take at least item_min bytes each: one that the
+ * bytes left could not hold fails the read (and is 0), so that no count
+ * from a message sizes an allocation the message does not back.
+ */
+uint32_t rmr_count(struct replmsg_r *r, size_t item_min);
+#define REPLMSG_STR_MIN 5 /* the smallest string: its length and its NUL */
 /* n bytes, or NULL */
 const void *rmr_bytes(struct replmsg_r *r, size_t n);
 /* at most max bytes before its NUL; "" and failed when it breaks a rule */
@@ -84,6 +93,33 @@ int rmr_done(const struct replmsg_r *r);
 int rmr_request(struct replmsg_r *r);
 /* An answer's status and message (RS_REFUSED when it is no answer). */
 enum replmsg_status rmr_answer(struct replmsg_r *r, const char **msg);
+
+/*
+ * How keygate-repd takes a request, from a process of its host (local)
+ * or, on the master, from another site.  A write between sites comes
+ * wrapped in RM_EXPIRING: the time (ms since the epoch, on the sender's
+ * clock) after which the master must not start it, then the request the
+ * process sent.  Pure: what to do with it is the caller's.
+ */
+enum replmsg_route {
+	RR_REFUSED,   /* malformed, unknown, or not one this side takes: RS_REFUSED */
+	RR_EXPIRED,   /* a write its sender gave up on: RS_UNAVAILABLE, nothing done */
+	RR_STATUS,    /* keygate repl status (local) */
+	RR_GOSSIP,    /* a replica's state (another site): q->r at its body */
+	RR_WRITE      /* RM_CATALOG, RM_LEDGER or RM_HISTORY (q->kind): q->r at its body */
+};
+
+struct replmsg_req {
+	int kind;
+	const unsigned char *msg; /* the request inside any wrapper: what a replica forwards */
+	size_t len;
+	struct replmsg_r r;
+};
+
+enum replmsg_route replmsg_route(const void *msg, size_t len, int local, int64_t now_ms,
+    struct replmsg_req *q);
+/* The RM_EXPIRING request around req (a whole request) for another site. */
+void rmw_expiring(struct replmsg_w *w, int64_t until_ms, const void *req, size_t len);
 
 /* A whole answer with no body: for refusals and unavailability. */
 int replmsg_answer_only(enum replmsg_status status, const char *msg, void **out,

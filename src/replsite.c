@@ -16,9 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catfwd.h"
+#include "ledger.h"
 #include "pathname.h"
 #include "replsite.h"
 #include "store.h"
+#include "tally.h"
 
 const char *
 replsite_addr_str(const struct repl_addr *a, char *buf, size_t n)
@@ -232,7 +235,7 @@ replsite_get_status_info(struct replmsg_r *r, struct replsite_info *i)
 	i->addr.port = rmr_u32(r);
 	i->role = (enum repl_role)rmr_u8(r);
 	i->state = (enum replsite_state)rmr_u8(r);
-	i->connected = rmr_u8(r) == 1;
+	i->connected = rmr_flag(r);
 	i->lsn = rmr_u64(r);
 	i->lag_ns = rmr_u64(r);
 	i->age_ms = rmr_u64(r);
@@ -272,25 +275,70 @@ replsite_get_status(struct replmsg_r *r, struct replsite_status *st)
 
 	memset(st, 0, sizeof *st);
 	replsite_get_status_info(r, &st->self);
-	st->have_master = rmr_u8(r) == 1;
+	st->have_master = rmr_flag(r);
 	snprintf(st->master.host, sizeof st->master.host, "%s", rmr_str(r, REPL_HOST_MAX));
 	st->master.port = rmr_u32(r);
 	st->group_size = rmr_u32(r);
 	st->priority = rmr_u32(r);
 	st->elections = rmr_u64(r);
-	st->settings.quorum_acks = rmr_u8(r);
-	st->settings.bulk = rmr_u8(r);
-	st->settings.nowait = rmr_u8(r);
-	st->settings.elections = rmr_u8(r);
+	st->settings.quorum_acks = rmr_flag(r);
+	st->settings.bulk = rmr_flag(r);
+	st->settings.nowait = rmr_flag(r);
+	st->settings.elections = rmr_flag(r);
 	st->settings.ack_timeout_ms = rmr_u32(r);
 	st->settings.heartbeat_send_ms = rmr_u32(r);
 	st->settings.heartbeat_monitor_ms = rmr_u32(r);
 	st->settings.election_timeout_ms = rmr_u32(r);
 	n = rmr_u32(r);
-	if (n > REPL_SITES_MAX)
+	/* without a master, its address is written empty */
+	if (n > REPL_SITES_MAX || st->master.port > 65535 || (!st->have_master &&
+	    (st->master.host[0] != '\0' || st->master.port != 0)))
 		return -1;
 	for (i = 0; i < n; i++)
 		replsite_get_status_info(r, &st->sites[i]);
 	st->nsites = n;
 	return rmr_done(r) ? 0 : -1;
+}
+
+int
+replsite_get_gossip(struct replmsg_r *r, uint64_t *master_lsn,
+    struct replsite_info sites[REPLSITE_GOSSIP_MAX], size_t *n)
+{
+	uint32_t i, count;
+
+	*n = 0;
+	*master_lsn = rmr_u64(r);
+	count = rmr_u32(r);
+	if (r->failed || count == 0 || count > REPLSITE_GOSSIP_MAX)
+		return -1;
+	for (i = 0; i < count; i++)
+		replsite_get_status_info(r, &sites[i]);
+	if (!rmr_done(r))
+		return -1;
+	*n = count;
+	return 0;
+}
+
+void
+replsite_execute(struct kg *kg, int kind, struct replmsg_r *r, struct replmsg_w *w,
+    pthread_mutex_t *cat_mu)
+{
+	switch (kind) {
+	case RM_CATALOG:
+		if (cat_mu != NULL)
+			pthread_mutex_lock(cat_mu);
+		catfwd_exec(kg, r, w);
+		if (cat_mu != NULL)
+			pthread_mutex_unlock(cat_mu);
+		break;
+	case RM_LEDGER:
+		ledger_apply_flush(kg->store, r, w);
+		break;
+	case RM_HISTORY:
+		tally_apply(kg->store, r, w);
+		break;
+	default:
+		rmw_answer(w, RS_REFUSED, "an unknown request");
+		break;
+	}
 }

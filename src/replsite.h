@@ -7,10 +7,12 @@
 #ifndef KEYGATE_REPLSITE_H
 #define KEYGATE_REPLSITE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "conf.h"
+#include "ctx.h"
 #include "repl.h"
 #include "replmsg.h"
 
@@ -70,6 +72,23 @@ void replsite_put_status_info(struct replmsg_w *w, const struct replsite_info *i
 /* On a malformed one, r->failed is set. */
 void replsite_get_status_info(struct replmsg_r *r, struct replsite_info *i);
 int replsite_get_status(struct replmsg_r *r, struct replsite_status *st);
+/*
+ * The master's answer to a replica's state (after its header): its log
+ * position and the sites it knows, itself first (up to REPL_SITES_MAX
+ * others).  0, or -1 when any of it is malformed: nothing of it is used.
+ */
+#define REPLSITE_GOSSIP_MAX (REPL_SITES_MAX + 1)
+int replsite_get_gossip(struct replmsg_r *r, uint64_t *master_lsn,
+    struct replsite_info sites[REPLSITE_GOSSIP_MAX], size_t *n);
+
+/*
+ * On the master, a write that replmsg_route let through (RR_WRITE): run
+ * with the catalog, the ledger or the tally, its whole answer into w.
+ * cat_mu (may be NULL) is held around a catalog operation (one at a
+ * time: the digester, keyindex.lock).
+ */
+void replsite_execute(struct kg *kg, int kind, struct replmsg_r *r, struct replmsg_w *w,
+    pthread_mutex_t *cat_mu);
 const char *replsite_role_name(enum repl_role r);
 const char *replsite_state_name(enum replsite_state s);
 

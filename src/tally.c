@@ -462,44 +462,64 @@ forward_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
 	return (int)records;
 }
 
+/* One record of a history batch, as encode_batch writes it. */
+struct batch_item {
+	uint32_t day;
+	unsigned kind;
+	const char *id;
+	uint64_t n[H_COUNT];
+	int64_t last_used;
+};
+
+/* The next record of a batch from r: 0, or -1 when it is malformed. */
+static int
+read_item(struct replmsg_r *r, struct batch_item *it)
+{
+	int k;
+
+	it->day = rmr_u32(r);
+	it->kind = rmr_u8(r);
+	it->id = rmr_str(r, ID_MAX);
+	for (k = 0; k < H_COUNT; k++)
+		it->n[k] = rmr_u64(r);
+	it->last_used = rmr_i64(r);
+	return !r->failed && (it->kind == TALLY_ORG || it->kind == TALLY_KEY) &&
+	    record_id_valid(it->id) ? 0 : -1;
+}
+
 void
 tally_apply(struct store *s, struct replmsg_r *r, struct replmsg_w *w)
 {
 	struct store_txn *txn = NULL;
-	uint64_t proc = rmr_u64(r), seq = rmr_u64(r), n[H_COUNT];
+	struct batch_item it;
+	struct replmsg_r body;
+	uint64_t proc = rmr_u64(r), seq = rmr_u64(r);
 	uint32_t count = rmr_u32(r), i;
-	const unsigned char *body = r->p;
-	size_t left = r->left;
-	int attempt, rc = ST_ERROR, fresh = 0, k;
+	int attempt, rc = ST_ERROR, fresh = 0;
 
-	if (r->failed || count == 0 || count > TALLY_SLOTS) {
+	/*
+	 * All of the batch is read before anything is written: a malformed
+	 * one is refused whether or not a batch of that sequence was added
+	 * before (then only its header would be looked at).
+	 */
+	body = *r;
+	for (i = 0; !r->failed && count <= TALLY_SLOTS && i < count; i++)
+		if (read_item(r, &it) != 0)
+			break;
+	if (count == 0 || count > TALLY_SLOTS || i < count || !rmr_done(r)) {
 		rmw_answer(w, RS_REFUSED, "a malformed history batch");
 		return;
 	}
 	store_token_reset();
 	for (attempt = 0; attempt < 5; attempt++) {
-		r->p = body;
-		r->left = left;
+		*r = body;
 		if ((rc = store_txn_begin(s, &txn)) != ST_OK)
 			break;
 		rc = ledger_batch_fresh(s, txn, proc, seq, kg_now(), &fresh);
 		for (i = 0; rc == ST_OK && fresh && i < count; i++) {
-			uint32_t day = rmr_u32(r);
-			unsigned kind = rmr_u8(r);
-			const char *id = rmr_str(r, ID_MAX);
-			int64_t last;
-
-			for (k = 0; k < H_COUNT; k++)
-				n[k] = rmr_u64(r);
-			last = rmr_i64(r);
-			if (r->failed || (kind != TALLY_ORG && kind != TALLY_KEY) || id[0] == '\0') {
-				rc = -1;
-				break;
-			}
-			rc = add_record(s, txn, day, (int)kind, id, n, last);
+			read_item(r, &it);
+			rc = add_record(s, txn, it.day, (int)it.kind, it.id, it.n, it.last_used);
 		}
-		if (rc == ST_OK && fresh && !rmr_done(r))
-			rc = -1;
 		if (rc == ST_OK && fresh)
 			rc = store_txn_commit(txn);
 		else
@@ -508,9 +528,7 @@ tally_apply(struct store *s, struct replmsg_r *r, struct replmsg_w *w)
 			break;
 		usleep(1000u << attempt);
 	}
-	if (rc == -1)
-		rmw_answer(w, RS_REFUSED, "a malformed history batch");
-	else if (rc != ST_OK)
+	if (rc != ST_OK)
 		rmw_answer(w, RS_UNAVAILABLE, store_errmsg(s));
 	else {
 		rmw_answer(w, RS_OK, "");

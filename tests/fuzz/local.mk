@@ -32,6 +32,7 @@ FUZZ_HARNESS = \
 	tests/fuzz/fuzz_api.c \
 	tests/fuzz/fuzz_parse.c \
 	tests/fuzz/fuzz_record.c \
+	tests/fuzz/fuzz_replmsg.c \
 	tests/fuzz/fuzz_rules.c \
 	tests/fuzz/fuzz_vault.c
 FUZZ_DICTS = \
@@ -45,6 +46,7 @@ FUZZ_DICTS = \
 	tests/fuzz/fuzz_api.dict \
 	tests/fuzz/fuzz_parse.dict \
 	tests/fuzz/fuzz_record.dict \
+	tests/fuzz/fuzz_replmsg.dict \
 	tests/fuzz/fuzz_rules.dict \
 	tests/fuzz/fuzz_vault.dict
 EXTRA_DIST += $(FUZZ_HARNESS) $(FUZZ_DICTS) tests/fuzz/corpus \

@@ -21,7 +21,8 @@ UNIT_TESTS = \
 	tests/unit/test_log \
 	tests/unit/test_vault \
 	tests/unit/test_metrics \
-	tests/unit/test_netmask
+	tests/unit/test_netmask \
+	tests/unit/test_replmsg
 
 check_PROGRAMS += $(UNIT_TESTS)
 # the reference for test_jsonparse's differential check
@@ -64,3 +65,5 @@ tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c tests/unit/tap.h
 tests_unit_test_metrics_LDADD = $(KG_LIBS)
 tests_unit_test_netmask_SOURCES = tests/unit/test_netmask.c tests/unit/tap.h
 tests_unit_test_netmask_LDADD = $(KG_LIBS)
+tests_unit_test_replmsg_SOURCES = tests/unit/test_replmsg.c tests/unit/tap.h
+tests_unit_test_replmsg_LDADD = $(KG_LIBS)
