@@ -417,10 +417,11 @@ db_check(struct cli *c, int argc, char **argv)
 	if (kg_read_meta(&c->kg, NULL, mbuf, sizeof mbuf, &m, 0) != ST_OK)
 		problem(&ck, "the meta record is unreadable");
 	ck.ocap = 4096;
-	if (store_count(c->kg.store, TBL_ORGS, &(uint64_t){0}) == ST_OK) {
+	{
 		uint64_t n = 0;
-		store_count(c->kg.store, TBL_ORGS, &n);
-		ck.ocap = (size_t)n * 2 + 64;
+
+		if (store_count(c->kg.store, TBL_ORGS, &n) == ST_OK)
+			ck.ocap = (size_t)n * 2 + 64;
 	}
 	if ((ck.oc = calloc(ck.ocap, sizeof *ck.oc)) == NULL)
 		return cli_fail(EX_STORE, "out of memory");

@@ -346,6 +346,20 @@ main(void)
 	ok(s != NULL, "a new store is created");
 	if (s == NULL)
 		return 1;
+	{
+		/* store_count is the number of records there are, not a saved guess */
+		uint64_t before = 99, after = 99;
+		int i, rc = store_count(s, TBL_ORGS, &before);
+		char k[16];
+
+		for (i = 0; rc == ST_OK && i < 5; i++) {
+			snprintf(k, sizeof k, "count-%d", i);
+			rc = put_committed(s, k, "v");
+		}
+		if (rc == ST_OK)
+			rc = store_count(s, TBL_ORGS, &after);
+		ok(rc == ST_OK && after == before + 5, "store_count counts five records just written");
+	}
 	store_close(s);
 	test_concurrent(dir);
 	test_killed_writer(dir);
