@@ -68,6 +68,7 @@
  */
 #define FLUSH_VALID_MS 2000
 #define FLUSH_MARGIN_MS 1000
+#define EXIT_DEAD_ENV 3            /* the environment died: start me again (exit_dead) */
 #define STOP_GRACE_S 10            /* from SIGTERM to the end, whatever the store's state */
 #define QUORUM_WAIT_MS 3000       /* a new master, for its quorum to reconnect */
 #define APPLIED_WAIT_MS 3000       /* this host to hold what the master wrote */
@@ -197,8 +198,14 @@ on_event(void *ctx, enum repl_event e, int eid)
 		log_warnx("this site could not synchronise with the master");
 		break;
 	case REPL_EV_PANIC:
+		/*
+		 * At once, from this thread: the main loop may itself be
+		 * blocked inside the dead environment (exit_dead).
+		 */
 		__atomic_store_n(&d->panicked, 1, __ATOMIC_RELEASE);
-		break;
+		log_warnx("the store's environment is dead (Berkeley DB panicked); keygate-repd "
+		    "exits so that its service starts it again and it recovers the store");
+		_exit(EXIT_DEAD_ENV);
 	case REPL_EV_REMOVED:
 		log_warnx("this site was removed from the group");
 		break;
@@ -956,7 +963,6 @@ upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
  * replica that panicked while its master hung waited 3-12 s for its
  * blocked threads before this.
  */
-#define EXIT_DEAD_ENV 3
 
 static void
 exit_dead(struct repd *d)

@@ -244,7 +244,9 @@ refused() {
 	activate "$name" -l "$sock" "$@"
 	socket_perms "$sock"
 	got=$(fcgi "unix:$sock" HTTP_AUTHORIZATION="Bearer $KEY_LIVE")
-	for i in $(seq 50); do grep -q "$what" "$T/log/$name.log" && break; sleep 0.1; done
+	# the refusal comes after the store is opened, which may first wait out
+	# a recovery left by the processes stopped above (up to seconds)
+	for i in $(seq 200); do grep -q "$what" "$T/log/$name.log" && break; sleep 0.1; done
 	if [ "$got" != 200 ] && grep -q "$what" "$T/log/$name.log"; then
 		pass "$name: refused ($(grep -m1 "$what" "$T/log/$name.log" | sed 's/.*keygate-authz[^:]*: //'))"
 	else
