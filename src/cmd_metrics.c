@@ -15,22 +15,6 @@
 #include "cli.h"
 #include "metrics.h"
 
-/* The store's directory, found as cli_open finds it, without opening the store. */
-static int
-locate(struct cli *c)
-{
-	char err[600];
-	const char *path;
-	int must_exist;
-
-	conf_defaults(&c->conf);
-	path = conf_path(c->config_opt, &must_exist);
-	if (conf_load(path, must_exist, &c->conf, err, sizeof err) != 0)
-		return cli_fail(EX_USAGE, "%s", err);
-	c->dir = conf_db(c->db_opt, &c->conf);
-	return cli_check_path("the store path", c->dir);
-}
-
 static int
 is_store(const char *dir)
 {
@@ -53,7 +37,7 @@ cmd_metrics(struct cli *c, int argc, char **argv)
 
 	if ((code = cli_parse(c, argc, argv, NULL, 0, 0, "metrics", &a)) != EX_OK)
 		return code;
-	if ((code = locate(c)) != EX_OK)
+	if ((code = cli_locate(c)) != EX_OK)
 		return code;
 	if ((m = metrics_open_read(c->dir, err, sizeof err)) != NULL) {
 		n = metrics_render(m, text, sizeof text);
