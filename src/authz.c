@@ -527,7 +527,7 @@ check_limits(struct authz *az, const unsigned char digest[DIGEST_LEN],
 			res->reason = "the organization's ledger record is damaged (keygate db check)";
 			return V_UNAVAILABLE;
 		}
-		if (store_replicated(az->kg->store) && ledger_reports_stale(c, now_ns)) {
+		if (store_replicated(az->kg->store) && ledger_reports_stale(c)) {
 			res->reason = "this host has not reported its usage to the master lately "
 			    "(the group's total is unknown)";
 			return V_UNAVAILABLE;

@@ -94,7 +94,7 @@ struct counters_flush_state {
 	uint64_t pending;   /* the sequence a flush in progress will commit */
 	int64_t pruned_day; /* the day history was last pruned to its 400 days */
 	uint64_t busy;      /* a flush took dirty marks and has not finished */
-	uint64_t reported;  /* kg_now_ns() of the last flush that was complete (ledger_reports_stale) */
+	uint64_t reported;  /* kg_mono_ns() of the last flush that was complete (ledger_reports_stale) */
 };
 struct counters_flush_state *counters_flush_state(struct counters *c);
 

@@ -745,11 +745,12 @@ prune_history(struct store *s, struct counters_flush_state *fs, int64_t now)
 }
 
 int
-ledger_reports_stale(struct counters *c, uint64_t now_ns)
+ledger_reports_stale(struct counters *c)
 {
 	uint64_t at = __atomic_load_n(&counters_flush_state(c)->reported, __ATOMIC_ACQUIRE);
 
-	return now_ns > at && now_ns - at > LEDGER_REPORT_STALE_NS;
+	/* 0: never reported; the clock is the host's monotonic one, never stepped back */
+	return at == 0 || kg_mono_ns() - at > LEDGER_REPORT_STALE_NS;
 }
 
 int
@@ -817,7 +818,7 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 	if (store_writable(s))
 		prune_history(s, fs, now);
 	if (result >= 0)
-		__atomic_store_n(&fs->reported, kg_now_ns(), __ATOMIC_RELEASE);
+		__atomic_store_n(&fs->reported, kg_mono_ns(), __ATOMIC_RELEASE);
 out:
 	free(d);
 	close(fd);

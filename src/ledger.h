@@ -77,7 +77,7 @@ int ledger_flush(struct store *s, struct counters *c, const char *dir,
  * overshoot stays within what the hosts admit in that time.
  */
 #define LEDGER_REPORT_STALE_NS (3 * NS_PER_S)
-int ledger_reports_stale(struct counters *c, uint64_t now_ns);
+int ledger_reports_stale(struct counters *c);
 
 /*
  * In a replicated store ledger_flush sends the flush to the master through
