@@ -95,6 +95,8 @@ struct counters_flush_state {
 	int64_t pruned_day; /* the day history was last pruned to its 400 days */
 	uint64_t busy;      /* a flush took dirty marks and has not finished */
 	uint64_t reported;  /* kg_mono_ns() of the last flush that was complete (ledger_reports_stale) */
+	uint64_t unseen_at; /* kg_mono_ns() of a forwarded flush not yet in this copy, or 0 */
+	unsigned char unseen_token[24]; /* its commit on the master (STORE_TOKEN_LEN bytes) */
 };
 struct counters_flush_state *counters_flush_state(struct counters *c);
 

@@ -545,6 +545,7 @@ gate_open(const char *program, const char *config, const char *dir)
 		return NULL;
 	}
 	open_store(g);
+	upkeep_first_flush(&g->upkeep);
 	if (start_thread(g, &g->maint_thread, maintenance, "kg-maintenance") != 0 ||
 	    start_thread(g, &g->flush_thread, flusher, "kg-flush") != 0) {
 		log_warnx("cannot start a thread");

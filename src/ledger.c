@@ -21,6 +21,7 @@
 #include "log.h"
 #include "record.h"
 #include "repllink.h"
+#include "repl.h"
 #include "replmsg.h"
 #include "tally.h"
 
@@ -626,12 +627,12 @@ write_flush(struct store *s, struct counters *c, const struct dirty *d, size_t n
  */
 static int
 forward_flush(struct store *s, struct counters *c, const struct dirty *d, size_t n,
-    int64_t now, uint64_t *seq_out, char *err, size_t errlen)
+    int64_t now, uint64_t *seq_out, unsigned char token[STORE_TOKEN_LEN], int *has_token,
+    char *err, size_t errlen)
 {
 	struct counters_flush_state *fs = counters_flush_state(c);
 	struct replmsg_w w;
 	struct replmsg_r r;
-	unsigned char token[STORE_TOKEN_LEN];
 	void *answer = NULL;
 	size_t alen = 0, i;
 	const char *msg;
@@ -665,8 +666,12 @@ forward_flush(struct store *s, struct counters *c, const struct dirty *d, size_t
 		snprintf(err, errlen, "%s", msg);
 		goto out;
 	}
-	if (rmr_flag(&r))
-		rmr_bytes(&r, sizeof token);
+	if ((*has_token = rmr_flag(&r)) != 0) {
+		const void *p = rmr_bytes(&r, STORE_TOKEN_LEN);
+
+		if (p != NULL)
+			memcpy(token, p, STORE_TOKEN_LEN);
+	}
 	*seq_out = rmr_u64(&r);
 	if (!rmr_done(&r)) {
 		snprintf(err, errlen, "a malformed answer from keygate-repd");
@@ -753,6 +758,55 @@ ledger_reports_stale(struct counters *c)
 	return at == 0 || kg_mono_ns() - at > LEDGER_REPORT_STALE_NS;
 }
 
+/*
+ * A forwarded flush is complete ("reported", ledger_reports_stale) once
+ * this replica's copy has the master's commit of it, and with it every
+ * other host's counts committed before: only then are the bases taken
+ * from this copy the group's.  A copy that lags (its keygate-repd
+ * recovering after a worker's SIGKILL, or starved of CPU) otherwise
+ * decided on old bases while its reports still reached the master: 1,123
+ * credits over instead of at most 964 in one quota.sh run.  The wait is
+ * short, since a replica's rollback waits for every txn_applied in
+ * progress; a commit not here by then is looked for again at the next
+ * flush, and counts as of its own flush's time.
+ */
+#define LOCAL_APPLY_WAIT_MS 100
+
+_Static_assert(STORE_TOKEN_LEN <= sizeof ((struct counters_flush_state *)0)->unseen_token,
+    "a commit token fits the flush state");
+
+/* Never back in time, unless what is there is from another boot (later than now). */
+static void
+mark_reported(struct counters_flush_state *fs, uint64_t at)
+{
+	uint64_t was = __atomic_load_n(&fs->reported, __ATOMIC_ACQUIRE);
+
+	if (at > was || was > kg_mono_ns())
+		__atomic_store_n(&fs->reported, at, __ATOMIC_RELEASE);
+}
+
+/* An earlier flush's commit that reached this copy since: reported as of then. */
+static void
+settle_unseen(struct store *s, struct counters_flush_state *fs)
+{
+	if (fs->unseen_at != 0 && repl_wait_applied(s, fs->unseen_token, 0) == 0) {
+		mark_reported(fs, fs->unseen_at);
+		fs->unseen_at = 0;
+	}
+}
+
+/* 1 when the master's commit of our flush is in this copy (or there is none to wait for) */
+static int
+seen_here(struct store *s, struct counters_flush_state *fs, int has_token,
+    const unsigned char token[STORE_TOKEN_LEN])
+{
+	if (!has_token || repl_wait_applied(s, token, LOCAL_APPLY_WAIT_MS) == 0)
+		return 1;
+	memcpy(fs->unseen_token, token, STORE_TOKEN_LEN);
+	fs->unseen_at = kg_mono_ns();
+	return 0;
+}
+
 int
 ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
     char *err, size_t errlen)
@@ -762,11 +816,14 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 	struct dirty *d = NULL;
 	uint64_t seq = 0, mine;
 	size_t n = 0, i;
-	int fd, rc = ST_OK, attempt, result = 0, full;
+	int fd, rc = ST_OK, attempt, result = 0, full, has_token = 0, unseen = 0;
+	unsigned char token[STORE_TOKEN_LEN];
 	char ferr[300] = "";
 
 	if ((fd = lock_file(dir, LEDGER_FLUSH_LOCK, LOCK_EX | LOCK_NB)) < 0)
 		return 0; /* another process of this host is flushing */
+	if (!store_writable(s))
+		settle_unseen(s, fs);
 	mine = __atomic_load_n(&fs->seq, __ATOMIC_ACQUIRE);
 	full = __atomic_load_n(&fs->busy, __ATOMIC_ACQUIRE) != 0 || ++flushes % FULL_EVERY == 0;
 	__atomic_store_n(&fs->busy, 1, __ATOMIC_RELEASE);
@@ -779,7 +836,7 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 			usleep(1000u << attempt);
 		}
 		if (!store_writable(s))
-			rc = forward_flush(s, c, d, n, now, &seq, ferr, sizeof ferr);
+			rc = forward_flush(s, c, d, n, now, &seq, token, &has_token, ferr, sizeof ferr);
 		if (rc == LEDGER_MOVED) {
 			/* absolute counts: the next flush sends them again, whoever got these */
 			snprintf(err, errlen, "cannot write the ledger: %s", ferr);
@@ -795,7 +852,10 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 			result = -1;
 			goto out;
 		}
-		__atomic_store_n(&fs->seq, seq + 1, __ATOMIC_RELEASE);
+		unseen = !seen_here(s, fs, has_token, token);
+		/* not seen here yet: the next flush takes the bases again */
+		if (!unseen)
+			__atomic_store_n(&fs->seq, seq + 1, __ATOMIC_RELEASE);
 		for (i = 0; i < n; i++) {
 			int k;
 
@@ -817,8 +877,8 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 	/* a replicated store's history is pruned by keygate-repd on the master */
 	if (store_writable(s))
 		prune_history(s, fs, now);
-	if (result >= 0)
-		__atomic_store_n(&fs->reported, kg_mono_ns(), __ATOMIC_RELEASE);
+	if (result >= 0 && !unseen)
+		mark_reported(fs, kg_mono_ns());
 out:
 	free(d);
 	close(fd);

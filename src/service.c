@@ -603,6 +603,9 @@ worker_main(struct service *svc)
 	authz_refresh(&svc->az);
 	if (svc->ops->worker_init != NULL && svc->ops->worker_init(svc) != 0)
 		return 1;
+	__atomic_store_n(&request_started, kg_mono_ns(), __ATOMIC_RELAXED);
+	upkeep_first_flush(&upkeep); /* the watchdog covers it too */
+	__atomic_store_n(&request_started, 0, __ATOMIC_RELAXED);
 	start_thread(maintenance, svc, "kg-maintenance");
 	start_thread(flusher, svc, "kg-flush");
 	if (FCGX_InitRequest(&rq, svc->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {

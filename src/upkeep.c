@@ -204,6 +204,13 @@ upkeep_flush_turn(struct upkeep *u)
 }
 
 void
+upkeep_first_flush(struct upkeep *u)
+{
+	if (u->kg->store != NULL && store_replicated(u->kg->store))
+		flush_ledger(u);
+}
+
+void
 upkeep_last_flush(struct upkeep *u)
 {
 	/* never released: the process is on its way out */

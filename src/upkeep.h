@@ -75,6 +75,16 @@ void upkeep_init(struct upkeep *u);
  */
 int upkeep_flush_turn(struct upkeep *u);
 /*
+ * Before a process that decides starts serving: in a replicated store, one
+ * ledger flush right away.  A host none of whose processes flushed for
+ * LEDGER_REPORT_STALE_NS (it was stopped, or its counter file is new)
+ * would otherwise answer 503 for every organization with a quota until
+ * the flush thread's first turn: it has nothing unreported, the group
+ * just does not know that yet.  When the flush fails (no master), it
+ * stays so, which is right.
+ */
+void upkeep_first_flush(struct upkeep *u);
+/*
  * u->lock exclusive, for whatever replaces or closes what it guards
  * (a reopen, new counter or metrics files, the way out).
  */
