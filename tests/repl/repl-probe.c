@@ -171,6 +171,14 @@ load_thread(void *arg)
 		} else if (st == 503) {
 			s->unavailable++;
 		} else {
+			struct timespec wall;
+
+			/* the first few, with their time, for the test's report */
+			clock_gettime(CLOCK_REALTIME, &wall);
+			if (s->wrong < 5)
+				fprintf(stderr, "repl-probe: %s: case %zu answered %d, expected %d "
+				    "(at %lld.%03ld)\n", s->addr, (size_t)(k - cases), st, k->status,
+				    (long long)wall.tv_sec, wall.tv_nsec / 1000000);
 			s->wrong++;
 			s->last_wrong_status = (unsigned long)st;
 		}
