@@ -70,6 +70,7 @@
 #define FLUSH_MARGIN_MS 1000
 #define EXIT_DEAD_ENV 3            /* the environment died: start me again (exit_dead) */
 #define STOP_GRACE_S 10            /* from SIGTERM to the end, whatever the store's state */
+#define DRAIN_WAIT_MS 3000         /* for the channels still being opened (take_down) */
 #define QUORUM_WAIT_MS 3000       /* a new master, for its quorum to reconnect */
 #define APPLIED_WAIT_MS 3000       /* this host to hold what the master wrote */
 #define LINK_IO_MS 5000            /* a local request to arrive, its answer to leave */
@@ -815,6 +816,17 @@ take_down(struct repd *d)
 	if (d->kg.store != NULL)
 		repl_stop(d->kg.store);
 	pthread_rwlock_wrlock(&d->life);
+	/*
+	 * No request can start another channel now.  A thread still opening
+	 * one to a site cut off uses the environment until the kernel gives
+	 * up on the connection (minutes): rather than close the environment
+	 * under it, leave as after a panic, and be started again (exit_dead).
+	 */
+	if (repl_drain(DRAIN_WAIT_MS) != 0) {
+		log_warnx("a connection to a site that does not answer is still being opened; "
+		    "keygate-repd exits so that its service starts it again");
+		_exit(d->stop ? 0 : EXIT_DEAD_ENV);
+	}
 	pthread_rwlock_wrlock(&d->lock);
 	kg_close(&d->kg);
 	pthread_rwlock_unlock(&d->lock);
