@@ -4,11 +4,12 @@
  *
  * Threads: the main loop (bring the site up, then every 10 ms follow
  * replicated changes into the key index and generation, every 100 ms
- * publish this copy's state to the authorizers, every 250 ms tell the
- * master how far it has come, every second the store's upkeep); a thread
- * accepting the host's processes on repl.sock, one thread per request;
- * and the replication manager's own threads, which run the requests of
- * other sites on the master.
+ * publish this copy's state to the authorizers, every second the store's
+ * upkeep); a thread that every 250 ms tells the master how far this
+ * replica has come (report_thread); a thread accepting the host's
+ * processes on repl.sock, one thread per request; and the replication
+ * manager's own threads, which run the requests of other sites on the
+ * master.
  *
  * A write, from wherever it comes, is carried out by the master's
  * keygate-repd with the catalog, the ledger or the tally themselves
@@ -70,7 +71,14 @@
 #define FLUSH_MARGIN_MS 1000
 #define EXIT_DEAD_ENV 3            /* the environment died: start me again (exit_dead) */
 #define STOP_GRACE_S 10            /* from SIGTERM to the end, whatever the store's state */
+#define DRAIN_WAIT_MS 3000         /* for the channels still being opened (take_down) */
 #define QUORUM_WAIT_MS 3000       /* a new master, for its quorum to reconnect */
+/*
+ * A master writes only while a quorum has reported to it this recently
+ * (each replica reports every GOSSIP_MS): its connections alone say
+ * nothing across a silent partition (master_ready).
+ */
+#define QUORUM_HEARD_MS 1500
 #define APPLIED_WAIT_MS 3000       /* this host to hold what the master wrote */
 #define LINK_IO_MS 5000            /* a local request to arrive, its answer to leave */
 #define LINK_THREADS_MAX 64
@@ -82,6 +90,7 @@
 struct peer {
 	struct replsite_info info;
 	uint64_t heard;        /* kg_mono_ns() */
+	uint64_t reported;     /* kg_mono_ns(): its last report to this site as master, 0: none */
 };
 
 struct repd {
@@ -134,6 +143,8 @@ struct repd {
 #define MASTER_SELF (-3)
 
 static struct repd D;
+
+static void sleep_ms(unsigned ms);
 
 static void
 on_signal(int sig)
@@ -370,24 +381,47 @@ answer_only(enum replmsg_status st, const char *msg, void **ans, size_t *alen)
 	}
 }
 
+/* The other sites that reported to this master within QUORUM_HEARD_MS. */
+static size_t
+reported_recently(struct repd *d)
+{
+	uint64_t now = kg_mono_ns();
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&d->gmu);
+	for (i = 0; i < d->npeers; i++)
+		n += d->peers[i].reported != 0 &&
+		    now - d->peers[i].reported < QUORUM_HEARD_MS * NS_PER_MS &&
+		    !conf_same_addr(&d->peers[i].info.addr, &d->setup.local);
+	pthread_mutex_unlock(&d->gmu);
+	return n;
+}
+
 /*
  * A master writes only while a quorum of the group hears it: a commit
  * that no quorum acknowledges could be lost with this site, so the write
- * is refused, with nothing changed, instead.
+ * is refused, with nothing changed, instead.  The replication manager's
+ * connections are not enough to tell: across a silent partition they
+ * stay open (TCP keeps retrying for many minutes), and a master cut off
+ * from the others committed each write alone, then reported it as not
+ * confirmed, while its own authorizers decided with it until the heal
+ * rolled it back.  The replicas' reports (every GOSSIP_MS) are the
+ * evidence that they hear this master now.
  */
 static int
 master_ready(struct repd *d, const char **why)
 {
 	struct repl_info ri;
-	size_t i, connected = 0;
+	size_t i, connected = 0, quorum;
 
 	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_MASTER) {
 		*why = "this site is no longer the master";
 		return 0;
 	}
+	quorum = ri.group_size / 2 + 1;
 	for (i = 0; i < ri.nsites; i++)
 		connected += ri.sites[i].connected;
-	if (connected + 1 < ri.group_size / 2 + 1) {
+	if (connected + 1 < quorum || reported_recently(d) + 1 < quorum) {
 		*why = "the master reaches no quorum of the group's sites";
 		return 0;
 	}
@@ -396,19 +430,25 @@ master_ready(struct repd *d, const char **why)
 
 /* A write run here, the master (under the store's lock, read). */
 static void
-execute(struct repd *d, int kind, struct replmsg_r *r, void **ans, size_t *alen)
+execute(struct repd *d, int kind, struct replmsg_r *r, int local, void **ans, size_t *alen)
 {
 	struct replmsg_w w;
 	const char *why;
 	uint64_t deadline = kg_mono_ns() + (uint64_t)QUORUM_WAIT_MS * 1000000u;
 
-	/* just after an election the other sites are still reconnecting */
-	while (!master_ready(d, &why) && strncmp(why, "this site", 9) != 0 &&
+	/*
+	 * Just after an election the other sites are still reconnecting and
+	 * have not reported yet.  A local request waits for them here; one
+	 * from another site is sent back to wait on its own side (forward):
+	 * it runs on one of the replication manager's few message threads,
+	 * which the reports that would end the wait also need.
+	 */
+	while (local && !master_ready(d, &why) && strncmp(why, "this site", 9) != 0 &&
 	    kg_mono_ns() < deadline)
 		usleep(50000);
 	if (!master_ready(d, &why)) {
-		answer_only(strncmp(why, "this site", 9) == 0 ? RS_NOT_MASTER : RS_UNAVAILABLE,
-		    why, ans, alen);
+		answer_only(!local || strncmp(why, "this site", 9) == 0 ? RS_NOT_MASTER :
+		    RS_UNAVAILABLE, why, ans, alen);
 		return;
 	}
 	rmw_init(&w);
@@ -449,6 +489,7 @@ forward(struct repd *d, int kind, const void *req, size_t len, void **ans, size_
 	uint64_t deadline = kg_mono_ns() + NO_MASTER_WAIT_MS * NS_PER_MS;
 	unsigned char token[STORE_TOKEN_LEN];
 	struct timespec pause = {0, 50 * 1000000L};
+	char refusal[REPLMSG_LINE_MAX + 1] = "";
 	enum repl_send rc;
 	struct replmsg_r r;
 	const char *msg;
@@ -478,6 +519,9 @@ forward(struct repd *d, int kind, const void *req, size_t len, void **ans, size_
 		if (rc == REPL_SENT) {
 			rmr_init(&r, reply, rlen);
 			if (rmr_answer(&r, &msg) == RS_NOT_MASTER) {
+				/* no longer the master, or not yet heard by a quorum: again */
+				if (strncmp(msg, "this site", 9) != 0)
+					snprintf(refusal, sizeof refusal, "%s", msg);
 				free(reply);
 				rc = REPL_NO_MASTER;
 			} else {
@@ -502,7 +546,8 @@ forward(struct repd *d, int kind, const void *req, size_t len, void **ans, size_
 			return;
 		}
 		if (kg_mono_ns() >= deadline || d->stop) {
-			answer_only(RS_UNAVAILABLE, "no master of the group is reachable", ans, alen);
+			answer_only(RS_UNAVAILABLE, refusal[0] != '\0' ? refusal :
+			    "no master of the group is reachable", ans, alen);
 			return;
 		}
 		nanosleep(&pause, NULL);
@@ -555,7 +600,7 @@ gossip_in(struct repd *d, struct replmsg_r *r, void **ans, size_t *alen)
 	pthread_mutex_lock(&d->gmu);
 	if ((p = peer_of(d, &in.addr)) != NULL) {
 		p->info = in;
-		p->heard = kg_mono_ns();
+		p->heard = p->reported = kg_mono_ns();
 	}
 	self_info(d, &ri, &self);
 	put_peers(d, &w, &self);
@@ -620,6 +665,29 @@ gossip_out(struct repd *d)
 		pthread_mutex_unlock(&d->gmu);
 	}
 	free(reply);
+}
+
+/*
+ * A replica's reports go out from a thread of their own, not from the
+ * main loop: they are the master's evidence that a quorum hears it
+ * (master_ready), and the main loop can stall for seconds (a lone read
+ * that meets a replication lockout sleeps 5 s inside the library,
+ * whatever DB_REP_CONF_NOWAIT says; measured after every election),
+ * which left a new master refusing writes for want of reports.
+ */
+static void *
+report_thread(void *arg)
+{
+	struct repd *d = arg;
+
+	for (;;) {
+		sleep_ms(GOSSIP_MS);
+		pthread_rwlock_rdlock(&d->life);
+		if (is_up(d))
+			gossip_out(d);
+		pthread_rwlock_unlock(&d->life);
+	}
+	return NULL;
 }
 
 /* ---- status ---- */
@@ -725,7 +793,7 @@ handle(struct repd *d, const void *req, size_t len, int local, void **ans, size_
 		return;
 	}
 	if (repl_info(d->kg.store, &ri) == 0 && ri.role == REPL_ROLE_MASTER) {
-		execute(d, q.kind, &q.r, ans, alen);
+		execute(d, q.kind, &q.r, local, ans, alen);
 		pthread_rwlock_unlock(&d->lock);
 		return;
 	}
@@ -815,6 +883,17 @@ take_down(struct repd *d)
 	if (d->kg.store != NULL)
 		repl_stop(d->kg.store);
 	pthread_rwlock_wrlock(&d->life);
+	/*
+	 * No request can start another channel now.  A thread still opening
+	 * one to a site cut off uses the environment until the kernel gives
+	 * up on the connection (minutes): rather than close the environment
+	 * under it, leave as after a panic, and be started again (exit_dead).
+	 */
+	if (repl_drain(DRAIN_WAIT_MS) != 0) {
+		log_warnx("a connection to a site that does not answer is still being opened; "
+		    "keygate-repd exits so that its service starts it again");
+		_exit(d->stop ? 0 : EXIT_DEAD_ENV);
+	}
 	pthread_rwlock_wrlock(&d->lock);
 	kg_close(&d->kg);
 	pthread_rwlock_unlock(&d->lock);
@@ -985,7 +1064,7 @@ env_dead(struct repd *d)
 static void
 serve(struct repd *d)
 {
-	uint64_t next_publish = 0, next_gossip = 0, next_upkeep = 0, checkpointed = kg_mono_ns(),
+	uint64_t next_publish = 0, next_upkeep = 0, checkpointed = kg_mono_ns(),
 	    history_kept = 0, t;
 	char err[600];
 	int st, rc;
@@ -1011,10 +1090,6 @@ serve(struct repd *d)
 		if (t >= next_publish) {
 			publish(d);
 			next_publish = t + PUBLISH_MS;
-		}
-		if (t >= next_gossip) {
-			gossip_out(d);
-			next_gossip = t + GOSSIP_MS;
 		}
 		if (t >= next_upkeep) {
 			if (upkeep(d, &checkpointed, &history_kept))
@@ -1146,6 +1221,9 @@ main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	if (pthread_create(&t, NULL, accept_thread, d) != 0)
+		fatalx("cannot start a thread");
+	pthread_detach(t);
+	if (pthread_create(&t, NULL, report_thread, d) != 0)
 		fatalx("cannot start a thread");
 	pthread_detach(t);
 

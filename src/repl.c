@@ -22,14 +22,18 @@
  * - DB_REP_CONF_NOWAIT: reads on a replica that synchronises with a new
  *   master fail at once (DB_REP_LOCKOUT, store.c waits a little) instead
  *   of sleeping 5 s inside the library;
- * - connection and election retries of 1 s (30 s and 10 s by default).
+ * - connection and election retries of 1 s (30 s and 10 s by default);
+ * - a channel to the master opened within CHANNEL_OPEN_MS or not at all
+ *   (open_channel): the library connects it blocking, with no timeout.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "repl.h"
@@ -42,6 +46,12 @@
 #define CONNECTION_RETRY_US 1000000
 #define ELECTION_TIMEOUT_US 1000000
 #define ELECTION_RETRY_US 1000000
+/*
+ * A channel to the master is a new connection each time: on a network
+ * it takes a round trip or two (about a millisecond here); a master
+ * that has not answered in a second is not reachable now.
+ */
+#define CHANNEL_OPEN_MS 1000
 
 struct repl {
 	struct repl_ops ops;
@@ -276,20 +286,272 @@ repl_stop(struct store *s)
 		s->repl->stopped = 1;
 }
 
+/*
+ * Opening a channel to another site connects a new socket and reads the
+ * site's handshake, both blocking and without a timeout of their own.
+ * Across a silent partition (packets dropped, no reset: a switch or a
+ * firewall between the hosts) the connect waits out the kernel's SYN
+ * retries, over two minutes, and the read can wait for ever: measured,
+ * a replica cut off from its master had keygate-repd's main loop (which
+ * asks the master every 250 ms) stuck that long, and a write of the host
+ * answered "may or may not have been made" after 30 s though nothing had
+ * been sent.  So a thread of its own opens the channel and the caller
+ * waits at most CHANNEL_OPEN_MS for it: a site that has not answered by
+ * then is not reachable now, and nothing was sent.  The opener that the
+ * library lets go at last closes the channel it is too late with.
+ * Towards a site that left an opener behind, the next one starts
+ * OPEN_RETRY_MS after it (the site counts as unreachable meanwhile): a
+ * healed network is found again within seconds, and a site that stays
+ * cut off holds at most one thread per OPEN_RETRY_MS of the kernel's
+ * SYN retries (about 64).  The environment must outlive every opener
+ * (repl_drain).
+ */
+#define OPEN_RETRY_MS 2000
+#define OPENERS_MAX 512 /* never reached but by hundreds of sites cut off at once */
+
+struct opener {
+	DB_ENV *env;
+	int eid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	DB_CHANNEL *ch;
+	int ret, done, abandoned, refs;
+};
+
+static pthread_mutex_t openers_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t openers_cv;    /* on CLOCK_MONOTONIC: openers_init */
+static pthread_once_t openers_once = PTHREAD_ONCE_INIT;
+static struct opener *openers[OPENERS_MAX];
+static uint64_t opener_since[OPENERS_MAX];
+static int nopeners;
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+deadline_in(unsigned ms, struct timespec *at)
+{
+	clock_gettime(CLOCK_MONOTONIC, at);
+	at->tv_sec += ms / 1000;
+	at->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (at->tv_nsec >= 1000000000L) {
+		at->tv_sec++;
+		at->tv_nsec -= 1000000000L;
+	}
+}
+
+static void
+mono_cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static void
+openers_init(void)
+{
+	mono_cond_init(&openers_cv);
+}
+
+static void
+opener_release(struct opener *o)
+{
+	int last;
+
+	pthread_mutex_lock(&o->mu);
+	last = --o->refs == 0;
+	pthread_mutex_unlock(&o->mu);
+	if (!last)
+		return;
+	pthread_mutex_destroy(&o->mu);
+	pthread_cond_destroy(&o->cv);
+	free(o);
+}
+
+/*
+ * Whether an opener may start towards eid now: none left behind there
+ * in the last OPEN_RETRY_MS (openers still awaited do not count: a
+ * site's requests open their channels at once).  Under openers_mu.
+ */
+static int
+opener_allowed(int eid, uint64_t now)
+{
+	int i;
+
+	if (nopeners == OPENERS_MAX)
+		return 0;
+	for (i = 0; i < nopeners; i++)
+		if (openers[i]->eid == eid && __atomic_load_n(&openers[i]->abandoned, __ATOMIC_ACQUIRE) &&
+		    now - opener_since[i] < OPEN_RETRY_MS * 1000000ull)
+			return 0;
+	return 1;
+}
+
+static void
+opener_forget(struct opener *o)
+{
+	int i;
+
+	pthread_mutex_lock(&openers_mu);
+	for (i = 0; i < nopeners; i++) {
+		if (openers[i] == o) {
+			nopeners--;
+			openers[i] = openers[nopeners];
+			opener_since[i] = opener_since[nopeners];
+			break;
+		}
+	}
+	pthread_cond_broadcast(&openers_cv);
+	pthread_mutex_unlock(&openers_mu);
+}
+
+static void *
+opener_thread(void *arg)
+{
+	struct opener *o = arg;
+	DB_CHANNEL *ch = NULL;
+	int ret, late;
+
+	ret = o->env->repmgr_channel(o->env, o->eid, &ch, 0);
+	pthread_mutex_lock(&o->mu);
+	late = o->abandoned;
+	o->done = 1;
+	o->ret = ret;
+	o->ch = late ? NULL : ch;
+	pthread_cond_signal(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+	if (late && ret == 0)
+		ch->close(ch, 0);
+	opener_forget(o);
+	opener_release(o);
+	return NULL;
+}
+
+static struct opener *
+opener_new(DB_ENV *env, int eid)
+{
+	struct opener *o;
+
+	pthread_once(&openers_once, openers_init);
+	if ((o = calloc(1, sizeof *o)) == NULL)
+		return NULL;
+	o->env = env;
+	o->eid = eid;
+	o->refs = 2; /* the caller's and the thread's */
+	pthread_mutex_init(&o->mu, NULL);
+	mono_cond_init(&o->cv);
+	return o;
+}
+
+/* A channel to site eid in *ch within wait_ms: 0; -1: not reachable, nothing sent; -2: error. */
+static int
+open_channel(DB_ENV *env, int eid, unsigned wait_ms, DB_CHANNEL **ch)
+{
+	struct opener *o;
+	pthread_attr_t attr;
+	pthread_t t;
+	struct timespec until;
+	uint64_t now = mono_ns();
+	int rc;
+
+	*ch = NULL;
+	if ((o = opener_new(env, eid)) == NULL)
+		return -2;
+	pthread_mutex_lock(&openers_mu);
+	if (!opener_allowed(eid, now)) {
+		pthread_mutex_unlock(&openers_mu);
+		o->refs = 1;
+		opener_release(o);
+		return -1;
+	}
+	openers[nopeners] = o;
+	opener_since[nopeners++] = now;
+	pthread_mutex_unlock(&openers_mu);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, opener_thread, o);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		opener_forget(o);
+		o->refs = 1;
+		opener_release(o);
+		return -2;
+	}
+	deadline_in(wait_ms, &until);
+	pthread_mutex_lock(&o->mu);
+	while (!o->done && pthread_cond_timedwait(&o->cv, &o->mu, &until) != ETIMEDOUT)
+		;
+	if (!o->done) {
+		__atomic_store_n(&o->abandoned, 1, __ATOMIC_RELEASE);
+		rc = -1;
+		log_debug("repl: site %d opened no channel within %u ms: not reachable now", eid,
+		    wait_ms);
+	} else if (o->ret != 0) {
+		rc = o->ret == DB_REP_UNAVAIL ? -1 : -2;
+	} else {
+		*ch = o->ch;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&o->mu);
+	opener_release(o);
+	return rc;
+}
+
+int
+repl_drain(unsigned wait_ms)
+{
+	struct timespec until;
+	int left;
+
+	pthread_once(&openers_once, openers_init);
+	deadline_in(wait_ms, &until);
+	pthread_mutex_lock(&openers_mu);
+	while (nopeners > 0 &&
+	    pthread_cond_timedwait(&openers_cv, &openers_mu, &until) != ETIMEDOUT)
+		;
+	left = nopeners;
+	pthread_mutex_unlock(&openers_mu);
+	return left == 0 ? 0 : -1;
+}
+
 enum repl_send
 repl_request_master(struct store *s, const void *msg, size_t len, unsigned timeout_ms,
     void **reply, size_t *rlen)
 {
+	DB_REP_STAT *st = NULL;
 	DB_CHANNEL *ch = NULL;
 	DBT req, resp;
-	int ret;
+	int ret, master = -1, self = -1;
 
 	*reply = NULL;
 	*rlen = 0;
 	if (s->env == NULL || s->repl == NULL || s->repl->stopped)
 		return REPL_NO_MASTER;
-	if ((ret = s->env->repmgr_channel(s->env, DB_EID_MASTER, &ch, 0)) != 0)
-		return ret == DB_REP_UNAVAIL ? REPL_NO_MASTER : REPL_SEND_ERROR;
+	if (s->env->rep_stat(s->env, &st, 0) == 0) {
+		master = st->st_master == DB_EID_INVALID ? -1 : (int)st->st_master;
+		self = (int)st->st_env_id;
+		free(st);
+	}
+	if (master < 0)
+		return REPL_NO_MASTER;
+	if (master == self) {
+		/* the request runs here: no connection to open */
+		if ((ret = s->env->repmgr_channel(s->env, DB_EID_MASTER, &ch, 0)) != 0)
+			return ret == DB_REP_UNAVAIL ? REPL_NO_MASTER : REPL_SEND_ERROR;
+	} else if ((ret = open_channel(s->env, master, timeout_ms < CHANNEL_OPEN_MS ?
+	    timeout_ms : CHANNEL_OPEN_MS, &ch)) != 0) {
+		return ret == -1 ? REPL_NO_MASTER : REPL_SEND_ERROR;
+	}
 	memset(&req, 0, sizeof req);
 	memset(&resp, 0, sizeof resp);
 	req.data = (void *)msg;

@@ -78,6 +78,12 @@ int repl_start(struct store *s, const struct repl_setup *setup,
     const struct repl_ops *ops, char *err, size_t errlen);
 /* Stops the manager's channels (before store_close or store_reopen). */
 void repl_stop(struct store *s);
+/*
+ * Waits up to wait_ms for the threads still opening a channel to a site
+ * that did not answer (repl_request_master gave up on them): 0 once none
+ * is left and the environment may be closed; -1 if some still are.
+ */
+int repl_drain(unsigned wait_ms);
 /* Removes this site from the group (asking the master): 0, or -1. */
 int repl_leave(struct store *s, const struct repl_addr *local);
 

@@ -19,6 +19,7 @@
 #include "catfwd.h"
 #include "ledger.h"
 #include "pathname.h"
+#include "repl.h"
 #include "replsite.h"
 #include "store.h"
 #include "tally.h"
@@ -332,10 +333,28 @@ replsite_execute(struct kg *kg, int kind, struct replmsg_r *r, struct replmsg_w 
 			pthread_mutex_unlock(cat_mu);
 		break;
 	case RM_LEDGER:
-		ledger_apply_flush(kg->store, r, w);
-		break;
 	case RM_HISTORY:
-		tally_apply(kg->store, r, w);
+		repl_perm_reset();
+		if (kind == RM_LEDGER)
+			ledger_apply_flush(kg->store, r, w);
+		else
+			tally_apply(kg->store, r, w);
+		if (repl_perm_failed()) {
+			/*
+			 * Committed here, but no quorum confirmed it: a master
+			 * cut off from the others commits alone, and the majority
+			 * that elects another master rolls it back when they meet.
+			 * A host told its report went through would go on
+			 * admitting on the group's old totals without bound; told
+			 * it did not, it sends it again (a flush holds absolute
+			 * counts, a history batch is written once) and, after
+			 * LEDGER_REPORT_STALE_NS, refuses quota decisions.
+			 */
+			rmw_free(w);
+			rmw_init(w);
+			rmw_answer(w, RS_UNKNOWN, "the master's commit was not confirmed by a quorum "
+			    "of sites");
+		}
 		break;
 	default:
 		rmw_answer(w, RS_REFUSED, "an unknown request");

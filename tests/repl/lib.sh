@@ -1,6 +1,9 @@
 # tests/repl/lib.sh - three sites of a replicated store on one machine:
 # own store directories, keygate-repd on ports of 127.0.0.1, each site
 # with its own keygate-authz.  Sourced by the tests/repl scripts.
+# A test may set, before make_group, SITE_ADDR[S] (site S's address,
+# default 127.0.0.1) and SITE_RUN[S] (a command prefix that runs site S's
+# processes, e.g. `ip netns exec NS`): every process of S runs through it.
 
 set -u
 : "${KEYGATE:?run me from make check}" "${KEYGATE_AUTHZ:?}" "${KEYGATE_REPD:?}" \
@@ -10,7 +13,7 @@ T=$(mktemp -d /tmp/kgrepl.XXXXXX)
 PASS=0
 FAIL=0
 SITES="a b c"
-declare -A PORT REPD AUTHZ
+declare -A PORT REPD AUTHZ SITE_ADDR SITE_RUN
 
 cleanup() {
 	local s p
@@ -59,14 +62,15 @@ free_port() {
 site_conf() {
 	local s=$1 o peers=""
 	for o in $SITES; do
-		[ "$o" = "$s" ] || peers="$peers 127.0.0.1:${PORT[$o]}"
+		[ "$o" = "$s" ] || peers="$peers $(site_addr "$o"):${PORT[$o]}"
 	done
 	mkdir -p "$T/$s"
-	printf 'db = %s/%s/db\nrepl_site = 127.0.0.1:%s\nrepl_peers =%s\nlog-denials = no\n' \
-		"$T" "$s" "${PORT[$s]}" "$peers" > "$T/$s/keygate.conf"
+	printf 'db = %s/%s/db\nrepl_site = %s:%s\nrepl_peers =%s\nlog-denials = no\n' \
+		"$T" "$s" "$(site_addr "$s")" "${PORT[$s]}" "$peers" > "$T/$s/keygate.conf"
 }
+site_addr() { echo "${SITE_ADDR[$1]:-127.0.0.1}"; }
 
-kgs() { local s=$1; shift; "$KEYGATE" --config "$T/$s/keygate.conf" "$@"; }
+kgs() { local s=$1; shift; ${SITE_RUN[$s]:-} "$KEYGATE" --config "$T/$s/keygate.conf" "$@"; }
 
 # start_repd S: site S's keygate-repd under a supervisor that starts it
 # again when it exits with status 3 (its environment died: keygate-repd(8)),
@@ -79,7 +83,8 @@ start_repd() {
 	(
 		trap 'p=$(cat "$T/$s/repd.pid" 2>/dev/null); kill "$p" 2>/dev/null; wait "$p"; exit 0' TERM
 		while :; do
-			"$KEYGATE_REPD" --config "$T/$s/keygate.conf" --debug >>"$T/$s/repd.log" 2>&1 &
+			${SITE_RUN[$s]:-} "$KEYGATE_REPD" --config "$T/$s/keygate.conf" --debug \
+				>>"$T/$s/repd.log" 2>&1 &
 			echo $! >"$T/$s/repd.pid"
 			wait $!
 			[ $? -eq 3 ] || exit 0
@@ -95,7 +100,7 @@ signal_repd() { kill -"$1" "$(cat "$T/$2/repd.pid")"; }
 
 start_authz() {
 	local s=$1
-	"$KEYGATE_AUTHZ" --config "$T/$s/keygate.conf" --listen "unix:$T/$s/authz.sock" \
+	${SITE_RUN[$s]:-} "$KEYGATE_AUTHZ" --config "$T/$s/keygate.conf" --listen "unix:$T/$s/authz.sock" \
 		--workers 2 2>>"$T/$s/authz.log" &
 	AUTHZ[$s]=$!
 }
@@ -171,7 +176,7 @@ make_group() {
 	start_repd a
 	wait_for 10 role_is a master || return 1
 	for s in b c; do
-		kgs "$s" repl join "127.0.0.1:${PORT[a]}" >>"$T/$s/join.log" 2>&1 || return 1
+		kgs "$s" repl join "$(site_addr a):${PORT[a]}" >>"$T/$s/join.log" 2>&1 || return 1
 		start_repd "$s"
 	done
 	for s in $SITES; do start_authz "$s"; done
