@@ -116,7 +116,6 @@ struct repd {
 	pthread_mutex_t mirror_mu;
 	struct mirror *mirror;
 	int reset;             /* atomic: an event asks for the index to be rebuilt */
-	int panicked;          /* atomic: the environment is dead (start_over) */
 	int orgkeys_checked;   /* as master */
 	uint64_t catching_up_since; /* kg_mono_ns(), 0: caught up */
 
@@ -145,6 +144,7 @@ struct repd {
 static struct repd D;
 
 static void sleep_ms(unsigned ms);
+static void exit_dead(const char *why) __attribute__((noreturn));
 
 static void
 on_signal(int sig)
@@ -213,10 +213,7 @@ on_event(void *ctx, enum repl_event e, int eid)
 		 * At once, from this thread: the main loop may itself be
 		 * blocked inside the dead environment (exit_dead).
 		 */
-		__atomic_store_n(&d->panicked, 1, __ATOMIC_RELEASE);
-		log_warnx("the store's environment is dead (Berkeley DB panicked); keygate-repd "
-		    "exits so that its service starts it again and it recovers the store");
-		_exit(EXIT_DEAD_ENV);
+		exit_dead("Berkeley DB panicked");
 	case REPL_EV_REMOVED:
 		log_warnx("this site was removed from the group");
 		break;
@@ -398,6 +395,14 @@ reported_recently(struct repd *d)
 }
 
 /*
+ * Why a master cannot write now.  The text of NOT_MASTER travels in the
+ * answer to another site, whose forward() tells by it that the master
+ * moved rather than lost its quorum.
+ */
+#define NOT_MASTER_WHY "this site is no longer the master"
+enum readiness { READY, NOT_MASTER, NO_QUORUM };
+
+/*
  * A master writes only while a quorum of the group hears it: a commit
  * that no quorum acknowledges could be lost with this site, so the write
  * is refused, with nothing changed, instead.  The replication manager's
@@ -408,24 +413,20 @@ reported_recently(struct repd *d)
  * rolled it back.  The replicas' reports (every GOSSIP_MS) are the
  * evidence that they hear this master now.
  */
-static int
-master_ready(struct repd *d, const char **why)
+static enum readiness
+master_ready(struct repd *d)
 {
 	struct repl_info ri;
 	size_t i, connected = 0, quorum;
 
-	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_MASTER) {
-		*why = "this site is no longer the master";
-		return 0;
-	}
+	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_MASTER)
+		return NOT_MASTER;
 	quorum = ri.group_size / 2 + 1;
 	for (i = 0; i < ri.nsites; i++)
 		connected += ri.sites[i].connected;
-	if (connected + 1 < quorum || reported_recently(d) + 1 < quorum) {
-		*why = "the master reaches no quorum of the group's sites";
-		return 0;
-	}
-	return 1;
+	if (connected + 1 < quorum || reported_recently(d) + 1 < quorum)
+		return NO_QUORUM;
+	return READY;
 }
 
 /* A write run here, the master (under the store's lock, read). */
@@ -433,7 +434,7 @@ static void
 execute(struct repd *d, int kind, struct replmsg_r *r, int local, void **ans, size_t *alen)
 {
 	struct replmsg_w w;
-	const char *why;
+	enum readiness rd;
 	uint64_t deadline = kg_mono_ns() + (uint64_t)QUORUM_WAIT_MS * 1000000u;
 
 	/*
@@ -443,12 +444,12 @@ execute(struct repd *d, int kind, struct replmsg_r *r, int local, void **ans, si
 	 * it runs on one of the replication manager's few message threads,
 	 * which the reports that would end the wait also need.
 	 */
-	while (local && !master_ready(d, &why) && strncmp(why, "this site", 9) != 0 &&
-	    kg_mono_ns() < deadline)
+	while (local && (rd = master_ready(d)) == NO_QUORUM && kg_mono_ns() < deadline)
 		usleep(50000);
-	if (!master_ready(d, &why)) {
-		answer_only(!local || strncmp(why, "this site", 9) == 0 ? RS_NOT_MASTER :
-		    RS_UNAVAILABLE, why, ans, alen);
+	if ((rd = master_ready(d)) != READY) {
+		answer_only(!local || rd == NOT_MASTER ? RS_NOT_MASTER : RS_UNAVAILABLE,
+		    rd == NOT_MASTER ? NOT_MASTER_WHY :
+		    "the master reaches no quorum of the group's sites", ans, alen);
 		return;
 	}
 	rmw_init(&w);
@@ -520,7 +521,7 @@ forward(struct repd *d, int kind, const void *req, size_t len, void **ans, size_
 			rmr_init(&r, reply, rlen);
 			if (rmr_answer(&r, &msg) == RS_NOT_MASTER) {
 				/* no longer the master, or not yet heard by a quorum: again */
-				if (strncmp(msg, "this site", 9) != 0)
+				if (strcmp(msg, NOT_MASTER_WHY) != 0)
 					snprintf(refusal, sizeof refusal, "%s", msg);
 				free(reply);
 				rc = REPL_NO_MASTER;
@@ -1044,20 +1045,17 @@ upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
  */
 
 static void
-exit_dead(struct repd *d)
+exit_dead(const char *why)
 {
 	log_warnx("the store's environment is dead (%s); keygate-repd exits so that its "
-	    "service starts it again and it recovers the store",
-	    d->kg.store != NULL && store_broken(d->kg.store) ? store_errmsg(d->kg.store) :
-	    "Berkeley DB panicked");
+	    "service starts it again and it recovers the store", why);
 	_exit(EXIT_DEAD_ENV);
 }
 
 static int
 env_dead(struct repd *d)
 {
-	return __atomic_load_n(&d->panicked, __ATOMIC_ACQUIRE) ||
-	    (d->kg.store != NULL && store_dead(d->kg.store));
+	return d->kg.store != NULL && store_dead(d->kg.store);
 }
 
 /* The site, up, until it must be reopened or the process stops. */
@@ -1232,7 +1230,8 @@ main(int argc, char **argv)
 			break;
 		serve(d);
 		if (env_dead(d) && !d->stop)
-			exit_dead(d);
+			exit_dead(store_broken(d->kg.store) ? store_errmsg(d->kg.store) :
+			    "Berkeley DB panicked");
 		take_down(d);
 		if (!d->stop)
 			sleep_ms(200);
