@@ -46,6 +46,26 @@ kg_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + 1;
 }
 
+void
+kg_mono_timespec(uint64_t at_ns, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(at_ns / NS_PER_S);
+	ts->tv_nsec = (long)(at_ns % NS_PER_S);
+}
+
+int
+kg_mono_cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(cv, &ca) == 0;
+	pthread_condattr_destroy(&ca);
+	return rc ? 0 : -1;
+}
+
 int
 kg_read_pepper(const char *path, unsigned char *buf, size_t cap, size_t *len,
     char *err, size_t errlen)

@@ -6,7 +6,9 @@
 #ifndef KEYGATE_CTX_H
 #define KEYGATE_CTX_H
 
+#include <pthread.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "apikey.h"
 #include "counters.h"
@@ -91,5 +93,9 @@ uint64_t kg_now_ns(void);
  * the wall clock (NTP, an operator) does not move it.  Never 0.
  */
 uint64_t kg_mono_ns(void);
+/* A kg_mono_ns() instant as the timespec that clock_nanosleep and timed waits take. */
+void kg_mono_timespec(uint64_t at_ns, struct timespec *ts);
+/* A condition variable whose timed waits are on CLOCK_MONOTONIC: 0, or -1. */
+int kg_mono_cond_init(pthread_cond_t *cv);
 
 #endif

@@ -318,8 +318,7 @@ next_tick(struct gate *g, uint64_t *next, uint64_t period)
 	int stop;
 
 	*next += period;
-	at.tv_sec = (time_t)(*next / NS_PER_S);
-	at.tv_nsec = (long)(*next % NS_PER_S);
+	kg_mono_timespec(*next, &at);
 	pthread_mutex_lock(&g->tick_lock);
 	while (!g->stopping && pthread_cond_timedwait(&g->tick, &g->tick_lock, &at) != ETIMEDOUT)
 		;
@@ -487,7 +486,6 @@ static int
 init_sync(struct gate *g)
 {
 	pthread_rwlockattr_t ra;
-	pthread_condattr_t ca;
 
 	if (pthread_rwlockattr_init(&ra) != 0)
 		return -1;
@@ -496,11 +494,8 @@ init_sync(struct gate *g)
 	if (pthread_rwlock_init(&g->lock, &ra) != 0)
 		return -1;
 	pthread_rwlockattr_destroy(&ra);
-	if (pthread_condattr_init(&ca) != 0 ||
-	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&g->tick, &ca) != 0)
+	if (kg_mono_cond_init(&g->tick) != 0)
 		return -1;
-	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&g->tick_lock, NULL);
 	pthread_mutex_init(&g->threads_lock, NULL);
 	return 0;

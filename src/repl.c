@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctx.h"
 #include "log.h"
 #include "repl.h"
 #include "storeint.h"
@@ -312,6 +313,7 @@ repl_stop(struct store *s)
 struct opener {
 	DB_ENV *env;
 	int eid;
+	uint64_t since; /* kg_mono_ns(): when it started */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	DB_CHANNEL *ch;
@@ -322,45 +324,18 @@ static pthread_mutex_t openers_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t openers_cv;    /* on CLOCK_MONOTONIC: openers_init */
 static pthread_once_t openers_once = PTHREAD_ONCE_INIT;
 static struct opener *openers[OPENERS_MAX];
-static uint64_t opener_since[OPENERS_MAX];
 static int nopeners;
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void
 deadline_in(unsigned ms, struct timespec *at)
 {
-	clock_gettime(CLOCK_MONOTONIC, at);
-	at->tv_sec += ms / 1000;
-	at->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (at->tv_nsec >= 1000000000L) {
-		at->tv_sec++;
-		at->tv_nsec -= 1000000000L;
-	}
-}
-
-static void
-mono_cond_init(pthread_cond_t *cv)
-{
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(cv, &ca);
-	pthread_condattr_destroy(&ca);
+	kg_mono_timespec(kg_mono_ns() + (uint64_t)ms * 1000000u, at);
 }
 
 static void
 openers_init(void)
 {
-	mono_cond_init(&openers_cv);
+	kg_mono_cond_init(&openers_cv);
 }
 
 static void
@@ -392,7 +367,7 @@ opener_allowed(int eid, uint64_t now)
 		return 0;
 	for (i = 0; i < nopeners; i++)
 		if (openers[i]->eid == eid && __atomic_load_n(&openers[i]->abandoned, __ATOMIC_ACQUIRE) &&
-		    now - opener_since[i] < OPEN_RETRY_MS * 1000000ull)
+		    now - openers[i]->since < OPEN_RETRY_MS * 1000000ull)
 			return 0;
 	return 1;
 }
@@ -405,9 +380,7 @@ opener_forget(struct opener *o)
 	pthread_mutex_lock(&openers_mu);
 	for (i = 0; i < nopeners; i++) {
 		if (openers[i] == o) {
-			nopeners--;
-			openers[i] = openers[nopeners];
-			opener_since[i] = opener_since[nopeners];
+			openers[i] = openers[--nopeners];
 			break;
 		}
 	}
@@ -449,7 +422,7 @@ opener_new(DB_ENV *env, int eid)
 	o->eid = eid;
 	o->refs = 2; /* the caller's and the thread's */
 	pthread_mutex_init(&o->mu, NULL);
-	mono_cond_init(&o->cv);
+	kg_mono_cond_init(&o->cv);
 	return o;
 }
 
@@ -461,7 +434,7 @@ open_channel(DB_ENV *env, int eid, unsigned wait_ms, DB_CHANNEL **ch)
 	pthread_attr_t attr;
 	pthread_t t;
 	struct timespec until;
-	uint64_t now = mono_ns();
+	uint64_t now = kg_mono_ns();
 	int rc;
 
 	*ch = NULL;
@@ -474,8 +447,8 @@ open_channel(DB_ENV *env, int eid, unsigned wait_ms, DB_CHANNEL **ch)
 		opener_release(o);
 		return -1;
 	}
-	openers[nopeners] = o;
-	opener_since[nopeners++] = now;
+	o->since = now;
+	openers[nopeners++] = o;
 	pthread_mutex_unlock(&openers_mu);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

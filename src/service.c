@@ -327,8 +327,7 @@ next_tick(uint64_t *next, uint64_t period)
 	uint64_t now;
 
 	*next += period;
-	at.tv_sec = (time_t)(*next / NS_PER_S);
-	at.tv_nsec = (long)(*next % NS_PER_S);
+	kg_mono_timespec(*next, &at);
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
 		;
 	/* a pass that ran past the next one's time: start again from now */
