@@ -39,8 +39,8 @@ catfwd_put_token(struct replmsg_w *w)
 	}
 }
 
-static int
-get_token(struct replmsg_r *r, unsigned char token[STORE_TOKEN_LEN])
+int
+catfwd_get_token(struct replmsg_r *r, unsigned char token[STORE_TOKEN_LEN])
 {
 	unsigned has = rmr_u8(r);
 	const void *p;
@@ -62,7 +62,7 @@ catfwd_answer_token(const void *answer, size_t len, unsigned char token[STORE_TO
 	rmr_init(&r, answer, len);
 	if (rmr_answer(&r, &msg) != RS_OK)
 		return 0;
-	return get_token(&r, token);
+	return catfwd_get_token(&r, token);
 }
 
 /* ---- rules ---- */
@@ -194,7 +194,7 @@ call(struct catalog *cat, struct replmsg_w *w, struct fwd *f)
 	default:
 		return cat_forwarded_result(cat, CAT_STORE, NULL, "keygate-repd refused the request: %s", line);
 	}
-	rc = get_token(&f->r, token) < 0 ? 255 : rmr_u8(&f->r);
+	rc = catfwd_get_token(&f->r, token) < 0 ? 255 : rmr_u8(&f->r);
 	f->field = rmr_opt_str(&f->r, CAT_FIELD_MAX);
 	f->msg = rmr_str(&f->r, CAT_MSG_MAX);
 	if (f->r.failed || rc > CAT_STORE) {

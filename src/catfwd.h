@@ -61,5 +61,7 @@ int catfwd_answer_token(const void *answer, size_t len,
     unsigned char token[STORE_TOKEN_LEN]);
 /* Writes the token part of an answer (after rmw_answer). */
 void catfwd_put_token(struct replmsg_w *w);
+/* Reads it, after rmr_answer: 1 and token filled, 0 none, -1 malformed. */
+int catfwd_get_token(struct replmsg_r *r, unsigned char token[STORE_TOKEN_LEN]);
 
 #endif

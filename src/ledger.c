@@ -666,14 +666,10 @@ forward_flush(struct store *s, struct counters *c, const struct dirty *d, size_t
 		snprintf(err, errlen, "%s", msg);
 		goto out;
 	}
-	if ((*has_token = rmr_flag(&r)) != 0) {
-		const void *p = rmr_bytes(&r, STORE_TOKEN_LEN);
-
-		if (p != NULL)
-			memcpy(token, p, STORE_TOKEN_LEN);
-	}
+	k = catfwd_get_token(&r, token);
+	*has_token = k == 1;
 	*seq_out = rmr_u64(&r);
-	if (!rmr_done(&r)) {
+	if (k < 0 || !rmr_done(&r)) {
 		snprintf(err, errlen, "a malformed answer from keygate-repd");
 		goto out;
 	}
