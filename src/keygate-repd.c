@@ -49,6 +49,13 @@
 #define GOSSIP_MS 250              /* a replica's state to the master */
 #define UPKEEP_MS 1000             /* failchk, lock expiry, a replaced counter file */
 #define CHECKPOINT_S 60
+/*
+ * And sooner after a burst of writes (an import): a log file (10 MB) is
+ * removed only once a checkpoint is past it, so that without this the
+ * logs of a minute of imports (gigabytes) stayed on disk, and a replica
+ * down meanwhile could still read them instead of needing a full copy.
+ */
+#define CHECKPOINT_LOG_KB (8 * 1024)
 #define HISTORY_UPKEEP_S 60
 #define NO_MASTER_WAIT_MS 5000     /* a write waits this long for an election */
 /*
@@ -1021,6 +1028,8 @@ upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
 	if (now - *checkpointed > CHECKPOINT_S * 1000 * NS_PER_MS) {
 		store_checkpoint(d->kg.store);
 		*checkpointed = now;
+	} else {
+		store_checkpoint_after(d->kg.store, CHECKPOINT_LOG_KB);
 	}
 	if (now - *history_kept > HISTORY_UPKEEP_S * 1000 * NS_PER_MS && d->kg.counters != NULL) {
 		ledger_upkeep(d->kg.store, d->kg.counters, kg_now());

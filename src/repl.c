@@ -24,7 +24,8 @@
  *   of sleeping 5 s inside the library;
  * - connection and election retries of 1 s (30 s and 10 s by default);
  * - a channel to the master opened within CHANNEL_OPEN_MS or not at all
- *   (open_channel): the library connects it blocking, with no timeout.
+ *   (open_channel): the library connects it blocking, with no timeout;
+ * - no checkpoint delay (30 s by default, slept by the master's checkpoint).
  */
 #include "config.h"
 
@@ -52,6 +53,14 @@
  * that has not answered in a second is not reachable now.
  */
 #define CHANNEL_OPEN_MS 1000
+/*
+ * A master's checkpoint sleeps this long inside txn_checkpoint before it
+ * logs the checkpoint, to let replicas flush their caches (30 s by
+ * default): on keygate-repd's main loop, which then neither published this
+ * site's state, nor followed changes, nor ran failchk for 30 s of every
+ * minute (measured).  keygate's caches are small: no pause.
+ */
+#define CHECKPOINT_DELAY_US 0
 
 struct repl {
 	struct repl_ops ops;
@@ -170,6 +179,7 @@ static const struct {
 	{DB_REP_CONNECTION_RETRY, CONNECTION_RETRY_US, "connection retry"},
 	{DB_REP_ELECTION_TIMEOUT, ELECTION_TIMEOUT_US, "election timeout"},
 	{DB_REP_ELECTION_RETRY, ELECTION_RETRY_US, "election retry"},
+	{DB_REP_CHECKPOINT_DELAY, CHECKPOINT_DELAY_US, "checkpoint delay"},
 };
 
 static const struct {
@@ -629,6 +639,7 @@ repl_settings(struct store *s, struct repl_settings *out)
 	out->heartbeat_send_ms = timeout_ms(env, DB_REP_HEARTBEAT_SEND);
 	out->heartbeat_monitor_ms = timeout_ms(env, DB_REP_HEARTBEAT_MONITOR);
 	out->election_timeout_ms = timeout_ms(env, DB_REP_ELECTION_TIMEOUT);
+	out->checkpoint_delay_ms = timeout_ms(env, DB_REP_CHECKPOINT_DELAY);
 	return 0;
 }
 

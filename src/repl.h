@@ -116,6 +116,7 @@ struct repl_settings {
 	unsigned ack_timeout_ms;
 	unsigned heartbeat_send_ms, heartbeat_monitor_ms;
 	unsigned election_timeout_ms;
+	unsigned checkpoint_delay_ms;
 };
 
 struct repl_info {

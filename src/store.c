@@ -1193,8 +1193,8 @@ store_maintain(struct store *s)
 	return ST_OK;
 }
 
-int
-store_checkpoint(struct store *s)
+static int
+checkpoint(struct store *s, unsigned kbytes)
 {
 	int ret;
 
@@ -1203,8 +1203,21 @@ store_checkpoint(struct store *s)
 	/* a checkpoint logs: in a replicated store keygate-repd makes them */
 	if (!store_writable(s))
 		return ST_OK;
-	ret = s->env->txn_checkpoint(s->env, 0, 0, 0);
+	ret = s->env->txn_checkpoint(s->env, kbytes, 0, 0);
 	return store_classify(s, ret, "checkpoint");
+}
+
+int
+store_checkpoint(struct store *s)
+{
+	return checkpoint(s, 0);
+}
+
+int
+store_checkpoint_after(struct store *s, unsigned kbytes)
+{
+	/* 0 would checkpoint whatever was written: the caller means "some" */
+	return checkpoint(s, kbytes > 0 ? kbytes : 1);
 }
 
 int
