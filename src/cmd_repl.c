@@ -99,6 +99,7 @@ print_json(const struct replsite_status *st)
 	json_kv_int(&j, "heartbeat_send_ms", st->settings.heartbeat_send_ms);
 	json_kv_int(&j, "heartbeat_monitor_ms", st->settings.heartbeat_monitor_ms);
 	json_kv_int(&j, "election_timeout_ms", st->settings.election_timeout_ms);
+	json_kv_int(&j, "checkpoint_delay_ms", st->settings.checkpoint_delay_ms);
 	json_obj_end(&j);
 	json_key(&j, "sites");
 	json_arr_begin(&j);

@@ -340,8 +340,10 @@ counters_repl_unavailable(struct counters *c, int64_t now_s)
 {
 	struct counters_repl *r = counters_repl(c);
 
-	return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == COUNTERS_REPL_BEHIND &&
-	    now_s - __atomic_load_n(&r->at, __ATOMIC_RELAXED) < COUNTERS_REPL_FRESH_S;
+	uint32_t state = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+
+	return state == COUNTERS_REPL_STOPPED || (state == COUNTERS_REPL_BEHIND &&
+	    now_s - __atomic_load_n(&r->at, __ATOMIC_RELAXED) < COUNTERS_REPL_FRESH_S);
 }
 
 uint32_t

@@ -107,21 +107,27 @@ struct counters_flush_state *counters_flush_state(struct counters *c);
  * 503 rather than decide from half-applied or stale state.  A word that
  * keygate-repd stopped refreshing (it died) counts for nothing after
  * COUNTERS_REPL_FRESH_S: the host then decides as a partitioned one does.
+ * Except STOPPED, which keygate-repd leaves when it stops because the
+ * copy cannot be trusted (damaged, or its environment died): that holds
+ * until a keygate-repd runs again and says otherwise.
  */
 struct counters_repl {
 	uint32_t state;   /* COUNTERS_REPL_* */
 	uint32_t role;    /* COUNTERS_ROLE_* */
 	uint64_t lag_ns;  /* how far this copy is behind the master */
 	int64_t at;       /* when keygate-repd last wrote it (s) */
+	uint32_t failed_starts; /* keygate-repds in a row whose environment died before they caught up */
+	uint32_t spare;
 };
 #define COUNTERS_REPL_NONE 0   /* nothing said (standalone, or no keygate-repd yet) */
 #define COUNTERS_REPL_READY 1
 #define COUNTERS_REPL_BEHIND 2
+#define COUNTERS_REPL_STOPPED 3
 #define COUNTERS_ROLE_MASTER 1
 #define COUNTERS_ROLE_REPLICA 2
 #define COUNTERS_REPL_FRESH_S 10
 struct counters_repl *counters_repl(struct counters *c);
-/* Whether decisions must answer 503 now: behind, and said lately. */
+/* Whether decisions must answer 503 now: behind and said lately, or stopped. */
 int counters_repl_unavailable(struct counters *c, int64_t now_s);
 
 uint64_t counters_key_tag(const unsigned char digest[DIGEST_LEN]);

@@ -19,10 +19,12 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,13 @@
 #define GOSSIP_MS 250              /* a replica's state to the master */
 #define UPKEEP_MS 1000             /* failchk, lock expiry, a replaced counter file */
 #define CHECKPOINT_S 60
+/*
+ * And sooner after a burst of writes (an import): a log file (10 MB) is
+ * removed only once a checkpoint is past it, so that without this the
+ * logs of a minute of imports (gigabytes) stayed on disk, and a replica
+ * down meanwhile could still read them instead of needing a full copy.
+ */
+#define CHECKPOINT_LOG_KB (8 * 1024)
 #define HISTORY_UPKEEP_S 60
 #define NO_MASTER_WAIT_MS 5000     /* a write waits this long for an election */
 /*
@@ -84,6 +93,13 @@
 #define LINK_THREADS_MAX 64
 #define BEHIND_AFTER_MS 1000       /* catching up for longer than this: 503 */
 #define BEHIND_LAG_NS (30ull * 1000000000ull) /* this far behind: 503 */
+#define START_MASTER_WAIT_MS 5000  /* no master this long after an open: decide from the copy */
+#define START_FAILURES_MAX 3       /* environments dead in a row before catching up: damaged */
+#define OPEN_FAIL_MS 30000         /* the store failing to open this long: stop */
+#define STUCK_CLOSE_MS 5000        /* closing the environment takes milliseconds */
+#define STUCK_LIFE_MS (REQUEST_VALID_MS + REQUEST_MARGIN_MS + 5000) /* forwarded writes end */
+#define STUCK_SERVE_MS 30000       /* one turn of the main loop, the copy not caught up */
+#define WATCHDOG_MS 250
 #define PEER_STALE_MS 3000         /* a site not heard of: its state unknown */
 #define LAG_SAMPLES 64
 
@@ -116,8 +132,23 @@ struct repd {
 	pthread_mutex_t mirror_mu;
 	struct mirror *mirror;
 	int reset;             /* atomic: an event asks for the index to be rebuilt */
+	int reopen;            /* atomic: a full copy replaced the files under our handles */
+	/* the main thread, watched (watchdog_thread): since when, and for how long at most */
+	uint64_t watch_since;  /* atomic, kg_mono_ns(); 0: not watched */
+	uint64_t watch_limit_ms; /* atomic; 0: no limit */
 	int orgkeys_checked;   /* as master */
 	uint64_t catching_up_since; /* kg_mono_ns(), 0: caught up */
+	/*
+	 * Since the store was last (re)opened (bring_up): when, the master's
+	 * last committed record in the first answer it gave after that (if
+	 * have_start), and whether this copy has caught up with it (publish).
+	 */
+	uint64_t opened_at;
+	uint64_t start_lsn;
+	int have_start;
+	int synced;            /* atomic (the watchdog reads it) */
+	int resample;          /* atomic: a new master; start_lsn is asked again */
+	int dying;             /* atomic: die_dead is under way */
 
 	/* the group as the master tells it (or, on the master, as the others tell it) */
 	pthread_mutex_t gmu;
@@ -143,8 +174,10 @@ struct repd {
 
 static struct repd D;
 
+static void publish_starting(struct repd *d);
+static void die_dead(struct repd *d) __attribute__((noreturn));
 static void sleep_ms(unsigned ms);
-static void exit_dead(const char *why) __attribute__((noreturn));
+static void exit_dead(struct repd *d, const char *why) __attribute__((noreturn));
 
 static void
 on_signal(int sig)
@@ -181,6 +214,8 @@ on_event(void *ctx, enum repl_event e, int eid)
 		break;
 	case REPL_EV_NEWMASTER:
 		__atomic_store_n(&d->master, eid, __ATOMIC_RELEASE);
+		/* a copy not yet caught up catches up with this one (a rollback may come first) */
+		__atomic_store_n(&d->resample, 1, __ATOMIC_RELEASE);
 		log_info("the group has a new master (site %d)", eid);
 		break;
 	case REPL_EV_STARTUPDONE:
@@ -188,7 +223,8 @@ on_event(void *ctx, enum repl_event e, int eid)
 		break;
 	case REPL_EV_INIT_DONE:
 		log_info("this replica received a full copy of the store from the group");
-		__atomic_store_n(&d->reset, 1, __ATOMIC_RELEASE);
+		/* handles opened before it may still read the old files: see bring_up */
+		__atomic_store_n(&d->reopen, 1, __ATOMIC_RELEASE);
 		break;
 	case REPL_EV_DUPMASTER:
 		log_warnx("two masters met: this one stepped down (its writes no quorum confirmed "
@@ -213,7 +249,7 @@ on_event(void *ctx, enum repl_event e, int eid)
 		 * At once, from this thread: the main loop may itself be
 		 * blocked inside the dead environment (exit_dead).
 		 */
-		exit_dead("Berkeley DB panicked");
+		exit_dead(d, "Berkeley DB panicked");
 	case REPL_EV_REMOVED:
 		log_warnx("this site was removed from the group");
 		break;
@@ -258,7 +294,10 @@ peer_of(struct repd *d, const struct repl_addr *a)
 	return &d->peers[d->npeers++];
 }
 
-/* How long this replica has been behind the master's log, from the master's samples. */
+/*
+ * How long this replica has been behind the master's committed log, from
+ * the master's samples: since the master had a commit this log lacks.
+ */
 static uint64_t
 lag_of(struct repd *d, uint64_t lsn, uint64_t now)
 {
@@ -266,7 +305,7 @@ lag_of(struct repd *d, uint64_t lsn, uint64_t now)
 
 	for (i = 0; i < d->nsamples; i++) {
 		k = (d->head + LAG_SAMPLES - d->nsamples + i) % LAG_SAMPLES;
-		if (d->samples[k].lsn > lsn)
+		if (d->samples[k].lsn >= lsn)
 			return now - d->samples[k].at;
 	}
 	return 0;
@@ -322,21 +361,200 @@ master_of(struct repd *d, const struct repl_info *ri)
 /* ---- publishing this copy's state ---- */
 
 /*
- * A copy being initialised, or catching up for more than a moment, or
- * that knows itself far behind, must not decide: the authorizers answer
- * 503 until it is ready.  A replica that has no master (a partition, an
- * election) decides from what it has.
+ * Until the store is open (keygate-repd starting, or reopening it after a
+ * rollback, a full copy or a recovery), the copy is whatever a previous
+ * run left: hours old maybe, or half of a full copy that the library is
+ * about to redo, and the key index derived from it likewise.  The
+ * authorizers must not decide from it: keygate-repd says BEHIND in the
+ * counter file before it opens anything, and again at every retry (a word
+ * counts for COUNTERS_REPL_FRESH_S).  Only keygate-repd applies the
+ * group's changes, so a copy is half-applied only while it runs; an
+ * authorizer started while no keygate-repd runs decides from the copy it
+ * has, as on a host cut off from the group.
+ */
+static void
+publish_starting(struct repd *d)
+{
+	struct counters_repl *cr;
+	struct counters *c;
+	char err[600];
+
+	/* none yet: the first process to attach makes it, and the next retry says it */
+	if ((c = counters_open(d->dir, err, sizeof err)) == NULL)
+		return;
+	cr = counters_repl(c);
+	__atomic_store_n(&cr->lag_ns, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&cr->at, kg_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&cr->state, COUNTERS_REPL_BEHIND, __ATOMIC_RELEASE);
+	counters_close(c);
+}
+
+/*
+ * keygate-repd stops with a copy that cannot be trusted: a damaged store,
+ * or an environment that died (its service starts keygate-repd again,
+ * which recovers it).  The authorizers answer 503 until a keygate-repd
+ * says otherwise, however long that takes: BEHIND would lapse after
+ * COUNTERS_REPL_FRESH_S and let them decide from that copy.  A start
+ * whose environment died before it caught up is counted: see
+ * check_failed_starts.
+ */
+static void
+publish_stopped(struct repd *d, int failed_start)
+{
+	struct counters_repl *cr;
+	struct counters *c;
+	char err[600];
+
+	if ((c = counters_open(d->dir, err, sizeof err)) == NULL)
+		return;
+	cr = counters_repl(c);
+	if (failed_start)
+		__atomic_add_fetch(&cr->failed_starts, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&cr->at, kg_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&cr->state, COUNTERS_REPL_STOPPED, __ATOMIC_RELEASE);
+	counters_close(c);
+}
+
+/*
+ * Exits with EXIT_DEAD_ENV from whichever thread found the environment
+ * dead or held (the panic event, the main loop, the watchdog): once, so
+ * that a start is counted once when two of them find it together.
+ */
+static void
+die_dead(struct repd *d)
+{
+	if (__atomic_exchange_n(&d->dying, 1, __ATOMIC_ACQ_REL))
+		for (;;)
+			pause(); /* the first one exits */
+	publish_stopped(d, !__atomic_load_n(&d->synced, __ATOMIC_ACQUIRE));
+	_exit(EXIT_DEAD_ENV);
+}
+
+/* Stops for good on a store that cannot be trusted: one line that says what to do. */
+static void refuse(struct repd *d, const char *fmt, ...) KG_PRINTF(2, 3) __attribute__((noreturn));
+
+static void
+refuse(struct repd *d, const char *fmt, ...)
+{
+	char why[800], peer[REPL_HOST_MAX + 16] = "HOST:PORT";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	if (d->conf.nrepl_peers > 0)
+		replsite_addr_str(&d->conf.repl_peers[0], peer, sizeof peer);
+	publish_stopped(d, 0);
+	fatalx("%s: this site's authorizers answer 503; move the directory away and run "
+	    "keygate repl join %s to copy the group's store", why, peer);
+}
+
+/*
+ * The main thread can be held inside the library: measured on a table cut
+ * short, a replication thread looped for ever in the buffer pool, and
+ * closing the environment waited for it (20 s and more, until the test
+ * ended), while the BEHIND word lapsed and the authorizers decided from
+ * the damaged copy.  While the main thread is watched (a turn of the main
+ * loop before the copy has caught up, a reopen, an open), the watchdog
+ * keeps BEHIND said; past the limit, the environment is as good as dead:
+ * keygate-repd exits as on a panic (exit_dead), and a keygate-repd that
+ * dies before it caught up counts towards START_FAILURES_MAX.  A copy
+ * that has caught up is not watched: a main loop that stalls then leaves
+ * the host deciding as a partitioned one (COUNTERS_REPL_FRESH_S).
+ */
+static void
+watch(struct repd *d, uint64_t limit_ms)
+{
+	__atomic_store_n(&d->watch_limit_ms, limit_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->watch_since, kg_mono_ns(), __ATOMIC_RELEASE);
+}
+
+static void
+unwatch(struct repd *d)
+{
+	__atomic_store_n(&d->watch_since, 0, __ATOMIC_RELEASE);
+}
+
+static void *
+watchdog_thread(void *arg)
+{
+	struct repd *d = arg;
+	uint64_t since, limit_ms, stuck_ms;
+
+	for (;;) {
+		sleep_ms(WATCHDOG_MS);
+		since = __atomic_load_n(&d->watch_since, __ATOMIC_ACQUIRE);
+		limit_ms = __atomic_load_n(&d->watch_limit_ms, __ATOMIC_RELAXED);
+		if (since == 0 || d->stop)
+			continue;
+		stuck_ms = (kg_mono_ns() - since) / NS_PER_MS;
+		if (limit_ms != 0 && stuck_ms > limit_ms) {
+			log_warnx("keygate-repd has been held inside Berkeley DB for %llu ms; it exits "
+			    "so that its service starts it again and it recovers the store",
+			    (unsigned long long)stuck_ms);
+			die_dead(d);
+		}
+		if (stuck_ms > 1000)
+			publish_starting(d);
+	}
+	return NULL;
+}
+
+/*
+ * Whether this copy has caught up since the store was (re)opened, under
+ * gmu: it holds and has mirrored into the key index (which the authorizers
+ * read first) everything up to the master's last committed record in the
+ * master's first answer after the open (not its end of log: a master's
+ * log can end with records that go out only with its next commit, and an
+ * idle master left a replica short of them for good, measured).  Nothing else can tell: the library's
+ * st_startup_complete is a statistic that the regions keep across a
+ * restart, and the lag is measured from the master's answers.  The master
+ * is caught up by definition; a replica that finds no master for
+ * START_MASTER_WAIT_MS decides from what it has, as a partitioned one does.
+ */
+static int
+caught_up(struct repd *d, const struct repl_info *ri, uint64_t followed, uint64_t now)
+{
+	int synced = __atomic_load_n(&d->synced, __ATOMIC_RELAXED);
+
+	if (synced)
+		return 1;
+	if (ri->role == REPL_ROLE_MASTER) {
+		synced = 1;
+	} else if (d->have_start && ri->lsn > d->start_lsn && followed > d->start_lsn) {
+		log_info("this copy has caught up with the master (%.1f s after it was opened)",
+		    (double)(now - d->opened_at) / 1e9);
+		synced = 1;
+	} else if (master_of(d, ri) < 0 &&
+	    now - d->opened_at > START_MASTER_WAIT_MS * NS_PER_MS) {
+		log_warnx("no master of the group in %d s: this copy decides from what it has, "
+		    "as one cut off from the group does", START_MASTER_WAIT_MS / 1000);
+		synced = 1;
+	}
+	/* read by the watchdog and the panic's exit (atomic) */
+	__atomic_store_n(&d->synced, synced, __ATOMIC_RELEASE);
+	return synced;
+}
+
+/*
+ * A copy not caught up since it was opened, being initialised, catching
+ * up for more than a moment, or that knows itself far behind, must not
+ * decide: the authorizers answer 503 until it is ready.  A replica that
+ * has no master (a partition, an election) decides from what it has.
  */
 static void
 publish(struct repd *d)
 {
 	struct counters_repl *cr;
 	struct repl_info ri;
-	uint64_t now = kg_mono_ns();
-	int behind;
+	uint64_t now = kg_mono_ns(), followed;
+	int behind, applying;
 
 	if (repl_info(d->kg.store, &ri) != 0)
 		return;
+	pthread_mutex_lock(&d->mirror_mu);
+	followed = mirror_followed(d->mirror);
+	pthread_mutex_unlock(&d->mirror_mu);
 	pthread_mutex_lock(&d->gmu);
 	d->lag_ns = ri.role == REPL_ROLE_CLIENT ? lag_of(d, ri.lsn, now) : 0;
 	if (ri.role == REPL_ROLE_CLIENT && master_of(d, &ri) >= 0 && !ri.startup_done) {
@@ -345,10 +563,13 @@ publish(struct repd *d)
 	} else {
 		d->catching_up_since = 0;
 	}
-	behind = d->lag_ns > BEHIND_LAG_NS || (d->catching_up_since != 0 &&
+	applying = ri.role == REPL_ROLE_MASTER || master_of(d, &ri) >= 0;
+	behind = !caught_up(d, &ri, followed, now) || ri.initialising ||
+	    d->lag_ns > BEHIND_LAG_NS || (d->catching_up_since != 0 &&
 	    now - d->catching_up_since > BEHIND_AFTER_MS * NS_PER_MS);
 	if ((d->state == SITE_BEHIND) != behind)
-		log_debug("state: initialising %d, lag %llu ns, catching up since %llu, startup %d, master %d",
+		log_debug("state: synced %d, initialising %d, lag %llu ns, catching up since %llu, "
+		    "startup %d, master %d", __atomic_load_n(&d->synced, __ATOMIC_RELAXED),
 		    ri.initialising, (unsigned long long)d->lag_ns,
 		    (unsigned long long)d->catching_up_since, ri.startup_done, master_of(d, &ri));
 	if ((d->state == SITE_BEHIND) != behind)
@@ -365,6 +586,9 @@ publish(struct repd *d)
 	__atomic_store_n(&cr->at, kg_now(), __ATOMIC_RELAXED);
 	__atomic_store_n(&cr->state, behind ? COUNTERS_REPL_BEHIND : COUNTERS_REPL_READY,
 	    __ATOMIC_RELEASE);
+	/* a master's changes applied: the environment does not die of them */
+	if (!behind && applying && __atomic_load_n(&cr->failed_starts, __ATOMIC_RELAXED) != 0)
+		__atomic_store_n(&cr->failed_starts, 0, __ATOMIC_RELAXED);
 }
 
 /* ---- requests ---- */
@@ -597,7 +821,7 @@ gossip_in(struct repd *d, struct replmsg_r *r, void **ans, size_t *alen)
 	}
 	rmw_init(&w);
 	rmw_answer(&w, RS_OK, "");
-	rmw_u64(&w, ri.lsn);
+	rmw_u64(&w, ri.perm_lsn);
 	pthread_mutex_lock(&d->gmu);
 	if ((p = peer_of(d, &in.addr)) != NULL) {
 		p->info = in;
@@ -652,6 +876,12 @@ gossip_out(struct repd *d)
 	if (rmr_answer(&r, &msg) == RS_OK &&
 	    replsite_get_gossip(&r, &master_lsn, sites, &n) == 0) {
 		pthread_mutex_lock(&d->gmu);
+		if (__atomic_exchange_n(&d->resample, 0, __ATOMIC_ACQ_REL))
+			d->have_start = 0;
+		if (!d->have_start) {
+			d->start_lsn = master_lsn;
+			d->have_start = 1;
+		}
 		d->samples[d->head].lsn = master_lsn;
 		d->samples[d->head].at = now;
 		d->head = (d->head + 1) % LAG_SAMPLES;
@@ -896,7 +1126,9 @@ take_down(struct repd *d)
 		_exit(d->stop ? 0 : EXIT_DEAD_ENV);
 	}
 	pthread_rwlock_wrlock(&d->lock);
+	watch(d, STUCK_CLOSE_MS);
 	kg_close(&d->kg);
+	unwatch(d);
 	pthread_rwlock_unlock(&d->lock);
 	pthread_rwlock_unlock(&d->life);
 }
@@ -911,29 +1143,67 @@ bring_up(struct repd *d)
 {
 	static const struct repl_ops ops = {&D, on_request, on_event};
 	struct store *s = NULL;
+	struct repl_info ri;
 	char err[600], last[600] = "";
-	uint64_t since = kg_mono_ns();
-	int rc, started = 0;
+	uint64_t since = kg_mono_ns(), failing_since = 0;
+	int rc, started = 0, hard, fresh;
+	time_t opened = 0;
+	char path[PATHNAME_BUF];
+	struct stat st;
 
+	log_info("opening the store: this site's authorizers answer 503 until it has caught up "
+	    "with the group");
+	watch(d, 0); /* an open or a recovery takes its time: no limit */
 	while (!d->stop) {
-		if (s == NULL && (s = store_open(d->dir, STORE_REPL_OWNER, err, sizeof err)) == NULL)
-			goto retry;
+		publish_starting(d);
+		hard = 1;
+		if (s == NULL) {
+			snprintf(path, sizeof path, "%s/__db.001", d->dir);
+			fresh = lstat(path, &st) != 0;
+			if ((s = store_open(d->dir, STORE_REPL_OWNER, err, sizeof err)) == NULL)
+				goto retry;
+			/*
+			 * Regions made anew, or a recovery: the replication
+			 * timestamp was set.  Not on the group's first start:
+			 * that site is the master, which no copy comes to.
+			 */
+			opened = !d->setup.create_group && (fresh || store_recoveries(s) > 0) ?
+			    time(NULL) : 0;
+		}
+		/*
+		 * Berkeley DB tells a handle that a full copy replaced its
+		 * files by a timestamp that the copy sets, in whole seconds,
+		 * and that differs from the one the handle was opened under:
+		 * the one a recovery, or the making of the regions, set.  A
+		 * copy starting in the same second as such an open left every
+		 * handle reading the old, removed files, and the key index was
+		 * rebuilt from them (measured: 20 s of wrong answers after a
+		 * full copy, in one run of tests/repl/behind.sh in three).
+		 * Replication, hence any copy, starts in a later second.
+		 */
+		while (!started && time(NULL) <= opened && !d->stop)
+			sleep_ms(50);
 		if (!started && (rc = repl_start(s, &d->setup, &ops, err, sizeof err)) != 0) {
 			if (rc < 0) {
 				store_close(s);
 				s = NULL;
 			}
+			hard = rc < 0;
 			goto retry;
 		}
+		hard = 0;
 		started = 1;
 		if (repl_role(s) == REPL_ROLE_NONE) {
 			snprintf(err, sizeof err, "waiting for the replication manager to start");
 			goto retry;
 		}
-		if (store_open_tables(s, err, sizeof err) != ST_OK) {
+		__atomic_store_n(&d->reopen, 0, __ATOMIC_RELEASE);
+		if ((rc = store_open_tables(s, err, sizeof err)) != ST_OK) {
 			if (strstr(err, "No such file") != NULL)
-				snprintf(err, sizeof err, "waiting for the first copy of the store "
+				snprintf(err, sizeof err, "receiving a full copy of the store "
 				    "from the group");
+			/* a table that will not open, unless a full copy is being received */
+			hard = rc != ST_NOTFOUND && repl_info(s, &ri) == 0 && !ri.initialising;
 			goto retry;
 		}
 		if (kg_attach(&d->kg, s, err, sizeof err) != 0) {
@@ -944,12 +1214,31 @@ bring_up(struct repd *d)
 		pthread_mutex_lock(&d->mirror_mu);
 		mirror_reset(d->mirror);
 		pthread_mutex_unlock(&d->mirror_mu);
+		pthread_mutex_lock(&d->gmu);
+		d->opened_at = kg_mono_ns();
+		d->have_start = 0;
+		__atomic_store_n(&d->synced, 0, __ATOMIC_RELEASE);
+		d->state = SITE_BEHIND;
+		pthread_mutex_unlock(&d->gmu);
 		__atomic_store_n(&d->orgkeys_checked, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&d->master, MASTER_UNKNOWN, __ATOMIC_RELEASE);
 		__atomic_store_n(&d->up, 1, __ATOMIC_RELEASE);
 		log_info("serving this host's site of the group (%s)", d->dir);
 		return 0;
 retry:
+		/*
+		 * A store that cannot be opened, or whose replication cannot
+		 * start, for OPEN_FAIL_MS: damaged (logs removed in part, say)
+		 * or unusable, not a moment's contention.  Retried for ever
+		 * before, saying only "Invalid argument".
+		 */
+		if (!hard)
+			failing_since = 0;
+		else if (failing_since == 0)
+			failing_since = kg_mono_ns();
+		else if (kg_mono_ns() - failing_since > OPEN_FAIL_MS * NS_PER_MS)
+			refuse(d, "the store in %s cannot be used: %s (for %d s)", d->dir, err,
+			    OPEN_FAIL_MS / 1000);
 		if (strcmp(err, last) != 0 || kg_mono_ns() - since > 30000 * NS_PER_MS) {
 			log_warnx("%s", err);
 			snprintf(last, sizeof last, "%s", err);
@@ -1022,6 +1311,8 @@ upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
 	if (now - *checkpointed > CHECKPOINT_S * 1000 * NS_PER_MS) {
 		store_checkpoint(d->kg.store);
 		*checkpointed = now;
+	} else {
+		store_checkpoint_after(d->kg.store, CHECKPOINT_LOG_KB);
 	}
 	if (now - *history_kept > HISTORY_UPKEEP_S * 1000 * NS_PER_MS && d->kg.counters != NULL) {
 		ledger_upkeep(d->kg.store, d->kg.counters, kg_now());
@@ -1045,11 +1336,11 @@ upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
  */
 
 static void
-exit_dead(const char *why)
+exit_dead(struct repd *d, const char *why)
 {
 	log_warnx("the store's environment is dead (%s); keygate-repd exits so that its "
 	    "service starts it again and it recovers the store", why);
-	_exit(EXIT_DEAD_ENV);
+	die_dead(d);
 }
 
 static int
@@ -1069,8 +1360,16 @@ serve(struct repd *d)
 
 	while (!d->stop) {
 		t = now_ms();
+		if (__atomic_load_n(&d->synced, __ATOMIC_ACQUIRE))
+			unwatch(d);
+		else
+			watch(d, STUCK_SERVE_MS);
 		if (env_dead(d))
 			return;
+		if (__atomic_exchange_n(&d->reopen, 0, __ATOMIC_ACQ_REL)) {
+			log_info("reopening the store after the full copy");
+			return;
+		}
 		if (__atomic_exchange_n(&d->reset, 0, __ATOMIC_ACQ_REL)) {
 			pthread_mutex_lock(&d->mirror_mu);
 			mirror_reset(d->mirror);
@@ -1112,6 +1411,66 @@ usage(FILE *f)
 }
 
 /*
+ * A site's store that lost a table or all its logs (a disk, a hand) is
+ * not repaired by the group: the library copies the store to a site only
+ * when the site's log ends before the master's first, which this one's
+ * need not.  Measured before this check: keygate-repd waited for ever
+ * "for the first copy of the store" (a table gone), or retried for ever
+ * an open that failed with EINVAL (the logs gone: the tables name LSNs
+ * past the end of the log).  Unless a full copy was under way when the
+ * site stopped: the library marks it (__db.rep.init) and starts it again.
+ */
+static void
+check_damage(struct repd *d)
+{
+	char path[PATHNAME_BUF];
+	struct dirent *e;
+	struct stat st;
+	DIR *dir;
+	int t, logs = 0;
+
+	snprintf(path, sizeof path, "%s/__db.rep.init", d->dir);
+	if (lstat(path, &st) == 0)
+		return;
+	for (t = 0; t < TBL_COUNT; t++) {
+		snprintf(path, sizeof path, "%s/%s", d->dir, store_tbl_name((enum store_tbl)t));
+		if (lstat(path, &st) != 0 && errno == ENOENT)
+			refuse(d, "the store in %s is damaged: %s is missing", d->dir,
+			    store_tbl_name((enum store_tbl)t));
+	}
+	if ((dir = opendir(d->dir)) == NULL)
+		return; /* the open says why */
+	while ((e = readdir(dir)) != NULL)
+		logs += strncmp(e->d_name, "log.", 4) == 0;
+	closedir(dir);
+	if (logs == 0)
+		refuse(d, "the store in %s is damaged: its log files are missing", d->dir);
+}
+
+/*
+ * Environments that died before their keygate-repd caught up, in a row:
+ * the library panics applying the group's changes to a damaged table
+ * ("Log sequence error: page LSN 0 0" on a table cut short), and every
+ * new keygate-repd recovered the store and died again, five times a
+ * second, for ever (measured).
+ */
+static void
+check_failed_starts(struct repd *d)
+{
+	struct counters *c;
+	char err[600];
+	unsigned n;
+
+	if ((c = counters_open(d->dir, err, sizeof err)) == NULL)
+		return;
+	n = __atomic_load_n(&counters_repl(c)->failed_starts, __ATOMIC_RELAXED);
+	counters_close(c);
+	if (n >= START_FAILURES_MAX)
+		refuse(d, "the store in %s is damaged: its environment died %u times in a row "
+		    "(Berkeley DB panicked) before this site caught up with the group", d->dir, n);
+}
+
+/*
  * The store this keygate-repd is to serve: one made by keygate init that
  * was never replicated starts the group (a primordial start, unless a
  * peer already answers: then it would start a second group with the same
@@ -1125,8 +1484,10 @@ check_store(struct repd *d)
 	int peer;
 
 	snprintf(path, sizeof path, "%s/%s", d->dir, STORE_REPL_MARKER);
-	if (lstat(path, &st) == 0)
+	if (lstat(path, &st) == 0) {
+		check_damage(d);
 		return;
+	}
 	snprintf(path, sizeof path, "%s/meta.db", d->dir);
 	if (lstat(path, &st) != 0)
 		fatalx("no keygate store in %s: run keygate init on the group's first host, "
@@ -1203,6 +1564,9 @@ main(int argc, char **argv)
 	if (replsite_lock(d->dir, err, sizeof err) < 0)
 		fatalx("%s", err);
 	check_store(d);
+	check_failed_starts(d);
+	/* before anyone can ask this site anything: it has not caught up */
+	publish_starting(d);
 	if ((d->listen_fd = repllink_listen(d->dir, err, sizeof err)) < 0)
 		fatalx("%s", err);
 	if ((d->mirror = mirror_new()) == NULL)
@@ -1224,14 +1588,22 @@ main(int argc, char **argv)
 	if (pthread_create(&t, NULL, report_thread, d) != 0)
 		fatalx("cannot start a thread");
 	pthread_detach(t);
+	if (pthread_create(&t, NULL, watchdog_thread, d) != 0)
+		fatalx("cannot start a thread");
+	pthread_detach(t);
 
 	while (!d->stop) {
 		if (bring_up(d) != 0)
 			break;
 		serve(d);
 		if (env_dead(d) && !d->stop)
-			exit_dead(store_broken(d->kg.store) ? store_errmsg(d->kg.store) :
+			exit_dead(d, store_broken(d->kg.store) ? store_errmsg(d->kg.store) :
 			    "Berkeley DB panicked");
+		/* before take_down, which waits for forwarded writes (seconds, with no master) */
+		if (!d->stop) {
+			publish_starting(d);
+			watch(d, STUCK_LIFE_MS);
+		}
 		take_down(d);
 		if (!d->stop)
 			sleep_ms(200);

@@ -47,6 +47,12 @@ mirror_reset(struct mirror *m)
 	m->lsn = 0;
 }
 
+uint64_t
+mirror_followed(const struct mirror *m)
+{
+	return m->valid ? m->lsn : 0;
+}
+
 /* What the audit records of one pass touched. */
 struct changes {
 	char keys[MIRROR_BATCH * 2][KEYID_LEN + 1];

@@ -36,5 +36,11 @@ void mirror_reset(struct mirror *m);
  * store's result in *st: ST_RECOVER means the store must be reopened).
  */
 int mirror_pass(struct mirror *m, struct kg *kg, int *st, char *err, size_t errlen);
+/*
+ * The end of the log (repl_log_position) at the start of the last pass
+ * that left nothing behind: every change before it is in the index and
+ * the generation.  0 while the index is to be rebuilt.
+ */
+uint64_t mirror_followed(const struct mirror *m);
 
 #endif

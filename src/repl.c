@@ -21,10 +21,11 @@
  *   commit that misses its quorum is refused to the admin;
  * - DB_REP_CONF_NOWAIT: reads on a replica that synchronises with a new
  *   master fail at once (DB_REP_LOCKOUT, store.c waits a little) instead
- *   of sleeping 5 s inside the library;
+ *   of sleeping 5 s inside the library (not all: doc/DESIGN.md 15);
  * - connection and election retries of 1 s (30 s and 10 s by default);
  * - a channel to the master opened within CHANNEL_OPEN_MS or not at all
- *   (open_channel): the library connects it blocking, with no timeout.
+ *   (open_channel): the library connects it blocking, with no timeout;
+ * - no checkpoint delay (30 s by default, slept by the master's checkpoint).
  */
 #include "config.h"
 
@@ -53,6 +54,14 @@
  * that has not answered in a second is not reachable now.
  */
 #define CHANNEL_OPEN_MS 1000
+/*
+ * A master's checkpoint sleeps this long inside txn_checkpoint before it
+ * logs the checkpoint, to let replicas flush their caches (30 s by
+ * default): on keygate-repd's main loop, which then neither published this
+ * site's state, nor followed changes, nor ran failchk for 30 s of every
+ * minute (measured).  keygate's caches are small: no pause.
+ */
+#define CHECKPOINT_DELAY_US 0
 
 struct repl {
 	struct repl_ops ops;
@@ -171,6 +180,7 @@ static const struct {
 	{DB_REP_CONNECTION_RETRY, CONNECTION_RETRY_US, "connection retry"},
 	{DB_REP_ELECTION_TIMEOUT, ELECTION_TIMEOUT_US, "election timeout"},
 	{DB_REP_ELECTION_RETRY, ELECTION_RETRY_US, "election retry"},
+	{DB_REP_CHECKPOINT_DELAY, CHECKPOINT_DELAY_US, "checkpoint delay"},
 };
 
 static const struct {
@@ -272,9 +282,12 @@ repl_start(struct store *s, const struct repl_setup *c, const struct repl_ops *o
 		return -1;
 	}
 	if (ret != 0) {
-		snprintf(err, errlen, "%s", ret == DB_REP_UNAVAIL ?
-		    "no master of the group answered to add this site (retrying)" :
-		    db_strerror(ret));
+		if (ret == DB_REP_UNAVAIL)
+			snprintf(err, errlen, "no master of the group answered to add this site "
+			    "(retrying)");
+		else
+			snprintf(err, errlen, "replication cannot start on this store: %s",
+			    db_strerror(ret));
 		return ret == DB_REP_UNAVAIL ? 1 : -1;
 	}
 	return 0;
@@ -602,6 +615,7 @@ repl_settings(struct store *s, struct repl_settings *out)
 	out->heartbeat_send_ms = timeout_ms(env, DB_REP_HEARTBEAT_SEND);
 	out->heartbeat_monitor_ms = timeout_ms(env, DB_REP_HEARTBEAT_MONITOR);
 	out->election_timeout_ms = timeout_ms(env, DB_REP_ELECTION_TIMEOUT);
+	out->checkpoint_delay_ms = timeout_ms(env, DB_REP_CHECKPOINT_DELAY);
 	return 0;
 }
 
@@ -622,6 +636,7 @@ repl_info(struct store *s, struct repl_info *out)
 	out->self_eid = (int)st->st_env_id;
 	out->master_eid = st->st_master == DB_EID_INVALID ? -1 : (int)st->st_master;
 	out->startup_done = st->st_startup_complete != 0;
+	out->perm_lsn = (uint64_t)st->st_max_perm_lsn.file << 32 | st->st_max_perm_lsn.offset;
 	/* the page counters stay set after a copy: only a client still starting up copies */
 	out->initialising = out->role == REPL_ROLE_CLIENT && !out->startup_done &&
 	    (st->st_next_pg != 0 || st->st_waiting_pg != 0);

@@ -116,6 +116,7 @@ struct repl_settings {
 	unsigned ack_timeout_ms;
 	unsigned heartbeat_send_ms, heartbeat_monitor_ms;
 	unsigned election_timeout_ms;
+	unsigned checkpoint_delay_ms;
 };
 
 struct repl_info {
@@ -123,6 +124,13 @@ struct repl_info {
 	int self_eid;
 	int master_eid;          /* -1: none known */
 	int startup_done;        /* a client that has caught up */
+	/*
+	 * The last permanent (committed) record of the log, as the library
+	 * keeps it (st_max_perm_lsn): a master's log can end with records
+	 * sent only with the next commit, and a replica holds everything
+	 * there is to hold once its log ends past this.
+	 */
+	uint64_t perm_lsn;
 	int initialising;        /* a client receiving a full copy */
 	unsigned group_size;     /* sites of the group, this one included */
 	uint64_t lsn;            /* the end of this site's log: file << 32 | offset */

@@ -264,6 +264,7 @@ replsite_put_status(struct replmsg_w *w, const struct replsite_status *st)
 	rmw_u32(w, st->settings.heartbeat_send_ms);
 	rmw_u32(w, st->settings.heartbeat_monitor_ms);
 	rmw_u32(w, st->settings.election_timeout_ms);
+	rmw_u32(w, st->settings.checkpoint_delay_ms);
 	rmw_u32(w, (uint32_t)st->nsites);
 	for (i = 0; i < st->nsites; i++)
 		replsite_put_status_info(w, &st->sites[i]);
@@ -290,6 +291,7 @@ replsite_get_status(struct replmsg_r *r, struct replsite_status *st)
 	st->settings.heartbeat_send_ms = rmr_u32(r);
 	st->settings.heartbeat_monitor_ms = rmr_u32(r);
 	st->settings.election_timeout_ms = rmr_u32(r);
+	st->settings.checkpoint_delay_ms = rmr_u32(r);
 	n = rmr_u32(r);
 	/* without a master, its address is written empty */
 	if (n > REPL_SITES_MAX || st->master.port > 65535 || (!st->have_master &&

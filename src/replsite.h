@@ -73,8 +73,8 @@ void replsite_put_status_info(struct replmsg_w *w, const struct replsite_info *i
 void replsite_get_status_info(struct replmsg_r *r, struct replsite_info *i);
 int replsite_get_status(struct replmsg_r *r, struct replsite_status *st);
 /*
- * The master's answer to a replica's state (after its header): its log
- * position and the sites it knows, itself first (up to REPL_SITES_MAX
+ * The master's answer to a replica's state (after its header): the
+ * position of its last committed record and the sites it knows, itself first (up to REPL_SITES_MAX
  * others).  0, or -1 when any of it is malformed: nothing of it is used.
  */
 #define REPLSITE_GOSSIP_MAX (REPL_SITES_MAX + 1)

@@ -120,12 +120,65 @@ isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
+/*
+ * A replica that needs a full copy of the store (it was down while the
+ * master removed the logs it lacks, or its files are damaged) gets every
+ * database of the master's environment.  Berkeley DB 5.3 finds them by
+ * opening, as a database, every file of the environment's home directory
+ * (and of its data directories, but of the home always) that is not its
+ * own (log.*, __db.*, DB_CONFIG); the replica does the same with its own
+ * files before it removes its databases.  The store's other files, the
+ * derived ones (counter file, key index, metrics), the lock files and
+ * the marker, are no databases: each is skipped, and is never sent, after
+ * an error (a hundred for a large mapped file: its first page looks
+ * encrypted) that filled keygate-repd's log and replaced the store's last
+ * error message from a thread of the replication manager.  Only a home
+ * directory without them would spare the library the look, and moving
+ * them is a change of the store's layout, under which processes of an
+ * earlier keygate still running would follow a key index nobody updates.
+ * So these errors, about files that are not tables, are dropped here.
+ * A store is never encrypted: the encryption errors can only come from
+ * such a file.
+ */
+static int
+not_a_table_error(const char *msg)
+{
+	static const char *const suffixes[] = {
+		": unexpected file type or format", ": metadata page checksum error",
+	};
+	const char *end, *base;
+	size_t i, n = strlen(msg), k;
+	int t;
+
+	if (strstr(msg, "Encrypted checksum: no encryption key specified") != NULL ||
+	    strstr(msg, "Encrypted database: no encryption flag specified") != NULL)
+		return 1;
+	for (i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+		k = strlen(suffixes[i]);
+		if (n <= k || strcmp(msg + n - k, suffixes[i]) != 0)
+			continue;
+		end = msg + n - k;
+		for (base = end; base > msg && base[-1] != '/'; base--)
+			;
+		if (base == msg)
+			return 0; /* no path: not the listing of a directory */
+		for (t = 0; t < TBL_COUNT; t++)
+			if (strlen(tbl_files[t]) == (size_t)(end - base) &&
+			    memcmp(tbl_files[t], base, (size_t)(end - base)) == 0)
+				return 0; /* a table of the store: a real error */
+		return 1;
+	}
+	return 0;
+}
+
 static void
 errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
 	struct store *s = env->app_private;
 
 	(void)pfx;
+	if (not_a_table_error(msg))
+		return;
 	if (s != NULL)
 		snprintf(s->errmsg, sizeof s->errmsg, "%s", msg);
 	log_debug("db: %s", msg);
@@ -1193,8 +1246,8 @@ store_maintain(struct store *s)
 	return ST_OK;
 }
 
-int
-store_checkpoint(struct store *s)
+static int
+checkpoint(struct store *s, unsigned kbytes)
 {
 	int ret;
 
@@ -1203,8 +1256,21 @@ store_checkpoint(struct store *s)
 	/* a checkpoint logs: in a replicated store keygate-repd makes them */
 	if (!store_writable(s))
 		return ST_OK;
-	ret = s->env->txn_checkpoint(s->env, 0, 0, 0);
+	ret = s->env->txn_checkpoint(s->env, kbytes, 0, 0);
 	return store_classify(s, ret, "checkpoint");
+}
+
+int
+store_checkpoint(struct store *s)
+{
+	return checkpoint(s, 0);
+}
+
+int
+store_checkpoint_after(struct store *s, unsigned kbytes)
+{
+	/* 0 would checkpoint whatever was written: the caller means "some" */
+	return checkpoint(s, kbytes > 0 ? kbytes : 1);
 }
 
 int

@@ -158,6 +158,8 @@ int store_del_below(struct store *s, struct store_txn *txn, enum store_tbl t,
 int store_maintain(struct store *s);
 /* A checkpoint, so that logs can be removed and recovery stays short. */
 int store_checkpoint(struct store *s);
+/* A checkpoint only if at least kbytes of log were written since the last one. */
+int store_checkpoint_after(struct store *s, unsigned kbytes);
 
 /* Hot backup of databases and logs into dir, made usable by recovery. */
 int store_backup(struct store *s, const char *dir, char *err, size_t errlen);

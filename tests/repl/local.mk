@@ -4,7 +4,7 @@ tests_repl_repl_probe_SOURCES = tests/repl/repl-probe.c
 tests_repl_repl_probe_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/fcgi
 tests_repl_repl_probe_LDADD = tests/fcgi/libfcgiclient.a $(PTHREAD_LIBS)
 REPL_TESTS = tests/repl/group.sh tests/repl/propagation.sh tests/repl/failover.sh \
-	tests/repl/quota.sh tests/repl/api.sh tests/repl/partition.sh
+	tests/repl/quota.sh tests/repl/api.sh tests/repl/partition.sh tests/repl/behind.sh
 TESTS += $(REPL_TESTS)
 EXTRA_DIST += tests/repl/lib.sh $(REPL_TESTS)
 
@@ -20,3 +20,4 @@ tests/repl/failover.log: $(filter tests/repl/propagation.log,$(TEST_LOGS))
 tests/repl/quota.log: $(filter tests/repl/failover.log,$(TEST_LOGS))
 tests/repl/api.log: $(filter tests/repl/quota.log,$(TEST_LOGS))
 tests/repl/partition.log: $(filter tests/repl/api.log,$(TEST_LOGS))
+tests/repl/behind.log: $(filter tests/repl/partition.log,$(TEST_LOGS))

@@ -29,6 +29,18 @@
  *     answers with STATUS, and late the 200s that came after the site's
  *     first STATUS (a quota, once refused, stays refused).
  *
+ *   repl-probe watch [--seconds S] [--pause-us US] --site ADDR
+ *       --case STATUS NAME=VALUE... [--case ...]
+ *     One site, from before it answers at all: cycles through the cases
+ *     (resting US microseconds after each request) until S seconds have
+ *     passed (default 60) or SIGTERM, printing "MS CASE STATUS" whenever a
+ *     case's answer changes (CASE counts from 1, STATUS -1: no answer),
+ *     then "ok N unavailable N wrong N failed N first_unavailable_ms MS
+ *     last_unavailable_ms MS settled_ms MS", where settled is when the
+ *     last answer other than the expected one came (-1: never, for the
+ *     unavailable times: none).  Exit 0 when no answer was wrong, that is
+ *     neither the expected status nor 503.
+ *
  * ADDR is unix:PATH or HOST:PORT.  Times are CLOCK_MONOTONIC.
  */
 #include "config.h"
@@ -420,6 +432,79 @@ count(int argc, char **argv)
 	return every_site_until() ? 0 : 1;
 }
 
+static double
+ms_since_start(uint64_t t)
+{
+	return t == 0 ? -1.0 : (double)(t - t_start) / 1e6;
+}
+
+static int
+watch(int argc, char **argv)
+{
+	double seconds = 60;
+	int last[MAXCASES], i;
+	unsigned long n = 0, ok = 0, unavailable = 0, wrong = 0, failed = 0;
+	uint64_t first_503 = 0, last_503 = 0, unsettled = 0, end;
+	struct timespec pause = {0, 1000000};
+	struct site *s = &sites[0];
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+			seconds = atof(argv[++i]);
+		else if (strcmp(argv[i], "--pause-us") == 0 && i + 1 < argc)
+			pause_us = strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--site") == 0 && i + 1 < argc && nsites == 0)
+			sites[nsites++].addr = argv[++i];
+		else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc && ncases < MAXCASES) {
+			fcgic_params_init(&cases[ncases].params);
+			cases[ncases++].status = atoi(argv[++i]);
+		} else if (ncases > 0)
+			add_param(&cases[ncases - 1], argv[i]);
+		else
+			die("a param before --case: %s", argv[i]);
+	}
+	if (nsites != 1 || ncases == 0)
+		die("usage: watch --site ADDR --case STATUS NAME=VALUE...%s", "");
+	for (i = 0; i < ncases; i++)
+		last[i] = 0; /* no status is 0: the first answer is printed */
+	s->fd = -1;
+	t_start = mono();
+	end = t_start + (uint64_t)(seconds * 1e9);
+	while (!stop && mono() < end) {
+		const struct kase *k = &cases[n % (unsigned)ncases];
+		int c = (int)(n++ % (unsigned)ncases), st = ask(s, &k->params);
+		uint64_t now = mono();
+
+		if (st != last[c]) {
+			printf("%.1f %d %d\n", ms_since_start(now), c + 1, st);
+			fflush(stdout);
+			last[c] = st;
+		}
+		if (st != k->status)
+			unsettled = now;
+		if (st < 0) {
+			failed++;
+			nanosleep(&pause, NULL);
+		} else if (st == k->status) {
+			ok++;
+		} else if (st == 503) {
+			unavailable++;
+			if (first_503 == 0)
+				first_503 = now;
+			last_503 = now;
+		} else {
+			wrong++;
+		}
+		if (pause_us > 0)
+			usleep((useconds_t)pause_us);
+	}
+	printf("ok %lu unavailable %lu wrong %lu failed %lu first_unavailable_ms %.1f "
+	    "last_unavailable_ms %.1f settled_ms %.1f\n", ok, unavailable, wrong, failed,
+	    ms_since_start(first_503), ms_since_start(last_503), ms_since_start(unsettled));
+	fcgic_thread_cleanup();
+	return wrong != 0;
+}
+
 static void
 on_term(int sig)
 {
@@ -438,6 +523,8 @@ main(int argc, char **argv)
 		return load(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "count") == 0)
 		return count(argc - 2, argv + 2);
-	fprintf(stderr, "usage: repl-probe flip|load|count ... (see repl-probe.c)\n");
+	if (argc >= 2 && strcmp(argv[1], "watch") == 0)
+		return watch(argc - 2, argv + 2);
+	fprintf(stderr, "usage: repl-probe flip|load|count|watch ... (see repl-probe.c)\n");
 	return 2;
 }

@@ -1,7 +1,8 @@
 /*
  * test_counters.c - the shared counter file: slots claimed and found
  * across mappings and processes, a full table, exact limits under
- * concurrent processes, and last-use writes throttled to one per 30 s.
+ * concurrent processes, last-use writes throttled to one per 30 s, and
+ * when keygate-repd's word on a replica makes decisions answer 503.
  */
 #include "config.h"
 
@@ -461,9 +462,39 @@ test_truncated(void)
 	remove_dir(dir);
 }
 
+/* What keygate-repd says of a replica's copy, as every decision reads it. */
+static void
+test_repl_state(void)
+{
+	char dir[200];
+	struct counters *c;
+	struct counters_repl *r;
+
+	make_dir(dir);
+	if (counters_create(dir, 64, err, sizeof err) != 0 ||
+	    (c = counters_open(dir, err, sizeof err)) == NULL)
+		abort();
+	r = counters_repl(c);
+	ok(!counters_repl_unavailable(c, T0_S), "nothing said: decide (a standalone store)");
+	r->state = COUNTERS_REPL_READY;
+	r->at = T0_S;
+	ok(!counters_repl_unavailable(c, T0_S), "ready: decide");
+	r->state = COUNTERS_REPL_BEHIND;
+	ok(counters_repl_unavailable(c, T0_S + COUNTERS_REPL_FRESH_S - 1),
+	    "behind, said lately: 503");
+	ok(!counters_repl_unavailable(c, T0_S + COUNTERS_REPL_FRESH_S),
+	    "behind, said by a keygate-repd that stopped saying it: decide, as a partitioned host");
+	r->state = COUNTERS_REPL_STOPPED;
+	ok(counters_repl_unavailable(c, T0_S + 86400),
+	    "stopped (the copy is damaged or its environment died): 503 until keygate-repd runs again");
+	counters_close(c);
+	remove_dir(dir);
+}
+
 int
 main(void)
 {
+	test_repl_state();
 	test_file();
 	test_slots();
 	test_touch_and_periods();
