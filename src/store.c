@@ -910,12 +910,68 @@ lockout_wait(int *waited_ms)
 	return 1;
 }
 
+/*
+ * A read outside a transaction, in a replicated store.  DB->get (and
+ * DB->exists, which calls it) with no transaction meets a replication
+ * lockout (this site changing role, or synchronising with a new master)
+ * by sleeping 5 s inside Berkeley DB 5.3 before it fails (__db_rep_enter
+ * yields unless given a transaction), whatever DB_REP_CONF_NOWAIT says;
+ * opening a cursor passes the other gate (__op_rep_enter), which honours
+ * NOWAIT and fails at once with DB_REP_LOCKOUT, which store_get waits
+ * out in short steps.  DB->get opens a cursor inside: the work is the
+ * same.  Measured before: requests of 5-6 s through a failover.
+ */
+static int
+lone_get(DB *db, DBT *k, DBT *v)
+{
+	DBC *c;
+	int ret, t_ret;
+
+	if ((ret = db->cursor(db, NULL, &c, 0)) != 0)
+		return ret;
+	ret = c->get(c, k, v, DB_SET);
+	if ((t_ret = c->close(c)) != 0 && ret == 0)
+		ret = t_ret;
+	return ret;
+}
+
+static int
+db_get(struct store *s, struct store_txn *txn, enum store_tbl t, DBT *k, DBT *v, int rmw)
+{
+	if (txn == NULL && s->replicated)
+		return lone_get(s->db[t], k, v);
+	return s->db[t]->get(s->db[t], raw(txn), k, v, rmw && txn ? DB_RMW : 0);
+}
+
+/*
+ * One read, retried as a lone read must be.  The deadlock detector
+ * (DB_LOCK_MINWRITE) picks the locker with the fewest write locks: a lone
+ * read outside a transaction.  It holds nothing afterwards, so it is
+ * simply asked again; a replication lockout is waited out (lockout_wait).
+ */
+static int
+read_record(struct store *s, struct store_txn *txn, enum store_tbl t, DBT *k, DBT *v, int rmw)
+{
+	int ret = 0, attempt, waited_ms = 0;
+
+	for (attempt = 0; attempt < READ_RETRIES; attempt++) {
+		ret = db_get(s, txn, t, k, v, rmw);
+		if (ret == DB_REP_LOCKOUT && txn == NULL && lockout_wait(&waited_ms)) {
+			attempt--; /* a lockout is no deadlock: it spends no retry */
+			continue;
+		}
+		if (txn != NULL || (ret != DB_LOCK_DEADLOCK && ret != DB_LOCK_NOTGRANTED))
+			break;
+	}
+	return ret;
+}
+
 int
 store_get(struct store *s, struct store_txn *txn, enum store_tbl t,
     const void *key, size_t klen, void *buf, size_t cap, size_t *len, int rmw)
 {
 	DBT k, v;
-	int ret = 0, attempt, waited_ms = 0;
+	int ret;
 
 	if (s->broken)
 		return ST_RECOVER;
@@ -928,41 +984,29 @@ store_get(struct store *s, struct store_txn *txn, enum store_tbl t,
 	v.data = buf;
 	v.ulen = (u_int32_t)cap;
 	v.flags = DB_DBT_USERMEM;
-	/*
-	 * The deadlock detector (DB_LOCK_MINWRITE) picks the locker with
-	 * the fewest write locks: a lone read outside a transaction.  It
-	 * holds nothing afterwards, so it is simply asked again.
-	 */
-	for (attempt = 0; attempt < READ_RETRIES; attempt++) {
-		ret = s->db[t]->get(s->db[t], raw(txn), &k, &v, rmw && txn ? DB_RMW : 0);
-		if (ret == DB_REP_LOCKOUT && txn == NULL && lockout_wait(&waited_ms)) {
-			attempt--; /* a lockout is no deadlock: it spends no retry */
-			continue;
-		}
-		if (txn != NULL || (ret != DB_LOCK_DEADLOCK && ret != DB_LOCK_NOTGRANTED))
-			break;
-	}
+	ret = read_record(s, txn, t, &k, &v, rmw);
 	if (ret == 0 && len != NULL)
 		*len = v.size;
 	return store_classify(s, ret, tbl_files[t]);
 }
 
+/* Whether key is there: a read of none of its bytes (what DB->exists does). */
 int
 store_exists(struct store *s, struct store_txn *txn, enum store_tbl t,
     const void *key, size_t klen)
 {
-	DBT k;
-	int ret;
+	DBT k, v;
 
 	if (s->broken)
 		return ST_RECOVER;
 	if (!s->tables_open)
 		return ST_ERROR;
 	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
 	k.data = (void *)key;
 	k.size = (u_int32_t)klen;
-	ret = s->db[t]->exists(s->db[t], raw(txn), &k, 0);
-	return store_classify(s, ret, tbl_files[t]);
+	v.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
+	return store_classify(s, read_record(s, txn, t, &k, &v, 0), tbl_files[t]);
 }
 
 int
