@@ -32,9 +32,9 @@ CATCHUP_LIMIT_S=15
 # the command's start on a loaded machine (up to 9 s measured).  It used
 # to take 30 s, the command's own timeout, on a replica just cut off.
 REFUSE_LIMIT_MS=12000
-# A host whose reports have reached no quorum for 3 s (LEDGER_REPORT_STALE_NS)
+# A host whose reports have reached no quorum for 5 s (LEDGER_REPORT_STALE_NS)
 # refuses organizations with a quota; its reports go every 0.5 s.
-QUOTA_LIMIT_MS=4500
+QUOTA_LIMIT_MS=6500
 
 # ---- the network: kgp<pid>{a,b,c} for the sites, kgp<pid>sw for the bridge ----
 NET=kgp$$
