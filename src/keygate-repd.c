@@ -703,7 +703,8 @@ mirror_now(struct repd *d)
  * A write from a process of this host, on a replica: to the master, and
  * answered once this host holds the change and has mirrored it, so that
  * the next request here sees it.  No master (an election) is waited for
- * a little; a master that never answers leaves the outcome unknown.
+ * a little; a master that never answers, or whose connection is lost while
+ * it has the request, leaves the outcome unknown: a write is not sent twice.
  */
 static void
 forward(struct repd *d, int kind, const void *req, size_t len, void **ans, size_t *alen)
@@ -766,6 +767,12 @@ forward(struct repd *d, int kind, const void *req, size_t len, void **ans, size_
 			}
 		}
 		pthread_rwlock_unlock(&d->life);
+		/* a flush may go again: it holds absolute counts, a batch is written once */
+		if (rc == REPL_LOST && !flush) {
+			answer_only(RS_UNKNOWN, "the connection to the master was lost while it had "
+			    "the request", ans, alen);
+			return;
+		}
 		if (rc == REPL_TIMEOUT || rc == REPL_SEND_ERROR) {
 			answer_only(RS_UNKNOWN, "the master did not answer", ans, alen);
 			return;

@@ -91,6 +91,7 @@ enum repl_send {
 	REPL_SENT,        /* *reply holds the master's answer */
 	REPL_NO_MASTER,   /* no master known or reachable: nothing was sent */
 	REPL_TIMEOUT,     /* sent, no answer in time: the outcome is unknown */
+	REPL_LOST,        /* sent, and the connection was lost before the answer: unknown too */
 	REPL_SEND_ERROR
 };
 /* A request to the master's keygate-repd and its answer (malloc'd). */

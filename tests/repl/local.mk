@@ -4,9 +4,17 @@ tests_repl_repl_probe_SOURCES = tests/repl/repl-probe.c
 tests_repl_repl_probe_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/fcgi
 tests_repl_repl_probe_LDADD = tests/fcgi/libfcgiclient.a $(PTHREAD_LIBS)
 REPL_TESTS = tests/repl/group.sh tests/repl/propagation.sh tests/repl/failover.sh \
-	tests/repl/quota.sh tests/repl/api.sh tests/repl/partition.sh tests/repl/behind.sh
+	tests/repl/quota.sh tests/repl/api.sh tests/repl/partition.sh tests/repl/behind.sh \
+	tests/repl/lostanswer.sh
 TESTS += $(REPL_TESTS)
-EXTRA_DIST += tests/repl/lib.sh $(REPL_TESTS)
+EXTRA_DIST += tests/repl/lib.sh $(REPL_TESTS) tests/repl/lostanswer-shim.c
+# LD_PRELOAD into the master's keygate-repd (lostanswer.sh); built without
+# the project's flags, like tests/faults/watchdog-shim.so.
+check_DATA += tests/repl/lostanswer-shim.so
+tests/repl/lostanswer-shim.so: tests/repl/lostanswer-shim.c
+	$(AM_V_CC)$(MKDIR_P) tests/repl && \
+	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $(srcdir)/tests/repl/lostanswer-shim.c -ldl
+MOSTLYCLEANFILES += tests/repl/lostanswer-shim.so
 
 # These tests time elections, heartbeats and propagation, which a CPU
 # saturated by the load tests of other suites distorts (a master that
@@ -21,3 +29,4 @@ tests/repl/quota.log: $(filter tests/repl/failover.log,$(TEST_LOGS))
 tests/repl/api.log: $(filter tests/repl/quota.log,$(TEST_LOGS))
 tests/repl/partition.log: $(filter tests/repl/api.log,$(TEST_LOGS))
 tests/repl/behind.log: $(filter tests/repl/partition.log,$(TEST_LOGS))
+tests/repl/lostanswer.log: $(filter tests/repl/behind.log,$(TEST_LOGS))
