@@ -41,7 +41,7 @@ look_for_mark(int fd, const struct iovec *iov, int n, ssize_t got)
 	size_t left = got > 0 ? (size_t)got : 0;
 	int i;
 
-	if (mark == NULL || fd < 0 || fd >= MAX_FD || dropped_already())
+	if (mark == NULL || left == 0 || fd < 0 || fd >= MAX_FD || dropped_already())
 		return;
 	for (i = 0; i < n && left > 0; i++) {
 		size_t len = iov[i].iov_len < left ? iov[i].iov_len : left;
@@ -58,8 +58,10 @@ readv(int fd, const struct iovec *iov, int n)
 	ssize_t (*real)(int, const struct iovec *, int) =
 	    (ssize_t (*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "readv");
 	ssize_t got = real(fd, iov, n);
+	int saved = errno; /* EAGAIN on these non-blocking sockets, which access(2) would replace */
 
 	look_for_mark(fd, iov, n, got);
+	errno = saved;
 	return got;
 }
 
@@ -68,6 +70,8 @@ writev(int fd, const struct iovec *iov, int n)
 {
 	ssize_t (*real)(int, const struct iovec *, int) =
 	    (ssize_t (*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "writev");
+
+	int saved = errno;
 
 	if (fd >= 0 && fd < MAX_FD && __atomic_load_n(&marked[fd], __ATOMIC_ACQUIRE) &&
 	    n > 0 && iov[0].iov_len > 0 && *(const unsigned char *)iov[0].iov_base == APP_RESPONSE &&
@@ -81,5 +85,6 @@ writev(int fd, const struct iovec *iov, int n)
 		errno = ECONNRESET;
 		return -1;
 	}
+	errno = saved;
 	return real(fd, iov, n);
 }

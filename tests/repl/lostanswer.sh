@@ -23,6 +23,7 @@ check "an organization with no credits, made on the master" [ $? -eq 0 ]
 granted() { kgs "$1" --json org show "$MARK" | python3 -c 'import json,sys; print(json.load(sys.stdin)["credits"])'; }
 wait_for 5 eval '[ "$(granted b)" = 0 ]'
 
+check "site a is the master, b a replica" eval 'role_is a master && role_is b replica'
 out=$(kgs b org credit "$MARK" +100 2>&1); rc=$?
 echo "# keygate on site b said (exit $rc): $out"
 check "the master's answer was lost (the shim dropped it)" [ -f "$T/dropped" ]
