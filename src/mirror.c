@@ -70,7 +70,7 @@ add_key(struct changes *c, const char *id)
 {
 	if (id == NULL || id[0] == '\0')
 		return;
-	if (strlen(id) > KEYID_LEN) {
+	if (strlen(id) > KEYID_LEN || c->nkeys == sizeof c->keys / sizeof c->keys[0]) {
 		c->rebuild = 1;
 		return;
 	}
@@ -105,11 +105,33 @@ field_str(const struct audit_rec *a, const char *name)
 	return NULL;
 }
 
+/* The items of the list field name (an import's "keys"): 1, or 0 when there is none. */
+static int
+add_listed_keys(struct changes *c, const struct audit_rec *a, const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < a->nfields; i++) {
+		if (a->f[i].type != AUDIT_LIST || strcmp(a->f[i].name, name) != 0)
+			continue;
+		if (a->f[i].num < 0 || (size_t)a->f[i].num > a->nfields - i - 1)
+			return 0;
+		for (j = 1; j <= (size_t)a->f[i].num; j++)
+			if (a->f[i + j].type != AUDIT_STR)
+				return 0;
+		for (j = 1; j <= (size_t)a->f[i].num; j++)
+			add_key(c, a->f[i + j].str);
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * What a change touched, by its action: a key (and the successor of a
- * rotation) with its organization; an organization; nothing the index
- * holds (plans live in the workers' caches, which the generation drops;
- * pruning).  Anything else, or an import (no key names), is a rebuild.
+ * rotation) with its organization; the keys an import names; an
+ * organization; nothing the index holds (plans live in the workers'
+ * caches, which the generation drops; pruning).  Anything else, or an
+ * import too large to name its keys, is a rebuild.
  */
 static int
 audit_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
@@ -129,7 +151,12 @@ audit_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 		c->rebuild = 1;
 		return 0;
 	}
-	if (strncmp(a.action, "key.", 4) == 0 && strcmp(a.action, "key.import") != 0) {
+	if (strcmp(a.action, "key.import") == 0) {
+		if (add_listed_keys(c, &a, "keys"))
+			add_org(c, a.org);
+		else
+			c->rebuild = 1;
+	} else if (strncmp(a.action, "key.", 4) == 0) {
 		add_key(c, a.target);
 		add_key(c, field_str(&a, "successor"));
 		add_org(c, a.org);

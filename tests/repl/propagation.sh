@@ -63,6 +63,33 @@ for c in create suspend plan revoke all; do
 		python3 -c "import sys; sys.exit(0 if float('$max') < $LIMIT_MS else 1)"
 done
 
+# An import names its new keys in its audit record (up to 16): the
+# replicas mirror them into their key index; a larger one makes them
+# rebuild it (a new file, renamed into place: a new inode).
+index_inode() { stat -c %i "$T/$1/db/keyindex"; }
+import_keys() { # ORG N: N new keys imported on the master, their secrets in $T/imported
+	local i
+	for i in $(seq 1 "$2"); do echo "repl-import-$1-$i-$RANDOM$RANDOM"; done >"$T/imported"
+	kgs a key import --org "$1" <"$T/imported" >/dev/null 2>&1
+}
+every_imported_allowed() {
+	local s k
+	for s in b c; do while read -r k; do
+		[ "$(status "$s" "$k")" = 200 ] || return 1
+	done <"$T/imported"; done
+}
+kgs a org create imports --plan open >/dev/null 2>&1
+before_b=$(index_inode b); before_c=$(index_inode c)
+import_keys imports 16
+check "16 keys imported on the master are allowed on every replica (5 s)" wait_for 5 every_imported_allowed
+check "  which mirrored them without rebuilding their key index" \
+	eval '[ "$(index_inode b)" = "$before_b" ] && [ "$(index_inode c)" = "$before_c" ]'
+before_b=$(index_inode b); before_c=$(index_inode c)
+import_keys imports 17
+check "17 keys imported at once are allowed on every replica too (5 s)" wait_for 5 every_imported_allowed
+check "  which rebuilt their key index for them" \
+	eval '[ "$(index_inode b)" != "$before_b" ] && [ "$(index_inode c)" != "$before_c" ]'
+
 kill -TERM "$LOADER"; wait "$LOADER"; rc=$?
 sed 's/^/# load: /' "$T/load.out"
 expect_eq "no authorizer answered wrongly under load" 0 "$rc"
