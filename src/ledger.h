@@ -80,7 +80,7 @@ int ledger_flush(struct store *s, struct counters *c, const char *dir,
  * FLUSH_MARGIN_MS in keygate-repd.c: a commit waits up to 2 s for its
  * quorum, and a flush behind another's locks longer), and the next goes
  * 0.5 s later.  At 3 s, a replica under a saturating load answered 503 in
- * 3 runs of 7 (61,000-268,000 requests of 20 s), each after one such slow
+ * 3 runs of 11 (61,000-268,000 requests of 20 s), each after one such slow
  * answer; at 5 s, in none of 6.
  */
 #define LEDGER_REPORT_STALE_NS (5 * NS_PER_S)
