@@ -372,21 +372,34 @@ master_of(struct repd *d, const struct repl_info *ri)
  * authorizer started while no keygate-repd runs decides from the copy it
  * has, as on a host cut off from the group.
  */
+/*
+ * Says state in the counter file, now: BEHIND (no lag known) or STOPPED,
+ * counting a failed start if asked.  With no counter file yet, nothing:
+ * the first process to attach makes it, and the next call says it.
+ */
 static void
-publish_starting(struct repd *d)
+publish_state(struct repd *d, uint32_t state, int failed_start)
 {
 	struct counters_repl *cr;
 	struct counters *c;
 	char err[600];
 
-	/* none yet: the first process to attach makes it, and the next retry says it */
 	if ((c = counters_open(d->dir, err, sizeof err)) == NULL)
 		return;
 	cr = counters_repl(c);
-	__atomic_store_n(&cr->lag_ns, 0, __ATOMIC_RELAXED);
+	if (state == COUNTERS_REPL_BEHIND)
+		__atomic_store_n(&cr->lag_ns, 0, __ATOMIC_RELAXED);
+	if (failed_start)
+		__atomic_add_fetch(&cr->failed_starts, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&cr->at, kg_now(), __ATOMIC_RELAXED);
-	__atomic_store_n(&cr->state, COUNTERS_REPL_BEHIND, __ATOMIC_RELEASE);
+	__atomic_store_n(&cr->state, state, __ATOMIC_RELEASE);
 	counters_close(c);
+}
+
+static void
+publish_starting(struct repd *d)
+{
+	publish_state(d, COUNTERS_REPL_BEHIND, 0);
 }
 
 /*
@@ -401,18 +414,7 @@ publish_starting(struct repd *d)
 static void
 publish_stopped(struct repd *d, int failed_start)
 {
-	struct counters_repl *cr;
-	struct counters *c;
-	char err[600];
-
-	if ((c = counters_open(d->dir, err, sizeof err)) == NULL)
-		return;
-	cr = counters_repl(c);
-	if (failed_start)
-		__atomic_add_fetch(&cr->failed_starts, 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&cr->at, kg_now(), __ATOMIC_RELAXED);
-	__atomic_store_n(&cr->state, COUNTERS_REPL_STOPPED, __ATOMIC_RELEASE);
-	counters_close(c);
+	publish_state(d, COUNTERS_REPL_STOPPED, failed_start);
 }
 
 /*
