@@ -251,6 +251,29 @@ add_param(struct kase *k, const char *nv)
 		die("%s", fcgic_strerror());
 }
 
+/* --seconds, --pause-us, up to max_sites --site, then --case STATUS NAME=VALUE... */
+static void
+parse_cases(int argc, char **argv, double *seconds, int max_sites)
+{
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+			*seconds = atof(argv[++i]);
+		else if (strcmp(argv[i], "--pause-us") == 0 && i + 1 < argc)
+			pause_us = strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--site") == 0 && i + 1 < argc && nsites < max_sites)
+			sites[nsites++].addr = argv[++i];
+		else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc && ncases < MAXCASES) {
+			fcgic_params_init(&cases[ncases].params);
+			cases[ncases++].status = atoi(argv[++i]);
+		} else if (ncases > 0)
+			add_param(&cases[ncases - 1], argv[i]);
+		else
+			die("a param before --case: %s", argv[i]);
+	}
+}
+
 static int
 run_command(char **argv, const char *input, uint64_t *acked)
 {
@@ -346,21 +369,7 @@ load(int argc, char **argv)
 	double seconds = 1;
 	int i, bad = 0;
 
-	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-			seconds = atof(argv[++i]);
-		else if (strcmp(argv[i], "--pause-us") == 0 && i + 1 < argc)
-			pause_us = strtoul(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "--site") == 0 && i + 1 < argc && nsites < MAXSITES)
-			sites[nsites++].addr = argv[++i];
-		else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc && ncases < MAXCASES) {
-			fcgic_params_init(&cases[ncases].params);
-			cases[ncases++].status = atoi(argv[++i]);
-		} else if (ncases > 0)
-			add_param(&cases[ncases - 1], argv[i]);
-		else
-			die("a param before --case: %s", argv[i]);
-	}
+	parse_cases(argc, argv, &seconds, MAXSITES);
 	if (nsites == 0 || ncases == 0)
 		die("usage: load --seconds S --site ADDR... --case STATUS NAME=VALUE...%s", "");
 	for (i = 0; i < nsites; i++) {
@@ -448,21 +457,7 @@ watch(int argc, char **argv)
 	struct timespec pause = {0, 1000000};
 	struct site *s = &sites[0];
 
-	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-			seconds = atof(argv[++i]);
-		else if (strcmp(argv[i], "--pause-us") == 0 && i + 1 < argc)
-			pause_us = strtoul(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "--site") == 0 && i + 1 < argc && nsites == 0)
-			sites[nsites++].addr = argv[++i];
-		else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc && ncases < MAXCASES) {
-			fcgic_params_init(&cases[ncases].params);
-			cases[ncases++].status = atoi(argv[++i]);
-		} else if (ncases > 0)
-			add_param(&cases[ncases - 1], argv[i]);
-		else
-			die("a param before --case: %s", argv[i]);
-	}
+	parse_cases(argc, argv, &seconds, 1);
 	if (nsites != 1 || ncases == 0)
 		die("usage: watch --site ADDR --case STATUS NAME=VALUE...%s", "");
 	for (i = 0; i < ncases; i++)
