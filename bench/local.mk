@@ -5,7 +5,8 @@
 #   make bench                         full run (about an hour on 2 vCPUs)
 #   make bench BENCH_FLAGS=--quick     a smoke run of every path, 1 round
 #   make bench-repl                    a replicated store next to a single
-#                                      host (bench/repl; about 5 minutes)
+#                                      host, directly and through nginx
+#                                      (bench/repl; about 6 minutes)
 EXTRA_PROGRAMS = bench/fcgi-load bench/null-authz
 
 bench_fcgi_load_SOURCES = bench/fcgi-load.c

@@ -1,4 +1,5 @@
-# bench/servers.sh - the web servers of the benchmark, sourced by bench/run.
+# bench/servers.sh - the web servers of the benchmark, sourced by bench/run
+# (bench/repl uses make_docroot, nginx_conf and the nginx locations).
 #
 # One instance of each server, every variant side by side under its own
 # URL prefix so that rows interleave without restarts:
@@ -33,14 +34,16 @@ APACHE_MODS=${APACHE_MODS:-/usr/lib/apache2/modules}
 LIGHTTPD=${LIGHTTPD:-/usr/sbin/lighttpd}
 NGINX=${NGINX:-/usr/sbin/nginx}
 
+# make_docroot DIR PREFIX...: the backend's file under each prefix.
 make_docroot() {
-	local p
-	mkdir -p "$W/www"
-	for p in az-kg az-null fg-kg fg-null dbm none kg null mod; do
-		mkdir -p "$W/www/$p/v1/items"
-		printf '{"items":[{"id":4711,"name":"widget"}]}\n' > "$W/www/$p/v1/items/4711"
+	local root=$1 p
+	shift
+	mkdir -p "$root"
+	for p in "$@"; do
+		mkdir -p "$root/$p/v1/items"
+		printf '{"items":[{"id":4711,"name":"widget"}]}\n' > "$root/$p/v1/items/4711"
 	done
-	chmod -R a+rX "$W/www"
+	chmod -R a+rX "$root"
 }
 
 # What contrib/apache puts in the location of an API (identity headers for
@@ -326,6 +329,30 @@ nginx_module_location() {
 	echo "        }"
 }
 
+# nginx_conf DIR ERRLOG: what every benchmark nginx runs with (2 workers,
+# its pid and temporary files under DIR, no access log, client connections
+# kept), then the rest of its http block (upstreams, servers) from stdin.
+# Used by write_nginx_conf and by bench/repl.
+nginx_conf() {
+	cat <<-EOF
+	worker_processes 2;
+	pid $1/nginx.pid;
+	error_log $2 warn;
+	events { worker_connections 1024; }
+	http {
+	    access_log off;
+	    client_body_temp_path $1/tmp/body;
+	    proxy_temp_path $1/tmp/proxy;
+	    fastcgi_temp_path $1/tmp/fastcgi;
+	    uwsgi_temp_path $1/tmp/uwsgi;
+	    scgi_temp_path $1/tmp/scgi;
+	    keepalive_requests 1000000;
+	    keepalive_timeout 30s;
+	EOF
+	cat
+	echo "}"
+}
+
 write_nginx_conf() {
 	local d=$W/nginx
 	mkdir -p "$d/tmp"
@@ -333,20 +360,7 @@ write_nginx_conf() {
 	{
 		[ -n "${MOD_NGINX:-}" ] && echo "load_module $MOD_NGINX;"
 		[ "$(id -u)" = 0 ] && echo "user $WEB_USER $WEB_GROUP;"
-		cat <<-EOF
-		worker_processes 2;
-		pid $d/nginx.pid;
-		error_log $LOG/nginx-error.log warn;
-		events { worker_connections 1024; }
-		http {
-		    access_log off;
-		    client_body_temp_path $d/tmp/body;
-		    proxy_temp_path $d/tmp/proxy;
-		    fastcgi_temp_path $d/tmp/fastcgi;
-		    uwsgi_temp_path $d/tmp/uwsgi;
-		    scgi_temp_path $d/tmp/scgi;
-		    keepalive_requests 1000000;
-		    keepalive_timeout 30s;
+		nginx_conf "$d" "$LOG/nginx-error.log" <<-EOF
 		    upstream keygate_authz { server unix:$KG2_SOCK; }
 		    upstream null_authz { server unix:$NULL2_SOCK; }
 		    $( [ -n "${MOD_NGINX:-}" ] && echo "keygate_store $W/db;" )
@@ -365,13 +379,12 @@ write_nginx_conf() {
 		        }
 		$( [ -n "${MOD_NGINX:-}" ] && nginx_module_location )
 		    }
-		}
 		EOF
 	} > "$d/nginx.conf"
 }
 
 start_servers() {
-	make_docroot
+	make_docroot "$W/www" az-kg az-null fg-kg fg-null dbm none kg null mod
 	write_apache_conf
 	write_lighttpd_conf
 	write_nginx_conf
