@@ -273,8 +273,15 @@ check_history(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
 	char id[ID_MAX + 1];
 	struct history_rec h;
 	enum tally_kind kind;
+	struct ledger_seq_rec mark;
 	int64_t day;
 
+	if (tally_is_mark(k, kl)) {
+		if (record_decode_ledger_seq(v, vl, &mark) != 0)
+			problem(ck, "history: a batch mark is damaged; the master refuses "
+			    "that process's usage until the process restarts");
+		return 0;
+	}
 	ck->history++;
 	if (tally_parse_key(k, kl, &day, &kind, id) != 0)
 		problem(ck, "history: a record with a malformed key");

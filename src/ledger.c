@@ -33,7 +33,6 @@ _Static_assert(OC_COUNT == LEDGER_WORDS, "a ledger record holds every org counte
 #define SLOTS_KEY "\0slots"
 #define SLOTS_KEY_LEN 6
 #define INST_KEY_LEN 10 /* \0 i instance */
-#define BATCH_KEY_LEN 10 /* \0 h process: the last history batch applied (tally.h) */
 /* A forwarded flush in flight: its sequence is the master's to tell. */
 #define PENDING_FORWARDED UINT64_MAX
 /* How long a flush waits for the master (through keygate-repd). */
@@ -881,90 +880,15 @@ out:
 	return result;
 }
 
-/* ---- history batches from other processes (tally.h) ---- */
-
-static void
-batch_key(uint64_t proc, unsigned char key[BATCH_KEY_LEN])
-{
-	key[0] = '\0';
-	key[1] = 'h';
-	be64(key + 2, proc);
-}
-
-int
-ledger_batch_fresh(struct store *s, struct store_txn *t, uint64_t proc, uint64_t seq,
-    int64_t now, int *fresh)
-{
-	unsigned char key[BATCH_KEY_LEN];
-	uint64_t last;
-	int rc;
-
-	*fresh = 0;
-	batch_key(proc, key);
-	if ((rc = get_seq(s, t, key, sizeof key, &last, 1)) != ST_OK)
-		return rc;
-	if (seq <= last)
-		return ST_OK;
-	*fresh = 1;
-	return put_seq(s, t, key, sizeof key, seq, now);
-}
-
 /*
- * The marks of processes that sent nothing for BATCH_KEEP_DAYS: long
- * gone (a process sends every second it counted something).
+ * The batch marks of processes that sent nothing for BATCH_KEEP_DAYS:
+ * long gone (a process sends every second it counted something).
  */
 #define BATCH_KEEP_DAYS 7
-
-struct stale {
-	unsigned char (*keys)[BATCH_KEY_LEN];
-	size_t n, cap;
-	int64_t before;
-};
-
-static int
-stale_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
-{
-	struct stale *st = ctx;
-	struct ledger_seq_rec r;
-	const unsigned char *key = k;
-
-	if (kl != BATCH_KEY_LEN || key[0] != '\0' || key[1] != 'h' ||
-	    record_decode_ledger_seq(v, vl, &r) != 0 || r.at >= st->before)
-		return 0;
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 64;
-		void *p = realloc(st->keys, cap * BATCH_KEY_LEN);
-
-		if (p == NULL)
-			return 1;
-		st->keys = p;
-		st->cap = cap;
-	}
-	memcpy(st->keys[st->n++], k, BATCH_KEY_LEN);
-	return st->n >= PRUNE_BATCH;
-}
 
 void
 ledger_upkeep(struct store *s, struct counters *c, int64_t now)
 {
-	struct counters_flush_state *fs = counters_flush_state(c);
-	struct store_txn *t;
-	struct stale st;
-	size_t i;
-
-	prune_history(s, fs, now);
-	memset(&st, 0, sizeof st);
-	st.before = now - BATCH_KEEP_DAYS * 86400;
-	if (store_scan(s, NULL, TBL_LEDGER, stale_row, &st) == ST_OK && st.n > 0 &&
-	    store_txn_begin(s, &t) == ST_OK) {
-		for (i = 0; i < st.n; i++)
-			if (store_del(s, t, TBL_LEDGER, st.keys[i], BATCH_KEY_LEN) != ST_OK &&
-			    store_exists(s, t, TBL_LEDGER, st.keys[i], BATCH_KEY_LEN) == ST_OK)
-				break;
-		if (i == st.n)
-			store_txn_commit(t);
-		else
-			store_txn_abort(t);
-	}
-	free(st.keys);
+	prune_history(s, counters_flush_state(c), now);
+	tally_prune_marks(s, now - BATCH_KEEP_DAYS * 86400, PRUNE_BATCH);
 }

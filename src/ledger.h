@@ -95,14 +95,6 @@ int ledger_reports_stale(struct counters *c);
 void ledger_apply_flush(struct store *s, struct replmsg_r *r, struct replmsg_w *w);
 
 /*
- * Exactly once for the history batches of other processes (tally.h):
- * in t, whether batch seq of process proc is newer than the last one
- * recorded (*fresh), recording it if so.  ST_*.
- */
-int ledger_batch_fresh(struct store *s, struct store_txn *t, uint64_t proc,
-    uint64_t seq, int64_t now, int *fresh);
-
-/*
  * keygate-repd on the master: the history's 400 days (one batch a
  * call), and the batch marks of processes gone for a week.
  */

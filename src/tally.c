@@ -263,6 +263,59 @@ tally_parse_key(const unsigned char *key, size_t len, int64_t *day,
 	return strlen(id) == len - 5 ? 0 : -1;
 }
 
+size_t
+tally_mark_key(const uint64_t *proc, unsigned char key[TALLY_MARK_LEN])
+{
+	int i;
+
+	memset(key, 0xff, 4);
+	key[4] = TALLY_MARK;
+	if (proc == NULL)
+		return 5;
+	for (i = 0; i < 8; i++)
+		key[5 + i] = (unsigned char)(*proc >> (56 - 8 * i));
+	return TALLY_MARK_LEN;
+}
+
+int
+tally_is_mark(const unsigned char *key, size_t len)
+{
+	unsigned char prefix[TALLY_MARK_LEN];
+
+	return len == TALLY_MARK_LEN && memcmp(key, prefix, tally_mark_key(NULL, prefix)) == 0;
+}
+
+/*
+ * Exactly once for the batches of other processes: in t, whether batch
+ * seq of process proc is newer than the last one its mark records
+ * (*fresh), recording it if so.  ST_*.
+ */
+static int
+batch_fresh(struct store *s, struct store_txn *t, uint64_t proc, uint64_t seq,
+    int64_t now, int *fresh)
+{
+	struct ledger_seq_rec mark = {0, 0};
+	unsigned char key[TALLY_MARK_LEN], buf[64];
+	size_t len;
+	int rc, n;
+
+	*fresh = 0;
+	tally_mark_key(&proc, key);
+	rc = store_get(s, t, TBL_HISTORY, key, sizeof key, buf, sizeof buf, &len, 1);
+	if (rc == ST_OK && record_decode_ledger_seq(buf, len, &mark) != 0)
+		return ST_ERROR; /* damaged: which batches it had is unknown (db check names it) */
+	if (rc != ST_OK && rc != ST_NOTFOUND)
+		return rc;
+	if (seq <= mark.seq)
+		return ST_OK;
+	*fresh = 1;
+	mark.seq = seq;
+	mark.at = now;
+	if ((n = record_encode_ledger_seq(&mark, buf, sizeof buf)) < 0)
+		return ST_ERROR;
+	return store_put(s, t, TBL_HISTORY, key, sizeof key, buf, (size_t)n, 0);
+}
+
 /* ---- flush ---- */
 
 /* Adds counts n and last_used to the history record of (day, kind, id) in t. */
@@ -424,7 +477,7 @@ send_pending(struct tally *t, struct store *s, char *err, size_t errlen)
 
 /*
  * A replicated store: this process's counts go to the master as a batch
- * that the master applies once (ledger_batch_fresh); until it confirms,
+ * that the master applies once (batch_fresh); until it confirms,
  * the same batch is sent again and new counts wait in the buffers.
  */
 static int
@@ -515,7 +568,7 @@ tally_apply(struct store *s, struct replmsg_r *r, struct replmsg_w *w)
 		*r = body;
 		if ((rc = store_txn_begin(s, &txn)) != ST_OK)
 			break;
-		rc = ledger_batch_fresh(s, txn, proc, seq, kg_now(), &fresh);
+		rc = batch_fresh(s, txn, proc, seq, kg_now(), &fresh);
 		for (i = 0; rc == ST_OK && fresh && i < count; i++) {
 			read_item(r, &it);
 			rc = add_record(s, txn, it.day, (int)it.kind, it.id, it.n, it.last_used);
@@ -592,4 +645,60 @@ tally_prune(struct store *s, struct store_txn *txn, int64_t before, uint64_t max
 	limit[2] = (unsigned char)(before >> 8);
 	limit[3] = (unsigned char)before;
 	return store_del_below(s, txn, TBL_HISTORY, limit, sizeof limit, max, deleted);
+}
+
+/* Marks last written before `before` (seconds), collected for deletion. */
+struct stale_marks {
+	unsigned char (*keys)[TALLY_MARK_LEN];
+	size_t n, cap;
+	size_t max;
+	int64_t before;
+};
+
+static int
+stale_mark(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct stale_marks *st = ctx;
+	struct ledger_seq_rec r;
+
+	if (!tally_is_mark(k, kl))
+		return 1; /* past the marks */
+	if (record_decode_ledger_seq(v, vl, &r) != 0 || r.at >= st->before)
+		return 0;
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 64;
+		void *p = realloc(st->keys, cap * TALLY_MARK_LEN);
+
+		if (p == NULL)
+			return 1;
+		st->keys = p;
+		st->cap = cap;
+	}
+	memcpy(st->keys[st->n++], k, TALLY_MARK_LEN);
+	return st->n >= st->max;
+}
+
+void
+tally_prune_marks(struct store *s, int64_t before, size_t max)
+{
+	unsigned char from[TALLY_MARK_LEN];
+	struct stale_marks st;
+	struct store_txn *t;
+	size_t i;
+
+	memset(&st, 0, sizeof st);
+	st.before = before;
+	st.max = max ? max : SIZE_MAX;
+	if (store_scan_from(s, NULL, TBL_HISTORY, from, tally_mark_key(NULL, from), stale_mark,
+	    &st) == ST_OK && st.n > 0 && store_txn_begin(s, &t) == ST_OK) {
+		for (i = 0; i < st.n; i++)
+			if (store_del(s, t, TBL_HISTORY, st.keys[i], TALLY_MARK_LEN) != ST_OK &&
+			    store_exists(s, t, TBL_HISTORY, st.keys[i], TALLY_MARK_LEN) == ST_OK)
+				break;
+		if (i == st.n)
+			store_txn_commit(t);
+		else
+			store_txn_abort(t);
+	}
+	free(st.keys);
 }

@@ -19,6 +19,17 @@
  * Records (TBL_HISTORY, sorted): day (4 bytes, big-endian, days since
  * 1970-01-01), 'o' or 'k', the org or key id -> struct history_rec.
  * Day first, so that pruning old days is a walk from the start.
+ *
+ * The same table holds the master's marks of forwarded batches: day
+ * 0xffffffff (no day of the calendar: after every real one, out of reach
+ * of pruning and of every reader of days), 'h', the process id (8 bytes,
+ * big-endian) -> struct ledger_seq_rec, the last batch applied.  A mark
+ * is written in its batch's transaction, in the table the batch writes
+ * anyway, so that applying a batch locks nothing of any other table: the
+ * master holds a transaction's locks until a quorum has acknowledged it,
+ * and marks kept in TBL_LEDGER (as before 0.1.0 was released), whose
+ * pages every ledger flush writes, made each flush of every host wait
+ * for the batches in flight.
  */
 #ifndef KEYGATE_TALLY_H
 #define KEYGATE_TALLY_H
@@ -34,7 +45,13 @@
 #define HISTORY_KEEP_DAYS 400
 #define HISTORY_KEY_MAX (4 + 1 + ID_MAX)
 
-enum tally_kind { TALLY_ORG = 'o', TALLY_KEY = 'k' };
+enum tally_kind { TALLY_ORG = 'o', TALLY_KEY = 'k', TALLY_MARK = 'h' };
+
+#define TALLY_MARK_LEN 13 /* day 0xffffffff, 'h', process id */
+/* A batch mark's key, or its first 5 bytes when proc is NULL (the marks' prefix). */
+size_t tally_mark_key(const uint64_t *proc, unsigned char key[TALLY_MARK_LEN]);
+/* Whether a history key is a batch mark (db check counts them apart). */
+int tally_is_mark(const unsigned char *key, size_t len);
 
 struct tally;
 
@@ -86,5 +103,11 @@ int tally_parse_key(const unsigned char *key, size_t len, int64_t *day,
  */
 int tally_prune(struct store *s, struct store_txn *txn, int64_t before, uint64_t max,
     uint64_t *deleted);
+
+/*
+ * Deletes the batch marks last written before `before` (seconds since the
+ * epoch), at most max of them (0: all): the marks of processes long gone.
+ */
+void tally_prune_marks(struct store *s, int64_t before, size_t max);
 
 #endif

@@ -223,4 +223,8 @@ start_authz c
 wait_for 5 test -S "$T/c/authz.sock"
 expect_eq "an authorizer started after 5.5 s without one decides a quota at once" 200 \
 	"$(status c "$KW")"
+# the master holds a batch mark for every process that sent it history
+# (tally.h): db check tells them from day records
+check "db check on the master finds the history and its batch marks sound" \
+	kgs a db check
 finish
