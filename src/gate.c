@@ -120,6 +120,7 @@ struct gate {
 	pthread_t maint_thread, flush_thread, watchdog_thread;
 	int nthreads_started;
 	uint64_t opening_started, maintenance_started, flush_started; /* atomic */
+	struct store_region region; /* the store's (store.h), for the watchdog */
 
 	struct log_word deny_log, error_log;
 };
@@ -199,6 +200,7 @@ open_store(struct gate *g)
 		return;
 	}
 	__atomic_store_n(&g->opening_started, 0, __ATOMIC_RELAXED);
+	store_region_share(g->kg.store, &g->region);
 	if (failing)
 		log_info("store %s opened", g->dir);
 	failing = 0;
@@ -418,12 +420,31 @@ flusher(void *arg)
  * longer than `watchdog` seconds waits on a mutex a dead process held
  * (Debian's Berkeley DB mutexes are not robust): the process exits, its
  * web server starts another (its connections fail: never a 200), and the
- * next process to open the store runs recovery.
+ * next process to open the store runs recovery; sooner, after
+ * UPKEEP_OLD_REGION_NS, if another process recovered the store meanwhile.
  */
 static int
 stuck(uint64_t started, uint64_t now, uint64_t limit)
 {
 	return started != 0 && now > started && now - started > limit;
+}
+
+/* What has run for UPKEEP_OLD_REGION_NS in a store recovered under it, or NULL. */
+static const char *
+in_old_region(struct gate *g, uint64_t now)
+{
+	const char *what = NULL;
+	struct gate_thread *t;
+
+	if (stuck(__atomic_load_n(&g->maintenance_started, __ATOMIC_RELAXED), now,
+	    UPKEEP_OLD_REGION_NS))
+		what = "store maintenance";
+	pthread_mutex_lock(&g->threads_lock);
+	for (t = g->threads; t != NULL && what == NULL; t = t->next)
+		if (stuck(__atomic_load_n(&t->started, __ATOMIC_RELAXED), now, UPKEEP_OLD_REGION_NS))
+			what = "a request";
+	pthread_mutex_unlock(&g->threads_lock);
+	return what != NULL && store_region_changed(&g->region) ? what : NULL;
 }
 
 static void *
@@ -455,6 +476,11 @@ watchdog(void *arg)
 		pthread_mutex_unlock(&g->threads_lock);
 		if (what != NULL) {
 			log_warnx("%s has been stuck for more than %us; exiting", what, secs);
+			_exit(3);
+		}
+		if ((what = in_old_region(g, now)) != NULL) {
+			log_warnx("%s has waited for more than 1s inside a store that another "
+			    "process recovered meanwhile; exiting", what);
 			_exit(3);
 		}
 	}

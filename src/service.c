@@ -410,6 +410,9 @@ flusher(void *arg)
  */
 #define FLUSH_STUCK_FACTOR 6
 
+/* the store's region files, for the watchdog (store.h, UPKEEP_OLD_REGION_NS) */
+static struct store_region region;
+
 /*
  * Whether what began at started (0: nothing is going on) has run longer
  * than limit by now.  A start after now is no underflow into "stuck for
@@ -442,6 +445,13 @@ watchdog(void *arg)
 		flush = __atomic_load_n(&flush_started, __ATOMIC_SEQ_CST);
 		/* monotonic: a step of the wall clock must not look like a stuck request */
 		now = kg_mono_ns();
+		if ((stuck(now, req, UPKEEP_OLD_REGION_NS) || stuck(now, maint, UPKEEP_OLD_REGION_NS)) &&
+		    store_region_changed(&region)) {
+			log_warnx("%s has waited for more than 1s inside a store that another "
+			    "process recovered meanwhile; exiting", stuck(now, req, UPKEEP_OLD_REGION_NS) ?
+			    "a request" : "store maintenance");
+			_exit(3);
+		}
 		if (stuck(now, req, limit) || stuck(now, maint, limit)) {
 			log_warnx("%s has been stuck for more than %us; exiting",
 			    stuck(now, req, limit) ? "a request (or opening the store)" :
@@ -584,6 +594,7 @@ worker_main(struct service *svc)
 		log_warnx("%s", err);
 		return 1;
 	}
+	store_region_share(svc->kg.store, &region);
 	if (svc->metrics == NULL) /* a worker's own row (a lone process has one already) */
 		open_metrics(svc);
 	upkeep_count_store_events(&upkeep, 1);

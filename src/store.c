@@ -332,40 +332,52 @@ env_setup(struct store *s, char *err, size_t errlen)
 }
 
 static void
-region_path(const struct store *s, char *buf, size_t n)
+remember_region(struct store *s)
 {
-	snprintf(buf, n, "%s/__db.001", s->dir);
+	struct stat st;
+
+	if (stat(s->region->path, &st) == 0) {
+		__atomic_store_n(&s->region->dev, (uint64_t)st.st_dev, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->region->ino, (uint64_t)st.st_ino, __ATOMIC_RELEASE);
+	}
 }
 
 static void
-remember_region(struct store *s)
+forget_region(struct store *s)
 {
-	char path[PATHNAME_BUF];
-	struct stat st;
-
-	region_path(s, path, sizeof path);
-	if (stat(path, &st) == 0) {
-		s->region_dev = st.st_dev;
-		s->region_ino = st.st_ino;
-	}
+	__atomic_store_n(&s->region->ino, 0, __ATOMIC_RELEASE);
 }
 
 /*
  * If someone removed the region files (rm __db.*, a careless
- * db5.3_recover), the next process creates new ones and writes there,
+ * db5.3_recover), or another process recovered the environment (which
+ * makes them anew), the next process creates new ones and writes there,
  * while we would go on reading our old mapping: revocations would never
  * reach us.  Seeing the file gone or replaced, we reopen.
  */
-static int
-region_replaced(const struct store *s)
+int
+store_region_changed(const struct store_region *r)
 {
-	char path[PATHNAME_BUF];
+	uint64_t ino = __atomic_load_n(&r->ino, __ATOMIC_ACQUIRE);
+	uint64_t dev = __atomic_load_n(&r->dev, __ATOMIC_ACQUIRE);
 	struct stat st;
 
-	region_path(s, path, sizeof path);
-	if (stat(path, &st) != 0)
+	if (ino == 0)
+		return 0; /* none mapped, or being reopened */
+	if (stat(r->path, &st) != 0)
 		return errno == ENOENT;
-	return st.st_ino != s->region_ino || st.st_dev != s->region_dev;
+	return (uint64_t)st.st_ino != ino || (uint64_t)st.st_dev != dev;
+}
+
+void
+store_region_share(struct store *s, struct store_region *r)
+{
+	memcpy(r->path, s->region->path, sizeof r->path);
+	__atomic_store_n(&r->dev, __atomic_load_n(&s->region->dev, __ATOMIC_ACQUIRE),
+	    __ATOMIC_RELEASE);
+	__atomic_store_n(&r->ino, __atomic_load_n(&s->region->ino, __ATOMIC_ACQUIRE),
+	    __ATOMIC_RELEASE);
+	s->region = r;
 }
 
 /*
@@ -414,6 +426,7 @@ close_tables(struct store *s)
 static void
 close_handles(struct store *s)
 {
+	forget_region(s);
 	close_tables(s);
 	if (s->env != NULL) {
 		/* stops the replication manager's threads, whose callbacks use s->repl */
@@ -735,6 +748,8 @@ store_open(const char *dir, unsigned flags, char *err, size_t errlen)
 		return NULL;
 	}
 	snprintf(s->dir, sizeof s->dir, "%s", dir);
+	s->region = &s->own_region;
+	snprintf(s->region->path, sizeof s->region->path, "%s/__db.001", dir);
 	s->flags = flags;
 	s->lockfd = -1;
 	if (open_all(s, err, errlen) != 0) {
@@ -1276,7 +1291,7 @@ store_maintain(struct store *s)
 
 	if (s->broken)
 		return ST_RECOVER;
-	if (region_replaced(s)) {
+	if (store_region_changed(s->region)) {
 		mark_broken(s);
 		s->dead = 1;
 		snprintf(s->errmsg, sizeof s->errmsg,

@@ -154,6 +154,23 @@ int store_last(struct store *s, struct store_txn *txn, enum store_tbl t, void *k
 int store_del_below(struct store *s, struct store_txn *txn, enum store_tbl t,
     const void *limit, size_t llen, uint64_t max, uint64_t *deleted);
 
+/*
+ * The primary region file of a store's environment, and the one its
+ * handle mapped: whether the environment was replaced under the handle
+ * (its region files removed, or made anew by another process's recovery).
+ * A thread blocked inside the old one then waits on a mutex nobody will
+ * ever release.  store_region_share makes the handle keep r up to date
+ * (through reopens; ino 0 while none is mapped), so that a watchdog can
+ * ask store_region_changed(r) from its own thread, never entering
+ * Berkeley DB (a stat) nor touching the handle, whatever its owner is
+ * doing with it.
+ */
+struct store_region {
+	char path[PATHNAME_BUF];
+	uint64_t dev, ino; /* atomic */
+};
+void store_region_share(struct store *s, struct store_region *r);
+int store_region_changed(const struct store_region *r);
 /* failchk + expired lock waits; ST_RECOVER when the env must be reopened. */
 int store_maintain(struct store *s);
 /* A checkpoint, so that logs can be removed and recovery stays short. */

@@ -25,8 +25,8 @@ struct store {
 	int dead;      /* broken by DB_RUNRECOVERY, not a replaced handle */
 	char errmsg[512];
 	/* the primary region file this handle mapped, to notice it replaced */
-	dev_t region_dev;
-	ino_t region_ino;
+	struct store_region own_region;
+	struct store_region *region; /* own_region, or the caller's (store_region_share) */
 	int lockfd; /* DIR/keygate.lock, held shared while attached */
 	unsigned recoveries; /* opens of this handle that ran recovery */
 	int replicated;      /* DIR/STORE_REPL_MARKER exists: DB_INIT_REP */

@@ -48,6 +48,21 @@ struct upkeep {
 #define UPKEEP_SLOW_PASS_NS (2 * NS_PER_S)
 
 /*
+ * The watchdogs (service.c, gate.c) end the process sooner than their
+ * `watchdog` period when a request or a maintenance pass has run this
+ * long while another process recovered the store (its region files are
+ * new: store_region_changed): it is inside the old environment, where
+ * nothing it waits for will ever be released.  Seen through failovers:
+ * keygate-repd died and recovered the store on its restart while a
+ * worker's failchk and its request waited on the old regions' mutexes;
+ * the worker answered nothing for 10 s.  A second is far longer than any
+ * store call, and a reopen of our own forgets the old region first.
+ * Flushes are left to their own limit: a forwarded flush waits for the
+ * master outside the store.
+ */
+#define UPKEEP_OLD_REGION_NS NS_PER_S
+
+/*
  * failchk and the expiry of lock waits.  0: the store is usable; -1: it
  * must be reopened (logged), and nothing else of the pass may run.
  */

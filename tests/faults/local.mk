@@ -11,3 +11,8 @@ tests/faults/watchdog-shim.so: tests/faults/watchdog-shim.c
 	$(AM_V_CC)$(MKDIR_P) tests/faults && \
 	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $(srcdir)/tests/faults/watchdog-shim.c -ldl
 MOSTLYCLEANFILES = tests/faults/watchdog-shim.so
+# A worker waiting inside a store recovered under it ends after a second.
+check_PROGRAMS += tests/faults/lock-holder
+tests_faults_lock_holder_LDADD = $(KG_LIBS)
+TESTS += tests/faults/oldregion.sh
+EXTRA_DIST += tests/faults/oldregion.sh
