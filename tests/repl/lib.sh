@@ -42,13 +42,6 @@ trap "exit 1" INT TERM
 ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
 check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-# known WHAT DESCRIPTION COMMAND...: a check of an open problem that
-# keygate-repd(8) lists under BUGS (a TAP TODO): reported either way,
-# never failing the test.
-known() {
-	local w=$1 d=$2; shift 2
-	if "$@"; then echo "ok - $d # TODO $w (passed this time)"; else echo "not ok - $d # TODO $w"; fi
-}
 has() { printf '%s\n' "$1" | grep -q -- "$2"; }
 one_line() { [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ]; }
 expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (expected '$2', got '$3')"; fi; }
