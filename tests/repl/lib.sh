@@ -121,12 +121,14 @@ wait_for() {
 }
 
 role_is() { [ "$(status_field "$1" role)" = "$2" ]; }
-# every other site heard of and ready, as S sees them
+# every other site heard of and ready, as S sees them, and S itself ready under a master
 all_ready() {
+	# a site that knows no master yet is "ready" from before: once it
+	# hears of the new one it is behind until it has caught up with it
 	kgs "$1" --json repl status 2>/dev/null | python3 -c '
 import json,sys
 d=json.load(sys.stdin)
-ok = d["site"]["state"]=="ready" and len(d["sites"])==2 and all(s["state"]=="ready" for s in d["sites"])
+ok = d["site"]["state"]=="ready" and d["master"]!="" and len(d["sites"])==2 and all(s["state"]=="ready" for s in d["sites"])
 sys.exit(0 if ok else 1)' 2>/dev/null
 }
 
