@@ -102,9 +102,9 @@ parse_org_key(const unsigned char *k, size_t kl, char id[ID_MAX + 1],
 	return 0;
 }
 
-static int
-get_seq(struct store *s, struct store_txn *t, const void *key, size_t klen,
-    uint64_t *seq, int rmw)
+int
+ledger_seq_get(struct store *s, struct store_txn *t, enum store_tbl tbl, const void *key,
+    size_t klen, uint64_t *seq, int rmw)
 {
 	unsigned char buf[64];
 	struct ledger_seq_rec r;
@@ -112,7 +112,7 @@ get_seq(struct store *s, struct store_txn *t, const void *key, size_t klen,
 	int rc;
 
 	*seq = 0;
-	rc = store_get(s, t, TBL_LEDGER, key, klen, buf, sizeof buf, &len, rmw);
+	rc = store_get(s, t, tbl, key, klen, buf, sizeof buf, &len, rmw);
 	if (rc == ST_NOTFOUND)
 		return ST_OK;
 	if (rc != ST_OK)
@@ -123,15 +123,29 @@ get_seq(struct store *s, struct store_txn *t, const void *key, size_t klen,
 	return ST_OK;
 }
 
-static int
-put_seq(struct store *s, struct store_txn *t, const void *key, size_t klen,
-    uint64_t seq, int64_t now)
+int
+ledger_seq_put(struct store *s, struct store_txn *t, enum store_tbl tbl, const void *key,
+    size_t klen, uint64_t seq, int64_t now)
 {
 	struct ledger_seq_rec r = {seq, now};
 	unsigned char buf[64];
 	int n = record_encode_ledger_seq(&r, buf, sizeof buf);
 
-	return n < 0 ? ST_ERROR : store_put(s, t, TBL_LEDGER, key, klen, buf, (size_t)n, 0);
+	return n < 0 ? ST_ERROR : store_put(s, t, tbl, key, klen, buf, (size_t)n, 0);
+}
+
+static int
+get_seq(struct store *s, struct store_txn *t, const void *key, size_t klen,
+    uint64_t *seq, int rmw)
+{
+	return ledger_seq_get(s, t, TBL_LEDGER, key, klen, seq, rmw);
+}
+
+static int
+put_seq(struct store *s, struct store_txn *t, const void *key, size_t klen,
+    uint64_t seq, int64_t now)
+{
+	return ledger_seq_put(s, t, TBL_LEDGER, key, klen, seq, now);
 }
 
 int

@@ -100,6 +100,16 @@ void ledger_apply_flush(struct store *s, struct replmsg_r *r, struct replmsg_w *
  */
 void ledger_upkeep(struct store *s, struct counters *c, int64_t now);
 
+/*
+ * A sequence record (struct ledger_seq_rec) under key in table tbl: the
+ * ledger's bookkeeping, and the history's batch marks (tally.h).  A
+ * missing one reads as 0; a damaged one is ST_ERROR.
+ */
+int ledger_seq_get(struct store *s, struct store_txn *t, enum store_tbl tbl, const void *key,
+    size_t klen, uint64_t *seq, int rmw);
+int ledger_seq_put(struct store *s, struct store_txn *t, enum store_tbl tbl, const void *key,
+    size_t klen, uint64_t seq, int64_t now);
+
 /* The key under which file instance stores org's counts (cap >= ID_MAX + 9). */
 size_t ledger_org_key(const char *org, uint64_t instance, unsigned char *key);
 

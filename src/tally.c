@@ -294,26 +294,18 @@ static int
 batch_fresh(struct store *s, struct store_txn *t, uint64_t proc, uint64_t seq,
     int64_t now, int *fresh)
 {
-	struct ledger_seq_rec mark = {0, 0};
-	unsigned char key[TALLY_MARK_LEN], buf[64];
-	size_t len;
-	int rc, n;
+	unsigned char key[TALLY_MARK_LEN];
+	uint64_t last;
+	int rc;
 
 	*fresh = 0;
 	tally_mark_key(&proc, key);
-	rc = store_get(s, t, TBL_HISTORY, key, sizeof key, buf, sizeof buf, &len, 1);
-	if (rc == ST_OK && record_decode_ledger_seq(buf, len, &mark) != 0)
-		return ST_ERROR; /* damaged: which batches it had is unknown (db check names it) */
-	if (rc != ST_OK && rc != ST_NOTFOUND)
-		return rc;
-	if (seq <= mark.seq)
+	if ((rc = ledger_seq_get(s, t, TBL_HISTORY, key, sizeof key, &last, 1)) != ST_OK)
+		return rc; /* a damaged mark: which batches it had is unknown (db check names it) */
+	if (seq <= last)
 		return ST_OK;
 	*fresh = 1;
-	mark.seq = seq;
-	mark.at = now;
-	if ((n = record_encode_ledger_seq(&mark, buf, sizeof buf)) < 0)
-		return ST_ERROR;
-	return store_put(s, t, TBL_HISTORY, key, sizeof key, buf, (size_t)n, 0);
+	return ledger_seq_put(s, t, TBL_HISTORY, key, sizeof key, seq, now);
 }
 
 /* ---- flush ---- */
