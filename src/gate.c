@@ -56,6 +56,7 @@
 #include "decision.h"
 #include "gate.h"
 #include "log.h"
+#include "mapguard.h"
 #include "metrics.h"
 #include "tally.h"
 #include "upkeep.h"
@@ -494,8 +495,11 @@ start_thread(struct gate *g, pthread_t *t, void *(*fn)(void *), const char *name
 	sigset_t all, old;
 	int rc;
 
-	/* Signals belong to the web server's own threads. */
-	sigfillset(&all);
+	/*
+	 * Signals belong to the web server's own threads; a fault's belongs to
+	 * the thread that faulted (mapguard.h).
+	 */
+	mapguard_thread_mask(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = pthread_create(t, NULL, fn, g);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -94,3 +94,13 @@ mapguard_remove(struct mapguard *g)
 			__atomic_store_n(&guards[i], NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&guards_lock);
 }
+
+void
+mapguard_thread_mask(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGFPE);
+	sigdelset(set, SIGILL);
+}

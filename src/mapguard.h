@@ -27,6 +27,13 @@ struct mapguard {
 int mapguard_add(struct mapguard *g, void *addr, size_t len);
 /* Stops protecting g: call before munmap. */
 void mapguard_remove(struct mapguard *g);
+/*
+ * Every signal but those a fault raises (SIGBUS, SIGSEGV, SIGFPE, SIGILL):
+ * the mask for a background thread.  A fault raised in a thread that
+ * blocks its signal is not delivered to any handler: the kernel kills the
+ * process, so a guarded mapping would not be guarded in that thread.
+ */
+void mapguard_thread_mask(sigset_t *set);
 
 static inline int
 mapguard_lost(const struct mapguard *g)

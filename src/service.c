@@ -40,6 +40,7 @@
 
 #include "fcgi_guard.h"
 #include "log.h"
+#include "mapguard.h"
 #include "server.h"
 #include "service.h"
 #include "tally.h"
@@ -478,8 +479,11 @@ start_thread(void *(*fn)(void *), struct service *svc, const char *name)
 	sigset_t all, old;
 	pthread_t t;
 
-	/* Signals belong to the request thread, which must see EINTR. */
-	sigfillset(&all);
+	/*
+	 * Signals belong to the request thread, which must see EINTR; a fault's
+	 * belongs to the thread that faulted (mapguard.h).
+	 */
+	mapguard_thread_mask(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	if (pthread_create(&t, NULL, fn, svc) != 0 || pthread_detach(t) != 0)
 		fatal("cannot start a thread");

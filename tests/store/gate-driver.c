@@ -6,7 +6,10 @@
  * without keygate's JSON body).  For tests/store/gate.sh and for counting
  * instructions per request under callgrind.
  *
- *   gate-driver [-t THREADS] [-n REQUESTS | -d SECONDS] [-u URI] [-H HOST] DIR KEY
+ *   gate-driver [-t THREADS] [-n REQUESTS | -d SECONDS] [-w SECONDS] [-u URI] [-H HOST] DIR KEY
+ *
+ * -w: the gate open and idle this long before the first request, for what
+ * happens to the store meanwhile (its background threads meet it first).
  */
 #include "config.h"
 
@@ -25,6 +28,7 @@ static struct gate *g;
 static const char *key, *uri = "/v1/items", *host = "api.example.com";
 static long requests = 1000;
 static double seconds;  /* > 0: run this long instead of REQUESTS */
+static double idle;     /* -w */
 static unsigned long counts[STATUSES];
 static int malformed;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -104,9 +108,10 @@ main(int argc, char **argv)
 	long nthreads = 1, i;
 	int c, s;
 
-	while ((c = getopt(argc, argv, "t:n:d:u:H:")) != -1) {
+	while ((c = getopt(argc, argv, "t:n:d:w:u:H:")) != -1) {
 		switch (c) {
 		case 'd': seconds = strtod(optarg, NULL); break;
+		case 'w': idle = strtod(optarg, NULL); break;
 		case 't': nthreads = strtol(optarg, NULL, 10); break;
 		case 'n': requests = strtol(optarg, NULL, 10); break;
 		case 'u': uri = optarg; break;
@@ -114,12 +119,15 @@ main(int argc, char **argv)
 		default: goto usage;
 		}
 	}
-	if (argc - optind != 2 || nthreads < 1 || nthreads > 256 || requests < 0)
+	if (argc - optind != 2 || nthreads < 1 || nthreads > 256 || requests < 0 ||
+	    idle < 0 || idle > 60)
 		goto usage;
 	key = argv[optind + 1];
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	if ((g = gate_open("gate-driver", NULL, argv[optind])) == NULL)
 		return 2;
+	if (idle > 0)
+		usleep((useconds_t)(idle * 1e6));
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (i = 0; i < nthreads; i++)
 		if (pthread_create(&th[i], NULL, run, NULL) != 0)
 			return 2;
@@ -136,6 +144,7 @@ main(int argc, char **argv)
 	}
 	return 0;
 usage:
-	fprintf(stderr, "usage: gate-driver [-t THREADS] [-n REQUESTS | -d SECONDS] [-u URI] [-H HOST] DIR KEY\n");
+	fprintf(stderr, "usage: gate-driver [-t THREADS] [-n REQUESTS | -d SECONDS] [-w SECONDS] "
+	    "[-u URI] [-H HOST] DIR KEY\n");
 	return 2;
 }
