@@ -837,6 +837,17 @@ ledger_flush(struct store *s, struct counters *c, const char *dir, int64_t now,
 	full = __atomic_load_n(&fs->busy, __ATOMIC_ACQUIRE) != 0 || ++flushes % FULL_EVERY == 0;
 	__atomic_store_n(&fs->busy, 1, __ATOMIC_RELEASE);
 	d = collect_dirty(c, full, &n);
+	/*
+	 * Truncated while we read it: an org's id may have been read before
+	 * the fault and its counts after, as zeros (mapguard.h).  Absolute
+	 * zeros in the ledger would give its usage back.
+	 */
+	if (!counters_intact(c)) {
+		snprintf(err, errlen, "the counter file was truncated under the flush: "
+		    "nothing written from it");
+		result = -1;
+		goto out;
+	}
 	if (n > 0) {
 		for (attempt = 0; attempt < FLUSH_RETRIES && store_writable(s); attempt++) {
 			rc = write_flush(s, c, d, n, now, &seq);

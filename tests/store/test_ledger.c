@@ -176,6 +176,16 @@ main(void)
 	    why ? why : "-");
 	is_u64(used(c, "acme", OC_CREDITS), 10, "  with acme's 10");
 
+	/* truncated under a flush: it reads zeros (mapguard.h) and writes none of them */
+	spend(c, "acme", 2);
+	if (truncate(path, 4096) != 0)
+		abort();
+	is_int(ledger_flush(s, c, dir, T0_S, err, sizeof err), -1,
+	    "a flush of a file truncated under it fails (%s)", err);
+	counters_close(c);
+	c = open_counters(s, dir, &why);
+	is_u64(used(c, "acme", OC_CREDITS), 10, "  the ledger still has acme's 10 (the 2 unflushed are lost)");
+
 	/* older than the ledger: a copy restored after more was flushed */
 	copy_file(path, saved);
 	spend(c, "acme", 5);
