@@ -5,7 +5,7 @@ tests_repl_repl_probe_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/fcgi
 tests_repl_repl_probe_LDADD = tests/fcgi/libfcgiclient.a $(PTHREAD_LIBS)
 REPL_TESTS = tests/repl/group.sh tests/repl/propagation.sh tests/repl/failover.sh \
 	tests/repl/quota.sh tests/repl/api.sh tests/repl/partition.sh tests/repl/behind.sh \
-	tests/repl/lostanswer.sh
+	tests/repl/lostanswer.sh tests/repl/repdkill.sh
 TESTS += $(REPL_TESTS)
 EXTRA_DIST += tests/repl/lib.sh $(REPL_TESTS) tests/repl/lostanswer-shim.c
 # LD_PRELOAD into the master's keygate-repd (lostanswer.sh); built without
@@ -30,3 +30,4 @@ tests/repl/api.log: $(filter tests/repl/quota.log,$(TEST_LOGS))
 tests/repl/partition.log: $(filter tests/repl/api.log,$(TEST_LOGS))
 tests/repl/behind.log: $(filter tests/repl/partition.log,$(TEST_LOGS))
 tests/repl/lostanswer.log: $(filter tests/repl/behind.log,$(TEST_LOGS))
+tests/repl/repdkill.log: $(filter tests/repl/lostanswer.log,$(TEST_LOGS))
