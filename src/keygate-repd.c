@@ -375,7 +375,10 @@ master_of(struct repd *d, const struct repl_info *ri)
 /*
  * Says state in the counter file, now: BEHIND (no lag known) or STOPPED,
  * counting a failed start if asked.  With no counter file yet, nothing:
- * the first process to attach makes it, and the next call says it.
+ * the first process to attach makes it, and the next call says it.  A
+ * file that cannot be opened otherwise is said in the log: the host's
+ * authorizers then go by the last word they had, which lapses after
+ * COUNTERS_REPL_FRESH_S.
  */
 static void
 publish_state(struct repd *d, uint32_t state, int failed_start)
@@ -384,8 +387,12 @@ publish_state(struct repd *d, uint32_t state, int failed_start)
 	struct counters *c;
 	char err[600];
 
-	if ((c = counters_open(d->dir, err, sizeof err)) == NULL)
+	if ((c = counters_open(d->dir, err, sizeof err)) == NULL) {
+		if (errno != ENOENT)
+			log_warnx("cannot tell this host's authorizers that the site is %s: %s",
+			    state == COUNTERS_REPL_STOPPED ? "stopped" : "behind", err);
 		return;
+	}
 	cr = counters_repl(c);
 	if (state == COUNTERS_REPL_BEHIND)
 		__atomic_store_n(&cr->lag_ns, 0, __ATOMIC_RELAXED);

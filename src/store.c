@@ -304,6 +304,7 @@ env_configure(DB_ENV *env)
 	    (ret = env->set_tx_max(env, 500)) != 0 ||
 	    (ret = env->set_cachesize(env, 0, STORE_DEFAULT_CACHE, 1)) != 0 ||
 	    (ret = env->set_lg_max(env, 10u << 20)) != 0 ||
+	    (ret = env->set_lg_bsize(env, 2u << 20)) != 0 ||
 	    (ret = env->set_timeout(env, 3000000, DB_SET_LOCK_TIMEOUT)) != 0 ||
 	    (ret = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0 ||
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0)
