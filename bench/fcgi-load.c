@@ -163,6 +163,8 @@ static struct {
 	int		 quiet;
 	const char	*label;
 	pid_t		 pids[MAX_PIDS];
+	pid_t		 also[MAX_PIDS];	/* --cpu-also: reported apart */
+	int		 nalso;
 	int		 npids;
 	char		*extra[64];
 	int		 nextra;
@@ -656,19 +658,33 @@ collect(pid_t pid, pid_t *out, int *n, int cap)
 }
 
 static uint64_t
-server_cpu_ns(int *nproc, int *nthreads)
+cpu_ns_of(const pid_t *pids, int npids, int *nproc, int *nthreads)
 {
 	pid_t all[1024];
 	uint64_t sum = 0;
 	int i, n = 0;
 
-	for (i = 0; i < opt.npids; i++)
-		collect(opt.pids[i], all, &n, 1024);
+	for (i = 0; i < npids; i++)
+		collect(pids[i], all, &n, 1024);
 	*nthreads = 0;
 	for (i = 0; i < n; i++)
 		sum += task_cpu_ns(all[i], nthreads);
 	*nproc = n;
 	return sum;
+}
+
+static uint64_t
+server_cpu_ns(int *nproc, int *nthreads)
+{
+	return cpu_ns_of(opt.pids, opt.npids, nproc, nthreads);
+}
+
+static uint64_t
+also_cpu_ns(void)
+{
+	int np, nt;
+
+	return cpu_ns_of(opt.also, opt.nalso, &np, &nt);
 }
 
 static uint64_t
@@ -716,6 +732,7 @@ usage(FILE *f)
 	    "  -p, --param NAME=VALUE  add or replace a param\n"
 	    "      --cpu-pid PID       report CPU per request of PID and its\n"
 	    "                          descendants over the measured window (repeatable)\n"
+	    "      --cpu-also PID      the same for PID, reported apart (also_cpu_us)\n"
 	    "  -t, --timeout MS        per request (5000)\n"
 	    "      --seed N            random seed (time)\n"
 	    "      --label TEXT        name of the row in the output\n"
@@ -794,6 +811,7 @@ main(int argc, char **argv)
 		{"no-stdin", no_argument, NULL, 's'},
 		{"param", required_argument, NULL, 'p'},
 		{"cpu-pid", required_argument, NULL, 'P'},
+		{"cpu-also", required_argument, NULL, 'A'},
 		{"timeout", required_argument, NULL, 't'},
 		{"seed", required_argument, NULL, 'e'},
 		{"label", required_argument, NULL, 'L'},
@@ -804,7 +822,7 @@ main(int argc, char **argv)
 	};
 	struct hist *all;
 	uint64_t status[MAX_STATUS], errors = 0, cerr = 0, tmo = 0, unparsed = 0, done = 0;
-	uint64_t t_start, t_end, cpu0 = 0, cpu1 = 0, self0, self1, seed;
+	uint64_t t_start, t_end, cpu0 = 0, cpu1 = 0, also0 = 0, also1 = 0, self0, self1, seed;
 	double secs, rps;
 	int c, i, nproc = 0, nthr = 0;
 	sigset_t set;
@@ -854,6 +872,11 @@ main(int argc, char **argv)
 				die("--cpu-pid: too many");
 			opt.pids[opt.npids++] = (pid_t)parse_u64(optarg, "--cpu-pid", 1, INT_MAX);
 			break;
+		case 'A':
+			if (opt.nalso == MAX_PIDS)
+				die("--cpu-also: too many");
+			opt.also[opt.nalso++] = (pid_t)parse_u64(optarg, "--cpu-also", 1, INT_MAX);
+			break;
 		case 't': opt.timeout_ms = (int)parse_u64(optarg, "--timeout", 1, INT_MAX); break;
 		case 'e': seed = parse_u64(optarg, "--seed", 0, UINT64_MAX); break;
 		case 'L': opt.label = optarg; break;
@@ -895,6 +918,7 @@ main(int argc, char **argv)
 	sleep_s(opt.warmup);
 	if (opt.npids > 0)
 		cpu0 = server_cpu_ns(&nproc, &nthr);
+	also0 = also_cpu_ns();
 	self0 = self_cpu_ns();
 	t_start = now_ns();
 	__atomic_store_n(&phase, 1, __ATOMIC_RELEASE);
@@ -904,6 +928,7 @@ main(int argc, char **argv)
 		t_end = now_ns();
 		if (opt.npids > 0)
 			cpu1 = server_cpu_ns(&nproc, &nthr);
+		also1 = also_cpu_ns();
 		self1 = self_cpu_ns();
 		for (i = 0; i < opt.threads; i++)
 			pthread_join(threads[i].tid, NULL);
@@ -913,6 +938,7 @@ main(int argc, char **argv)
 		t_end = now_ns();
 		if (opt.npids > 0)
 			cpu1 = server_cpu_ns(&nproc, &nthr);
+		also1 = also_cpu_ns();
 		self1 = self_cpu_ns();
 	}
 
@@ -951,6 +977,8 @@ main(int argc, char **argv)
 		if (opt.npids > 0)
 			printf(" cpu_us=%.3f procs=%d threads=%d", all->n ?
 			    (double)(cpu1 - cpu0) / (double)all->n / 1e3 : 0, nproc, nthr);
+		if (opt.nalso > 0)
+			printf(" also_cpu_us=%.3f", all->n ? (double)(also1 - also0) / (double)all->n / 1e3 : 0);
 		printf(" loader_cpu_us=%.3f", all->n ? (double)(self1 - self0) / (double)all->n / 1e3 : 0);
 		for (i = 0; i < MAX_STATUS; i++)
 			if (status[i] > 0)
