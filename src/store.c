@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,6 +65,16 @@ tbl_added_later(int t)
 
 /* A lone read that loses a deadlock is tried again this many times. */
 #define READ_RETRIES 5
+/*
+ * The log buffer: a replica reads each transaction back from it to apply
+ * it, and a history batch is hundreds of KB (DESIGN.md, section 15).  At
+ * most a quarter of a log file (set_lg_max).
+ */
+#define LOG_BUFFER_BYTES (2u << 20)
+#define LOG_FILE_BYTES (10u << 20)
+_Static_assert(LOG_BUFFER_BYTES * 4 <= LOG_FILE_BYTES, "Berkeley DB: a log buffer of at most a quarter of a log file");
+/* Less room than one log buffer's write is a full file system. */
+#define STORE_FS_FULL_BYTES LOG_BUFFER_BYTES
 
 struct store_txn {
 	struct store *s;
@@ -205,6 +216,21 @@ mark_broken(struct store *s)
 		flock(s->lockfd, LOCK_UN);
 }
 
+/*
+ * Whether the store's file system has no room left.  Berkeley DB reports
+ * a full disk as EIO when the write that failed was its cache's: a dirty
+ * page it could not evict because the log before it could not be
+ * written (__memp_alloc).  A CLI import bigger than the cache on a full
+ * disk said "Input/output error" where the cause was plain.
+ */
+static int
+store_fs_full(const struct store *s)
+{
+	struct statvfs v;
+
+	return statvfs(s->dir, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < STORE_FS_FULL_BYTES;
+}
+
 int
 store_classify(struct store *s, int ret, const char *what)
 {
@@ -239,7 +265,8 @@ store_classify(struct store *s, int ret, const char *what)
 		snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, db_strerror(ret));
 		return ST_RECOVER;
 	default:
-		snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, db_strerror(ret));
+		snprintf(s->errmsg, sizeof s->errmsg, "%s: %s%s", what, db_strerror(ret),
+		    ret == EIO && store_fs_full(s) ? " (no space left on the store's file system)" : "");
 		return ST_ERROR;
 	}
 }
@@ -303,8 +330,8 @@ env_configure(DB_ENV *env)
 	    (ret = env->set_lk_max_objects(env, 50000)) != 0 ||
 	    (ret = env->set_tx_max(env, 500)) != 0 ||
 	    (ret = env->set_cachesize(env, 0, STORE_DEFAULT_CACHE, 1)) != 0 ||
-	    (ret = env->set_lg_max(env, 10u << 20)) != 0 ||
-	    (ret = env->set_lg_bsize(env, 2u << 20)) != 0 ||
+	    (ret = env->set_lg_max(env, LOG_FILE_BYTES)) != 0 ||
+	    (ret = env->set_lg_bsize(env, LOG_BUFFER_BYTES)) != 0 ||
 	    (ret = env->set_timeout(env, 3000000, DB_SET_LOCK_TIMEOUT)) != 0 ||
 	    (ret = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0 ||
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0)
