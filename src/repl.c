@@ -651,6 +651,7 @@ repl_info(struct store *s, struct repl_info *out)
 	out->priority = st->st_env_priority;
 	out->elections = (unsigned long long)st->st_elections;
 	out->dupmasters = st->st_dupmasters;
+	out->gen = st->st_gen;
 	free(st);
 	repl_log_position(s, &out->lsn);
 	list_sites(s, out);
@@ -689,17 +690,24 @@ repl_log_position(struct store *s, uint64_t *lsn)
 	return 0;
 }
 
-int
-repl_wait_applied(struct store *s, const unsigned char token[STORE_TOKEN_LEN],
-    unsigned timeout_ms)
-{
-	DB_TXN_TOKEN t;
-	int ret;
+/*
+ * Berkeley DB's commit token (txn.c, __txn_build_token): five 32-bit
+ * big-endian words, the format's version, the generation, the env id of
+ * the master's environment and the commit's LSN (file, offset).
+ */
+#define TOKEN_FMT_VERSION 1
 
-	if (s->env == NULL)
-		return -2;
-	memcpy(t.buf, token, STORE_TOKEN_LEN);
-	ret = s->env->txn_applied(s->env, &t, (db_timeout_t)timeout_ms * 1000, 0);
+static uint32_t
+token_word(const unsigned char token[STORE_TOKEN_LEN], int i)
+{
+	const unsigned char *p = token + 4 * i;
+
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int
+applied_answer(int ret)
+{
 	switch (ret) {
 	case 0:
 	case DB_KEYEMPTY: /* a transaction that changed nothing */
@@ -711,6 +719,65 @@ repl_wait_applied(struct store *s, const unsigned char token[STORE_TOKEN_LEN],
 		return -1;
 	default:
 		return -2;
+	}
+}
+
+/*
+ * One look, without waiting.  Berkeley DB 5.3's txn_applied must read the
+ * group's generation history for a token of another generation than the
+ * current one (or before this process knows where the current one began).
+ * It opens that table inside a transaction of its own and keeps the
+ * handle for the process.  Where the environment logs (a master, or a
+ * site whose keygate-repd has not started replication), the open is
+ * logged in that transaction; when the answer is "no" the transaction
+ * aborts, the abort's undo empties the kept handle (__db_refresh), and
+ * the process's next look at the history dies of SIGSEGV in __db_cursor.
+ * A client logs nothing and keeps a good handle.  So the library is asked
+ * only where it is safe: on a client, or on the master about its own
+ * generation, which the master knows without the table.  A master asked
+ * about another generation answers -1 (the flush is sent again); a site
+ * with no role yet answers "not yet".  A site that becomes the master
+ * between rep_stat and the library's own look is not covered: that is
+ * microseconds once per look, against every look of a failover before.
+ */
+static int
+applied_now(struct store *s, DB_TXN_TOKEN *t, uint32_t token_gen)
+{
+	DB_REP_STAT *st = NULL;
+	uint32_t status, gen;
+
+	if (s->env->rep_stat(s->env, &st, 0) != 0)
+		return -2;
+	status = st->st_status;
+	gen = st->st_gen;
+	free(st);
+	if (status == DB_REP_CLIENT || (status == DB_REP_MASTER && token_gen == gen))
+		return applied_answer(s->env->txn_applied(s->env, t, 0, 0));
+	return status == DB_REP_MASTER ? -1 : 1;
+}
+
+/* The wait is a poll, so that each look sees the site's role of the moment (applied_now). */
+#define APPLIED_POLL_NS (2 * 1000000ull)
+
+int
+repl_wait_applied(struct store *s, const unsigned char token[STORE_TOKEN_LEN],
+    unsigned timeout_ms)
+{
+	const struct timespec pause = {0, (long)APPLIED_POLL_NS};
+	uint64_t deadline = kg_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	DB_TXN_TOKEN t;
+	int r;
+
+	if (s->env == NULL || !s->replicated)
+		return -2;
+	if (token_word(token, 0) != TOKEN_FMT_VERSION || token_word(token, 1) == 0)
+		return -2; /* not a token of a replicated commit */
+	memcpy(t.buf, token, STORE_TOKEN_LEN);
+	for (;;) {
+		r = applied_now(s, &t, token_word(token, 1));
+		if (r != 1 || kg_mono_ns() >= deadline)
+			return r;
+		nanosleep(&pause, NULL);
 	}
 }
 

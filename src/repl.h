@@ -137,6 +137,7 @@ struct repl_info {
 	uint64_t lsn;            /* the end of this site's log: file << 32 | offset */
 	unsigned priority;
 	unsigned long long elections, dupmasters;
+	uint32_t gen;            /* the group's generation as this site knows it */
 	size_t nsites;           /* the other sites (keygate-repd only) */
 	struct repl_site sites[REPL_SITES_MAX];
 };
@@ -158,7 +159,8 @@ int repl_log_position(struct store *s, uint64_t *lsn);
 
 /*
  * Waits up to timeout_ms until the transaction of token is applied here:
- * 0 applied, 1 not yet, -1 never (rolled back by a new master), -2 error.
+ * 0 applied, 1 not yet, -1 never (rolled back by a new master) or not to
+ * be known here (a master asked about another generation), -2 error.
  */
 int repl_wait_applied(struct store *s, const unsigned char token[STORE_TOKEN_LEN],
     unsigned timeout_ms);
