@@ -101,6 +101,8 @@
 #define STUCK_SERVE_MS 30000       /* one turn of the main loop, the copy not caught up */
 #define WATCHDOG_MS 250
 #define PEER_STALE_MS 3000         /* a site not heard of: its state unknown */
+#define MEMBERS_STALE_MS 3000      /* a member the master hears and this site does not know */
+#define MEMBERS_HEARD_MS 30000     /* ... heard of by the master that recently */
 #define LAG_SAMPLES 64
 
 struct peer {
@@ -166,6 +168,14 @@ struct repd {
 	 * an election runs, MASTER_SELF, or the master's eid.
 	 */
 	int master;            /* atomic */
+
+	/* membership_stale: since when a member is missing, and what was done of it */
+	uint64_t missing_since;
+	int election_failed;   /* atomic: since missing_since */
+	struct repl_addr gave_up[REPL_SITES_MAX]; /* still missing right after a reopen */
+	size_t ngave_up;
+	struct repl_addr reopened_for;
+	int reopened;          /* reopened_for is set: look at it once the site is up again */
 };
 
 #define MASTER_UNKNOWN (-2)
@@ -237,6 +247,7 @@ on_event(void *ctx, enum repl_event e, int eid)
 		break;
 	case REPL_EV_ELECTION_FAILED:
 		log_debug("an election failed (too few sites answered); it is tried again");
+		__atomic_store_n(&d->election_failed, 1, __ATOMIC_RELEASE);
 		break;
 	case REPL_EV_PERM_FAILED:
 		log_warnx("a commit was not acknowledged by a quorum of sites in time");
@@ -1296,6 +1307,107 @@ check_orgkeys(struct repd *d)
 	__atomic_store_n(&d->orgkeys_checked, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * Berkeley DB 5.3 keeps the group's membership in a replicated table and
+ * a copy of it in each site's memory, which a replica reloads after it
+ * applies a change to the table.  The reload is skipped, and never tried
+ * again, when the replica is locked out at that moment (catching up with
+ * the master, repmgr_msg.c): seen as a site joined while another replica
+ * had just started.  That replica then refuses the new site's
+ * connections ("unknown or provisional site") and counts one site less:
+ * once the master was lost no election could succeed (failover.sh:
+ * "too few sites answered" until the old master came back).
+ * Nothing but a new change to the table or a restart of the replication
+ * manager reloads it, so a replica that does not know a site the master
+ * hears from reopens the store (its replication manager starts again and
+ * reads the table) once that has lasted MEMBERS_STALE_MS, or at once when
+ * an election fails meanwhile.  An address still missing right after a
+ * reopen is not one the table holds (another spelling of the host, say):
+ * it is not tried again, so this never loops.
+ */
+static int
+knows_site(const struct repl_info *ri, const struct repl_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < ri->nsites; i++)
+		if (conf_same_addr(&ri->sites[i].addr, a))
+			return 1;
+	return 0;
+}
+
+static int
+gave_up_on(const struct repd *d, const struct repl_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < d->ngave_up; i++)
+		if (conf_same_addr(&d->gave_up[i], a))
+			return 1;
+	return 0;
+}
+
+/* A member the master heard from lately that this site's replication manager does not know. */
+static int
+missing_member(struct repd *d, const struct repl_info *ri, struct repl_addr *out)
+{
+	uint64_t now = kg_mono_ns();
+	size_t i;
+	int found = 0;
+
+	pthread_mutex_lock(&d->gmu);
+	for (i = 0; i < d->npeers && !found; i++) {
+		const struct peer *p = &d->peers[i];
+
+		if (p->heard == 0 || now - p->heard > MEMBERS_HEARD_MS * NS_PER_MS ||
+		    conf_same_addr(&p->info.addr, &d->setup.local) ||
+		    knows_site(ri, &p->info.addr) || gave_up_on(d, &p->info.addr))
+			continue;
+		*out = p->info.addr;
+		found = 1;
+	}
+	pthread_mutex_unlock(&d->gmu);
+	return found;
+}
+
+/* 1 when the store must be reopened for the replication manager to read the membership again. */
+static int
+membership_stale(struct repd *d, const struct repl_info *ri)
+{
+	char addr[REPL_HOST_MAX + 16];
+	struct repl_addr a;
+	uint64_t now = kg_mono_ns();
+
+	if (d->reopened) {
+		d->reopened = 0;
+		if (!knows_site(ri, &d->reopened_for) && d->ngave_up < REPL_SITES_MAX) {
+			d->gave_up[d->ngave_up++] = d->reopened_for;
+			log_warnx("site %s is still not in this site's list of the group after a "
+			    "reopen: not tried again", replsite_addr_str(&d->reopened_for, addr,
+			    sizeof addr));
+		}
+	}
+	if (ri->role != REPL_ROLE_CLIENT || !missing_member(d, ri, &a)) {
+		d->missing_since = 0;
+		return 0;
+	}
+	if (d->missing_since == 0) {
+		d->missing_since = now;
+		__atomic_store_n(&d->election_failed, 0, __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (now - d->missing_since < MEMBERS_STALE_MS * NS_PER_MS &&
+	    !__atomic_load_n(&d->election_failed, __ATOMIC_ACQUIRE))
+		return 0;
+	log_warnx("the master hears from site %s, which this site's replication manager does "
+	    "not know (Berkeley DB missed a change of the group's membership): reopening the "
+	    "store to read it again", replsite_addr_str(&a, addr, sizeof addr));
+	d->missing_since = 0;
+	d->reopened_for = a;
+	d->reopened = 1;
+	return 1;
+}
+
 /* Every second: the store's upkeep; 1 when it must be reopened. */
 static int
 upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
@@ -1321,7 +1433,11 @@ upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
 		}
 		pthread_rwlock_unlock(&d->lock);
 	}
-	if (repl_info(d->kg.store, &ri) != 0 || ri.role != REPL_ROLE_MASTER)
+	if (repl_info(d->kg.store, &ri) != 0)
+		return 0;
+	if (membership_stale(d, &ri))
+		return 1;
+	if (ri.role != REPL_ROLE_MASTER)
 		return 0;
 	check_orgkeys(d);
 	if (now - *checkpointed > CHECKPOINT_S * 1000 * NS_PER_MS) {

@@ -160,7 +160,8 @@ wait_status() { # wait_status S KEY WANT: until S answers WANT (5 s)
 
 # A group: site a made by keygate init (or a copy of GROUP_SEED) with a
 # plan, an org and keys, b and c joined with keygate repl join, every
-# keygate-repd and authorizer up.
+# keygate-repd and authorizer up.  BEFORE_JOIN, if set, is a command run
+# with the name of each site about to join.
 make_group() {
 	local s
 	for s in $SITES; do PORT[$s]=$(free_port); done
@@ -178,6 +179,7 @@ make_group() {
 	start_repd a
 	wait_for 10 role_is a master || return 1
 	for s in b c; do
+		[ -n "${BEFORE_JOIN:-}" ] && $BEFORE_JOIN "$s"
 		kgs "$s" repl join "$(site_addr a):${PORT[a]}" >>"$T/$s/join.log" 2>&1 || return 1
 		start_repd "$s"
 	done

@@ -7,9 +7,10 @@ check_PROGRAMS += tests/repl/applied-probe
 tests_repl_applied_probe_LDADD = $(KG_LIBS)
 REPL_TESTS = tests/repl/group.sh tests/repl/propagation.sh tests/repl/failover.sh \
 	tests/repl/quota.sh tests/repl/api.sh tests/repl/partition.sh tests/repl/behind.sh \
-	tests/repl/lostanswer.sh tests/repl/repdkill.sh tests/repl/applied.sh
+	tests/repl/lostanswer.sh tests/repl/repdkill.sh tests/repl/applied.sh \
+	tests/repl/membership.sh
 TESTS += $(REPL_TESTS)
-EXTRA_DIST += tests/repl/lib.sh $(REPL_TESTS) tests/repl/lostanswer-shim.c
+EXTRA_DIST += tests/repl/lib.sh $(REPL_TESTS) tests/repl/lostanswer-shim.c tests/repl/gmdb-shim.c
 # LD_PRELOAD into the master's keygate-repd (lostanswer.sh); built without
 # the project's flags, like tests/faults/watchdog-shim.so.
 check_DATA += tests/repl/lostanswer-shim.so
@@ -17,6 +18,12 @@ tests/repl/lostanswer-shim.so: tests/repl/lostanswer-shim.c
 	$(AM_V_CC)$(MKDIR_P) tests/repl && \
 	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $(srcdir)/tests/repl/lostanswer-shim.c -ldl
 MOSTLYCLEANFILES += tests/repl/lostanswer-shim.so
+# LD_PRELOAD into a replica (membership.sh): its membership reloads skipped.
+check_DATA += tests/repl/gmdb-shim.so
+tests/repl/gmdb-shim.so: tests/repl/gmdb-shim.c
+	$(AM_V_CC)$(MKDIR_P) tests/repl && \
+	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $(srcdir)/tests/repl/gmdb-shim.c -ldl -lpthread
+MOSTLYCLEANFILES += tests/repl/gmdb-shim.so
 
 # These tests time elections, heartbeats and propagation, which a CPU
 # saturated by the load tests of other suites distorts (a master that
@@ -34,3 +41,4 @@ tests/repl/behind.log: $(filter tests/repl/partition.log,$(TEST_LOGS))
 tests/repl/lostanswer.log: $(filter tests/repl/behind.log,$(TEST_LOGS))
 tests/repl/repdkill.log: $(filter tests/repl/lostanswer.log,$(TEST_LOGS))
 tests/repl/applied.log: $(filter tests/repl/repdkill.log,$(TEST_LOGS))
+tests/repl/membership.log: $(filter tests/repl/applied.log,$(TEST_LOGS))

@@ -1,0 +1,38 @@
+#!/bin/bash
+# tests/repl/membership.sh - a replica that missed a change of the group's
+# membership learns it again: site c joins while replica b's replication
+# manager skips reloading the membership after applying the change (as
+# Berkeley DB 5.3 does when the replica is locked out at that moment:
+# gmdb-shim.so makes it happen every time).  b's keygate-repd sees that
+# the master hears from a site its replication manager does not know,
+# reopens the store (the replication manager reads the membership as it
+# starts), and knows c within 10 s; with the master then killed, b and c
+# elect a new master.  Without it b refused c's connections and counted
+# one site less: no election could succeed until the master came back
+# (seen in failover.sh).
+. "$top_srcdir/tests/repl/lib.sh"
+
+SHIM=$top_builddir/tests/repl/gmdb-shim.so
+SITE_RUN[b]="env LD_PRELOAD=$SHIM KG_GMDB_SHIM_FLAG=$T/b/skip-reload"
+before_join() { [ "$1" = c ] && : >"$T/b/skip-reload"; }
+BEFORE_JOIN=before_join
+
+check "a group of three sites forms" make_group || finish
+check "b skipped reloading the membership after c joined" \
+	grep -q "gmdb-shim: skipped" "$T/b/repd.log"
+knows_c() {
+	kgs b --json repl status 2>/dev/null | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+sys.exit(0 if any(s["address"].endswith(":" + sys.argv[1]) for s in d["sites"]) else 1)' "${PORT[c]}"
+}
+check "b comes to know c (10 s)" wait_for 10 knows_c
+check "  and its keygate-repd says why it reopened the store" \
+	grep -q "which this site's replication manager does not know" "$T/b/repd.log"
+check "  b is up to date again (10 s)" wait_for 10 all_ready b
+check "  and decides" wait_status b "$KEY1" 200
+
+signal_repd KILL a; wait "${REPD[a]}" 2>/dev/null
+new_master() { local m; m=$(master) && [ "$m" != a ]; }
+check "with the master killed, b and c elect a new master (10 s)" wait_for 10 new_master
+finish
