@@ -13,7 +13,8 @@
 . "$top_srcdir/tests/repl/lib.sh"
 
 SHIM=$top_builddir/tests/repl/gmdb-shim.so
-SITE_RUN[b]="env LD_PRELOAD=$SHIM KG_GMDB_SHIM_FLAG=$T/b/skip-reload"
+SITE_RUN[b]="env LD_PRELOAD=$SHIM KG_GMDB_SHIM_FLAG=$T/b/skip-reload \
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 before_join() { [ "$1" = c ] && : >"$T/b/skip-reload"; }
 BEFORE_JOIN=before_join
 
