@@ -1321,9 +1321,11 @@ check_orgkeys(struct repd *d)
  * manager reloads it, so a replica that does not know a site the master
  * hears from reopens the store (its replication manager starts again and
  * reads the table) once that has lasted MEMBERS_STALE_MS, or at once when
- * an election fails meanwhile.  An address still missing right after a
- * reopen is not one the table holds (another spelling of the host, say):
- * it is not tried again, so this never loops.
+ * an election fails meanwhile; only once it has caught up, since a copy
+ * under way reloads the list when it is done (DB_EVENT_REP_INIT_DONE),
+ * and a reopen would start it again.  An address still missing once the
+ * reopened site has caught up is not one the table holds (another
+ * spelling of the host, say): it is not tried again, so this never loops.
  */
 static int
 knows_site(const struct repl_info *ri, const struct repl_addr *a)
@@ -1378,6 +1380,11 @@ membership_stale(struct repd *d, const struct repl_info *ri)
 	struct repl_addr a;
 	uint64_t now = kg_mono_ns();
 
+	/* a copy still catching up or being copied reloads the list when it is done */
+	if (ri->role != REPL_ROLE_CLIENT || !ri->startup_done || ri->initialising) {
+		d->missing_since = 0;
+		return 0;
+	}
 	if (d->reopened) {
 		d->reopened = 0;
 		if (!knows_site(ri, &d->reopened_for) && d->ngave_up < REPL_SITES_MAX) {
@@ -1387,7 +1394,7 @@ membership_stale(struct repd *d, const struct repl_info *ri)
 			    sizeof addr));
 		}
 	}
-	if (ri->role != REPL_ROLE_CLIENT || !missing_member(d, ri, &a)) {
+	if (!missing_member(d, ri, &a)) {
 		d->missing_since = 0;
 		return 0;
 	}
