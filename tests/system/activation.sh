@@ -59,15 +59,20 @@ fcgi() {
 	local addr=$1
 	shift
 	# the first request starts the program: slow under a loaded CI machine
-	"$FCGI_CLIENT" --timeout 20000 --status "$addr" REQUEST_METHOD=GET REQUEST_URI=/v1/x "$@" 2>/dev/null
+	"$FCGI_CLIENT" --timeout 20000 --status "$addr" REQUEST_METHOD=GET REQUEST_URI=/v1/x "$@" \
+		2>"$T/log/fcgi-client.err"
 }
 
 expect_fcgi() { # DESC WANT ADDRESS [NAME=VALUE...]
-	local desc=$1 want=$2 got
+	local desc=$1 want=$2 got t0
 	shift 2
+	t0=$(date +%s%N)
 	got=$(fcgi "$@")
 	if [ "$got" = "$want" ]; then pass "$desc: $want"
-	else fail "$desc: status '${got:-none}', expected $want"; fi
+	else
+		# seen twice in CI with no answer at all: what the client met, and when
+		fail "$desc: status '${got:-none}', expected $want (after $(( ($(date +%s%N) - t0) / 1000000 )) ms; the client said: $(tr '\n' ' ' <"$T/log/fcgi-client.err"))"
+	fi
 }
 
 comm_of() { ps -o comm= -p "$1" 2>/dev/null; }
