@@ -200,7 +200,14 @@ echo "# far behind: right answers ${took} ms after the start; 503 from" \
 	"$(du -cb "$T"/c/db/*.db | tail -n 1 | cut -f1) bytes of tables copied"
 check "  keygate repl status said so meanwhile" grep -q "'state': 'behind'" "$T/states"
 check "  and so did c's log" grep -q 'answer 503 until it has caught up' "$T/c/repd.log"
-check "  which shows the full copy" grep -q 'received a full copy of the store' "$T/c/repd.log"
+if grep -q 'received a full copy of the store' "$T/c/repd.log"; then
+	ok "  which shows the full copy"
+else
+	# seen once in CI (7da6860), though the tables had been copied: c's own account
+	not_ok "  which shows the full copy"
+	grep -v ' db: ' "$T/c/repd.log" | grep -E 'copy|opening|reopen|caught up|exit|dead' |
+		tail -n 20 | sed 's/^/#   c: /'
+fi
 check "the master logged no error about the store's files that are no tables" \
 	eval '! grep -E "unexpected file type|checksum error|Encrypted (checksum|database)" "$T/a/repd.log"'
 check "  nor did c" eval '! grep -E "unexpected file type|checksum error|Encrypted (checksum|database)" "$T/c/repd.log"'
