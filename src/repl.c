@@ -626,6 +626,27 @@ repl_settings(struct store *s, struct repl_settings *out)
 	return 0;
 }
 
+static enum repl_role
+role_of(u_int32_t st_status)
+{
+	return st_status == DB_REP_MASTER ? REPL_ROLE_MASTER :
+	    st_status == DB_REP_CLIENT ? REPL_ROLE_CLIENT : REPL_ROLE_NONE;
+}
+
+/* The site's role and generation of the moment, without the rest of repl_info: 0, or -1. */
+static int
+role_now(struct store *s, enum repl_role *role, uint32_t *gen)
+{
+	DB_REP_STAT *st = NULL;
+
+	if (!s->replicated || s->env == NULL || s->env->rep_stat(s->env, &st, 0) != 0)
+		return -1;
+	*role = role_of(st->st_status);
+	*gen = st->st_gen;
+	free(st);
+	return 0;
+}
+
 int
 repl_info(struct store *s, struct repl_info *out)
 {
@@ -638,8 +659,7 @@ repl_info(struct store *s, struct repl_info *out)
 		return -1;
 	if (s->env->rep_stat(s->env, &st, 0) != 0)
 		return -1;
-	out->role = st->st_status == DB_REP_MASTER ? REPL_ROLE_MASTER :
-	    st->st_status == DB_REP_CLIENT ? REPL_ROLE_CLIENT : REPL_ROLE_NONE;
+	out->role = role_of(st->st_status);
 	out->self_eid = (int)st->st_env_id;
 	out->master_eid = st->st_master == DB_EID_INVALID ? -1 : (int)st->st_master;
 	out->startup_done = st->st_startup_complete != 0;
@@ -664,17 +684,10 @@ repl_info(struct store *s, struct repl_info *out)
 enum repl_role
 repl_role(struct store *s)
 {
-	DB_REP_STAT *st = NULL;
-	enum repl_role r = REPL_ROLE_NONE;
+	enum repl_role r;
+	uint32_t gen;
 
-	if (!s->replicated || s->env == NULL || s->env->rep_stat(s->env, &st, 0) != 0)
-		return REPL_ROLE_NONE;
-	if (st->st_status == DB_REP_MASTER)
-		r = REPL_ROLE_MASTER;
-	else if (st->st_status == DB_REP_CLIENT)
-		r = REPL_ROLE_CLIENT;
-	free(st);
-	return r;
+	return role_now(s, &r, &gen) == 0 ? r : REPL_ROLE_NONE;
 }
 
 int
@@ -743,17 +756,14 @@ applied_answer(int ret)
 static int
 applied_now(struct store *s, DB_TXN_TOKEN *t, uint32_t token_gen)
 {
-	DB_REP_STAT *st = NULL;
-	uint32_t status, gen;
+	enum repl_role role;
+	uint32_t gen;
 
-	if (s->env->rep_stat(s->env, &st, 0) != 0)
+	if (role_now(s, &role, &gen) != 0)
 		return -2;
-	status = st->st_status;
-	gen = st->st_gen;
-	free(st);
-	if (status == DB_REP_CLIENT || (status == DB_REP_MASTER && token_gen == gen))
+	if (role == REPL_ROLE_CLIENT || (role == REPL_ROLE_MASTER && token_gen == gen))
 		return applied_answer(s->env->txn_applied(s->env, t, 0, 0));
-	return status == DB_REP_MASTER ? -1 : 1;
+	return role == REPL_ROLE_MASTER ? -1 : 1;
 }
 
 /* The wait is a poll, so that each look sees the site's role of the moment (applied_now). */
@@ -765,16 +775,17 @@ repl_wait_applied(struct store *s, const unsigned char token[STORE_TOKEN_LEN],
 {
 	const struct timespec pause = {0, (long)APPLIED_POLL_NS};
 	uint64_t deadline = kg_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint32_t gen = token_word(token, 1);
 	DB_TXN_TOKEN t;
 	int r;
 
 	if (s->env == NULL || !s->replicated)
 		return -2;
-	if (token_word(token, 0) != TOKEN_FMT_VERSION || token_word(token, 1) == 0)
+	if (token_word(token, 0) != TOKEN_FMT_VERSION || gen == 0)
 		return -2; /* not a token of a replicated commit */
 	memcpy(t.buf, token, STORE_TOKEN_LEN);
 	for (;;) {
-		r = applied_now(s, &t, token_word(token, 1));
+		r = applied_now(s, &t, gen);
 		if (r != 1 || kg_mono_ns() >= deadline)
 			return r;
 		nanosleep(&pause, NULL);

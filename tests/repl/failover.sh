@@ -81,8 +81,9 @@ if won=$(elected "$M"); then
 	ok "master hung (SIGSTOP): site $N is elected in ${won#* } ms"
 else
 	not_ok "master hung: no new master within ${ELECT_LIMIT_S} s"; N=
-	# seen in 2 runs of 37 before a replica that missed a membership change
-	# reopened (membership.sh); should it come back, what each live site says
+	# seen from a replica that missed a membership change (membership.sh) and
+	# from a site stuck synchronising with the hung master (keygate-repd(8)
+	# BUGS): what each live site says tells which
 	for s in $SITES; do
 		[ "$s" = "$M" ] && continue
 		echo "#   $s says: $(kgs "$s" repl status 2>&1 | tr -s ' \n' ' ' | cut -c1-600)"
