@@ -103,6 +103,7 @@
 #define PEER_STALE_MS 3000         /* a site not heard of: its state unknown */
 #define MEMBERS_STALE_MS 3000      /* a member the master hears and this site does not know */
 #define MEMBERS_HEARD_MS 30000     /* ... heard of by the master that recently */
+#define LOCKED_STUCK_MS 10000      /* replication locked with no progress: restart (sync_stuck) */
 #define LAG_SAMPLES 64
 
 struct peer {
@@ -176,6 +177,11 @@ struct repd {
 	size_t ngave_up;
 	struct repl_addr reopened_for;
 	int reopened;          /* reopened_for is set: look at it once the site is up again */
+
+	/* sync_stuck: since when replication is locked, and where it stood then */
+	uint64_t locked_since;
+	uint64_t locked_lsn;
+	unsigned long long locked_pages;
 };
 
 #define MASTER_UNKNOWN (-2)
@@ -1415,6 +1421,38 @@ membership_stale(struct repd *d, const struct repl_info *ri)
 	return 1;
 }
 
+/*
+ * A replica that must roll back to follow a new master, or take a full
+ * copy, locks the site first: it ignores every message (votes too) and
+ * fails every new read, then waits for each operation in progress on the
+ * site to end, in any of its processes (a read's open cursor, a
+ * transaction).  One that never ends, a process hung inside a read, holds
+ * that lock for ever (tests/repl/stuck.sh: the site applied nothing, its
+ * authorizers answered 503, and in a group that has just lost a site no
+ * election could succeed; nothing in the library gives up).  A lock held
+ * LOCKED_STUCK_MS while neither this log nor a full copy moved is such a
+ * wait: keygate-repd exits so that its service starts it again, and the
+ * new process recovers the store, which ends every operation of the old
+ * environment (the hung process's handle is dead).  A rollback here takes
+ * milliseconds and a full copy moves on every page, so nothing that makes
+ * progress is cut short.  Every second, from the upkeep.
+ */
+static int
+sync_stuck(struct repd *d, const struct repl_info *ri)
+{
+	uint64_t now = kg_mono_ns();
+	int locked = repl_locked_out(d->kg.store) == 1;
+
+	if (locked && d->locked_since != 0 && ri->lsn == d->locked_lsn &&
+	    ri->pages_received == d->locked_pages)
+		return now - d->locked_since >= LOCKED_STUCK_MS * NS_PER_MS;
+	/* not locked, or just locked, or moving: the wait (re)starts here */
+	d->locked_since = locked ? now : 0;
+	d->locked_lsn = ri->lsn;
+	d->locked_pages = ri->pages_received;
+	return 0;
+}
+
 /* Every second: the store's upkeep; 1 when it must be reopened. */
 static int
 upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
@@ -1444,6 +1482,13 @@ upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
 		return 0;
 	if (membership_stale(d, &ri))
 		return 1;
+	if (sync_stuck(d, &ri)) {
+		log_warnx("replication on this site has been locked for %d s with no progress: "
+		    "Berkeley DB waits for an operation of a process of this host that does not "
+		    "end (a process hung inside a read?); keygate-repd exits so that its service "
+		    "starts it again and it recovers the store", LOCKED_STUCK_MS / 1000);
+		die_dead(d);
+	}
 	if (ri.role != REPL_ROLE_MASTER)
 		return 0;
 	check_orgkeys(d);

@@ -672,12 +672,31 @@ repl_info(struct store *s, struct repl_info *out)
 	out->elections = (unsigned long long)st->st_elections;
 	out->dupmasters = st->st_dupmasters;
 	out->gen = st->st_gen;
+	out->pages_received = (unsigned long long)st->st_pg_records;
 	free(st);
 	repl_log_position(s, &out->lsn);
 	list_sites(s, out);
 	/* repmgr keeps the group's membership: the other sites and this one */
 	if (s->flags & STORE_REPL_OWNER)
 		out->group_size = (unsigned)out->nsites + 1;
+	return 0;
+}
+
+int
+repl_locked_out(struct store *s)
+{
+	DB_TXN *t = NULL;
+	int ret;
+
+	if (!s->replicated || s->env == NULL)
+		return -1;
+	/* DB_REP_CONF_NOWAIT: a locked-out begin fails at once instead of waiting */
+	ret = s->env->txn_begin(s->env, NULL, &t, 0);
+	if (ret == DB_REP_LOCKOUT)
+		return 1;
+	if (ret != 0)
+		return -1;
+	t->abort(t);
 	return 0;
 }
 

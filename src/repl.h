@@ -138,6 +138,7 @@ struct repl_info {
 	unsigned priority;
 	unsigned long long elections, dupmasters;
 	uint32_t gen;            /* the group's generation as this site knows it */
+	unsigned long long pages_received; /* of full copies, ever (st_pg_records): progress */
 	size_t nsites;           /* the other sites (keygate-repd only) */
 	struct repl_site sites[REPL_SITES_MAX];
 };
@@ -146,6 +147,14 @@ struct repl_info {
  * the other sites are listed only in keygate-repd.  0, or -1.
  */
 int repl_info(struct store *s, struct repl_info *out);
+/*
+ * Whether Berkeley DB has locked this site's operations out now (a
+ * rollback, a full copy or a change of role under way, during which a
+ * read fails at once with DB_REP_LOCKOUT): 1, 0, or -1 when it cannot
+ * tell.  Asks by beginning a transaction and aborting it, which on any
+ * site writes nothing.
+ */
+int repl_locked_out(struct store *s);
 /*
  * The settings the environment's regions hold now, whoever made them
  * (`keygate repl status` shows them): 0, or -1.

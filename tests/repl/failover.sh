@@ -88,6 +88,9 @@ else
 		[ "$s" = "$M" ] && continue
 		echo "#   $s says: $(kgs "$s" repl status 2>&1 | tr -s ' \n' ' ' | cut -c1-600)"
 		grep -v ' db: ' "$T/$s/repd.log" | tail -n 12 | sed "s/^/#   $s: /"
+		# Berkeley DB's own account (lib.sh's set_verbose): elections, sync
+		grep ' db: ' "$T/$s/repd.log" | grep -v 'log_split\|log_rep_split' | tail -n 25 |
+			cut -c1-300 | sed "s/^/#   $s db: /"
 	done
 fi
 KSTOP=

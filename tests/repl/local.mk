@@ -5,10 +5,12 @@ tests_repl_repl_probe_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/fcgi
 tests_repl_repl_probe_LDADD = tests/fcgi/libfcgiclient.a $(PTHREAD_LIBS)
 check_PROGRAMS += tests/repl/applied-probe
 tests_repl_applied_probe_LDADD = $(KG_LIBS)
+check_PROGRAMS += tests/repl/hold-cursor
+tests_repl_hold_cursor_LDADD = $(KG_LIBS)
 REPL_TESTS = tests/repl/group.sh tests/repl/propagation.sh tests/repl/failover.sh \
 	tests/repl/quota.sh tests/repl/api.sh tests/repl/partition.sh tests/repl/behind.sh \
 	tests/repl/lostanswer.sh tests/repl/repdkill.sh tests/repl/applied.sh \
-	tests/repl/membership.sh
+	tests/repl/membership.sh tests/repl/stuck.sh
 TESTS += $(REPL_TESTS)
 EXTRA_DIST += tests/repl/lib.sh $(REPL_TESTS) tests/repl/lostanswer-shim.c tests/repl/gmdb-shim.c
 # LD_PRELOAD into the master's keygate-repd (lostanswer.sh); built without
@@ -42,3 +44,4 @@ tests/repl/lostanswer.log: $(filter tests/repl/behind.log,$(TEST_LOGS))
 tests/repl/repdkill.log: $(filter tests/repl/lostanswer.log,$(TEST_LOGS))
 tests/repl/applied.log: $(filter tests/repl/repdkill.log,$(TEST_LOGS))
 tests/repl/membership.log: $(filter tests/repl/applied.log,$(TEST_LOGS))
+tests/repl/stuck.log: $(filter tests/repl/membership.log,$(TEST_LOGS))
