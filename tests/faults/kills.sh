@@ -85,14 +85,25 @@ for id in $ids; do
 done
 # A revoke killed after its commit may leave the index half written: the
 # authorizer must then answer from the store, never from the old entry.
-disagree=0 revoked=0
+# A killed CLI leaves the environment to be recovered by the next opener;
+# a worker caught inside the old one is ended after a second and its
+# request gets no answer (fail closed, section 3 of doc/DESIGN.md): such a
+# request is asked once more, and only its second answer is judged.
+disagree=0 revoked=0 unanswered=0
 while read -r key id; do
 	state=$(kg key show "$id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
 	want=200
 	[ "$state" = revoked ] && { want=401; revoked=$((revoked + 1)); }
 	got=$(status "$ADDR" REQUEST_METHOD=GET REQUEST_URI=/ "HTTP_X_API_KEY=$key")
+	case $got in
+	[0-9][0-9][0-9]) ;;
+	*)	unanswered=$((unanswered + 1)); echo "# $id: no answer ('$got'), asked again"
+		sleep 0.5
+		got=$(status "$ADDR" REQUEST_METHOD=GET REQUEST_URI=/ "HTTP_X_API_KEY=$key") ;;
+	esac
 	[ "$got" = "$want" ] || { disagree=$((disagree + 1)); echo "# $id is $state in the store, answered $got"; }
 done < "$T/printed"
+echo "# requests unanswered at the first asking: $unanswered"
 expect_eq "after killed revokes the authorizer agrees with the store ($revoked revoked)" 0 "$disagree"
 for i in $(seq 1 "$KILLS"); do
 	kill_cli "$T/k" plan set metered --rate "$(( i % 2 ? 1000000 : 999999 ))/s" --max-keys "$(( i % 2 ? 0 : 100000 ))"
