@@ -45,7 +45,7 @@ activate() {
 	while [ "$1" != -- ]; do opts+=("$1"); shift; done
 	shift
 	bg "$name" "$ACTIVATE" "${opts[@]}" "${WEB[@]}" "${PROGRAM:-$AUTHZ}" --db "$T/db" "$@"
-	ACT_PID=$BG_PID
+	ACT_PID=$BG_PID ACT_NAME=$name
 }
 
 # As keygate-authz.socket makes it: group www-data, 0660.
@@ -72,6 +72,10 @@ expect_fcgi() { # DESC WANT ADDRESS [NAME=VALUE...]
 	else
 		# seen twice in CI with no answer at all: what the client met, and when
 		fail "$desc: status '${got:-none}', expected $want (after $(( ($(date +%s%N) - t0) / 1000000 )) ms; the client said: $(tr '\n' ' ' <"$T/log/fcgi-client.err"))"
+		# and what the program under systemd-socket-activate was doing
+		ps -o pid=,stat=,wchan:24=,etime=,comm= -p "$ACT_PID" --ppid "$ACT_PID" 2>/dev/null |
+			sed 's/^/#   ps: /'
+		tail -n 20 "$T/log/${ACT_NAME:-none}.log" 2>/dev/null | sed 's/^/#   log: /'
 	fi
 }
 
