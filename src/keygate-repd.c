@@ -104,7 +104,6 @@
 #define MEMBERS_STALE_MS 3000      /* a member the master hears and this site does not know */
 #define MEMBERS_HEARD_MS 30000     /* ... heard of by the master that recently */
 #define LOCKED_STUCK_MS 5000       /* replication locked with no progress: restart (sync_stuck) */
-#define LOCKED_STUCK_COPY_MS 30000 /* ... while a full copy is under way: the master's pace */
 #define LAG_SAMPLES 64
 
 struct peer {
@@ -182,8 +181,6 @@ struct repd {
 	/* sync_stuck: since when replication is locked, and where it stood then */
 	uint64_t locked_since;
 	uint64_t locked_lsn;
-	unsigned long long locked_pages;
-	int locked_copying;    /* pages of a full copy arrived under this lock */
 };
 
 #define MASTER_UNKNOWN (-2)
@@ -1436,11 +1433,13 @@ membership_stale(struct repd *d, const struct repl_info *ri)
  * wait: keygate-repd exits so that its service starts it again, and the
  * new process recovers the store, which ends every operation of the old
  * environment (the hung process's handle is dead).  A rollback here takes
- * milliseconds; a full copy moves with every page the master sends, and
- * once pages have arrived under the lock a master slow to send more is
- * given LOCKED_STUCK_COPY_MS, since cutting a copy short starts it again
- * (the library's own "initialising" counters stay set after a copy, so
- * they cannot say).  5 s also leaves a site locked when the
+ * milliseconds.  A full copy keeps the lock for as long as it lasts, at
+ * the master's pace, and is never cut short: the site then restarted
+ * with tables removed (tests/repl/behind.sh under ASan, a master slow to
+ * send the first pages for 5 s: refused as damaged); the library marks
+ * the copy (repl_copy_marked) from just after it has locked the site, so
+ * only a copy whose lock waits on a read that never ends is restarted,
+ * before it has removed anything.  5 s also leaves a site locked when the
  * master fails time to vote within the 10 s an election may take.
  * Every second, from the upkeep.
  */
@@ -1448,20 +1447,13 @@ static int
 sync_stuck(struct repd *d, const struct repl_info *ri)
 {
 	uint64_t now = kg_mono_ns();
-	int locked = repl_locked_out(d->kg.store) == 1;
+	int locked = repl_locked_out(d->kg.store) == 1 && !repl_copy_marked(d->dir);
 
-	if (locked && d->locked_since != 0 && ri->lsn == d->locked_lsn &&
-	    ri->pages_received == d->locked_pages)
-		return now - d->locked_since >= (uint64_t)(d->locked_copying ?
-		    LOCKED_STUCK_COPY_MS : LOCKED_STUCK_MS) * NS_PER_MS;
+	if (locked && d->locked_since != 0 && ri->lsn == d->locked_lsn)
+		return now - d->locked_since >= LOCKED_STUCK_MS * NS_PER_MS;
 	/* not locked, or just locked, or moving: the wait (re)starts here */
-	if (!locked)
-		d->locked_copying = 0;
-	else if (d->locked_since != 0 && ri->pages_received != d->locked_pages)
-		d->locked_copying = 1; /* pages arrive under this lock: a full copy */
 	d->locked_since = locked ? now : 0;
 	d->locked_lsn = ri->lsn;
-	d->locked_pages = ri->pages_received;
 	return 0;
 }
 
@@ -1498,8 +1490,7 @@ upkeep(struct repd *d, uint64_t *checkpointed, uint64_t *history_kept)
 		log_warnx("replication on this site has been locked for %d s with no progress: "
 		    "Berkeley DB waits for an operation of a process of this host that does not "
 		    "end (a process hung inside a read?); keygate-repd exits so that its service "
-		    "starts it again and it recovers the store",
-		    (d->locked_copying ? LOCKED_STUCK_COPY_MS : LOCKED_STUCK_MS) / 1000);
+		    "starts it again and it recovers the store", LOCKED_STUCK_MS / 1000);
 		die_dead(d);
 	}
 	if (ri.role != REPL_ROLE_MASTER)
@@ -1626,8 +1617,7 @@ check_damage(struct repd *d)
 	DIR *dir;
 	int t, logs = 0;
 
-	snprintf(path, sizeof path, "%s/__db.rep.init", d->dir);
-	if (lstat(path, &st) == 0)
+	if (repl_copy_marked(d->dir))
 		return;
 	for (t = 0; t < TBL_COUNT; t++) {
 		snprintf(path, sizeof path, "%s/%s", d->dir, store_tbl_name((enum store_tbl)t));

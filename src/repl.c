@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ctx.h"
@@ -672,7 +673,6 @@ repl_info(struct store *s, struct repl_info *out)
 	out->elections = (unsigned long long)st->st_elections;
 	out->dupmasters = st->st_dupmasters;
 	out->gen = st->st_gen;
-	out->pages_received = (unsigned long long)st->st_pg_records;
 	free(st);
 	repl_log_position(s, &out->lsn);
 	list_sites(s, out);
@@ -698,6 +698,16 @@ repl_locked_out(struct store *s)
 		return -1;
 	t->abort(t);
 	return 0;
+}
+
+int
+repl_copy_marked(const char *dir)
+{
+	char path[PATHNAME_BUF];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/__db.rep.init", dir);
+	return lstat(path, &st) == 0;
 }
 
 enum repl_role

@@ -138,7 +138,6 @@ struct repl_info {
 	unsigned priority;
 	unsigned long long elections, dupmasters;
 	uint32_t gen;            /* the group's generation as this site knows it */
-	unsigned long long pages_received; /* of full copies, ever (st_pg_records): progress */
 	size_t nsites;           /* the other sites (keygate-repd only) */
 	struct repl_site sites[REPL_SITES_MAX];
 };
@@ -155,6 +154,12 @@ int repl_info(struct store *s, struct repl_info *out);
  * site writes nothing.
  */
 int repl_locked_out(struct store *s);
+/*
+ * Whether a full copy of the store is under way in dir, or was cut short
+ * (its next open then starts it again): Berkeley DB marks it with the
+ * file __db.rep.init for as long as it lasts.
+ */
+int repl_copy_marked(const char *dir);
 /*
  * The settings the environment's regions hold now, whoever made them
  * (`keygate repl status` shows them): 0, or -1.
