@@ -1429,7 +1429,7 @@ membership_stale(struct repd *d, const struct repl_info *ri)
  * that lock for ever (tests/repl/stuck.sh: the site applied nothing, its
  * authorizers answered 503, and in a group that has just lost a site no
  * election could succeed; nothing in the library gives up).  A lock held
- * LOCKED_STUCK_MS while neither this log nor a full copy moved is such a
+ * LOCKED_STUCK_MS while this log did not move is such a
  * wait: keygate-repd exits so that its service starts it again, and the
  * new process recovers the store, which ends every operation of the old
  * environment (the hung process's handle is dead).  A rollback here takes
