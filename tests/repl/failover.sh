@@ -82,7 +82,7 @@ if won=$(elected "$M"); then
 else
 	not_ok "master hung: no new master within ${ELECT_LIMIT_S} s"; N=
 	# seen from a replica that missed a membership change (membership.sh) and
-	# from a site stuck synchronising with the hung master (keygate-repd(8)
+	# from a site whose synchronisation stayed locked (stuck.sh, keygate-repd(8)
 	# BUGS): what each live site says tells which
 	for s in $SITES; do
 		[ "$s" = "$M" ] && continue
