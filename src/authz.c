@@ -229,6 +229,7 @@ int
 authz_counters_suspect(struct authz *az)
 {
 	return az->kg->counters == NULL || !counters_intact(az->kg->counters) ||
+	    !counters_current(az->kg->counters) ||
 	    __atomic_load_n(&az->counters_suspect, __ATOMIC_ACQUIRE);
 }
 
@@ -601,6 +602,17 @@ decide(struct authz *az, const struct authz_req *req, uint64_t now_ns,
 	if (az->kg->counters == NULL) {
 		creds_wipe(&creds);
 		res->reason = "no counter file (see the log)";
+		return V_UNAVAILABLE;
+	}
+	/*
+	 * Another process made a new counter file: nothing more is decided on
+	 * this one, which would spend a balance the new one spends too.  The
+	 * callers map the new file before deciding; this is for a map that
+	 * failed, or a file made since.
+	 */
+	if (!counters_current(az->kg->counters)) {
+		creds_wipe(&creds);
+		res->reason = "the counter file was replaced; the new one is not mapped yet";
 		return V_UNAVAILABLE;
 	}
 	/* a replica initialising or far behind decides nothing (keygate-repd(8)) */

@@ -41,6 +41,8 @@
 #define COUNTERS_VERSION 2
 #define HEADER_SIZE 4096
 #define PROBE_MAX 64
+/* counters.lock: its first word is the instance of the host's current file */
+#define CURRENT_PAGE 4096
 
 struct counters_header {
 	char magic[8];
@@ -102,6 +104,11 @@ struct counters {
 	dev_t dev;
 	ino_t ino;
 	struct mapguard guard;
+	/* counters.lock's page (counters_watch): which file is the host's current one */
+	uint64_t *current;
+	dev_t lock_dev;
+	ino_t lock_ino;
+	struct mapguard lock_guard;
 };
 
 static uint32_t
@@ -257,6 +264,10 @@ counters_close(struct counters *c)
 {
 	if (c == NULL)
 		return;
+	if (c->current != NULL) {
+		mapguard_remove(&c->lock_guard);
+		munmap(c->current, CURRENT_PAGE);
+	}
 	mapguard_remove(&c->guard);
 	munmap(c->map, c->maplen);
 	free(c);
@@ -265,7 +276,16 @@ counters_close(struct counters *c)
 int
 counters_intact(const struct counters *c)
 {
-	return !mapguard_lost(&c->guard);
+	return !mapguard_lost(&c->guard) && (c->current == NULL || !mapguard_lost(&c->lock_guard));
+}
+
+/* Whether the file at path is not the one (dev, ino) we map. */
+static int
+moved(const char *path, dev_t dev, ino_t ino, struct stat *st)
+{
+	if (lstat(path, st) != 0)
+		return errno == ENOENT;
+	return st->st_dev != dev || st->st_ino != ino;
 }
 
 int
@@ -274,13 +294,74 @@ counters_replaced(const struct counters *c, const char *dir)
 	char path[PATHNAME_BUF];
 	struct stat st;
 
-	if (!counters_intact(c))
+	if (!counters_intact(c) || !counters_current(c))
+		return 1;
+	/* counters.lock deleted or replaced: map the new one (its page is what others bump) */
+	snprintf(path, sizeof path, "%s/%s", dir, COUNTERS_LOCK);
+	if (c->current != NULL && moved(path, c->lock_dev, c->lock_ino, &st))
 		return 1;
 	snprintf(path, sizeof path, "%s/%s", dir, COUNTERS_FILE);
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT;
+	if (moved(path, c->dev, c->ino, &st))
+		return 1;
 	/* truncated or grown in place is as good as replaced */
-	return st.st_dev != c->dev || st.st_ino != c->ino || (size_t)st.st_size != c->maplen;
+	return (size_t)st.st_size != c->maplen;
+}
+
+int
+counters_watch(struct counters *c, const char *dir, char *err, size_t errlen)
+{
+	char path[PATHNAME_BUF];
+	struct stat st;
+	void *map;
+	int fd, rc = 0;
+
+	if (c->current != NULL)
+		return 0;
+	if (snprintf(path, sizeof path, "%s/%s", dir, COUNTERS_LOCK) >= (int)sizeof path) {
+		snprintf(err, errlen, "store path too long");
+		return -1;
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660)) < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	/* allocated, not sparse: a write to a hole on a full file system is a SIGBUS */
+	if (st.st_size < CURRENT_PAGE)
+		rc = posix_fallocate(fd, 0, CURRENT_PAGE);
+	map = rc != 0 ? MAP_FAILED :
+	    mmap(NULL, CURRENT_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map %s: %s", path, strerror(rc ? rc : errno));
+		return -1;
+	}
+	if (mapguard_add(&c->lock_guard, map, CURRENT_PAGE) != 0) {
+		snprintf(err, errlen, "cannot map %s: too many mapped files", path);
+		munmap(map, CURRENT_PAGE);
+		return -1;
+	}
+	c->current = map;
+	c->lock_dev = st.st_dev;
+	c->lock_ino = st.st_ino;
+	return 0;
+}
+
+int
+counters_current(const struct counters *c)
+{
+	return c->current == NULL || __atomic_load_n(c->current, __ATOMIC_ACQUIRE) == c->instance;
+}
+
+void
+counters_make_current(struct counters *c)
+{
+	if (c->current != NULL)
+		__atomic_store_n(c->current, c->instance, __ATOMIC_RELEASE);
 }
 
 uint64_t

@@ -26,7 +26,7 @@
 #include "record.h"
 
 #define COUNTERS_FILE "counters"
-#define COUNTERS_LOCK "counters.lock"         /* serialises rebuilds of the file */
+#define COUNTERS_LOCK "counters.lock"         /* serialises rebuilds; names the current file */
 #define COUNTERS_DEFAULT_SLOTS (1u << 20)     /* 32 MiB: half a million live keys */
 #define COUNTERS_MIN_SLOTS 64
 #define COUNTERS_MAX_SLOTS (1u << 28)
@@ -65,8 +65,30 @@ uint32_t counters_flags(const struct counters *c);
  * must not stand.
  */
 int counters_intact(const struct counters *c);
-/* Whether dir/counters is still the file this mapping came from. */
+/*
+ * Whether dir/counters is still the file this mapping came from, and the
+ * host's current one (counters_current); a stat of each file, so once a
+ * second, not per request.
+ */
 int counters_replaced(const struct counters *c, const char *dir);
+
+/*
+ * Which file is the host's current one.  Whoever makes a new file does so
+ * under counters.lock's flock, and before renaming it into place writes
+ * its instance into counters.lock's first page, which every process maps
+ * (counters_watch).  A request compares that word with its own file's
+ * instance (one load, counters_current) and goes no further on a file
+ * another process has replaced: without it, a worker still on a deleted
+ * file and one already on its replacement each spent the same prepaid
+ * credits, for up to the second it took the first to notice.
+ *
+ * counters_watch maps dir/counters.lock (made, one page, if missing);
+ * until it is called a file counts as current.  counters_make_current
+ * names c the current file: the caller holds counters.lock's flock.
+ */
+int counters_watch(struct counters *c, const char *dir, char *err, size_t errlen);
+int counters_current(const struct counters *c);
+void counters_make_current(struct counters *c);
 
 /*
  * The generation of organizations and plans on this host: the CLI bumps it

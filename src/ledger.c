@@ -382,6 +382,14 @@ rebuild(struct store *s, const char *dir, char *err, size_t errlen)
 	 */
 	if (keyindex_retire(dir, err, errlen) != 0)
 		goto fail;
+	/*
+	 * Named the current file before anyone can map it: from here on, a
+	 * process still on the old file decides nothing more on it
+	 * (counters_current), so that no two files spend one balance.
+	 */
+	if (counters_watch(c, dir, err, errlen) != 0)
+		goto fail;
+	counters_make_current(c);
 	if (rename(tmp, path) != 0) {
 		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
 		goto fail;
@@ -429,28 +437,47 @@ lock_file(const char *dir, const char *name, int op)
 	return fd;
 }
 
-/* The current file if it can be used: NULL and *why otherwise. */
+/*
+ * The file at dir/counters if it can be used.  NULL otherwise, with *why
+ * the reason to make a new one, or NULL and err when a new one would not
+ * help.  locked: the caller holds counters.lock, so that no other file is
+ * being made, and a sound file at the path that counters.lock does not
+ * name (a store made by keygate init, counters.lock deleted, a rename
+ * that failed) is named the current one.
+ */
 static struct counters *
-usable(struct store *s, const char *dir, const char **why, char *err, size_t errlen)
+usable(struct store *s, const char *dir, int locked, const char **why, char *err,
+    size_t errlen)
 {
 	struct counters *c;
 	int older = 0;
 
+	*why = NULL;
 	if ((c = counters_open(dir, err, errlen)) == NULL) {
 		*why = errno == ENOENT ? "it was missing" : "it was damaged";
 		return NULL;
 	}
 	if (older_than_ledger(s, c, &older) != ST_OK) {
-		*why = "the ledger could not be read";
-		counters_close(c);
-		return NULL;
+		snprintf(err, errlen, "cannot read the ledger: %s", store_errmsg(s));
+		goto unusable;
 	}
 	if (older) {
 		*why = "it was older than the ledger";
-		counters_close(c);
-		return NULL;
+		goto unusable;
+	}
+	if (counters_watch(c, dir, err, errlen) != 0)
+		goto unusable;
+	if (!counters_current(c)) {
+		if (!locked) {
+			*why = "another process is replacing it"; /* wait for it: take the lock */
+			goto unusable;
+		}
+		counters_make_current(c);
 	}
 	return c;
+unusable:
+	counters_close(c);
+	return NULL;
 }
 
 struct counters *
@@ -463,15 +490,14 @@ ledger_open_counters(struct store *s, const char *dir,
 
 	if (info != NULL)
 		info->rebuilt = NULL;
-	if ((c = usable(s, dir, &why, err, errlen)) != NULL)
+	if ((c = usable(s, dir, 0, &why, err, errlen)) != NULL)
 		return c;
 	if ((fd = lock_file(dir, COUNTERS_LOCK, LOCK_EX)) < 0) {
 		snprintf(err, errlen, "cannot lock %s/%s: %s", dir, COUNTERS_LOCK, strerror(errno));
 		return NULL;
 	}
 	/* another process may have made it while we waited */
-	if ((c = usable(s, dir, &why, err, errlen)) == NULL &&
-	    strcmp(why, "the ledger could not be read") != 0) {
+	if ((c = usable(s, dir, 1, &why, err, errlen)) == NULL && why != NULL) {
 		if ((c = rebuild(s, dir, err, errlen)) != NULL && info != NULL)
 			info->rebuilt = why;
 	}

@@ -103,6 +103,85 @@ copy_file(const char *from, const char *to)
 		abort();
 }
 
+static void
+set_lock_page(const char *dir, int byte)
+{
+	char lock[300], page[4096];
+	int fd;
+
+	snprintf(lock, sizeof lock, "%s/%s", dir, COUNTERS_LOCK);
+	memset(page, byte, sizeof page);
+	/* written over, not truncated: a truncation would be a fault in every mapping */
+	if ((fd = open(lock, O_WRONLY)) < 0 || pwrite(fd, page, sizeof page, 0) != (ssize_t)sizeof page)
+		abort();
+	close(fd);
+}
+
+/*
+ * Which file is the host's current one (counters.h): a process on a file
+ * another one replaced knows it at its next request, and a sound file
+ * that counters.lock does not name is adopted, never made anew (that
+ * would lose what it counted since its last flush).  *cp: the current
+ * file, open; replaced by the one this leaves current.
+ */
+static void
+test_current(struct store *s, const char *dir, struct counters **cp)
+{
+	char path[300], lock[300];
+	const char *why;
+	struct counters *old = *cp, *c, *c2;
+	uint64_t credits = used(old, "acme", OC_CREDITS);
+
+	snprintf(path, sizeof path, "%s/%s", dir, COUNTERS_FILE);
+	snprintf(lock, sizeof lock, "%s/%s", dir, COUNTERS_LOCK);
+	ok(counters_current(old) && !counters_replaced(old, dir), "the open file is the current one");
+
+	/* deleted, and made anew by another process */
+	unlink(path);
+	ok(counters_current(old), "  deleted: still the current one until another is made");
+	c = open_counters(s, dir, &why);
+	ok(c != NULL && why != NULL && counters_current(c), "another process makes the new one");
+	ok(!counters_current(old), "  and the old file's process sees it at once (no stat)");
+	ok(counters_replaced(old, dir), "  as does its once-a-second look");
+	counters_close(old);
+
+	/* counters.lock deleted: the file at the path is adopted, not made anew */
+	spend(c, "acme", 1);
+	unlink(lock);
+	ok(counters_replaced(c, dir), "counters.lock deleted: the file is mapped again");
+	c2 = open_counters(s, dir, &why);
+	ok(c2 != NULL && why == NULL, "  the file is adopted, not made anew (%s)", why ? why : "adopted");
+	ok(c2 != NULL && counters_instance(c2) == counters_instance(c) && counters_current(c2),
+	    "  the same file, named current again");
+	is_u64(c2 ? used(c2, "acme", OC_CREDITS) : 0, credits + 1, "  the unflushed count is still there");
+	counters_close(c);
+	c = c2;
+
+	/* garbage in counters.lock: the same */
+	set_lock_page(dir, 0xa5);
+	ok(!counters_current(c), "garbage in counters.lock: no file is current");
+	c2 = open_counters(s, dir, &why);
+	ok(c2 != NULL && why == NULL && counters_current(c2) && counters_current(c),
+	    "  the file at the path is adopted, for every process that maps it");
+	counters_close(c2);
+
+	/* a file keygate init made (it names none) is adopted too */
+	counters_close(c);
+	unlink(path);
+	set_lock_page(dir, 0);
+	if (counters_create(dir, 1024, err, sizeof err) != 0)
+		abort();
+	c = open_counters(s, dir, &why);
+	ok(c != NULL && why == NULL && counters_current(c), "a file from keygate init is adopted");
+	counters_close(c);
+
+	/* leave the ledger's file current for what follows */
+	unlink(path);
+	*cp = open_counters(s, dir, &why);
+	if (*cp == NULL)
+		abort();
+}
+
 int
 main(void)
 {
@@ -200,6 +279,8 @@ main(void)
 	c2 = open_counters(s, dir, &why);
 	ok(c2 != NULL && why == NULL, "the current file opens as it is");
 	counters_close(c2);
+
+	test_current(s, dir, &c);
 
 	/* two files at once: each sees the other's flushes */
 	snprintf(saved, sizeof saved, "%s/other", dir);
