@@ -24,13 +24,25 @@
 #include "tally.h"
 
 /*
- * 8192 entries a buffer (1.3 MiB): the distinct (day, org or key) a process
- * sees in one second.  A request that finds no room within TALLY_PROBE
- * slots is not in the history (counted in dropped and logged), never waits.
+ * A buffer holds the distinct (day, org or key) a process sees between two
+ * flushes, in up to TALLY_LEVELS tables: the first of TALLY_SLOTS entries
+ * (1.3 MiB), made with the buffer; when a request finds no room in it
+ * within TALLY_PROBE slots (more distinct ids in a second than it holds),
+ * that request makes the next table, twice as large, and counts there; a
+ * lookup probes the tables in order.  An id whose window in one table is
+ * full stays out of it until the flush empties the buffer, so an id is
+ * counted in one table (two threads that claim it at once may each get an
+ * entry: both are written, and added up).  A table that went unused for
+ * a whole flush is freed.  Past the last table (122,880 entries in all),
+ * or when memory runs out, a request is not in the history: counted in
+ * dropped and logged, never waited for.
  */
 #define TALLY_SLOTS 8192
+#define TALLY_LEVELS 4
 #define TALLY_PROBE 64
 #define TALLY_BATCH 256 /* records per transaction: a second's worth in a few commits */
+/* records per batch forwarded to the master: larger buffers go as several */
+#define TALLY_FORWARD_MAX 8192
 
 struct tally_entry {
 	uint64_t tag;
@@ -44,7 +56,8 @@ struct tally_entry {
 };
 
 struct tally_buf {
-	struct tally_entry *e;
+	struct tally_entry *level[TALLY_LEVELS]; /* level l: TALLY_SLOTS << l entries */
+	uint32_t used[TALLY_LEVELS];              /* an entry was found or made there */
 	uint64_t writers; /* threads counting into it right now */
 	uint64_t dropped;
 };
@@ -65,6 +78,12 @@ struct tally {
 	unsigned char *pending;
 	size_t pending_len;
 	uint32_t pending_records;
+	/* the buffer being sent, TALLY_FORWARD_MAX records a batch, and how far */
+	struct tally_buf *draining;
+	uint32_t drained;
+	/* the flushed buffer's entries in the history table's key order (sort_entries) */
+	struct tally_entry **order;
+	uint32_t norder, order_cap;
 };
 
 struct tally *
@@ -74,9 +93,9 @@ tally_new(void)
 
 	if (t == NULL)
 		return NULL;
-	t->b[0].e = calloc(TALLY_SLOTS, sizeof(struct tally_entry));
-	t->b[1].e = calloc(TALLY_SLOTS, sizeof(struct tally_entry));
-	if (t->b[0].e == NULL || t->b[1].e == NULL ||
+	t->b[0].level[0] = calloc(TALLY_SLOTS, sizeof(struct tally_entry));
+	t->b[1].level[0] = calloc(TALLY_SLOTS, sizeof(struct tally_entry));
+	if (t->b[0].level[0] == NULL || t->b[1].level[0] == NULL ||
 	    RAND_bytes((unsigned char *)&t->proc, sizeof t->proc) != 1) {
 		tally_free(t);
 		return NULL;
@@ -88,10 +107,14 @@ tally_new(void)
 void
 tally_free(struct tally *t)
 {
+	int b, l;
+
 	if (t == NULL)
 		return;
-	free(t->b[0].e);
-	free(t->b[1].e);
+	for (b = 0; b < 2; b++)
+		for (l = 0; l < TALLY_LEVELS; l++)
+			free(t->b[b].level[l]);
+	free(t->order);
 	free(t->pending);
 	free(t);
 }
@@ -115,15 +138,21 @@ entry_is(const struct tally_entry *e, uint32_t day, int kind, const char *id, si
 	    memcmp(e->id, id, len) == 0;
 }
 
-/* The entry of (day, kind, id) in b, claimed if need be; NULL: no room. */
-static struct tally_entry *
-entry(struct tally_buf *b, uint32_t day, int kind, const char *id, size_t len)
+static uint32_t
+level_slots(int l)
 {
-	uint64_t tag = entry_tag(day, kind, id, len);
-	uint32_t i, at = (uint32_t)tag & (TALLY_SLOTS - 1);
+	return (uint32_t)TALLY_SLOTS << l;
+}
+
+/* The entry of (day, kind, id) in one table of n slots, claimed if need be; NULL: no room. */
+static struct tally_entry *
+probe(struct tally_entry *tab, uint32_t n, uint64_t tag, uint32_t day, int kind,
+    const char *id, size_t len)
+{
+	uint32_t i, at = (uint32_t)tag & (n - 1);
 
 	for (i = 0; i < TALLY_PROBE; i++) {
-		struct tally_entry *e = &b->e[(at + i) & (TALLY_SLOTS - 1)];
+		struct tally_entry *e = &tab[(at + i) & (n - 1)];
 		uint64_t cur = __atomic_load_n(&e->tag, __ATOMIC_ACQUIRE), expect = 0;
 
 		if (cur == tag && __atomic_load_n(&e->ready, __ATOMIC_ACQUIRE) &&
@@ -140,6 +169,97 @@ entry(struct tally_buf *b, uint32_t day, int kind, const char *id, size_t len)
 		}
 	}
 	return NULL;
+}
+
+/*
+ * Table l of b, made now if it is not there yet; NULL when memory runs
+ * out.  Made by a request that found no room below it: rare, and the
+ * allocation's zero pages cost only where entries land.
+ */
+static struct tally_entry *
+table(struct tally_buf *b, int l)
+{
+	struct tally_entry *tab = __atomic_load_n(&b->level[l], __ATOMIC_ACQUIRE), *none = NULL;
+
+	if (tab != NULL)
+		return tab;
+	if ((tab = calloc(level_slots(l), sizeof *tab)) == NULL)
+		return NULL;
+	if (!__atomic_compare_exchange_n(&b->level[l], &none, tab, 0, __ATOMIC_ACQ_REL,
+	    __ATOMIC_ACQUIRE)) {
+		free(tab); /* another thread made it first */
+		return none;
+	}
+	return tab;
+}
+
+/* The entry of (day, kind, id) in b, claimed if need be; NULL: no room. */
+static struct tally_entry *
+entry(struct tally_buf *b, uint32_t day, int kind, const char *id, size_t len)
+{
+	uint64_t tag = entry_tag(day, kind, id, len);
+	struct tally_entry *tab, *e;
+	int l;
+
+	for (l = 0; l < TALLY_LEVELS; l++) {
+		if ((tab = table(b, l)) == NULL)
+			return NULL;
+		if ((e = probe(tab, level_slots(l), tag, day, kind, id, len)) != NULL) {
+			/* read first: the line stays shared while the flag is set */
+			if (l > 0 && !__atomic_load_n(&b->used[l], __ATOMIC_RELAXED))
+				__atomic_store_n(&b->used[l], 1, __ATOMIC_RELAXED);
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Entries of a buffer by one index over its tables in order (the flush
+ * side: no thread counts into the buffer).  Tables are made in order, so
+ * the ones there are a prefix: buf_slots is where the index ends.
+ */
+static uint32_t
+buf_slots(const struct tally_buf *b)
+{
+	uint32_t n = 0;
+	int l;
+
+	for (l = 0; l < TALLY_LEVELS && b->level[l] != NULL; l++)
+		n += level_slots(l);
+	return n;
+}
+
+static struct tally_entry *
+entry_at(struct tally_buf *b, uint32_t i)
+{
+	int l;
+
+	for (l = 0; i >= level_slots(l); l++)
+		i -= level_slots(l);
+	return &b->level[l][i];
+}
+
+/*
+ * After a flush emptied b: frees the tables past the first that nothing
+ * was counted in since the last flush, so that a peak's memory goes back.
+ */
+static void
+trim(struct tally_buf *b)
+{
+	int l, kept = 0;
+
+	for (l = TALLY_LEVELS - 1; l > 0; l--) {
+		if (b->level[l] != NULL) {
+			if (b->used[l])
+				kept = 1; /* and every table below: the tables stay a prefix */
+			else if (!kept) {
+				free(b->level[l]);
+				b->level[l] = NULL;
+			}
+		}
+		b->used[l] = 0;
+	}
 }
 
 static void
@@ -354,30 +474,78 @@ write_entry(struct store *s, struct store_txn *t, const struct tally_entry *e)
 	return add_record(s, t, e->day, e->kind, id, e->n, e->last_used);
 }
 
-/* Writes entries [from, to) of b that hold counts, in one transaction. */
+/* Whether an entry of a buffer no thread counts into holds counts. */
 static int
-write_batch(struct store *s, struct tally_buf *b, uint32_t from, uint32_t to)
+holds(const struct tally_entry *e)
+{
+	return e->tag != 0 && e->ready;
+}
+
+/* The history table's order of two entries' keys (tally_key): day, kind, id. */
+static int
+key_order(const void *pa, const void *pb)
+{
+	const struct tally_entry *a = *(const struct tally_entry *const *)pa,
+	    *b = *(const struct tally_entry *const *)pb;
+	int c;
+
+	if (a->day != b->day)
+		return a->day < b->day ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if ((c = memcmp(a->id, b->id, a->len < b->len ? a->len : b->len)) != 0)
+		return c;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
+/*
+ * The entries of b that hold counts, into t->order in the history table's
+ * key order: written so, a flush's transactions take their page locks in
+ * one order (two workers flushing at the same tick deadlocked five times
+ * running on random orders, measured: history lost under load) and walk
+ * the btree's leaves in turn.  0, or -1 when memory runs out.
+ */
+static int
+sort_entries(struct tally *t, struct tally_buf *b)
+{
+	uint32_t i, end = buf_slots(b);
+
+	if (t->order_cap < end) {
+		struct tally_entry **o = realloc(t->order, end * sizeof *o);
+
+		if (o == NULL)
+			return -1;
+		t->order = o;
+		t->order_cap = end;
+	}
+	t->norder = 0;
+	for (i = 0; i < end; i++)
+		if (holds(entry_at(b, i)))
+			t->order[t->norder++] = entry_at(b, i);
+	qsort(t->order, t->norder, sizeof *t->order, key_order);
+	return 0;
+}
+
+/* Writes n entries in one transaction; a deadlock is tried again after a pause. */
+static int
+write_batch(struct store *s, struct tally_entry *const *e, uint32_t n)
 {
 	struct store_txn *t;
 	uint32_t i;
-	int rc, attempt, any = 0;
+	int rc, attempt;
 
-	for (i = from; i < to && !any; i++)
-		any = b->e[i].tag != 0;
-	if (!any)
-		return ST_OK; /* no transaction (and no commit to wait for) for nothing */
 	for (attempt = 0; attempt < 5; attempt++) {
 		if ((rc = store_txn_begin(s, &t)) != ST_OK)
 			return rc;
-		for (i = from; i < to && rc == ST_OK; i++)
-			if (b->e[i].tag != 0 && b->e[i].ready)
-				rc = write_entry(s, t, &b->e[i]);
+		for (i = 0; i < n && rc == ST_OK; i++)
+			rc = write_entry(s, t, e[i]);
 		if (rc == ST_OK)
 			rc = store_txn_commit(t);
 		else
 			store_txn_abort(t);
 		if (rc != ST_DEADLOCK)
 			return rc;
+		usleep(1000u << attempt);
 	}
 	return rc;
 }
@@ -397,42 +565,48 @@ take_inactive(struct tally *t, struct tally_buf **now)
 	return b;
 }
 
-/* The batch of b's entries (then cleared) for the master, as t->pending. */
+/*
+ * The next batch of the draining buffer's entries (t->order) from
+ * t->drained on, at most TALLY_FORWARD_MAX records, as t->pending: those
+ * entries are cleared and t->drained moves past them.  0 (t->pending
+ * still NULL: nothing was left), or -1: out of memory, nothing cleared,
+ * tried again at the next flush.
+ */
 static int
-encode_batch(struct tally *t, struct tally_buf *b)
+encode_batch(struct tally *t)
 {
+	uint32_t i, n = t->norder - t->drained;
 	struct replmsg_w w;
-	uint32_t i, n = 0;
 	int k;
 
-	for (i = 0; i < TALLY_SLOTS; i++)
-		n += b->e[i].tag != 0 && b->e[i].ready;
 	if (n == 0)
 		return 0;
+	if (n > TALLY_FORWARD_MAX)
+		n = TALLY_FORWARD_MAX;
 	rmw_init(&w);
 	rmw_request(&w, RM_HISTORY);
 	rmw_u64(&w, t->proc);
 	rmw_u64(&w, t->seq);
 	rmw_u32(&w, n);
-	for (i = 0; i < TALLY_SLOTS; i++) {
-		struct tally_entry *e = &b->e[i];
+	for (i = 0; i < n; i++) {
+		const struct tally_entry *e = t->order[t->drained + i];
 		char id[ID_MAX + 1];
 
-		if (e->tag != 0 && e->ready) {
-			entry_id(e, id);
-			rmw_u32(&w, e->day);
-			rmw_u8(&w, e->kind);
-			rmw_str(&w, id);
-			for (k = 0; k < H_COUNT; k++)
-				rmw_u64(&w, e->n[k]);
-			rmw_i64(&w, e->last_used);
-		}
-		memset(e, 0, sizeof *e);
+		entry_id(e, id);
+		rmw_u32(&w, e->day);
+		rmw_u8(&w, e->kind);
+		rmw_str(&w, id);
+		for (k = 0; k < H_COUNT; k++)
+			rmw_u64(&w, e->n[k]);
+		rmw_i64(&w, e->last_used);
 	}
-	if (w.failed) { /* out of memory: a second of history is lost, never doubled */
+	if (w.failed) {
 		rmw_free(&w);
 		return -1;
 	}
+	for (i = 0; i < n; i++)
+		memset(t->order[t->drained + i], 0, sizeof(struct tally_entry));
+	t->drained += n;
 	t->pending = w.buf;
 	t->pending_len = w.len;
 	t->pending_records = n;
@@ -468,9 +642,12 @@ send_pending(struct tally *t, struct store *s, char *err, size_t errlen)
 }
 
 /*
- * A replicated store: this process's counts go to the master as a batch
- * that the master applies once (batch_fresh); until it confirms,
- * the same batch is sent again and new counts wait in the buffers.
+ * A replicated store: this process's counts go to the master in batches
+ * of at most TALLY_FORWARD_MAX records, each of which the master applies
+ * once (batch_fresh).  Until the master confirms one, the same batch is
+ * sent again, the rest of its buffer waits, and new counts wait in the
+ * other buffer.  Sends every batch of the buffer it swaps out (at most
+ * one swap a call).  The records sent, or -1 with err.
  */
 static int
 forward_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
@@ -478,33 +655,45 @@ forward_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
 {
 	char why[300];
 	struct tally_buf *b, *now;
+	int sent = 0, swapped = 0;
 	uint32_t records;
 
 	if (dropped != NULL)
 		*dropped = 0;
-	if (t->pending != NULL) {
-		records = t->pending_records;
-		if (send_pending(t, s, why, sizeof why) != 0) {
-			snprintf(err, errlen, "cannot send the usage history to the master: %s", why);
+	for (;;) {
+		if (t->pending != NULL) {
+			records = t->pending_records;
+			if (send_pending(t, s, why, sizeof why) != 0) {
+				snprintf(err, errlen, "cannot send the usage history to the master: %s",
+				    why);
+				return -1;
+			}
+			sent += (int)records;
+		}
+		if (t->draining == NULL) {
+			if (swapped)
+				return sent;
+			b = take_inactive(t, &now);
+			swapped = 1;
+			if (dropped != NULL)
+				*dropped = __atomic_exchange_n(&b->dropped, 0, __ATOMIC_RELAXED);
+			if (sort_entries(t, b) != 0) {
+				/* its entries stay: counted into again, flushed with the next second */
+				snprintf(err, errlen, "out of memory: the usage history waits for the next flush");
+				return -1;
+			}
+			t->draining = b;
+			t->drained = 0;
+		}
+		if (encode_batch(t) != 0) {
+			snprintf(err, errlen, "out of memory: the usage history waits for the next flush");
 			return -1;
 		}
-		return (int)records;
+		if (t->pending == NULL) { /* all of it sent */
+			trim(t->draining);
+			t->draining = NULL;
+		}
 	}
-	b = take_inactive(t, &now);
-	if (dropped != NULL)
-		*dropped = __atomic_exchange_n(&b->dropped, 0, __ATOMIC_RELAXED);
-	if (encode_batch(t, b) != 0) {
-		snprintf(err, errlen, "out of memory: a second of usage history is lost");
-		return -1;
-	}
-	if (t->pending == NULL)
-		return 0;
-	records = t->pending_records;
-	if (send_pending(t, s, why, sizeof why) != 0) {
-		snprintf(err, errlen, "cannot send the usage history to the master: %s", why);
-		return -1;
-	}
-	return (int)records;
 }
 
 /* One record of a history batch, as encode_batch writes it. */
@@ -548,10 +737,10 @@ tally_apply(struct store *s, struct replmsg_r *r, struct replmsg_w *w)
 	 * before (then only its header would be looked at).
 	 */
 	body = *r;
-	for (i = 0; !r->failed && count <= TALLY_SLOTS && i < count; i++)
+	for (i = 0; !r->failed && count <= TALLY_FORWARD_MAX && i < count; i++)
 		if (read_item(r, &it) != 0)
 			break;
-	if (count == 0 || count > TALLY_SLOTS || i < count || !rmr_done(r)) {
+	if (count == 0 || count > TALLY_FORWARD_MAX || i < count || !rmr_done(r)) {
 		rmw_answer(w, RS_REFUSED, "a malformed history batch");
 		return;
 	}
@@ -581,31 +770,74 @@ tally_apply(struct store *s, struct replmsg_r *r, struct replmsg_w *w)
 	}
 }
 
+/*
+ * This host sent its history to the master and is the master now: the
+ * batch it had not seen confirmed is applied here, once (its mark says
+ * whether the old master had it), and the rest of the buffer it was
+ * sending is written when that buffer is next swapped out.
+ */
+static int
+settle_forwarding(struct tally *t, struct store *s, char *err, size_t errlen)
+{
+	struct replmsg_r r, a;
+	struct replmsg_w w;
+	const char *msg = "a malformed batch";
+	int ok = 0;
+
+	t->draining = NULL;
+	if (t->pending == NULL)
+		return 0;
+	rmr_init(&r, t->pending, t->pending_len);
+	rmw_init(&w);
+	if (rmr_request(&r) == RM_HISTORY) {
+		tally_apply(s, &r, &w);
+		rmr_init(&a, w.buf, w.len);
+		ok = !w.failed && rmr_answer(&a, &msg) == RS_OK;
+	}
+	if (!ok)
+		snprintf(err, errlen, "cannot write the usage history: %s", w.failed ?
+		    "out of memory" : msg);
+	rmw_free(&w);
+	if (!ok)
+		return -1;
+	free(t->pending);
+	t->pending = NULL;
+	t->pending_len = 0;
+	t->seq++;
+	return 0;
+}
+
 int
 tally_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
     size_t errlen)
 {
-	uint32_t i, from, written = 0;
-	int records = 0;
+	uint32_t i, from, to, written = 0;
 	struct tally_buf *b, *now;
 	int rc = ST_OK;
 
 	if (!store_writable(s))
 		return forward_flush(t, s, dropped, err, errlen);
+	if ((t->pending != NULL || t->draining != NULL) && settle_forwarding(t, s, err, errlen) != 0)
+		return -1;
 	b = take_inactive(t, &now);
-	for (from = 0; from < TALLY_SLOTS; from += TALLY_BATCH) {
-		if ((rc = write_batch(s, b, from, from + TALLY_BATCH)) != ST_OK)
+	if (dropped != NULL)
+		*dropped = __atomic_exchange_n(&b->dropped, 0, __ATOMIC_RELAXED);
+	if (sort_entries(t, b) != 0) {
+		/* its entries stay: counted into again, flushed with the next second */
+		snprintf(err, errlen, "out of memory: the usage history waits for the next flush");
+		return -1;
+	}
+	for (from = 0; from < t->norder; from = to) {
+		to = t->norder - from > TALLY_BATCH ? from + TALLY_BATCH : t->norder;
+		if ((rc = write_batch(s, t->order + from, to - from)) != ST_OK)
 			break;
-		written = from + TALLY_BATCH;
+		written = to;
 	}
 	/* what was written is cleared; what was not goes back into the active buffer */
-	for (i = 0; i < TALLY_SLOTS; i++) {
-		struct tally_entry *e = &b->e[i];
+	for (i = 0; i < t->norder; i++) {
+		struct tally_entry *e = t->order[i];
 
-		if (e->tag == 0)
-			continue;
-		records += i < written && e->ready;
-		if (i >= written && e->ready) {
+		if (i >= written) {
 			char id[ID_MAX + 1];
 
 			entry_id(e, id);
@@ -613,13 +845,13 @@ tally_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
 		}
 		memset(e, 0, sizeof *e);
 	}
-	if (dropped != NULL)
-		*dropped = __atomic_exchange_n(&b->dropped, 0, __ATOMIC_RELAXED);
+	trim(b);
 	if (rc != ST_OK) {
-		snprintf(err, errlen, "cannot write the usage history: %s", store_errmsg(s));
+		snprintf(err, errlen, "cannot write the usage history: %s",
+		    rc == ST_DEADLOCK ? "deadlocked five times" : store_errmsg(s));
 		return -1;
 	}
-	return records;
+	return (int)written;
 }
 
 /* ---- pruning ---- */

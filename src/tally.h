@@ -14,7 +14,10 @@
  *
  * Two buffers: requests count into the active one while the flush writes
  * the other.  Any number of threads may count at once (atomic adds; the
- * in-process server modules run many), one thread flushes.
+ * in-process server modules run many), one thread flushes.  A buffer
+ * grows with the distinct ids a second brings, up to 122,880 entries
+ * (tally.c); past that a request is left out and counted as dropped.
+ * Forwarded, a buffer goes as batches of at most 8192 records.
  *
  * Records (TBL_HISTORY, sorted): day (4 bytes, big-endian, days since
  * 1970-01-01), 'o' or 'k', the org or key id -> struct history_rec.
@@ -67,9 +70,10 @@ void tally_count(struct tally *t, const char *org, const char *key_id,
     enum hist_counter which, int quota_unit, int64_t now_s);
 
 /*
- * Writes what the inactive buffer holds, after making it so.  The number
- * of records written (0: nothing to write), or -1 with err set: what
- * could not be written is kept for the next flush.
+ * Writes what the inactive buffer holds, after making it so (on a
+ * replica: sends it to the master).  The number of records written or
+ * sent (0: nothing to write), or -1 with err set: what could not be
+ * written is kept for the next flush.
  * Requests that found no room since the last flush: *dropped (may be NULL).
  */
 int tally_flush(struct tally *t, struct store *s, uint64_t *dropped,

@@ -7,6 +7,8 @@ check_PROGRAMS += tests/repl/applied-probe
 tests_repl_applied_probe_LDADD = $(KG_LIBS)
 check_PROGRAMS += tests/repl/hold-cursor
 tests_repl_hold_cursor_LDADD = $(KG_LIBS)
+check_PROGRAMS += tests/repl/history-probe
+tests_repl_history_probe_LDADD = $(KG_LIBS)
 REPL_TESTS = tests/repl/group.sh tests/repl/propagation.sh tests/repl/failover.sh \
 	tests/repl/quota.sh tests/repl/api.sh tests/repl/partition.sh tests/repl/behind.sh \
 	tests/repl/lostanswer.sh tests/repl/repdkill.sh tests/repl/applied.sh \

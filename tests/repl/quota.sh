@@ -5,7 +5,9 @@
 # by no more than the other hosts admit before their counts reach this
 # host, the same total is what `keygate usage` and the merged history
 # tell on every site, credits survive a SIGKILL of a site's authorizer
-# workers, and a key's last use on a replica reaches the master.
+# workers, a key's last use on a replica reaches the master, and a
+# replica's history of more keys in a second than one batch holds reaches
+# the master whole.
 #
 # The bound (keygate-repd(8), "Counters"): a host's counts wait up to a
 # flush interval (UPKEEP_FLUSH_NS, 0.5 s) before they are sent; the
@@ -22,6 +24,7 @@ QUOTA=${REPL_QUOTA:-3000}
 CREDITS=${REPL_CREDITS:-2000}
 PAUSE_US=${REPL_PAUSE_US:-3000}         # about 300 requests a second a site here
 LAST_USED_LIMIT_S=5                     # the history, sent every second, and its forward
+HISTORY_PROBE=$top_builddir/tests/repl/history-probe
 
 # a day's quota must not be renewed halfway: not within two minutes of 00:00 UTC
 left=$(( 86400 - $(date -u +%s) % 86400 ))
@@ -227,4 +230,19 @@ expect_eq "an authorizer started after 5.5 s without one decides a quota at once
 # (tally.h): db check tells them from day records
 check "db check on the master finds the history and its batch marks sound" \
 	kgs a db check
+
+# --- more distinct keys in one flush than a process's first tally table
+# holds (8192), from a replica: forwarded in batches of at most 8192
+# records, every one in the history on the master and back on the
+# replica, none dropped (tally.c).  Made-up key ids of a made-up org:
+# after db check, which would name them. ---
+R=""; for s in $SITES; do role_is "$s" replica && R=$s; done
+M=$(master)
+out=$("$HISTORY_PROBE" count "$T/$R/db" hpo 20000 2>&1)
+expect_eq "20000 keys' history from replica $R in one flush: all sent, none dropped" \
+	"records 20001 dropped 0" "$out"
+for s in "$M" "$R"; do
+	check "  all 20000 in the history on site $s (5 s)" wait_for 5 eval \
+		'[ "$("$HISTORY_PROBE" read "$T/$s/db" hpo 20000)" = "org 20000 keys 20000" ]'
+done
 finish

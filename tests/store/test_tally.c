@@ -9,7 +9,10 @@
  *    goes through at once;
  *  - db check's view: marks are not day records, and malformed batches
  *    are refused whole;
- *  - marks of processes gone for long are pruned, the others kept.
+ *  - marks of processes gone for long are pruned, the others kept;
+ *  - a process's own side (tally_flush): more distinct ids between two
+ *    flushes than its first table holds are all written, and past its
+ *    last table what is dropped is counted.
  */
 #include "config.h"
 
@@ -171,6 +174,80 @@ applies_beside(struct store *s, struct store_txn *txn, uint64_t proc, uint64_t s
 	return done;
 }
 
+/* n allowed requests of org, one for each of n key ids: one flush's worth */
+static void
+count_ids(struct tally *t, const char *org, int n)
+{
+	int64_t now = (int64_t)time(NULL);
+	char id[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "%s-%06d", org, i);
+		tally_count(t, org, id, H_ALLOWED, 0, now);
+	}
+}
+
+/* How many of org's n key ids have exactly one allowed request today. */
+static int
+ids_counted(struct store *s, const char *org, int n)
+{
+	struct history_rec h;
+	char id[32];
+	int i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "%s-%06d", org, i);
+		k += tally_read_day(s, DAY, TALLY_KEY, id, &h) == ST_OK && h.n[H_ALLOWED] == 1;
+	}
+	return k;
+}
+
+/*
+ * More distinct ids between two flushes than the first table holds
+ * (8192): every one is written; past the last table, what finds no room
+ * is counted as dropped, never lost silently.
+ */
+static void
+test_many_ids(void)
+{
+	char dir[64], cmd[128];
+	struct history_rec h;
+	struct store *s;
+	struct tally *t;
+	uint64_t dropped = 1;
+	int r;
+
+	make_dir(dir, sizeof dir);
+	if ((s = store_open(dir, STORE_CREATE, err, sizeof err)) == NULL ||
+	    (t = tally_new()) == NULL)
+		abort();
+	count_ids(t, "wide", 50000);
+	r = tally_flush(t, s, &dropped, err, sizeof err);
+	is_int(r, 50001, "50000 keys and their org between two flushes: all written");
+	is_u64(dropped, 0, "  none dropped");
+	ok(tally_read_day(s, DAY, TALLY_ORG, "wide", &h) == ST_OK && h.n[H_ALLOWED] == 50000,
+	    "  the org's record counts 50000");
+	is_int(ids_counted(s, "wide", 50000), 50000, "  each key's record counts 1");
+	is_int(tally_flush(t, s, &dropped, err, sizeof err), 0, "the other buffer: nothing");
+	count_ids(t, "again", 30000);
+	is_int(tally_flush(t, s, &dropped, err, sizeof err), 30001, "the first buffer once more: all");
+	is_u64(dropped, 0, "  none dropped");
+
+	count_ids(t, "over", 150000);
+	r = tally_flush(t, s, &dropped, err, sizeof err);
+	ok(dropped > 0 && (uint64_t)r - 1 + dropped == 150000,
+	    "150000 keys, more than every table holds: %d records written, %llu requests dropped, "
+	    "each request one or the other", r, (unsigned long long)dropped);
+	ok(tally_read_day(s, DAY, TALLY_ORG, "over", &h) == ST_OK && h.n[H_ALLOWED] == 150000,
+	    "  the org's record still counts all 150000");
+	tally_free(t);
+	store_close(s);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		diag("cannot remove %s", dir);
+}
+
 int
 main(void)
 {
@@ -254,5 +331,6 @@ main(void)
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", dir);
+	test_many_ids();
 	return done_testing();
 }
