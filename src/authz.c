@@ -228,8 +228,7 @@ authz_find_key(struct authz *az, const char *key, size_t len,
 int
 authz_counters_suspect(struct authz *az)
 {
-	return az->kg->counters == NULL || !counters_intact(az->kg->counters) ||
-	    !counters_current(az->kg->counters) ||
+	return !counters_usable(az->kg->counters) ||
 	    __atomic_load_n(&az->counters_suspect, __ATOMIC_ACQUIRE);
 }
 

@@ -160,8 +160,8 @@ void authz_refresh(struct authz *az);
 /*
  * The counter file: a maintenance thread notices (a stat, every second)
  * that it was deleted or replaced; the request thread checks before each
- * request whether it must be mapped again (cheap: three loads, one of
- * them whether another process made a new file, counters_current), and
+ * request whether it must be mapped again (counters_usable: loads only,
+ * one of them whether another process made a new file), and
  * swaps it (authz_counters_check) while nothing else uses the store
  * handle.
  */

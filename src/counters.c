@@ -294,7 +294,7 @@ counters_replaced(const struct counters *c, const char *dir)
 	char path[PATHNAME_BUF];
 	struct stat st;
 
-	if (!counters_intact(c) || !counters_current(c))
+	if (!counters_usable(c))
 		return 1;
 	/* counters.lock deleted or replaced: map the new one (its page is what others bump) */
 	snprintf(path, sizeof path, "%s/%s", dir, COUNTERS_LOCK);
@@ -355,6 +355,12 @@ int
 counters_current(const struct counters *c)
 {
 	return c->current == NULL || __atomic_load_n(c->current, __ATOMIC_ACQUIRE) == c->instance;
+}
+
+int
+counters_usable(const struct counters *c)
+{
+	return c != NULL && counters_intact(c) && counters_current(c);
 }
 
 void

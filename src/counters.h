@@ -89,6 +89,12 @@ int counters_replaced(const struct counters *c, const char *dir);
 int counters_watch(struct counters *c, const char *dir, char *err, size_t errlen);
 int counters_current(const struct counters *c);
 void counters_make_current(struct counters *c);
+/*
+ * Whether a process may go on deciding on c: mapped (c not NULL), intact
+ * and the host's current file.  Otherwise it maps the file again first
+ * (kg_counters_check).  Loads only: checked before every request.
+ */
+int counters_usable(const struct counters *c);
 
 /*
  * The generation of organizations and plans on this host: the CLI bumps it

@@ -235,8 +235,7 @@ repair_due(struct gate *g)
 		return 0;
 	if (__atomic_load_n(&g->metrics_stale, __ATOMIC_RELAXED))
 		return 1;
-	broken = g->kg.counters == NULL || !counters_intact(g->kg.counters) ||
-	    !counters_current(g->kg.counters) ||
+	broken = !counters_usable(g->kg.counters) ||
 	    __atomic_load_n(&g->counters_suspect, __ATOMIC_RELAXED) ||
 	    store_broken(g->kg.store) || __atomic_load_n(&g->index_wanted, __ATOMIC_RELAXED);
 	return broken && (g->retry_at_ns == 0 || reached(kg_mono_ns(), g->retry_at_ns));
@@ -293,8 +292,7 @@ repair(struct gate *g, int from_maintenance)
 		goto out;
 	if (store_broken(g->kg.store) && reopen_store(g) != 0)
 		failed = 1;
-	if (!failed && (g->kg.counters == NULL || !counters_intact(g->kg.counters) ||
-	    !counters_current(g->kg.counters) ||
+	if (!failed && (!counters_usable(g->kg.counters) ||
 	    __atomic_load_n(&g->counters_suspect, __ATOMIC_RELAXED))) {
 		__atomic_store_n(&g->counters_suspect, 0, __ATOMIC_RELAXED);
 		if (kg_counters_check(&g->kg) != 0)

@@ -57,7 +57,6 @@ struct tally_entry {
 
 struct tally_buf {
 	struct tally_entry *level[TALLY_LEVELS]; /* level l: TALLY_SLOTS << l entries */
-	uint32_t used[TALLY_LEVELS];              /* an entry was found or made there */
 	uint64_t writers; /* threads counting into it right now */
 	uint64_t dropped;
 };
@@ -84,6 +83,7 @@ struct tally {
 	/* the flushed buffer's entries in the history table's key order (sort_entries) */
 	struct tally_entry **order;
 	uint32_t norder, order_cap;
+	unsigned levels_held; /* bit l: table l held one of them (for trim) */
 };
 
 struct tally *
@@ -204,61 +204,26 @@ entry(struct tally_buf *b, uint32_t day, int kind, const char *id, size_t len)
 	for (l = 0; l < TALLY_LEVELS; l++) {
 		if ((tab = table(b, l)) == NULL)
 			return NULL;
-		if ((e = probe(tab, level_slots(l), tag, day, kind, id, len)) != NULL) {
-			/* read first: the line stays shared while the flag is set */
-			if (l > 0 && !__atomic_load_n(&b->used[l], __ATOMIC_RELAXED))
-				__atomic_store_n(&b->used[l], 1, __ATOMIC_RELAXED);
+		if ((e = probe(tab, level_slots(l), tag, day, kind, id, len)) != NULL)
 			return e;
-		}
 	}
 	return NULL;
 }
 
 /*
- * Entries of a buffer by one index over its tables in order (the flush
- * side: no thread counts into the buffer).  Tables are made in order, so
- * the ones there are a prefix: buf_slots is where the index ends.
- */
-static uint32_t
-buf_slots(const struct tally_buf *b)
-{
-	uint32_t n = 0;
-	int l;
-
-	for (l = 0; l < TALLY_LEVELS && b->level[l] != NULL; l++)
-		n += level_slots(l);
-	return n;
-}
-
-static struct tally_entry *
-entry_at(struct tally_buf *b, uint32_t i)
-{
-	int l;
-
-	for (l = 0; i >= level_slots(l); l++)
-		i -= level_slots(l);
-	return &b->level[l][i];
-}
-
-/*
- * After a flush emptied b: frees the tables past the first that nothing
- * was counted in since the last flush, so that a peak's memory goes back.
+ * After a flush emptied b: frees the tables past the first that held
+ * nothing (levels_held, from sort_entries), so that a peak's memory goes
+ * back.  Tables are made in order and must stay a prefix: one that held
+ * entries keeps every table below it.
  */
 static void
-trim(struct tally_buf *b)
+trim(struct tally_buf *b, unsigned levels_held)
 {
-	int l, kept = 0;
+	int l;
 
-	for (l = TALLY_LEVELS - 1; l > 0; l--) {
-		if (b->level[l] != NULL) {
-			if (b->used[l])
-				kept = 1; /* and every table below: the tables stay a prefix */
-			else if (!kept) {
-				free(b->level[l]);
-				b->level[l] = NULL;
-			}
-		}
-		b->used[l] = 0;
+	for (l = TALLY_LEVELS - 1; l > 0 && !(levels_held & (1u << l)); l--) {
+		free(b->level[l]);
+		b->level[l] = NULL;
 	}
 }
 
@@ -508,20 +473,30 @@ key_order(const void *pa, const void *pb)
 static int
 sort_entries(struct tally *t, struct tally_buf *b)
 {
-	uint32_t i, end = buf_slots(b);
+	uint32_t i, slots = 0;
+	int l;
 
-	if (t->order_cap < end) {
-		struct tally_entry **o = realloc(t->order, end * sizeof *o);
+	for (l = 0; l < TALLY_LEVELS && b->level[l] != NULL; l++)
+		slots += level_slots(l);
+	if (t->order_cap < slots) {
+		struct tally_entry **o = realloc(t->order, slots * sizeof *o);
 
 		if (o == NULL)
 			return -1;
 		t->order = o;
-		t->order_cap = end;
+		t->order_cap = slots;
 	}
 	t->norder = 0;
-	for (i = 0; i < end; i++)
-		if (holds(entry_at(b, i)))
-			t->order[t->norder++] = entry_at(b, i);
+	t->levels_held = 0;
+	for (l = 0; l < TALLY_LEVELS && b->level[l] != NULL; l++)
+		for (i = 0; i < level_slots(l); i++) {
+			struct tally_entry *e = &b->level[l][i];
+
+			if (holds(e)) {
+				t->order[t->norder++] = e;
+				t->levels_held |= 1u << l;
+			}
+		}
 	qsort(t->order, t->norder, sizeof *t->order, key_order);
 	return 0;
 }
@@ -690,7 +665,7 @@ forward_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
 			return -1;
 		}
 		if (t->pending == NULL) { /* all of it sent */
-			trim(t->draining);
+			trim(t->draining, t->levels_held);
 			t->draining = NULL;
 		}
 	}
@@ -845,7 +820,7 @@ tally_flush(struct tally *t, struct store *s, uint64_t *dropped, char *err,
 		}
 		memset(e, 0, sizeof *e);
 	}
-	trim(b);
+	trim(b, t->levels_held);
 	if (rc != ST_OK) {
 		snprintf(err, errlen, "cannot write the usage history: %s",
 		    rc == ST_DEADLOCK ? "deadlocked five times" : store_errmsg(s));

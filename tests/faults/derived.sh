@@ -28,6 +28,9 @@ spread() { # spread CLIENTS REQUESTS PARAMS...: "status count" pairs
 		"$FCGI_CLIENT" --status --repeat "$n" "$A" "$@" > "$T/spread.$i" &
 	done
 	wait
+	statuses
+}
+statuses() { # the "status count" pairs of the answers in $T/spread.*, which go
 	cat "$T"/spread.* | sort | uniq -c | awk '{print $2 " " $1}' | tr '\n' ' ' | sed 's/ $//'
 	rm -f "$T"/spread.*
 }
@@ -116,8 +119,7 @@ for i in 1 2 3; do
 	"$FCGI_CLIENT" --status --repeat 10 "unix:$T/c$i.sock" "${P[@]}" "HTTP_X_API_KEY=$OK" > "$T/spread.c" &
 	wait "$pa" $!
 	expect_eq "round $i: two authorizers on either side of a new file: 8 credits, 8 allowed" \
-		"200 8 402 12" "$(cat "$T"/spread.* | sort | uniq -c | awk '{print $2 " " $1}' | tr '\n' ' ' | sed 's/ $//')"
-	rm -f "$T"/spread.*
+		"200 8 402 12" "$(statuses)"
 	kill "$AUTHZ_PID"; wait "$AUTHZ_PID" 2>/dev/null
 done
 finish
